@@ -1,0 +1,1 @@
+"""testbed orchestrator: runs server performance experiments on a multi-host lab."""
