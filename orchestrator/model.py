@@ -1,0 +1,145 @@
+"""The frozen lab model: what `lab.yml` and its inventory describe, validated once at load.
+
+Nothing in here does I/O; `orchestrator.labfile.load_lab` builds a `Lab` from files, and every
+other module takes a `Lab` and trusts it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring")
+WORKLOADS = ("one-byte", "specweb99")
+Role = Literal["server", "client"]
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One experiment NIC of a host: its interface name, the subnet it is on and its address."""
+
+    name: str
+    subnet: str
+    address: ipaddress.IPv4Address
+    network: ipaddress.IPv4Network
+
+    @property
+    def interface(self) -> ipaddress.IPv4Interface:
+        return ipaddress.IPv4Interface(f"{self.address}/{self.network.prefixlen}")
+
+
+@dataclass(frozen=True)
+class Host:
+    """A lab host as the orchestrator reaches it (management) and as the experiment uses it."""
+
+    name: str
+    role: Role
+    management: str  # ansible_host: an address, or a DNS name on a physical lab
+    ssh_port: int
+    ssh_user: str
+    ssh_key: Path | None
+    cpus: tuple[int, ...]  # CPUs to pin the host's experiment processes to; () = no pinning
+    directory: str  # where the project is deployed on the host
+    python: str  # ansible_python_interpreter: the agents run under the same Python
+    nics: tuple[Nic, ...]
+
+    def nic_on(self, subnet: str) -> Nic | None:
+        return next((nic for nic in self.nics if nic.subnet == subnet), None)
+
+    @property
+    def subnet(self) -> str:
+        """The experiment subnet of a client (clients have exactly one NIC)."""
+        return self.nics[0].subnet
+
+
+@dataclass(frozen=True)
+class SpecWeb99:
+    """Parameters of the SPECweb99-like file set and session traces."""
+
+    directories: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The plan of a sweep and how each point is run. Times are in seconds."""
+
+    mechanisms: tuple[str, ...]
+    workloads: tuple[str, ...]
+    idle_connections: tuple[int, ...]
+    accept_limits: tuple[int | None, ...]  # None = inf: accept until EAGAIN
+    rates: tuple[float, ...]  # total request rate over all clients, requests/s
+    duration: float
+    warmup: float
+    repetitions: int
+    cooldown_max: float
+    timeout: float  # httperf's per-connection timeout
+    retries: int
+    seed: int | None  # run-order seed; None: chosen at sweep start and recorded
+    specweb99: SpecWeb99
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    url: str | None  # an external Prometheus; None: the orchestrator starts Debian's
+    port: int
+    scrape_interval: float
+
+
+@dataclass(frozen=True)
+class Grafana:
+    url: str | None
+    token_env: str
+    folder: str
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    prometheus: Prometheus
+    grafana: Grafana
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A validated lab: hosts, networks, the experiment plan and where results go.
+
+    >>> lab = load_lab(Path("lab.yml"))          # orchestrator.labfile
+    >>> [client.name for client in lab.clients]
+    ['client1', ..., 'client8']
+    """
+
+    name: str
+    path: Path
+    text: str  # the lab file as written, recorded with every sweep
+    inventory_path: Path
+    inventory_text: str
+    inventory: Mapping[str, Any]  # the inventory as parsed, handed to Ansible unchanged
+    emulate: bool
+    management_network: ipaddress.IPv4Network | None
+    orchestrator_address: ipaddress.IPv4Address | None  # on the management network
+    subnets: Mapping[str, ipaddress.IPv4Network]
+    server: Host
+    clients: tuple[Host, ...]
+    experiment: Experiment
+    monitoring: Monitoring
+    results_directory: Path
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        return (self.server, *self.clients)
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def server_address_for(self, client: Host) -> ipaddress.IPv4Address:
+        """The server address a client talks to: the server's NIC on the client's subnet."""
+        nic = self.server.nic_on(client.subnet)
+        assert nic is not None, "validated at load: the server has a NIC on every client subnet"
+        return nic.address

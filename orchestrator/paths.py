@@ -1,0 +1,27 @@
+"""Where the orchestrator keeps per-lab state on the orchestrator host.
+
+`TESTBED_STATE_DIR` (default /var/lib/testbed) holds one directory per lab name: the lab's SSH
+key and known_hosts, Ansible run directories, and for an emulated lab each host's directory.
+Tests point it at a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_STATE_ROOT = Path("/var/lib/testbed")
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("TESTBED_STATE_DIR", str(DEFAULT_STATE_ROOT)))
+
+
+def lab_state_dir(lab_name: str) -> Path:
+    return state_root() / lab_name
+
+
+def emulated_host_dir(lab_name: str, host: str) -> Path:
+    """The directory that stands for host `host`'s own disk in an emulated lab."""
+    return lab_state_dir(lab_name) / "hosts" / host

@@ -1,0 +1,266 @@
+"""Validation of lab files and inventories: every bad input is one precise line."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.errors import ConfigError
+from orchestrator.labfile import load_lab
+from tests.conftest import REPOSITORY, write_lab
+
+NO_ROUTES: Callable[[], list[Any]] = list
+
+
+def experiment(**changes: Any) -> dict[str, Any]:
+    base = yaml.safe_load((REPOSITORY / "lab.yml").read_text())["experiment"]
+    base.update(changes)
+    return {"experiment": base}
+
+
+def problems(
+    directory: Path, routes: Callable[[], list[Any]] = NO_ROUTES, **kwargs: Any
+) -> list[str]:
+    path = write_lab(directory, **kwargs)
+    with pytest.raises(ConfigError) as caught:
+        load_lab(path, routes=routes)
+    assert caught.value.exit_code == 2
+    return caught.value.problems
+
+
+def inventory_with(edit: Callable[[str], str]) -> str:
+    return edit((REPOSITORY / "inventory" / "emulated.yml").read_text())
+
+
+# -- the defaults --------------------------------------------------------------------------
+
+
+def test_default_lab_loads_with_the_papers_topology() -> None:
+    lab = load_lab(REPOSITORY / "lab.yml", routes=NO_ROUTES)
+    assert lab.emulate and lab.name == "emulated"
+    assert len(lab.clients) == 8
+    assert [c.subnet for c in lab.clients] == ["a"] * 4 + ["b"] * 4
+    assert {str(lab.server_address_for(c)) for c in lab.clients[:4]} == {"198.18.1.1"}
+    assert {str(lab.server_address_for(c)) for c in lab.clients[4:]} == {"198.18.2.1"}
+    assert lab.server.cpus == (0,) and all(c.cpus == (1,) for c in lab.clients)
+    assert str(lab.orchestrator_address) == "198.18.0.1"
+    assert all(ipaddress.ip_network("198.18.0.0/15").supernet_of(n) for n in lab.subnets.values())
+    assert set(lab.experiment.mechanisms) == {
+        "select",
+        "poll",
+        "epoll-lt",
+        "epoll-et",
+        "epoll2",
+        "epoll-ctlv",
+        "io_uring",
+    }
+
+
+def test_example_physical_inventory_loads(tmp_path: Path) -> None:
+    text = (REPOSITORY / "inventory" / "example-physical.yml").read_text()
+    path = write_lab(tmp_path, inventory_text=text, lab_changes={"emulate": False})
+    lab = load_lab(path, routes=NO_ROUTES)
+    assert lab.server.name == "sut1.lab.example.org"
+    assert lab.server.cpus == (0,) and lab.clients[0].cpus == (0, 1, 2, 3)
+    assert lab.server.ssh_user == "bench" and lab.server.directory == "/opt/testbed"
+
+
+def test_rate_range_expands_and_inf_accept_limit(tmp_path: Path) -> None:
+    path = write_lab(
+        tmp_path,
+        lab_changes=experiment(
+            rates={"from": 1000, "to": 3000, "step": 500}, accept_limits=["inf", 10]
+        ),
+    )
+    lab = load_lab(path, routes=NO_ROUTES)
+    assert lab.experiment.rates == (1000, 1500, 2000, 2500, 3000)
+    assert lab.experiment.accept_limits == (None, 10)
+
+
+# -- bad input: the issue's list ---------------------------------------------------------------
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "lab.yml"
+    path.write_text("version: 1\nname: x\nexperiment: {mechanisms: [select\n")
+    with pytest.raises(ConfigError) as caught:
+        load_lab(path, routes=NO_ROUTES)
+    [line] = caught.value.problems
+    assert line.startswith(f"{path}:4: YAML syntax error")
+
+
+def test_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
+    changes = experiment()
+    changes["experiment"]["durration"] = changes["experiment"].pop("duration")
+    [unknown, missing] = problems(tmp_path, lab_changes=changes)
+    assert "experiment.durration: unknown key (did you mean 'duration'?)" in unknown
+    assert "experiment.duration: missing (required)" in missing
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes={"resutls": {"directory": "x"}})
+    assert "resutls: unknown key (did you mean 'results'?)" in line
+
+
+def test_unsupported_version(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes={"version": 2})
+    assert line.endswith("version: 2: unsupported version, expected 1")
+    assert line.startswith(f"{tmp_path / 'lab.yml'}:1: ")
+
+
+def test_unknown_mechanism_and_workload(tmp_path: Path) -> None:
+    lines = problems(
+        tmp_path,
+        lab_changes=experiment(mechanisms=["select", "epol-lt"], workloads=["one-byte", "specweb"]),
+    )
+    assert any(
+        "experiment.mechanisms[1]: 'epol-lt': expected one of select, poll, epoll-lt" in line
+        and "(did you mean 'epoll-lt'?)" in line
+        for line in lines
+    )
+    assert any(
+        "experiment.workloads[1]: 'specweb': expected one of one-byte, specweb99" in line
+        for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("rates", "where"),
+    [
+        ([1000, 0], "experiment.rates[1]: 0: expected a positive number"),
+        ([-5], "experiment.rates[0]: -5: expected a positive number"),
+        ({"from": 100, "to": 50, "step": 10}, "experiment.rates.to: 50: expected a rate >= from"),
+        ({"from": 100, "to": 500, "step": 0}, "experiment.rates.step: 0: expected a positive"),
+    ],
+)
+def test_non_positive_rates(tmp_path: Path, rates: Any, where: str) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(rates=rates))
+    assert where in line
+
+
+@pytest.mark.parametrize("value", ["5", "5 sec", "fast", 5, "-1s"])
+def test_durations_that_do_not_parse(tmp_path: Path, value: Any) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(duration=value))
+    assert f"experiment.duration: {value!r}: expected a duration" in line
+
+
+def test_negative_idle_count(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(idle_connections=[0, -10]))
+    assert "experiment.idle_connections[1]: -10: expected an integer >= 0" in line
+
+
+def test_missing_inventory_file(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes={"inventory": "inventory/nope.yml"})
+    assert "inventory: 'inventory/nope.yml': inventory file not found" in line
+
+
+def test_no_server(tmp_path: Path) -> None:
+    text = inventory_with(
+        lambda t: t.replace("    server:\n      hosts:", "    spare:\n      hosts:")
+    )
+    [line] = problems(tmp_path, inventory_text=text)
+    assert "all.children.server: expected exactly one host in group 'server', found none" in line
+
+
+def test_two_servers(tmp_path: Path) -> None:
+    extra = (
+        "        server2:\n          ansible_host: 198.18.0.20\n"
+        "          testbed_nics: [{name: exp-a, subnet: a, address: 198.18.1.2}]\n"
+    )
+    text = inventory_with(lambda t: t.replace("    clients:\n", extra + "    clients:\n", 1))
+    [line] = problems(tmp_path, inventory_text=text)
+    assert "expected exactly one host in group 'server', found server, server2" in line
+
+
+def test_client_on_a_subnet_where_the_server_has_no_address(tmp_path: Path) -> None:
+    def edit(text: str) -> str:
+        text = text.replace(
+            "      b: 198.18.2.0/24\n", "      b: 198.18.2.0/24\n      c: 198.18.3.0/24\n"
+        )
+        return text.replace(
+            "{name: exp0, subnet: b, address: 198.18.2.18}",
+            "{name: exp0, subnet: c, address: 198.18.3.18}",
+        )
+
+    [line] = problems(tmp_path, inventory_text=inventory_with(edit))
+    assert "client8.testbed_nics[0].subnet: 'c': the server has no address on subnet 'c'" in line
+    assert line.startswith(f"{tmp_path / 'inventory' / 'lab.yml'}:")
+
+
+def test_duplicate_addresses(tmp_path: Path) -> None:
+    text = inventory_with(lambda t: t.replace("address: 198.18.1.12}", "address: 198.18.1.11}"))
+    [line] = problems(tmp_path, inventory_text=text)
+    assert (
+        "client2.testbed_nics[0].address: '198.18.1.11': duplicate address, already used by client1"
+        in line
+    )
+
+
+def test_duplicate_management_address(tmp_path: Path) -> None:
+    text = inventory_with(
+        lambda t: t.replace("ansible_host: 198.18.0.13", "ansible_host: 198.18.0.1")
+    )
+    [line] = problems(tmp_path, inventory_text=text)
+    assert (
+        "client3.ansible_host: '198.18.0.1': duplicate address, already used by the orchestrator"
+        in line
+    )
+
+
+def test_address_outside_its_subnet(tmp_path: Path) -> None:
+    text = inventory_with(
+        lambda t: t.replace("subnet: a, address: 198.18.1.13", "subnet: a, address: 198.18.2.13")
+    )
+    [line] = problems(tmp_path, inventory_text=text)
+    assert (
+        "client3.testbed_nics[0].address: '198.18.2.13': expected a host address in subnet 'a'"
+        in line
+    )
+
+
+def test_subnet_overlapping_a_route_of_this_machine(tmp_path: Path) -> None:
+    uplink = [(ipaddress.IPv4Network("198.18.2.0/23"), "eth0")]
+    [line] = problems(tmp_path, routes=lambda: uplink)
+    assert "all.vars.testbed_subnets.b: '198.18.2.0/24': overlaps this machine's route" in line
+    assert line.endswith("to 198.18.2.0/23 (dev eth0); choose a free range in 198.18.0.0/15")
+
+
+def test_routes_of_the_labs_own_bridges_are_not_an_overlap(tmp_path: Path) -> None:
+    from orchestrator.naming import lab_bridges
+
+    own = lab_bridges("unit", ["a", "b"])["mgmt"]
+    path = write_lab(tmp_path)
+    load_lab(path, routes=lambda: [(ipaddress.IPv4Network("198.18.0.0/24"), own)])
+
+
+def test_physical_lab_is_not_checked_against_routes(tmp_path: Path) -> None:
+    path = write_lab(tmp_path, lab_changes={"emulate": False})
+    load_lab(path, routes=lambda: [(ipaddress.IPv4Network("198.18.0.0/16"), "eth0")])
+
+
+def test_unknown_testbed_variable(tmp_path: Path) -> None:
+    text = inventory_with(lambda t: t.replace("testbed_cpus: [0]", "testbed_cpu: [0]"))
+    [line] = problems(tmp_path, inventory_text=text)
+    assert "server.testbed_cpu: unknown testbed variable (did you mean 'testbed_cpus'?)" in line
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    lines = problems(
+        tmp_path,
+        lab_changes=experiment(mechanisms=["nope"], rates=[0], duration="x", repetitions=0),
+    )
+    assert len(lines) == 4
+    assert all(line.startswith(str(tmp_path / "lab.yml") + ":") for line in lines)
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    path = tmp_path / "lab.yml"
+    path.write_text("version: 1\nname: a\nname: b\n")
+    with pytest.raises(ConfigError) as caught:
+        load_lab(path, routes=NO_ROUTES)
+    assert caught.value.problems == [f"{path}:3: name: duplicate key"]
