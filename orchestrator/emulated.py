@@ -1,0 +1,385 @@
+"""The emulated lab: every inventory host as a network namespace on this machine.
+
+    lab = load_lab(Path("lab.yml"))
+    EmulatedLab(lab).up()      # idempotent: creates only what is missing
+    EmulatedLab(lab).down()    # removes every namespace, bridge, veth, process and file it made
+
+One bridge per network (management and each experiment subnet) and one veth pair per host NIC.
+The orchestrator sits on the management bridge (its first address), never on an experiment
+subnet. Every namespace runs a real sshd on its management address, started with the host's
+CPU pinning and a high open-file limit, so everything later started over SSH inherits both.
+The lab's key pair and the hosts' keys live in the lab's state directory; SSH checks host keys
+against the lab's own known_hosts.
+
+Namespaces share one file system, one PID space and one package database: each host gets its
+own directory (`testbed_dir`), processes are found through their namespace (never by name), and
+packages are installed once (the playbooks know).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator import local, naming
+from orchestrator.errors import TestbedError
+from orchestrator.model import Host, Lab
+from orchestrator.paths import lab_state_dir
+
+OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH
+SSHD = "/usr/sbin/sshd"
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+SSH_WAIT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class SshIdentity:
+    """How the orchestrator logs in to an emulated lab: its key and the hosts' known keys."""
+
+    private_key: Path
+    known_hosts: Path
+
+
+def ssh_identity(lab: Lab) -> SshIdentity:
+    ssh_dir = lab_state_dir(lab.name) / "ssh"
+    return SshIdentity(ssh_dir / "id_ed25519", ssh_dir / "known_hosts")
+
+
+def open_files_limit() -> int:
+    """The open-file limit the lab's sshd gets: OPEN_FILES, or our own hard limit if lower
+    (raising a hard limit needs CAP_SYS_RESOURCE, which sandboxes often withhold)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+
+
+def machine_cpus() -> set[int]:
+    return set(os.sched_getaffinity(0))
+
+
+class EmulatedLab:
+    """Builds and tears down the namespaces of one lab. See the module docstring."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        if not lab.emulate:
+            raise TestbedError(f"{lab.path}: emulate is false: this lab is not built here")
+        self.lab = lab
+        self.state = lab_state_dir(lab.name)
+        self.identity = ssh_identity(lab)
+        self.bridges = naming.lab_bridges(lab.name, list(lab.subnets))
+        self.warn = warn
+
+    # -- public ------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        names = set(_namespaces())
+        return any(self.namespace(host) in names for host in self.lab.hosts)
+
+    def namespace(self, host: Host) -> str:
+        return naming.namespace(self.lab.name, host.name)
+
+    def up(self) -> None:
+        """Create whatever part of the lab is missing; on failure, undo a lab created now."""
+        _require_root()
+        existed = self.exists()
+        try:
+            self._keys()
+            self._bridges()
+            cpus = machine_cpus()
+            for index, host in enumerate(self.lab.hosts):
+                self._host(index, host)
+                self._sshd(host, cpus)
+            self._known_hosts()
+            self._wait_for_ssh()
+        except BaseException:
+            if not existed:
+                self.down()
+            raise
+        (self.state / "lab.json").write_text(json.dumps(self.describe(), indent=2) + "\n")
+
+    def down(self) -> None:
+        """Remove every namespace, process, bridge and file of the lab; fine if none exist."""
+        _require_root()
+        present = set(_namespaces())
+        for host in self.lab.hosts:
+            name = self.namespace(host)
+            if name in present:
+                kill_namespace_processes(name)
+                local.run(["ip", "netns", "del", name])
+        for bridge in self.bridges.values():
+            if _link_exists(bridge):
+                local.run(["ip", "link", "del", bridge])
+        tag = naming.lab_tag(self.lab.name)
+        for link in _links():  # root ends of veths whose namespace vanished some other way
+            if link.startswith(tag):
+                local.run(["ip", "link", "del", link], check=False)
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def describe(self) -> dict[str, object]:
+        """What the lab is made of, for `lab.json` and for tests."""
+        return {
+            "lab": self.lab.name,
+            "bridges": self.bridges,
+            "orchestrator": f"{self.lab.orchestrator_address}",
+            "hosts": {
+                host.name: {
+                    "namespace": self.namespace(host),
+                    "management": host.management,
+                    "directory": host.directory,
+                    "sshd_pid": _read_pid(self._host_state(host) / "sshd.pid"),
+                }
+                for host in self.lab.hosts
+            },
+        }
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _host_state(self, host: Host) -> Path:
+        """Where the host's sshd keeps its keys, config, pid and log (inside its directory)."""
+        return Path(host.directory) / ".sshd"
+
+    def _keys(self) -> None:
+        ssh_dir = self.identity.private_key.parent
+        ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = self.identity.private_key
+        if not key.exists():
+            local.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"testbed-{self.lab.name}",
+                    "-f",
+                    str(key),
+                ]
+            )
+        key.chmod(0o600)
+        shutil.copyfile(f"{key}.pub", ssh_dir / "authorized_keys")
+
+    def _bridges(self) -> None:
+        for network, bridge in self.bridges.items():
+            if not _link_exists(bridge):
+                local.run(["ip", "link", "add", bridge, "type", "bridge"])
+                _quiet_ipv6(None, bridge)
+            if network == naming.MANAGEMENT:
+                assert self.lab.management_network is not None
+                prefix = self.lab.management_network.prefixlen
+                address = f"{self.lab.orchestrator_address}/{prefix}"
+                local.run(["ip", "addr", "replace", address, "dev", bridge])
+            local.run(["ip", "link", "set", bridge, "up"])
+
+    def _host(self, index: int, host: Host) -> None:
+        namespace = self.namespace(host)
+        if namespace not in _namespaces():
+            local.run(["ip", "netns", "add", namespace])
+            local.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    namespace,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ]
+            )
+        local.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
+        assert self.lab.management_network is not None
+        links = [
+            (
+                "mgmt0",
+                naming.MANAGEMENT,
+                f"{host.management}/{self.lab.management_network.prefixlen}",
+            )
+        ]
+        links += [(nic.name, nic.subnet, str(nic.interface)) for nic in host.nics]
+        existing = set(_links(namespace))
+        for nic_index, (name, network, address) in enumerate(links):
+            if name not in existing:
+                outer = naming.root_veth(self.lab.name, index, nic_index)
+                local.run(["ip", "link", "del", outer], check=False)  # half a pair from a crash
+                local.run(
+                    [
+                        "ip",
+                        "link",
+                        "add",
+                        outer,
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        name,
+                        "netns",
+                        namespace,
+                    ]
+                )
+                _quiet_ipv6(None, outer)
+                local.run(["ip", "link", "set", outer, "master", self.bridges[network], "up"])
+            local.run(["ip", "-n", namespace, "addr", "replace", address, "dev", name])
+            local.run(["ip", "-n", namespace, "link", "set", name, "up"])
+
+    def _sshd(self, host: Host, cpus: set[int]) -> None:
+        state = self._host_state(host)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pid = _read_pid(state / "sshd.pid")
+        namespace = self.namespace(host)
+        if pid is not None and pid in namespace_pids(namespace):
+            return
+        host_key = state / "ssh_host_ed25519_key"
+        if not host_key.exists():
+            local.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    host.name,
+                    "-f",
+                    str(host_key),
+                ]
+            )
+        config = state / "sshd_config"
+        config.write_text(_sshd_config(host, host_key, state, self.identity))
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        files = open_files_limit()
+        command = ["ip", "netns", "exec", namespace, "prlimit", f"--nofile={files}:{files}"]
+        if host.cpus:
+            usable = [cpu for cpu in host.cpus if cpu in cpus]
+            if usable:
+                command += ["taskset", "-c", ",".join(map(str, usable))]
+            if len(usable) < len(host.cpus):
+                self.warn(
+                    f"{host.name}: CPUs {list(host.cpus)} requested, this machine has "
+                    f"{sorted(cpus)}; pinned to {usable or 'any CPU'}"
+                )
+        local.run([*command, SSHD, "-f", str(config), "-E", str(state / "sshd.log")])
+
+    def _known_hosts(self) -> None:
+        lines = []
+        for host in self.lab.hosts:
+            public = (self._host_state(host) / "ssh_host_ed25519_key.pub").read_text().split()
+            lines.append(f"{host.management} {public[0]} {public[1]}")
+        self.identity.known_hosts.write_text("\n".join(lines) + "\n")
+
+    def _wait_for_ssh(self) -> None:
+        deadline = time.monotonic() + SSH_WAIT_SECONDS
+        waiting = list(self.lab.hosts)
+        while waiting and time.monotonic() < deadline:
+            waiting = [host for host in waiting if not _port_open(host.management, host.ssh_port)]
+            if waiting:
+                time.sleep(0.05)
+        if waiting:
+            names = ", ".join(host.name for host in waiting)
+            raise TestbedError(f"sshd did not start on {names} (see their .sshd/sshd.log)")
+
+
+def _sshd_config(host: Host, host_key: Path, state: Path, identity: SshIdentity) -> str:
+    return "\n".join(
+        [
+            f"# sshd of emulated host {host.name}, written by `orchestrate lab up`",
+            f"ListenAddress {host.management}",
+            f"Port {host.ssh_port}",
+            f"HostKey {host_key}",
+            f"PidFile {state / 'sshd.pid'}",
+            f"AuthorizedKeysFile {identity.private_key.parent / 'authorized_keys'}",
+            "PermitRootLogin prohibit-password",
+            # The key files are the lab's own, written 0600 into a 0700 directory by `lab up`; the
+            # state root may sit under /tmp (tests), whose mode StrictModes rejects on principle.
+            "StrictModes no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",  # PAM would reset the open-file limit that sshd was started with
+            "UseDNS no",
+            "X11Forwarding no",
+            "PrintMotd no",
+            "MaxStartups 100:30:200",
+            "MaxSessions 100",
+            f"Subsystem sftp {SFTP_SERVER}",
+            "",
+        ]
+    )
+
+
+# -- kernel objects --------------------------------------------------------------------------------
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise TestbedError("an emulated lab needs root (network namespaces, bridges); run as root")
+
+
+def _namespaces() -> list[str]:
+    output = local.run(["ip", "-j", "netns", "list"]).stdout
+    return [entry["name"] for entry in json.loads(output or "[]")]
+
+
+def _links(namespace: str | None = None) -> list[str]:
+    command = ["ip", "-j"] + (["-n", namespace] if namespace else []) + ["link", "show"]
+    return [entry["ifname"] for entry in json.loads(local.run(command).stdout or "[]")]
+
+
+def _link_exists(name: str) -> bool:
+    return local.run(["ip", "link", "show", name], check=False).returncode == 0
+
+
+def _quiet_ipv6(namespace: str | None, link: str) -> None:
+    """No IPv6 on lab links: no router solicitations or DAD traffic during measurements."""
+    prefix = ["ip", "netns", "exec", namespace] if namespace else []
+    local.run([*prefix, "sysctl", "-q", "-w", f"net.ipv6.conf.{link}.disable_ipv6=1"], check=False)
+
+
+def namespace_pids(namespace: str) -> set[int]:
+    """Every process in `namespace`: exactly the processes of that emulated host."""
+    result = local.run(["ip", "netns", "pids", namespace], check=False)
+    return {int(pid) for pid in result.stdout.split()}
+
+
+def kill_namespace_processes(namespace: str, grace: float = 3.0) -> None:
+    """SIGTERM every process of the namespace, then SIGKILL what is left after `grace`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = namespace_pids(namespace)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pids = namespace_pids(namespace)
+        if not pids:
+            return
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _port_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
