@@ -1,0 +1,208 @@
+"""The one seam to lab hosts' shells: commands over SSH through Fabric, in parallel over hosts.
+
+    remote = Remote.for_lab(lab)
+    results = remote.run_all(lab.clients, "uname -r")     # {host name: CommandResult}
+    remote.close()
+
+A host that cannot be reached yields a CommandResult with `error` set instead of raising, so a
+caller checking many hosts sees every failure at once. Host keys are always checked: against the
+lab's own known_hosts for an emulated lab, the user's ~/.ssh/known_hosts otherwise. Nothing else
+in the orchestrator imports fabric or paramiko.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+from fabric import Config, Connection
+from invoke.exceptions import CommandTimedOut
+
+from orchestrator.emulated import ssh_identity
+from orchestrator.model import Host, Lab
+
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one command did on one host. `error` is set when it could not run or finish."""
+
+    host: str
+    command: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    error: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.exit_code == 0
+
+    def reason(self) -> str:
+        """One line saying why the command failed ('' when it did not)."""
+        if self.error is not None:
+            return self.error
+        if self.exit_code != 0:
+            lines = (self.stderr or self.stdout).strip().splitlines()
+            return lines[-1] if lines else f"exit status {self.exit_code}"
+        return ""
+
+
+class Remote:
+    """Runs shell commands on lab hosts; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        private_key: Path | None = None,
+        known_hosts: Path | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.private_key = private_key
+        self.known_hosts = known_hosts
+        self.connect_timeout = connect_timeout
+        self._connections: dict[str, Connection] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @classmethod
+    def for_lab(cls, lab: Lab, connect_timeout: float = CONNECT_TIMEOUT) -> Remote:
+        if lab.emulate:
+            identity = ssh_identity(lab)
+            return cls(
+                private_key=identity.private_key,
+                known_hosts=identity.known_hosts,
+                connect_timeout=connect_timeout,
+            )
+        return cls(connect_timeout=connect_timeout)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def run(self, host: Host, command: str, timeout: float | None = 60.0) -> CommandResult:
+        """Run `command` under the host's login shell; never raises for host-side problems."""
+        started = time.monotonic()
+
+        def result(code: int | None, out: str, err: str, error: str | None) -> CommandResult:
+            return CommandResult(
+                host.name, command, code, out, err, error, time.monotonic() - started
+            )
+
+        with self._lock(host):
+            try:
+                connection = self._connection(host)
+                outcome = connection.run(
+                    command, hide=True, warn=True, timeout=timeout, in_stream=False
+                )
+            except CommandTimedOut as timed_out:
+                self._forget(host)
+                return result(None, "", "", f"command did not finish within {timed_out.timeout} s")
+            except Exception as problem:
+                self._forget(host)
+                return result(None, "", "", describe_ssh_error(host, problem))
+        return result(outcome.exited, outcome.stdout, outcome.stderr, None)
+
+    def run_all(
+        self,
+        hosts: Iterable[Host],
+        command: str | Callable[[Host], str],
+        timeout: float | None = 60.0,
+    ) -> dict[str, CommandResult]:
+        """Run a command (or one per host, from a function) on every host at once."""
+        targets = list(hosts)
+        if not targets:
+            return {}
+
+        def one(host: Host) -> CommandResult:
+            text = command(host) if callable(command) else command
+            return self.run(host, text, timeout)
+
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            results = list(pool.map(one, targets))
+        return {result.host: result for result in results}
+
+    def put(self, host: Host, local_path: Path, remote_path: str) -> None:
+        """Copy one file to the host (SFTP). Raises OSError/SSH errors: callers decide."""
+        with self._lock(host):
+            self._connection(host).put(str(local_path), remote_path)
+
+    def close(self) -> None:
+        with self._guard:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for connection in connections:
+            connection.close()
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _lock(self, host: Host) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(host.name, threading.Lock())
+
+    def _connection(self, host: Host) -> Connection:
+        with self._guard:
+            existing = self._connections.get(host.name)
+        if existing is not None and existing.is_connected:
+            return existing
+        key = host.ssh_key or self.private_key
+        connect_kwargs: dict[str, object] = {"banner_timeout": self.connect_timeout}
+        if key is not None:
+            connect_kwargs.update(key_filename=str(key), look_for_keys=False, allow_agent=False)
+        connection = Connection(
+            host=host.management,
+            user=host.ssh_user,
+            port=host.ssh_port,
+            connect_timeout=int(max(1, self.connect_timeout)),
+            connect_kwargs=connect_kwargs,
+            config=Config(overrides={"load_ssh_configs": False}),
+        )
+        # Fabric trusts any host key by default (AutoAddPolicy); a test bed must not.
+        connection.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        if self.known_hosts is not None:
+            connection.client.load_host_keys(str(self.known_hosts))
+        else:
+            connection.client.load_system_host_keys()
+        connection.open()
+        with self._guard:
+            self._connections[host.name] = connection
+        return connection
+
+    def _forget(self, host: Host) -> None:
+        with self._guard:
+            connection = self._connections.pop(host.name, None)
+        if connection is not None:
+            connection.close()
+
+
+def describe_ssh_error(host: Host, problem: BaseException) -> str:
+    """One line for a connection failure, saying what a user would check first."""
+    where = f"{host.management}:{host.ssh_port}"
+    if isinstance(problem, paramiko.BadHostKeyException):
+        return f"ssh {where}: host key does not match known_hosts"
+    if isinstance(problem, paramiko.SSHException) and "not found in known_hosts" in str(problem):
+        return f"ssh {where}: host key not in known_hosts"
+    if isinstance(problem, paramiko.AuthenticationException):
+        return f"ssh {where}: authentication failed for {host.ssh_user}"
+    if isinstance(problem, paramiko.ssh_exception.NoValidConnectionsError):
+        return f"ssh {where}: connection refused"
+    if isinstance(problem, socket.timeout | TimeoutError):
+        return f"ssh {where}: no answer (timed out)"
+    if isinstance(problem, FileNotFoundError):
+        return f"ssh {where}: {problem.filename or 'key file'}: not found"
+    if isinstance(problem, OSError) and problem.strerror:
+        return f"ssh {where}: {problem.strerror.lower()}"
+    text = str(problem).strip().splitlines()
+    return f"ssh {where}: {text[0] if text else type(problem).__name__}"
