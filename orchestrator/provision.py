@@ -1,0 +1,177 @@
+"""The one seam to Ansible: playbooks run through ansible-runner.
+
+    result = Ansible(lab).run("site.yml")
+    result.changed         # {host: number of changed tasks}
+    result.failures        # ["client3: Copy the agents package: ...", ...]
+
+Each run gets a private data directory under the lab's state directory (kept, with its job
+events, for the last few runs). The inventory is the lab's own, unchanged; what the orchestrator
+knows beyond it (each host's directory, the emulated lab's SSH key and known_hosts) is added as
+host_vars beside it. Nothing else in the orchestrator imports ansible_runner.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+from orchestrator.emulated import ssh_identity
+from orchestrator.model import Lab
+from orchestrator.paths import REPOSITORY, lab_state_dir
+from orchestrator.staging import stage_sources
+
+PLAYBOOKS = REPOSITORY / "playbooks"
+KEEP_RUNS = 5
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class PlaybookResult:
+    """The outcome of one playbook run, from ansible-runner's stats and job events."""
+
+    playbook: str
+    status: str  # successful, failed, timeout, canceled
+    rc: int
+    seconds: float
+    changed: dict[str, int] = field(default_factory=dict)
+    ok: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    private_data_dir: Path | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "successful" and not self.failures and not self.unreachable
+
+    @property
+    def total_changed(self) -> int:
+        return sum(self.changed.values())
+
+
+class Ansible:
+    """Runs the project's playbooks against a lab; see the module docstring."""
+
+    def __init__(self, lab: Lab, *, timeout: float = 1800) -> None:
+        self.lab = lab
+        self.timeout = timeout
+        self.runs = lab_state_dir(lab.name) / "ansible"
+
+    def run(
+        self,
+        playbook: str,
+        *,
+        extravars: dict[str, Any] | None = None,
+        tags: str | None = None,
+        on_event: EventHandler | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> PlaybookResult:
+        """Run `playbook` (a file in playbooks/) against every host of the lab."""
+        private = self._private_data_dir(playbook)
+        sources = stage_sources(lab_state_dir(self.lab.name) / "stage")
+        self._write_inventory(private / "inventory")
+        failures: list[str] = []
+
+        def event_handler(event: dict[str, Any]) -> bool:
+            if event.get("event") == "runner_on_failed" and not _ignored(event):
+                failures.append(_describe_failure(event))
+            if on_event is not None:
+                on_event(event)
+            return True  # keep the event in the artifacts
+
+        started = time.monotonic()
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(PLAYBOOKS),
+            playbook=playbook,
+            inventory=str(private / "inventory" / "hosts.yml"),
+            extravars={"testbed_source_dir": str(sources), **(extravars or {})},
+            tags=tags,
+            envvars=self._environment(),
+            event_handler=event_handler,
+            cancel_callback=cancel or (lambda: False),
+            quiet=True,
+            timeout=int(self.timeout),
+            rotate_artifacts=KEEP_RUNS,
+        )
+        stats = runner.stats or {}
+        return PlaybookResult(
+            playbook=playbook,
+            status=str(runner.status),
+            rc=int(runner.rc if runner.rc is not None else -1),
+            seconds=time.monotonic() - started,
+            changed=dict(stats.get("changed", {})),
+            ok=dict(stats.get("ok", {})),
+            failures=failures,
+            unreachable=sorted(stats.get("dark", {})),
+            private_data_dir=private,
+        )
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _private_data_dir(self, playbook: str) -> Path:
+        """One directory per run; the oldest beyond KEEP_RUNS are removed."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        private = self.runs / f"{stamp}-{os.getpid()}-{Path(playbook).stem}"
+        private.mkdir()
+        for old in sorted(self.runs.iterdir())[:-KEEP_RUNS]:
+            shutil.rmtree(old, ignore_errors=True)
+        return private
+
+    def _write_inventory(self, directory: Path) -> None:
+        """The lab's inventory unchanged, plus host_vars with what the orchestrator adds."""
+        host_vars = directory / "host_vars"
+        host_vars.mkdir(parents=True)
+        (directory / "hosts.yml").write_text(yaml.safe_dump(dict(self.lab.inventory)))
+        for host in self.lab.hosts:
+            (host_vars / f"{host.name}.yml").write_text(yaml.safe_dump(self.host_vars(host.name)))
+
+    def host_vars(self, host_name: str) -> dict[str, Any]:
+        """Variables the orchestrator adds to a host, beyond the lab's inventory."""
+        host = self.lab.host(host_name)
+        variables: dict[str, Any] = {
+            "testbed_dir": host.directory,
+            "testbed_emulated": self.lab.emulate,
+        }
+        if self.lab.emulate:
+            identity = ssh_identity(self.lab)
+            variables.update(
+                ansible_ssh_private_key_file=str(identity.private_key),
+                ansible_ssh_common_args=(
+                    f"-o UserKnownHostsFile={identity.known_hosts} -o StrictHostKeyChecking=yes"
+                ),
+                # Namespaces share the file system; keep each host's temporary files its own.
+                ansible_remote_tmp=f"{host.directory}/.ansible/tmp",
+            )
+        return variables
+
+    def _environment(self) -> dict[str, str]:
+        bin_dir = str(Path(sys.executable).parent)  # ansible-playbook sits beside our Python
+        return {
+            "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
+            "ANSIBLE_LOCAL_TEMP": str(self.runs / ".tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+
+
+def _ignored(event: dict[str, Any]) -> bool:
+    return bool(event.get("event_data", {}).get("ignore_errors"))
+
+
+def _describe_failure(event: dict[str, Any]) -> str:
+    data = event.get("event_data", {})
+    result = data.get("res", {})
+    message = result.get("msg") or result.get("stderr") or result.get("stdout") or "failed"
+    first = str(message).strip().splitlines()[0] if str(message).strip() else "failed"
+    return f"{data.get('host', '?')}: {data.get('task', '?')}: {first}"
