@@ -1,0 +1,140 @@
+"""The emulated 9-host lab for real: namespaces, sshd, preflight over SSH, Ansible, teardown.
+
+One lab is built for the module (its own name and 198.19.x subnets, so it never meets the
+default lab) and always torn down, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator import naming
+from orchestrator.emulated import EmulatedLab
+from orchestrator.labfile import load_lab
+from orchestrator.model import Lab
+from tests.conftest import write_lab
+from tests.labtools import free_third_octet, links, namespaces, orchestrate, pid_alive
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+LAB_NAME = "tbtest-lab"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path, Path]]:
+    directory = tmp_path_factory.mktemp("lab")
+    state = directory / "state"
+    path = write_lab(directory, name=LAB_NAME, second_octet=19, third_base=free_third_octet())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TESTBED_STATE_DIR", str(state))
+        lab = load_lab(path)
+        try:
+            yield lab, path, state
+        finally:
+            EmulatedLab(lab).down()
+
+
+def timed(label: str, *args: str, state: Path) -> tuple[float, str, str, int]:
+    started = time.monotonic()
+    result = orchestrate(*args, state=state)
+    seconds = time.monotonic() - started
+    print(f"{label}: {seconds:.1f} s (exit {result.returncode})")
+    return seconds, result.stdout, result.stderr, result.returncode
+
+
+def sshd_pids(state: Path) -> dict[str, int]:
+    description = json.loads((state / LAB_NAME / "lab.json").read_text())
+    return {name: host["sshd_pid"] for name, host in description["hosts"].items()}
+
+
+def test_lab_up_builds_nine_hosts_and_is_idempotent(built: tuple[Lab, Path, Path]) -> None:
+    lab, path, state = built
+    _, _, err, code = timed("lab up", "lab", "up", str(path), state=state)
+    assert code == 0, err
+    expected = {naming.namespace(LAB_NAME, host.name) for host in lab.hosts}
+    assert expected <= set(namespaces())
+    first = sshd_pids(state)
+    assert len(first) == 9 and all(pid_alive(pid) for pid in first.values())
+    assert (state / LAB_NAME / "ssh" / "id_ed25519").stat().st_mode & 0o777 == 0o600
+
+    _, _, err, code = timed("lab up again", "lab", "up", str(path), state=state)
+    assert code == 0, err
+    assert sshd_pids(state) == first  # nothing was recreated
+
+
+def test_preflight_passes_over_ssh_on_every_host(built: tuple[Lab, Path, Path]) -> None:
+    lab, path, state = built
+    _, out, err, code = timed("preflight", "preflight", str(path), state=state)
+    assert code == 0, out + err
+    for host in lab.hosts:
+        row = next(line for line in out.splitlines() if line.startswith(f"│ {host.name} "))
+        assert "fail" not in row, row
+    client = lab.clients[0]
+    assert f"{lab.server_address_for(client)} via {client.nics[0].name}" in out
+
+
+def test_provision_twice_the_second_run_changes_nothing(built: tuple[Lab, Path, Path]) -> None:
+    lab, path, state = built
+    _, out, err, code = timed("provision 1", "provision", str(path), state=state)
+    assert code == 0, out + err
+    _, out, err, code = timed("provision 2", "provision", str(path), state=state)
+    assert code == 0, out + err
+    assert re.search(r"provision \([\d.]+ s, 0 changed\)", out), out
+    server_binary = Path(lab.server.directory) / "server" / "userver"
+    assert os.access(server_binary, os.X_OK)
+    for client in lab.clients:
+        assert (Path(client.directory) / "agents" / "load.py").is_file()
+    # the namespaced kernel parameters were set inside each host, not on this machine
+    namespace = naming.namespace(LAB_NAME, lab.clients[0].name)
+    port_range = subprocess.run(
+        ["ip", "netns", "exec", namespace, "cat", "/proc/sys/net/ipv4/ip_local_port_range"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert port_range.split() == ["1024", "65535"]
+
+
+def test_preflight_marks_exactly_the_host_whose_sshd_stopped(
+    built: tuple[Lab, Path, Path],
+) -> None:
+    lab, path, state = built
+    victim = lab.clients[2].name
+    os.kill(sshd_pids(state)[victim], signal.SIGTERM)
+    time.sleep(0.3)
+    _, out, err, code = timed("preflight, one sshd stopped", "preflight", str(path), state=state)
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: preflight failed on {victim} (ssh: ")
+    for host in lab.hosts:
+        row = next(text for text in out.splitlines() if text.startswith(f"│ {host.name} "))
+        assert ("fail" in row) == (host.name == victim), row
+
+    _, _, err, code = timed("lab up repairs it", "lab", "up", str(path), state=state)
+    assert code == 0, err
+    _, out, err, code = timed("preflight again", "preflight", str(path), state=state)
+    assert code == 0, out + err
+
+
+def test_lab_down_leaves_nothing_behind(built: tuple[Lab, Path, Path]) -> None:
+    lab, path, state = built
+    pids = sshd_pids(state)
+    directories = [Path(host.directory) for host in lab.hosts]
+    _, _, err, code = timed("lab down", "lab", "down", str(path), state=state)
+    assert code == 0, err
+    tag = naming.lab_tag(LAB_NAME)
+    assert not [name for name in namespaces() if name.startswith(f"tb-{LAB_NAME}-")]
+    assert not [link for link in links() if link.startswith(tag)]
+    assert not [pid for pid in pids.values() if pid_alive(pid)]
+    assert not (state / LAB_NAME).exists()
+    assert not [directory for directory in directories if directory.exists()]
+    _, _, err, code = timed("lab down again", "lab", "down", str(path), state=state)
+    assert code == 0, err

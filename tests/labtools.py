@@ -1,0 +1,55 @@
+"""Helpers for functional tests that build real emulated labs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.labfile import machine_routes
+
+
+def free_third_octet(second_octet: int = 19) -> int:
+    """A base X such that 198.<second>.X..X+2.0/24 overlap no route of this machine."""
+    taken = [network for network, _ in machine_routes()]
+    candidates = list(range(0, 252, 4))
+    random.shuffle(candidates)
+    for base in candidates:
+        block = ipaddress.IPv4Network(f"198.{second_octet}.{base}.0/22")
+        if not any(block.overlaps(network) for network in taken):
+            return base
+    raise RuntimeError("no free 198.19.x.0/22 block for a test lab")
+
+
+def orchestrate(*args: str, state: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would."""
+    env = {**os.environ, "TESTBED_STATE_DIR": str(state), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def namespaces() -> list[str]:
+    output = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in output.splitlines() if line.strip()]
+
+
+def links() -> list[str]:
+    output = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [line.split(": ")[1].split("@")[0] for line in output.splitlines()]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (exited, not yet reaped by init) counts as dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
