@@ -149,12 +149,13 @@ class Nginx:
         (self.prefix / "tmp").mkdir(exist_ok=True)
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config())
-        self.proc = subprocess.Popen(
-            ["nginx", "-c", str(conf), "-p", str(self.prefix)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.prefix / "stderr.log", "wb"),  # noqa: SIM115 - lives with the process
-        )
+        with open(self.prefix / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(
+                ["nginx", "-c", str(conf), "-p", str(self.prefix)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         try:
             wait_for_port(self.port)
         except OSError:
@@ -173,8 +174,6 @@ class Nginx:
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
-            if self.proc.stderr is not None:
-                self.proc.stderr.close()
             self.proc = None
 
     def cleanup(self) -> None:
