@@ -17,6 +17,7 @@ __all__ = [
     "port_number",
     "positive_float",
     "positive_int",
+    "server_port",
     "setup_logging",
     "start_metrics",
 ]
@@ -61,6 +62,13 @@ def port_number(text: str) -> int:
     value = int(_number(int, text, 0, strict=False))
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return value
+
+
+def server_port(text: str) -> int:
+    value = port_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port to connect to (1-65535)")
     return value
 
 

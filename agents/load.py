@@ -137,6 +137,7 @@ from agents._cli import (
     PhaseGauge,
     port_number,
     positive_float,
+    server_port,
     setup_logging,
     start_metrics,
 )
@@ -809,7 +810,7 @@ def _parser() -> ArgumentParser:
         description="Offer this client's share of the load with httperf; print one JSON result.",
     )
     p.add_argument("--server", required=True, help="server address (name or IP)")
-    p.add_argument("--port", required=True, type=port_number)
+    p.add_argument("--port", required=True, type=server_port)
     p.add_argument("--workload", required=True, choices=("one-byte", "specweb99"))
     p.add_argument(
         "--rate",

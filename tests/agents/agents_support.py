@@ -24,6 +24,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PORT_RANGE = (28000, 28999)
@@ -56,9 +57,7 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
             time.sleep(0.05)
 
 
-def stop_process(
-    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 10
-) -> None:
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace: float = 10) -> None:
     """Stop one process we started: signal it by PID, wait, SIGKILL if it lingers."""
     if proc.poll() is not None:
         return
