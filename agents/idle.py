@@ -185,7 +185,7 @@ class IdleAgent:
 
     def __init__(
         self,
-        address: tuple[Any, ...],
+        address: Any,  # a socket address of ``family``
         family: int,
         target: int,
         metrics: Metrics,
@@ -238,7 +238,8 @@ class IdleAgent:
         conn = _Conn(sock, _CONNECTING, now, replaces)
         self.conns[sock.fileno()] = conn
         self.n_connecting += 1
-        if err == 0:
+        if err == 0:  # connected at once (possible on loopback)
+            self.ep.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
             self._opened(sock.fileno(), conn, now)
         else:
             self.ep.register(sock.fileno(), select.EPOLLOUT)

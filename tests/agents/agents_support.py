@@ -225,6 +225,48 @@ def closed_port() -> int:
     return free_port()
 
 
+class HoldingServer:
+    """tests/agents/holding_server.py in a child process, driven over its stdin/stdout."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("holding_server.py")), str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline().split()[1])
+
+    def ask(self, command: str) -> list[str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().split()
+
+    def count(self) -> tuple[int, int]:
+        """(connections held now, connections accepted so far)"""
+        words = self.ask("count")
+        return int(words[1]), int(words[3])
+
+    def wait_for(self, held: int, accepted: int | None = None, timeout: float = 30) -> float:
+        started = time.monotonic()
+        while True:
+            now_held, now_accepted = self.count()
+            if now_held == held and (accepted is None or now_accepted == accepted):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"server holds {now_held}/{held}, accepted {now_accepted}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # "quit" by end of input
+        stop_process(self.proc)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 def run_module(
     module: str, args: Sequence[str], timeout: float, python: str | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,11 @@ is not up yet, SIGTERM/SIGINT, bad arguments and limits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,58 +19,16 @@ from typing import Any
 import pytest
 from agents_support import (
     REPO,
+    HoldingServer,
     Nginx,
     free_port,
     metric_value,
     promtool_check,
     run_module,
     scrape,
-    stop_process,
 )
 
-HERE = Path(__file__).parent
-
-
-class HoldingServer:
-    """tests/agents/holding_server.py in a child process, driven over its stdin/stdout."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "holding_server.py"), str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline().split()[1])
-
-    def ask(self, command: str) -> list[str]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().split()
-
-    def count(self) -> tuple[int, int]:
-        """(connections held now, connections accepted so far)"""
-        words = self.ask("count")
-        return int(words[1]), int(words[3])
-
-    def wait_for(self, held: int, accepted: int | None = None, timeout: float = 30) -> float:
-        started = time.monotonic()
-        while True:
-            now_held, now_accepted = self.count()
-            if now_held == held and (accepted is None or now_accepted == accepted):
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout:
-                raise AssertionError(f"server holds {now_held}/{held}, accepted {now_accepted}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()  # "quit" by end of input
-        stop_process(self.proc)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+from agents.idle import IdleAgent, Metrics
 
 
 @pytest.fixture
@@ -111,6 +71,48 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
+
+
+def test_agent_loop_counts_reopens_and_registers_instant_connects(tmp_path: Path) -> None:
+    """The loop itself, in-process, over UNIX sockets: their connect() completes at once (the
+    path TCP takes only sometimes on loopback), and the server side closes 5 of 20."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tmp_path / "sock"))
+    listener.listen(64)
+    listener.setblocking(False)
+    metrics = Metrics()
+    agent = IdleAgent(str(tmp_path / "sock"), socket.AF_UNIX, 20, metrics)
+    accepted: list[socket.socket] = []
+    closed = False
+    deadline = time.monotonic() + 10
+
+    def step() -> bool:
+        nonlocal closed
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                accepted.append(listener.accept()[0])
+        if not closed and agent.n_open == 20 and len(accepted) == 20:
+            for conn in accepted[:5]:
+                conn.close()
+            closed = True
+        done = closed and agent.stats.reopened == 5 and agent.n_open == 20
+        return done or time.monotonic() > deadline
+
+    try:
+        agent.run(step)
+    finally:
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert closed
+    assert agent.stats.reopened == agent.stats.closed_by_server == 5
+    assert agent.stats.opened == 25
+    assert agent.stats.max_open == 20
+    summary = agent.summary()
+    assert summary["reopen_delay_s"]["count"] == 5 and summary["reopen_delay_s"]["max"] < 1
+    assert summary["errors"]["total"] == 0
+    assert metrics.registry.get_sample_value("testbed_idle_connections_reopened_total") == 5
+    assert metrics.registry.get_sample_value("testbed_idle_connections_open") == 0  # closed
 
 
 def test_holds_10000_connections_and_reopens_those_the_server_closes(
