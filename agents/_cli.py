@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 __all__ = [
     "ArgumentParser",
     "PhaseGauge",
+    "agent_parser",
     "nonnegative_int",
     "port_number",
     "positive_float",
@@ -70,6 +71,20 @@ def server_port(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port to connect to (1-65535)")
     return value
+
+
+def agent_parser(prog: str, description: str, metrics_port: int) -> ArgumentParser:
+    """A parser with what every agent takes: --server, --port, the metrics endpoint, --host.
+    Callers add their own arguments after --port."""
+    p = ArgumentParser(prog=prog, description=description)
+    p.add_argument("--server", required=True, help="server address (name or IP)")
+    p.add_argument("--port", required=True, type=server_port)
+    p.add_argument("--metrics-address", default="0.0.0.0")
+    p.add_argument(
+        "--metrics-port", type=port_number, default=metrics_port, help="0 disables the exporter"
+    )
+    p.add_argument("--host", help="this host's name, for the JSON and the logs")
+    return p
 
 
 def setup_logging(name: str, host: str | None) -> logging.Logger:

@@ -319,16 +319,13 @@ def parse(text: str) -> HttperfResult:
     def n(name: str, i: int) -> int:
         return int(found[name][i])
 
+    def rates(name: str, samples: int) -> RateStats:
+        return RateStats(f(name, 0), f(name, 1), f(name, 2), f(name, 3), samples)
+
     sessions = None
     if has_sessions:
         sessions = Sessions(
-            rate=RateStats(
-                f("sess_rate", 0),
-                f("sess_rate", 1),
-                f("sess_rate", 2),
-                f("sess_rate", 3),
-                len(samples["session-rate"]),
-            ),
+            rate=rates("sess_rate", len(samples["session-rate"])),
             completed=n("sess_rate", 4),
             started=n("sess_rate", 5),
             connections_per_session=f("sess_conns", 0),
@@ -363,13 +360,7 @@ def parse(text: str) -> HttperfResult:
         request_rate=f("req_rate", 0),
         request_period_ms=f("req_rate", 1),
         request_size_bytes=f("req_size", 0),
-        reply_rate=RateStats(
-            f("reply_rate", 0),
-            f("reply_rate", 1),
-            f("reply_rate", 2),
-            f("reply_rate", 3),
-            n("reply_rate", 4),
-        ),
+        reply_rate=rates("reply_rate", n("reply_rate", 4)),
         reply_rate_total=replies / duration if duration > 0 else 0.0,
         reply_time=ReplyTime(f("reply_time", 0), f("reply_time", 1)),
         reply_size=ReplySize(

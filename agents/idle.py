@@ -53,6 +53,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import functools
 import json
 import logging
 import os
@@ -72,9 +73,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from agents._cli import (
     ArgumentParser,
     PhaseGauge,
-    port_number,
+    agent_parser,
     positive_int,
-    server_port,
     setup_logging,
     start_metrics,
 )
@@ -110,36 +110,27 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
         ProcessCollector(registry=r)
+        gauge = functools.partial(Gauge, registry=r)
+        counter = functools.partial(Counter, registry=r)
         self.phase = PhaseGauge(
             r, "testbed_idle_phase", "What the idle agent is doing (1 = current phase).", PHASES
         )
-        self.open = Gauge("testbed_idle_connections_open", "Idle connections open.", registry=r)
-        self.target = Gauge(
-            "testbed_idle_connections_target", "Idle connections to hold.", registry=r
+        self.open = gauge("testbed_idle_connections_open", "Idle connections open.")
+        self.target = gauge("testbed_idle_connections_target", "Idle connections to hold.")
+        self.connecting = gauge("testbed_idle_connections_connecting", "Connects in flight.")
+        self.opened = counter(
+            "testbed_idle_connections_opened", "Connections opened, reopens included."
         )
-        self.connecting = Gauge(
-            "testbed_idle_connections_connecting", "Connects in flight.", registry=r
-        )
-        self.opened = Counter(
-            "testbed_idle_connections_opened",
-            "Connections opened, reopens included.",
-            registry=r,
-        )
-        self.reopened = Counter(
+        self.reopened = counter(
             "testbed_idle_connections_reopened",
             "Connections opened to replace one the server closed.",
-            registry=r,
         )
-        self.closed = Counter(
+        self.closed = counter(
             "testbed_idle_connections_closed_by_server",
             "Open connections the server closed (or reset).",
-            registry=r,
         )
-        self.failures = Counter(
-            "testbed_idle_connect_failures",
-            "Connects that failed, by cause.",
-            ["reason"],
-            registry=r,
+        self.failures = counter(
+            "testbed_idle_connect_failures", "Connects that failed, by cause.", ["reason"]
         )
         for reason in REASONS:
             self.failures.labels(reason=reason)
@@ -149,10 +140,9 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
-        self.ramp_up = Gauge(
+        self.ramp_up = gauge(
             "testbed_idle_ramp_up_seconds",
             "Seconds from start until the target was first reached (0 until then).",
-            registry=r,
         )
 
 
@@ -427,16 +417,12 @@ def raise_nofile(needed: int) -> int:
 
 
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(
-        prog="python3 -m agents.idle",
-        description="Hold N idle connections to a server until SIGTERM; print one JSON result.",
+    p = agent_parser(
+        "python3 -m agents.idle",
+        "Hold N idle connections to a server until SIGTERM; print one JSON result.",
+        metrics_port=9182,
     )
-    p.add_argument("--server", required=True, help="server address (name or IP)")
-    p.add_argument("--port", required=True, type=server_port)
     p.add_argument("--connections", required=True, type=positive_int)
-    p.add_argument("--metrics-address", default="0.0.0.0")
-    p.add_argument("--metrics-port", type=port_number, default=9182, help="0 disables")
-    p.add_argument("--host", help="this host's name, for the JSON and the logs")
     return p
 
 

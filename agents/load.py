@@ -109,6 +109,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import math
@@ -135,9 +136,8 @@ from agents import httperf
 from agents._cli import (
     ArgumentParser,
     PhaseGauge,
-    port_number,
+    agent_parser,
     positive_float,
-    server_port,
     setup_logging,
     start_metrics,
 )
@@ -348,52 +348,39 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         ProcessCollector(registry=r)
+        gauge = functools.partial(Gauge, registry=r)
+        counter = functools.partial(Counter, registry=r)
         self.phase = PhaseGauge(
             r, "testbed_load_phase", "What the load agent is doing (1 = current phase).", PHASES
         )
-        self.target_request_rate = Gauge(
-            "testbed_load_target_request_rate",
-            "Requests per second this client is asked to offer.",
-            registry=r,
+        self.target_request_rate = gauge(
+            "testbed_load_target_request_rate", "Requests per second this client is asked to offer."
         )
-        self.target_session_rate = Gauge(
+        self.target_session_rate = gauge(
             "testbed_load_target_session_rate",
             "Sessions per second this client is asked to start (specweb99; 0 for one-byte).",
-            registry=r,
         )
-        self.reply_rate = Gauge(
+        self.reply_rate = gauge(
             "testbed_load_reply_rate",
             "Replies per second: httperf's latest 5 s sample, summed over running processes.",
-            registry=r,
         )
-        self.session_rate = Gauge(
+        self.session_rate = gauge(
             "testbed_load_session_rate",
             "Sessions per second: httperf's latest 5 s sample, summed over running processes.",
-            registry=r,
         )
-        self.processes = Gauge(
-            "testbed_load_processes", "httperf processes this run uses.", registry=r
+        self.processes = gauge("testbed_load_processes", "httperf processes this run uses.")
+        self.running = gauge("testbed_load_processes_running", "httperf processes running now.")
+        self.samples = counter(
+            "testbed_load_rate_samples", "5 s rate samples received from httperf processes."
         )
-        self.running = Gauge(
-            "testbed_load_processes_running", "httperf processes running now.", registry=r
-        )
-        self.samples = Counter(
-            "testbed_load_rate_samples",
-            "5 s rate samples received from httperf processes.",
-            registry=r,
-        )
-        self.watchdog = Counter(
+        self.watchdog = counter(
             "testbed_load_watchdog_stops",
             "httperf processes stopped by the watchdog for overrunning their run.",
-            registry=r,
         )
-        self.duration = Gauge(
-            "testbed_load_duration_seconds", "Planned length of the run.", registry=r
-        )
-        self.started = Gauge(
+        self.duration = gauge("testbed_load_duration_seconds", "Planned length of the run.")
+        self.started = gauge(
             "testbed_load_start_time_seconds",
             "Unix time the httperf processes were started (0 before).",
-            registry=r,
         )
 
 
@@ -805,12 +792,11 @@ def _start_at(text: str) -> float:
 
 
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(
-        prog="python3 -m agents.load",
-        description="Offer this client's share of the load with httperf; print one JSON result.",
+    p = agent_parser(
+        "python3 -m agents.load",
+        "Offer this client's share of the load with httperf; print one JSON result.",
+        metrics_port=9181,
     )
-    p.add_argument("--server", required=True, help="server address (name or IP)")
-    p.add_argument("--port", required=True, type=server_port)
     p.add_argument("--workload", required=True, choices=("one-byte", "specweb99"))
     p.add_argument(
         "--rate",
@@ -825,9 +811,6 @@ def _parser() -> ArgumentParser:
     p.add_argument("--start-at", type=_start_at, help="Unix time to start at")
     p.add_argument("--processes", type=_processes, default=None, help="N or auto (default)")
     p.add_argument("--cpus", help="CPUs to pin httperf processes to, e.g. 2,3 or 2-5")
-    p.add_argument("--metrics-address", default="0.0.0.0")
-    p.add_argument("--metrics-port", type=port_number, default=9181, help="0 disables")
-    p.add_argument("--host", help="this host's name, for the JSON and the logs")
     return p
 
 
