@@ -473,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         start_metrics(metrics.registry, args.metrics_address, args.metrics_port)
     except OSError as exc:
-        return finish(f"cannot serve metrics on port {args.metrics_port}: {exc}", {}, 1)
+        where = f"{args.metrics_address}:{args.metrics_port}"
+        return finish(f"cannot serve metrics on {where}: {exc}", {}, 1)
     try:
         info = socket.getaddrinfo(args.server, args.port, type=socket.SOCK_STREAM)[0]
     except OSError as exc:

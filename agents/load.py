@@ -30,6 +30,9 @@ How the share is carried
     (httperf's limit), and cycled. ``--hog`` is never used (it hangs in a bind() loop here), and
     every process runs under a watchdog: after ``duration + (longest session + 1) * timeout + 10 s``
     it gets SIGINT (httperf then prints its statistics), 10 s later SIGKILL; the JSON says so.
+    SIGTERM or SIGINT to the agent is forwarded to httperf as SIGINT and the partial result is
+    printed. The httperf processes run in their own session: stop the agent with SIGTERM, not
+    SIGKILL, or they finish their planned connections on their own.
 
 Verdict: ``client_limited`` is true when any of ``client_limited_reasons`` holds:
 

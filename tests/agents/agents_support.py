@@ -228,7 +228,8 @@ def closed_port() -> int:
 class HoldingServer:
     """tests/agents/holding_server.py in a child process, driven over its stdin/stdout."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        port = port or free_port()
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("holding_server.py")), str(port)],
             stdin=subprocess.PIPE,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -287,3 +288,22 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], expect: list[str]) 
     assert len(lines) == 1, out.stderr
     for word in expect:
         assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("module", ["agents.load", "agents.idle"])
+def test_metrics_port_taken_is_an_error_in_the_json(module: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        port = taken.getsockname()[1]
+        extra = "--workload one-byte --rate 1 --duration 1 --timeout 1"
+        if module == "agents.idle":
+            extra = "--connections 1"
+        out = run_module(
+            module,
+            f"--server 127.0.0.1 --port {port} --metrics-address 127.0.0.1 --metrics-port {port}"
+            f" {extra}".split(),
+            timeout=30,
+        )
+    assert out.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in load_json(out)["error"]
