@@ -29,7 +29,8 @@ from agents_support import (
 from conftest import FILESET_DIRECTORIES
 
 from agents import workloads
-from agents.load import Metrics, ProcessPlan, Runner
+from agents.load_plan import ProcessPlan
+from agents.load_runner import Metrics, Runner
 
 GOLDEN = Path(__file__).parent / "golden"
 ERRORS = ["client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents import httperf
-from agents.load import (
+from agents.load_plan import (
     RATE_PER_PROCESS,
     auto_processes,
     issued_rate,
