@@ -321,8 +321,7 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
         try:
             runner.start(argvs, budget)
         except OSError as exc:
-            for p in runner.procs:
-                runner._signal(p, signal.SIGKILL)
+            runner.kill()
             runner.wait()
             return fail(f"cannot start httperf: {exc}", load_plan)
         runner.wait()

@@ -169,11 +169,16 @@ def attempts(result: httperf.HttperfResult, workload: str) -> int:
 
 
 def issued_rate(result: httperf.HttperfResult, workload: str, rate: float, timeout: float) -> float:
-    """Attempts per second over the estimated issue window (see the module docstring)."""
+    """Attempts per second over the estimated issue window: the test duration less the longest
+    the last attempt can have lasted (see ``agents.load``'s docstring), never shorter than the
+    planned window."""
     tried = attempts(result, workload)
     if tried == 0 or rate <= 0:
         return 0.0
     tail = result.connection_time.max_ms / 1e3
+    if result.sessions is not None and result.sessions.connections_per_session > 1:
+        # The server closed keep-alive connections: a session spanned several of them.
+        tail *= math.ceil(result.sessions.connections_per_session)
     if result.errors.client_timo or result.errors.socket_timo:
         tail += 2 * timeout
     window = max(result.test_duration_s - tail, tried / rate)

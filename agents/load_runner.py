@@ -182,6 +182,11 @@ class Runner:
         for raw in lines:
             self._line(proc, raw.decode(errors="replace"))
 
+    def kill(self) -> None:
+        """SIGKILL every process started so far (when starting the others failed)."""
+        for p in self.procs:
+            self._signal(p, signal.SIGKILL)
+
     def _signal(self, proc: Proc, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.popen.pid, sig)

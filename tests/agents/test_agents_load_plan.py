@@ -172,3 +172,19 @@ def test_verdict_reasons() -> None:
     assert v.reasons == []
     v = verdict([(ok, 100, 100), (ok, 98, 100)], 200)
     assert v.reasons == ["client-cpu-pegged"]
+
+
+def test_issued_rate_of_sessions_on_a_closing_server_spans_their_connections() -> None:
+    # Each session of this run took 7.47 connections on average (nginx closed after each
+    # reply), so the last session outlived the longest single connection several times.
+    r = golden("session-connreset")
+    assert r.sessions is not None and r.sessions.connections_per_session > 7
+    assert issued_rate(r, "specweb99", rate=30, timeout=2) == pytest.approx(30)
+    # The same with slow replies: 0.5 s connections, the last session ending 3.5 s after the
+    # 6 s of arrivals. One connection's worth of tail would call that 20 sessions/s.
+    slow = dataclasses.replace(
+        r,
+        test_duration_s=9.5,
+        connection_time=dataclasses.replace(r.connection_time, max_ms=500.0),
+    )
+    assert issued_rate(slow, "specweb99", rate=30, timeout=2) == pytest.approx(30)
