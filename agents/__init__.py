@@ -1,2 +1,8 @@
 """Programs that run on lab hosts. Standard library and prometheus-client only, so they deploy
-to any host with python3."""
+to any host with python3 (Debian's, with python3-prometheus-client 0.16, or the project venv).
+
+- ``agents.load``: the load agent, httperf driven for this client's share of the rate.
+- ``agents.idle``: the idle-connection agent, 10,000+ silent connections from one process.
+- ``agents.workloads``: the one-byte file, the SPECweb99-like file set and session traces.
+- ``agents.httperf``: the pure parser of httperf's output (the orchestrator imports it too).
+"""

@@ -1,0 +1,123 @@
+"""What the agents' command lines share: one-line argument errors (exit 2), argument types that
+name the bad value, logging to stderr, and the metrics endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import NoReturn
+
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+__all__ = [
+    "ArgumentParser",
+    "PhaseGauge",
+    "agent_parser",
+    "nonnegative_int",
+    "port_number",
+    "positive_float",
+    "positive_int",
+    "server_port",
+    "setup_logging",
+    "start_metrics",
+]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument prints one line naming it and its value, then exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _number(kind: type[int] | type[float], text: str, minimum: float, strict: bool) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+        ) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if (strict and value <= minimum) or (not strict and value < minimum):
+        relation = ">" if strict else ">="
+        raise argparse.ArgumentTypeError(f"{text!r} must be {relation} {minimum:g}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    return float(_number(float, text, 0, strict=True))
+
+
+def positive_int(text: str) -> int:
+    return int(_number(int, text, 0, strict=True))
+
+
+def nonnegative_int(text: str) -> int:
+    return int(_number(int, text, 0, strict=False))
+
+
+def port_number(text: str) -> int:
+    value = int(_number(int, text, 0, strict=False))
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return value
+
+
+def server_port(text: str) -> int:
+    value = port_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port to connect to (1-65535)")
+    return value
+
+
+def agent_parser(prog: str, description: str, metrics_port: int) -> ArgumentParser:
+    """A parser with what every agent takes: --server, --port, the metrics endpoint, --host.
+    Callers add their own arguments after --port."""
+    p = ArgumentParser(prog=prog, description=description)
+    p.add_argument("--server", required=True, help="server address (name or IP)")
+    p.add_argument("--port", required=True, type=server_port)
+    p.add_argument("--metrics-address", default="0.0.0.0")
+    p.add_argument(
+        "--metrics-port", type=port_number, default=metrics_port, help="0 disables the exporter"
+    )
+    p.add_argument("--host", help="this host's name, for the JSON and the logs")
+    return p
+
+
+def setup_logging(name: str, host: str | None) -> logging.Logger:
+    """Log lines on stderr (stdout carries only the final JSON)."""
+    tag = f"{name}[{host}]" if host else name
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {tag} %(levelname)s %(message)s"))
+    logger = logging.getLogger(f"agents.{name}")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+class PhaseGauge:
+    """A state set: ``<prefix>_phase{phase="..."}`` is 1 for the current phase, 0 for the others,
+    so a dashboard can show what an agent is doing and an alert can catch ``failed``."""
+
+    def __init__(self, registry: CollectorRegistry, name: str, doc: str, phases: tuple[str, ...]):
+        self._gauge = Gauge(name, doc, ["phase"], registry=registry)
+        self._phases = phases
+        self.current = ""
+
+    def set(self, phase: str) -> None:
+        if phase not in self._phases:
+            raise ValueError(f"unknown phase {phase!r}")
+        self.current = phase
+        for p in self._phases:
+            self._gauge.labels(phase=p).set(1 if p == phase else 0)
+
+
+def start_metrics(registry: CollectorRegistry, address: str, port: int) -> None:
+    """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: don't).
+    Raises OSError when the port is taken."""
+    if port:
+        start_http_server(port, addr=address, registry=registry)

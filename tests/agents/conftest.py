@@ -1,0 +1,32 @@
+"""Fixtures for the agents' tests: a generated docroot and our own nginx on it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agents_support import Nginx
+
+from agents import workloads
+
+FILESET_SEED = 1
+FILESET_DIRECTORIES = 3
+
+
+@pytest.fixture(scope="session")
+def docroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one-byte file and a 3-directory SPECweb99 file set (seed 1)."""
+    root = tmp_path_factory.mktemp("docroot")
+    workloads.write_fileset(root, FILESET_SEED, FILESET_DIRECTORIES)
+    return root
+
+
+@pytest.fixture
+def nginx(docroot: Path) -> Iterator[Nginx]:
+    """nginx (keep-alive) serving the docroot, logging every request's status and URI."""
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (Debian package nginx-light)")
+    with Nginx(docroot, access_log=True) as server:
+        yield server

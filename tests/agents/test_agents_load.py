@@ -1,0 +1,310 @@
+"""The load agent end to end: real httperf against our own nginx, the JSON checked against what
+nginx counted (its access log and stub_status), live metrics through promtool, sessions over a
+generated file set, bad arguments, an unreachable server, SIGTERM and the watchdog."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agents_support import (
+    REPO,
+    Nginx,
+    closed_port,
+    free_port,
+    metric_value,
+    promtool_check,
+    run_module,
+    scrape,
+)
+from conftest import FILESET_DIRECTORIES
+
+from agents import workloads
+from agents.load_plan import ProcessPlan
+from agents.load_runner import Metrics, Runner
+
+GOLDEN = Path(__file__).parent / "golden"
+ERRORS = ["client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail"]
+ERRORS += ["ftab-full", "other", "total"]
+
+
+def load_json(out: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert out.stdout.count("\n{") == 0 and out.stdout.startswith("{"), out.stdout[:200]
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def assert_verdict_is_consistent(result: dict[str, Any], allowed: set[str]) -> None:
+    """client_limited must follow from its reasons; on this shared 2-core machine a healthy run
+    may still find its httperf starved of CPU (that reason must then show in the CPU figures)."""
+    reasons = set(result["client_limited_reasons"])
+    assert result["client_limited"] is bool(reasons)
+    assert reasons <= allowed | {"client-cpu-starved"}, reasons
+    starved = [p for p in result["client_cpu"]["per_process_pct"] if p < 90]
+    assert ("client-cpu-starved" in reasons) == bool(starved)
+
+
+def test_one_byte_run_matches_what_nginx_counted(nginx: Nginx) -> None:
+    metrics_port = free_port()
+    before = nginx.stub_status()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agents.load",
+            *f"--server 127.0.0.1 --port {nginx.port}"
+            f" --workload one-byte --rate 200 --duration 6 --timeout 2 --host client1"
+            f" --metrics-port {metrics_port} --metrics-address 127.0.0.1".split(),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # While it runs: the exporter is up, passes promtool, shows the target and (after the first
+    # 5 s sample) the reply rate.
+    time.sleep(5.6)
+    live = scrape(metrics_port)
+    stdout, stderr = proc.communicate(timeout=30)
+    after = nginx.stub_status()
+    assert proc.returncode == 0, stderr
+    check = promtool_check(live)
+    assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
+    assert metric_value(live, "testbed_load_target_request_rate") == 200
+    assert metric_value(live, "testbed_load_phase", 'phase="running"') == 1
+    assert metric_value(live, "testbed_load_processes_running") == 1
+    assert metric_value(live, "testbed_load_reply_rate") == pytest.approx(200, rel=0.05)
+    assert metric_value(live, "testbed_load_rate_samples_total") == 1
+
+    r = json.loads(stdout)
+    logged = nginx.access_log_statuses()
+    assert r["error"] is None and r["host"] == "client1"
+    assert r["totals"]["replies"] == r["totals"]["requests"] == 1200
+    assert sum(logged.values()) == r["totals"]["requests"]
+    assert r["replies_by_status"]["2xx"] == logged["200"] == 1200
+    # stub_status: our connections, plus the agent's preflight connect, plus its own request.
+    assert after["accepts"] - before["accepts"] == r["totals"]["connections"] + 2
+    assert r["errors"] == dict.fromkeys(ERRORS, 0)
+    assert r["request_rate"]["target"] == 200
+    assert r["request_rate"]["issued"] == pytest.approx(200, rel=0.01)
+    assert r["request_rate"]["achieved"] == pytest.approx(200, rel=0.02)
+    assert r["reply_rate"]["samples"] == 1
+    assert r["reply_rate"]["avg"] == pytest.approx(200, rel=0.05)
+    assert r["reply_rate"]["total"] == pytest.approx(1200 / r["test_duration_s"], rel=0.001)
+    assert r["reply_size_bytes"]["content"] == 1.0
+    assert r["processes"] == 1 and len(r["runs"]) == 1
+    run = r["runs"][0]
+    assert "Total: connections 1200 requests 1200 replies 1200" in run["stdout"]
+    assert run["reply_rate_samples"] == r["runs"][0]["result"]["reply_rate_samples"]
+    assert not run["overran"] and run["exit_status"] == 0
+    assert "--hog" not in run["argv"]
+    assert_verdict_is_consistent(r, allowed=set())
+
+
+def test_specweb99_sessions_over_the_generated_file_set(nginx: Nginx, tmp_path: Path) -> None:
+    sessions_file = tmp_path / "sessions.txt"
+    out = run_module(
+        "agents.workloads",
+        f"sessions --seed 4 --client 0 --clients 1 --directories {FILESET_DIRECTORIES}"
+        f" --sessions 400 --output {sessions_file}".split(),
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    out = run_module(
+        "agents.load",
+        f"--server 127.0.0.1 --port {nginx.port} --workload specweb99 --sessions {sessions_file}"
+        " --rate 30 --duration 6 --timeout 2 --processes 2 --metrics-port 0".split(),
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    r = load_json(out)
+    assert r["error"] is None
+    assert r["rate_unit"] == "sessions/s"
+    assert r["totals"]["sessions_started"] == r["totals"]["sessions_completed"] == 180
+    # The requests nginx logged are exactly those of the sessions each process was dealt:
+    # process i takes sessions i, i+2, ... of the file, 90 each.
+    drawn = workloads.generate_sessions(4, 0, FILESET_DIRECTORIES, 400)
+    requests = [req for s in drawn[0:180:2] + drawn[1:180:2] for req in s]
+    expected = Counter(req.uri for req in requests)
+    assert Counter(nginx.access_log_uris()) == expected
+    assert nginx.access_log_statuses() == {"200": sum(expected.values())}
+    assert r["totals"]["replies"] == r["replies_by_status"]["2xx"] == sum(expected.values())
+    assert r["request_rate"]["target"] == pytest.approx(sum(expected.values()) / 6, rel=1e-3)
+    mean_body = sum(workloads.file_size(q.cls, q.index) for q in requests) / len(requests)
+    assert r["reply_size_bytes"]["content"] == pytest.approx(mean_body, abs=1)
+    assert r["session_rate"]["issued"] == pytest.approx(30, rel=0.01)
+    assert r["errors"]["total"] == 0
+    assert [run["client"] for run in r["runs"]] == ["0/2", "1/2"]
+    assert_verdict_is_consistent(r, allowed=set())
+
+
+def test_split_over_processes_on_debian_python_with_a_start_instant(nginx: Nginx) -> None:
+    """Lab hosts run Debian's python3 (prometheus-client 0.16); two pinned processes, started
+    together at a given instant, sum to what one would do."""
+    start_at = time.time() + 1.5
+    out = run_module(
+        "agents.load",
+        f"--server 127.0.0.1 --port {nginx.port} --workload one-byte --rate 300 --duration 6"
+        f" --timeout 2 --processes 2 --cpus 0-1 --start-at {start_at:.3f} --metrics-port 0".split(),
+        timeout=60,
+        python="/usr/bin/python3",
+    )
+    assert out.returncode == 0, out.stderr
+    r = load_json(out)
+    assert r["started_at"] >= start_at - 0.001
+    assert 0 <= r["start_lateness_s"] < 0.5
+    assert r["cpus"] == [[0], [1]]
+    assert [run["cpus"] for run in r["runs"]] == [[0], [1]]
+    assert [run["count"] for run in r["runs"]] == [900, 900]
+    assert all("--client" in run["argv"] for run in r["runs"])
+    assert r["totals"]["replies"] == 1800 == sum(nginx.access_log_statuses().values())
+    assert r["reply_rate"]["samples"] == 1
+    samples = [run["reply_rate_samples"][0] for run in r["runs"]]
+    assert r["reply_rate"]["avg"] == pytest.approx(sum(samples), abs=0.1)
+    assert r["request_rate"]["issued"] == pytest.approx(300, rel=0.01)
+    assert r["connection_time_ms"]["median"] is None  # not combinable over processes
+    assert_verdict_is_consistent(r, allowed=set())
+
+
+def test_unreachable_server_is_an_error_in_the_json_quickly() -> None:
+    for server, port, reason in (
+        ("127.0.0.1", closed_port(), "Connection refused"),
+        ("no-such-host.invalid", 80, "no-such-host.invalid"),
+    ):
+        started = time.monotonic()
+        out = run_module(
+            "agents.load",
+            f"--server {server} --port {port} --workload one-byte --rate 10 --duration 60"
+            " --timeout 5 --metrics-port 0".split(),
+            timeout=30,
+        )
+        assert time.monotonic() - started < 5
+        assert out.returncode == 1
+        r = load_json(out)
+        assert reason in r["error"]
+        assert r["runs"] == [] and r["totals"] is None
+
+
+def test_sigterm_stops_the_run_and_still_reports(nginx: Nginx) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agents.load",
+            *f"--server 127.0.0.1 --port {nginx.port}"
+            " --workload one-byte --rate 100 --duration 60 --timeout 2 --metrics-port 0".split(),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    os.kill(proc.pid, signal.SIGTERM)
+    started = time.monotonic()
+    stdout, _ = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert proc.returncode == 1
+    r = json.loads(stdout)
+    assert r["error"] == "interrupted by SIGTERM"
+    assert 100 < r["totals"]["replies"] < 1000  # httperf printed what it had done
+    assert r["totals"]["replies"] == sum(nginx.access_log_statuses().values())
+    pid = r["runs"][0]["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_watchdog_interrupts_then_kills_an_overrunning_httperf() -> None:
+    """A process that outlives its budget gets SIGINT (httperf prints its statistics then), and
+    SIGKILL if it ignores that. Stand-ins for httperf: one printing a real summary on SIGINT, one
+    ignoring SIGINT."""
+    summary = (GOLDEN / "one-byte-sigint.txt").read_text()
+    polite = (
+        "import signal, sys, time\n"
+        f"signal.signal(signal.SIGINT, lambda *a: (sys.stdout.write({summary!r}), sys.exit(0)))\n"
+        "print('reply-rate = 5.0', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)\n"
+    metrics = Metrics()
+    runner = Runner(metrics, kill_grace_s=1.0)
+    started = time.monotonic()
+    runner.start(
+        [
+            (ProcessPlan(0, 10, 10, None), [sys.executable, "-c", polite]),
+            (ProcessPlan(1, 10, 10, None), [sys.executable, "-c", stubborn]),
+        ],
+        budget_s=1.0,
+    )
+    runner.wait()
+    assert time.monotonic() - started < 8
+    polite_proc, stubborn_proc = runner.procs
+    assert polite_proc.overran and not polite_proc.killed
+    assert polite_proc.popen.returncode == 0
+    assert polite_proc.reply_samples == [5.0]
+    assert "Total: connections" in polite_proc.out.decode()
+    assert stubborn_proc.overran and stubborn_proc.killed
+    assert stubborn_proc.popen.returncode == -signal.SIGKILL
+    assert metrics.registry.get_sample_value("testbed_load_watchdog_stops_total") == 2
+
+
+BASE = ["--server", "127.0.0.1", "--port", "80", "--duration", "5", "--timeout", "1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        ([*BASE, "--workload", "one-byte", "--rate", "-5"], ["--rate", "'-5'"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "fast"], ["--rate", "'fast'"]),
+        ([*BASE, "--workload", "ftp", "--rate", "5"], ["--workload", "'ftp'"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--processes", "0"], ["--processes"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--cpus", "999"], ["--cpus", "999"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--cpus", "3-1"], ["--cpus", "3-1"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--uri", "x y"], ["--uri", "'x y'"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--sessions", "f"], ["--sessions"]),
+        ([*BASE, "--workload", "specweb99", "--rate", "5"], ["--sessions", "required"]),
+        (
+            [*BASE, "--workload", "specweb99", "--rate", "5", "--sessions", "/nonexistent/s"],
+            ["--sessions", "/nonexistent/s"],
+        ),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--start-at", "1e12"], ["--start-at"]),
+        ([*BASE, "--workload", "one-byte", "--rate", "5", "--metrics-port", "x"], ["'x'"]),
+        ([*BASE[2:], "--workload", "one-byte", "--rate", "5"], ["--server"]),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], expect: list[str]) -> None:
+    out = run_module("agents.load", args, timeout=30)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    for word in expect:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("module", ["agents.load", "agents.idle"])
+def test_metrics_port_taken_is_an_error_in_the_json(module: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        port = taken.getsockname()[1]
+        extra = "--workload one-byte --rate 1 --duration 1 --timeout 1"
+        if module == "agents.idle":
+            extra = "--connections 1"
+        out = run_module(
+            module,
+            f"--server 127.0.0.1 --port {port} --metrics-address 127.0.0.1 --metrics-port {port}"
+            f" {extra}".split(),
+            timeout=30,
+        )
+    assert out.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in load_json(out)["error"]
