@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents import httperf
-from agents.load_plan import STARVED_BELOW_PCT, Plan, issued_rate, verdict
+from agents.load_plan import Plan, issued_rate, verdict
 from agents.load_runner import Proc
 
 __all__ = ["SCHEMA", "build_result"]
@@ -111,7 +111,7 @@ def _figures(args: argparse.Namespace, parsed: Sequence[Parsed], target: float) 
     """The summed figures of the processes that produced a summary."""
     merged = httperf.merge([r for r, _, _ in parsed])
     issued = sum(i for _, i, _ in parsed)
-    v = verdict(parsed, args.rate)
+    v = verdict(parsed, args.rate, args.starved_below)
     ct, sess, rr = merged.connection_time, merged.sessions, merged.reply_rate
     lag = max((r.max_connect_burst_length - 1) / rate if rate else 0.0 for r, _, rate in parsed)
     return {
@@ -173,7 +173,7 @@ def _figures(args: argparse.Namespace, parsed: Sequence[Parsed], target: float) 
             "user_s": _round(merged.cpu.user_s, 2),
             "system_s": _round(merged.cpu.system_s, 2),
             "per_process_pct": [r.cpu.total_pct for r, _, _ in parsed],
-            "starved_below_pct": STARVED_BELOW_PCT,
+            "starved_below_pct": args.starved_below,
         },
         "max_connect_burst_length": merged.max_connect_burst_length,
         "max_schedule_lag_s": _round(lag, 4),

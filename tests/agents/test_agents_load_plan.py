@@ -188,3 +188,16 @@ def test_issued_rate_of_sessions_on_a_closing_server_spans_their_connections() -
         connection_time=dataclasses.replace(r.connection_time, max_ms=500.0),
     )
     assert issued_rate(slow, "specweb99", rate=30, timeout=2) == pytest.approx(30)
+
+
+def test_the_starvation_check_can_be_turned_off_for_clients_that_share_cpus() -> None:
+    ok = golden("one-byte-1sample")
+    starved = dataclasses.replace(ok, cpu=dataclasses.replace(ok.cpu, total_pct=9.5))
+    assert verdict([(starved, 200, 200)], 200).reasons == ["client-cpu-starved"]
+    assert verdict([(starved, 200, 200)], 200, starved_below_pct=5).reasons == []
+    assert verdict([(starved, 200, 200)], 200, starved_below_pct=0).reasons == []
+    # with the check off, falling behind the schedule is still the client's limit
+    assert verdict([(starved, 150, 200)], 200, starved_below_pct=0).reasons == [
+        "request-rate-below-target",
+        "client-cpu-pegged",
+    ]
