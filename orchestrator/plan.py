@@ -1,0 +1,95 @@
+"""The plan of a sweep: every point of mechanisms × workloads × idle connections ×
+accept-limits × rates × repetitions, in a run order that does not confound time with mechanism.
+
+Order: repetitions run one after another; inside a repetition the (workload, idle, accept-limit)
+groups come in a seeded random order, rates ascend inside a group (as the paper's curves are
+measured), and at each rate every mechanism runs once, in a fresh seeded random order. Each
+mechanism is therefore spread over the whole sweep, and slow drift of the machine (heat, page
+cache, TIME_WAIT left over) lands on every mechanism alike. The seed is recorded with the sweep,
+so the order can be reproduced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+
+from orchestrator.model import Experiment, Lab
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement: a server configuration under one load, one repetition."""
+
+    mechanism: str
+    workload: str
+    idle_connections: int
+    accept_limit: int | None  # None: inf
+    rate: float  # total request rate over all clients, requests/s
+    repetition: int  # 1-based
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the point inside its sweep (what resume and the store match on)."""
+        return (
+            f"{self.workload}/idle={self.idle_connections}/accept={accept_label(self.accept_limit)}"
+            f"/{self.mechanism}/rate={self.rate:g}/rep={self.repetition}"
+        )
+
+    def labels(self) -> dict[str, str]:
+        """The point's parameters as metric labels (small fixed value sets)."""
+        return {
+            "mechanism": self.mechanism,
+            "workload": self.workload,
+            "idle_connections": str(self.idle_connections),
+            "accept_limit": accept_label(self.accept_limit),
+            "rate": f"{self.rate:g}",
+            "repetition": str(self.repetition),
+        }
+
+
+def accept_label(limit: int | None) -> str:
+    return "inf" if limit is None else str(limit)
+
+
+def expand(experiment: Experiment, seed: int) -> list[Point]:
+    """Every point of the plan, in run order (see the module docstring)."""
+    shuffle = random.Random(seed)
+    points: list[Point] = []
+    groups = [
+        (workload, idle, limit)
+        for workload in experiment.workloads
+        for idle in experiment.idle_connections
+        for limit in experiment.accept_limits
+    ]
+    for repetition in range(1, experiment.repetitions + 1):
+        order = groups[:]
+        shuffle.shuffle(order)
+        for workload, idle, limit in order:
+            for rate in sorted(experiment.rates):
+                mechanisms = list(experiment.mechanisms)
+                shuffle.shuffle(mechanisms)
+                points += [
+                    Point(mechanism, workload, idle, limit, rate, repetition)
+                    for mechanism in mechanisms
+                ]
+    return points
+
+
+def plan_digest(lab: Lab) -> str:
+    """A digest of everything that makes two sweeps comparable point for point.
+
+    Resume continues a sweep only when the digest is unchanged; `seed` is not in it (a sweep
+    without a fixed seed draws one, recorded with the sweep).
+    """
+    experiment = asdict(lab.experiment)
+    experiment.pop("seed")
+    experiment.pop("retries")  # how hard to try does not change what is measured
+    hosts = [
+        [host.name, host.role, host.management, [str(nic.interface) for nic in host.nics]]
+        for host in lab.hosts
+    ]
+    text = json.dumps({"experiment": experiment, "hosts": hosts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

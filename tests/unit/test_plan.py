@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+from orchestrator.labfile import load_lab
+from orchestrator.plan import expand, plan_digest
+from tests.conftest import REPOSITORY
+
+LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
+
+
+def experiment(**changes: object):  # type: ignore[no-untyped-def]
+    return dataclasses.replace(LAB.experiment, **changes)
+
+
+def test_every_combination_appears_exactly_once() -> None:
+    plan = experiment(rates=(1000.0, 2000.0, 3000.0), repetitions=2, accept_limits=(None, 10))
+    points = expand(plan, seed=7)
+    expected = 7 * 2 * 2 * 2 * 3 * 2
+    assert len(points) == expected == len({point.key for point in points})
+
+
+def test_order_is_reproducible_from_the_seed_and_differs_between_seeds() -> None:
+    plan = experiment(rates=(1000.0, 2000.0))
+    assert expand(plan, 3) == expand(plan, 3)
+    assert [p.key for p in expand(plan, 3)] != [p.key for p in expand(plan, 4)]
+
+
+def test_rates_ascend_within_a_group_and_mechanisms_are_interleaved() -> None:
+    plan = experiment(
+        rates=(3000.0, 1000.0, 2000.0), workloads=("one-byte",), idle_connections=(0,)
+    )
+    points = expand(plan, seed=1)
+    assert [p.rate for p in points] == [1000.0] * 7 + [2000.0] * 7 + [3000.0] * 7
+    # each mechanism appears once per rate, and not always in the same slot
+    slots = [[p.mechanism for p in points[i : i + 7]] for i in range(0, 21, 7)]
+    assert all(sorted(slot) == sorted(plan.mechanisms) for slot in slots)
+    assert len({tuple(slot) for slot in slots}) > 1
+
+
+def test_mechanisms_are_spread_over_the_whole_sweep() -> None:
+    points = expand(experiment(rates=(1000.0, 2000.0, 3000.0, 4000.0)), seed=11)
+    half = len(points) // 2
+    first = Counter(point.mechanism for point in points[:half])
+    assert set(first.values()) == {half // 7}  # every mechanism has half its points in each half
+
+
+def test_digest_ignores_seed_and_retries_but_not_the_plan(tmp_path: Path) -> None:
+    base = plan_digest(LAB)
+    assert plan_digest(dataclasses.replace(LAB, experiment=experiment(seed=5, retries=3))) == base
+    assert plan_digest(dataclasses.replace(LAB, experiment=experiment(duration=9.0))) != base
