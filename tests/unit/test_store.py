@@ -1,0 +1,112 @@
+"""The SQLite results store: points committed one by one, attempts kept, resume state."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import TestbedError
+from orchestrator.plan import Point
+from orchestrator.store import PointRecord, Store
+
+POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
+
+
+def new_sweep(store: Store, **changes: object) -> str:
+    fields: dict[str, object] = dict(
+        lab="unit", digest="abc", seed=1, points_planned=2, lab_file="version: 1\n",
+        inventory="all: {}\n", revision="deadbeef", hosts={"server": {"kernel": "6.1"}},
+        settings={"duration": 5}, workloads={"seed": 1}, now=1_000_000.0,
+    )  # fmt: skip
+    fields.update(changes)
+    return store.create_sweep(**fields).id  # type: ignore[arg-type]
+
+
+def record(status: str = "ok", attempt: int = 1, **summary: object) -> PointRecord:
+    return PointRecord(
+        point=POINT, seq=0, status=status, reason="" if status == "ok" else "agent died",
+        attempt=attempt, started_at=10.0, ended_at=20.0, warmup_seconds=1.0,
+        measure_seconds=5.0, cooldown_seconds=2.5, cooldown_left={"client1": 3},
+        summary={"request_rate": 1999.5, "reply_rate": 1998.0, "errors_total": 4,
+                 "client_timeouts": 1, "errors": {"client-timo": 1, "connreset": 3}, **summary},
+        agents={"client1": {"replies": 9990}}, server={"replies": 9990},
+        syscalls={"epoll_wait": (120, 0.25), "read": (9990, 0.5)},
+    )  # fmt: skip
+
+
+def test_a_point_round_trips(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    store.record_point(sweep, record())
+    [row] = store.points(sweep)
+    assert row["key"] == POINT.key and row["status"] == "ok"
+    assert row["request_rate"] == 1999.5 and row["errors_total"] == 4
+    assert row["client_timeouts"] == 1 and row["errors"] == {"client-timo": 1, "connreset": 3}
+    assert row["cooldown_left"] == {"client1": 3} and row["accept_limit"] == "inf"
+    assert store.syscalls(sweep) == {POINT.key: {"epoll_wait": (120, 0.25), "read": (9990, 0.5)}}
+    assert store.done_keys(sweep) == {POINT.key}
+
+
+def test_retry_replaces_the_point_but_keeps_every_attempt(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    store.record_point(sweep, record("failed", attempt=1))
+    store.record_point(sweep, record("ok", attempt=2))
+    [row] = store.points(sweep)
+    assert (row["status"], row["attempts"]) == ("ok", 2)
+    assert [(a["attempt"], a["status"]) for a in store.attempts(sweep)] == [
+        (1, "failed"),
+        (2, "ok"),
+    ]
+
+
+def test_interrupted_points_are_not_done(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    store.record_point(sweep, record("interrupted"))
+    assert store.done_keys(sweep) == set()
+    assert store.resumable("unit") is not None and store.resumable("unit").id == sweep  # type: ignore[union-attr]
+    store.finish_sweep(sweep, "complete", {"points": 1})
+    assert store.resumable("unit") is None
+
+
+def test_a_committed_point_survives_a_killed_writer(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    store.close()
+    # Another process commits a point and is killed before it could close anything.
+    code = (
+        "import os, signal, sys; sys.path.insert(0, '.');"
+        "from pathlib import Path; from orchestrator.store import Store;"
+        "from tests.unit.test_store import record;"
+        f"s = Store.open(Path({str(tmp_path)!r})); s.record_point({sweep!r}, record());"
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
+    assert result.returncode == -9
+    assert [row["key"] for row in Store.open(tmp_path).points(sweep)] == [POINT.key]
+
+
+def test_sweep_ids_are_unique_within_a_second(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    assert new_sweep(store) != new_sweep(store)
+
+
+def test_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "testbed.sqlite").write_text("this is not sqlite, " * 100)
+    with pytest.raises(TestbedError, match="not a usable results store"):
+        Store.open(tmp_path)
+    with pytest.raises(TestbedError, match="no results store here"):
+        Store.open(tmp_path / "elsewhere", create=False)
+
+
+def test_schema_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    with sqlite3.connect(tmp_path / "testbed.sqlite") as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(TestbedError, match="newer testbed"):
+        Store.open(tmp_path)
