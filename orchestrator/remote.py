@@ -95,18 +95,18 @@ class Remote:
                 host.name, command, code, out, err, error, time.monotonic() - started
             )
 
-        with self._lock(host):
-            try:
-                connection = self._connection(host)
-                outcome = connection.run(
-                    command, hide=True, warn=True, timeout=timeout, in_stream=False
-                )
-            except CommandTimedOut as timed_out:
-                self._forget(host)
-                return result(None, "", "", f"command did not finish within {timed_out.timeout} s")
-            except Exception as problem:
-                self._forget(host)
-                return result(None, "", "", describe_ssh_error(host, problem))
+        try:
+            connection = self._connection(host)
+            # One SSH channel per command: commands on one host may run side by side (a long
+            # wait for the agents and the stop that Ctrl-C sends, say).
+            outcome = connection.run(
+                command, hide=True, warn=True, timeout=timeout, in_stream=False
+            )
+        except CommandTimedOut as timed_out:
+            return result(None, "", "", f"command did not finish within {timed_out.timeout} s")
+        except Exception as problem:  # any failure to reach the host becomes a result, not a crash
+            self._forget(host)
+            return result(None, "", "", describe_ssh_error(host, problem))
         return result(outcome.exited, outcome.stdout, outcome.stderr, None)
 
     def run_all(
@@ -130,8 +130,7 @@ class Remote:
 
     def put(self, host: Host, local_path: Path, remote_path: str) -> None:
         """Copy one file to the host (SFTP). Raises OSError/SSH errors: callers decide."""
-        with self._lock(host):
-            self._connection(host).put(str(local_path), remote_path)
+        self._connection(host).put(str(local_path), remote_path)
 
     def close(self) -> None:
         with self._guard:
@@ -153,10 +152,14 @@ class Remote:
             return self._locks.setdefault(host.name, threading.Lock())
 
     def _connection(self, host: Host) -> Connection:
-        with self._guard:
-            existing = self._connections.get(host.name)
-        if existing is not None and existing.is_connected:
-            return existing
+        with self._lock(host):  # one connection per host, opened once
+            with self._guard:
+                existing = self._connections.get(host.name)
+            if existing is not None and existing.is_connected:
+                return existing
+            return self._open(host)
+
+    def _open(self, host: Host) -> Connection:
         key = host.ssh_key or self.private_key
         connect_kwargs: dict[str, object] = {"banner_timeout": self.connect_timeout}
         if key is not None:
