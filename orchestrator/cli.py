@@ -4,7 +4,10 @@
     orchestrate lab down lab.yml      remove it, leaving nothing behind
     orchestrate preflight lab.yml     check every host; non-zero exit if any fails
     orchestrate provision lab.yml     run the playbooks (a second run changes nothing)
-    orchestrate up lab.yml            all of the above, in order
+    orchestrate up lab.yml            all of the above, then the sweep (resumed if unfinished)
+    orchestrate status lab.yml        where the lab's sweeps stand
+    orchestrate down lab.yml          stop everything the orchestrator started on the hosts
+    orchestrate export results/       one row per point, CSV or JSON
 
 `main()` maps expected failures (`TestbedError`) to one line per problem on stderr and an exit
 status (2 for bad input, 1 for failures, 130 for Ctrl-C), never a traceback.
@@ -14,20 +17,24 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
 
+from orchestrator import export
 from orchestrator.emulated import EmulatedLab
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
+from orchestrator.hostproc import HostProcesses
 from orchestrator.labfile import load_lab
+from orchestrator.lock import LabLock
 from orchestrator.model import Lab
-from orchestrator.preflight import print_report, run_preflight
-from orchestrator.provision import Ansible
 from orchestrator.remote import Remote
-from orchestrator.ui import console, error_line, hosts_table, playbook_progress, warn
+from orchestrator.store import Store
+from orchestrator.ui import console, error_line, hosts_table, warn
+from orchestrator.up import lab_up, preflight, provision, run_up
 
 app = typer.Typer(
     add_completion=False,
@@ -39,49 +46,6 @@ lab_app = typer.Typer(no_args_is_help=True, help="Create or remove an emulated l
 app.add_typer(lab_app, name="lab")
 
 LabArgument = Annotated[Path, typer.Argument(help="The lab file, e.g. lab.yml.")]
-
-
-# -- steps shared by subcommands --------------------------------------------------------------
-
-
-def lab_up(lab: Lab) -> None:
-    started = time.monotonic()
-    EmulatedLab(lab, warn=warn).up()
-    console.print(
-        f"lab [bold]{lab.name}[/]: {len(lab.hosts)} hosts up ({time.monotonic() - started:.1f} s)"
-    )
-
-
-def preflight(lab: Lab) -> None:
-    if lab.emulate and not EmulatedLab(lab).exists():
-        raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
-    with Remote.for_lab(lab) as remote:
-        report = run_preflight(lab, remote)
-    print_report(report, console)
-    if report.failed:
-        raise TestbedError(f"preflight failed on {report.summary()}")
-
-
-def provision(lab: Lab) -> None:
-    progress, on_event = playbook_progress(len(lab.hosts))
-    with progress:
-        result = Ansible(lab).run("site.yml", on_event=on_event)
-    rows = [
-        [
-            host.name,
-            str(result.ok.get(host.name, 0)),
-            str(result.changed.get(host.name, 0)),
-            "unreachable" if host.name in result.unreachable else "",
-        ]
-        for host in lab.hosts
-    ]
-    title = f"provision ({result.seconds:.1f} s, {result.total_changed} changed)"
-    console.print(hosts_table(title, ["host", "ok", "changed", "problem"], rows))
-    for failure in result.failures:
-        error_line(failure)
-    if not result.succeeded:
-        hosts = ", ".join(result.unreachable) or "see above"
-        raise TestbedError(f"provisioning failed ({result.status}; {hosts})")
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -114,13 +78,76 @@ def provision_command(lab_file: LabArgument) -> None:
 
 
 @app.command("up")
-def up_command(lab_file: LabArgument) -> None:
-    """Take the lab from nothing to ready: create (emulated), preflight, provision."""
+def up_command(
+    lab_file: LabArgument,
+    new: Annotated[bool, typer.Option("--new", help="Start a fresh sweep, do not resume.")] = False,
+) -> int:
+    """Run the sweep: create the lab if emulated, preflight, provision, measure every point.
+
+    Resumes the lab's unfinished sweep when its plan is unchanged. Exits 1 if a point stayed
+    failed, 130 on Ctrl-C (the point in progress is stored as interrupted)."""
+    return run_up(load_lab(lab_file), new=new).exit_code
+
+
+@app.command("status")
+def status_command(lab_file: LabArgument) -> None:
+    """Where the lab's sweeps stand, from the results store."""
     lab = load_lab(lab_file)
-    if lab.emulate:
-        lab_up(lab)
-    preflight(lab)
-    provision(lab)
+    store = Store.open(lab.results_directory, create=False)
+    rows = []
+    for sweep in store.sweeps(lab.name):
+        points = store.points(sweep.id)
+        counts = Counter(point["status"] for point in points)
+        last = max((point["ended_at"] for point in points), default=None)
+        rows.append([
+            sweep.id, sweep.status, f"{len(store.done_keys(sweep.id))}/{sweep.points_planned}",
+            str(counts["ok"]), str(counts["client-limited"]), str(counts["failed"]),
+            str(counts["interrupted"]),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "-",
+        ])  # fmt: skip
+    columns = ["sweep", "status", "done", "ok", "client-limited", "failed", "interrupted", "last"]
+    console.print(hosts_table(f"sweeps of {lab.name} in {store.path}", columns, rows))
+    running = LabLock.holder(lab.name)
+    if running:
+        console.print(f"running now: {running}")
+
+
+@app.command("down")
+def down_command(lab_file: LabArgument) -> None:
+    """Stop everything the orchestrator started on the lab's hosts (servers, agents)."""
+    lab = load_lab(lab_file)
+    if lab.emulate and not EmulatedLab(lab).exists():
+        console.print(f"lab [bold]{lab.name}[/] is not up: nothing runs on it")
+        return
+    with Remote.for_lab(lab) as remote:
+        results = HostProcesses(remote, tag=lab.name).stop_all(lab.hosts)
+    for name, result in results.items():
+        if not result.ok:
+            warn(f"{name}: {result.reason()}")
+        elif result.stdout.strip():
+            console.print(f"{name}: stopped {', '.join(result.stdout.split())}")
+    console.print(f"lab [bold]{lab.name}[/]: nothing of ours runs on its hosts any more")
+
+
+@app.command("export")
+def export_command(
+    results: Annotated[Path, typer.Argument(help="A results directory or its testbed.sqlite.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", help="File to write.")] = None,
+    sweep: Annotated[str | None, typer.Option("--sweep", help="Only this sweep.")] = None,
+) -> None:
+    """Write one row per point (all sweeps, or one) as CSV or JSON."""
+    if fmt not in ("csv", "json"):
+        raise TestbedError(f"--format: {fmt!r}: expected csv or json", exit_code=EXIT_USAGE)
+    store = Store.open(results, create=False)
+    if sweep is not None and store.sweep(sweep) is None:
+        raise TestbedError(f"--sweep: {sweep!r}: no such sweep in {store.path}", EXIT_USAGE)
+    text = export.render(export.rows(store, sweep), fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        console.print(f"wrote {output}")
 
 
 def _emulated(lab: Lab) -> Lab:

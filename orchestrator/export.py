@@ -1,0 +1,49 @@
+"""`orchestrate export`: one row per point, as CSV or JSON, for spreadsheets and notebooks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Any
+
+from orchestrator.store import Store
+
+COLUMNS = (
+    "sweep", "point", "seq", "mechanism", "workload", "idle_connections", "accept_limit",
+    "target_rate", "repetition", "status", "reason", "attempts", "request_rate", "reply_rate",
+    "reply_rate_min", "reply_rate_max", "reply_rate_stddev", "replies", "server_replies",
+    "errors_total", "client_timeouts", "reply_time_ms", "connection_time_ms", "started_at",
+    "ended_at", "warmup_seconds", "measure_seconds", "cooldown_seconds",
+)  # fmt: skip
+
+
+def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:
+    """Every point of one sweep (or of all sweeps, oldest first), in run order."""
+    sweeps = [sweep_id] if sweep_id else [sweep.id for sweep in store.sweeps()]
+    table = []
+    for sweep in sweeps:
+        for point in store.points(sweep):
+            row = {column: point.get(column) for column in COLUMNS}
+            row["point"] = point["key"]
+            for stamp in ("started_at", "ended_at"):
+                row[stamp] = _iso(point[stamp])
+            table.append(row)
+    return table
+
+
+def render(table: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(table, indent=2) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}Z"

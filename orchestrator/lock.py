@@ -1,0 +1,93 @@
+"""One run per lab at a time: an exclusive lock file in the lab's state directory.
+
+    with LabLock(lab.name):        # raises LockHeld when another run of the lab holds it
+        ...
+
+The lock is an flock(2) on an open file, so the kernel releases it when its holder dies, even by
+SIGKILL: a lock left by a dead run is simply free again. The file records the holder's pid and
+what it is doing, for the message the next run prints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from orchestrator.errors import TestbedError
+from orchestrator.paths import lab_state_dir
+
+EXIT_LOCKED = 3
+
+
+class LockHeld(TestbedError):
+    """Another run of the same lab is in progress."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=EXIT_LOCKED)
+
+
+class LabLock:
+    """The run lock of one lab; see the module docstring."""
+
+    def __init__(self, lab_name: str, purpose: str = "up") -> None:
+        self.path: Path = lab_state_dir(lab_name) / "run.lock"
+        self.lab_name = lab_name
+        self.purpose = purpose
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder(fd)
+            os.close(fd)
+            raise LockHeld(f"lab '{self.lab_name}' is busy: {holder} (lock {self.path})") from None
+        os.ftruncate(fd, 0)
+        record = {"pid": os.getpid(), "purpose": self.purpose, "since": time.time()}
+        os.write(fd, json.dumps(record).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays for the next run
+            self._fd = None
+
+    def __enter__(self) -> LabLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    @classmethod
+    def holder(cls, lab_name: str) -> str | None:
+        """Who holds the lab's lock now, or None when it is free."""
+        lock = cls(lab_name)
+        if not lock.path.exists():
+            return None
+        try:
+            lock.acquire()
+        except LockHeld as held:
+            return held.message
+        lock.release()
+        return None
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            record = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            since = time.strftime("%H:%M:%S", time.localtime(record["since"]))
+            return f"`orchestrate {record['purpose']}` (pid {record['pid']}) runs since {since}"
+        except (ValueError, KeyError, OSError):
+            return "another orchestrate run holds it"

@@ -1,0 +1,109 @@
+"""The server's own counters, read from its metrics listener on the management network.
+
+    before = fetch(lab.server, SERVER_METRICS_PORT)
+    ... load ...
+    counters = difference(before, fetch(lab.server, SERVER_METRICS_PORT))
+
+These are the numbers of the paper's Table 1 (time and calls per system call) and the check on
+the agents (replies counted by the server). Parsing is a pure function of the exposition text.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestrator.errors import TestbedError
+from orchestrator.model import Host
+
+SERVER_METRICS_PORT = 9180
+
+
+@dataclass
+class ServerCounters:
+    """A snapshot of the server's counters (totals since it started) and gauges."""
+
+    replies: dict[str, float] = field(default_factory=dict)  # by status
+    syscalls: dict[str, tuple[float, float]] = field(default_factory=dict)  # calls, seconds
+    errors: dict[str, float] = field(default_factory=dict)  # by kind
+    totals: dict[str, float] = field(default_factory=dict)  # other counters, by metric name
+    gauges: dict[str, float] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def open_connections(self) -> int:
+        return int(self.gauges.get("testbed_server_connections_open", 0))
+
+    @property
+    def replies_total(self) -> float:
+        return sum(self.replies.values())
+
+
+def parse(text: str) -> ServerCounters:
+    """Counters from the server's Prometheus text exposition."""
+    counters = ServerCounters()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, float(sample.value)
+            if name == "testbed_server_info":
+                counters.info = dict(labels)
+            elif name == "testbed_server_replies_total":
+                counters.replies[labels.get("status", "?")] = value
+            elif name == "testbed_server_errors_total":
+                counters.errors[labels.get("kind", "?")] = value
+            elif name in ("testbed_server_syscalls_total", "testbed_server_syscall_seconds_total"):
+                calls, seconds = counters.syscalls.get(labels["syscall"], (0.0, 0.0))
+                if name == "testbed_server_syscalls_total":
+                    calls = value
+                else:
+                    seconds = value
+                counters.syscalls[labels["syscall"]] = (calls, seconds)
+            elif family.type == "counter" or name.endswith("_total"):
+                counters.totals[name] = value
+            elif family.type == "gauge":
+                counters.gauges[name] = value
+    return counters
+
+
+def difference(before: ServerCounters, after: ServerCounters) -> dict[str, Any]:
+    """What the server did between two snapshots, as stored with a point."""
+
+    def minus(new: dict[str, float], old: dict[str, float]) -> dict[str, float]:
+        return {key: value - old.get(key, 0.0) for key, value in new.items()}
+
+    syscalls = {
+        name: (calls - before.syscalls.get(name, (0.0, 0.0))[0],
+               seconds - before.syscalls.get(name, (0.0, 0.0))[1])
+        for name, (calls, seconds) in after.syscalls.items()
+    }  # fmt: skip
+    return {
+        "replies": minus(after.replies, before.replies),
+        "replies_total": after.replies_total - before.replies_total,
+        "errors": minus(after.errors, before.errors),
+        "totals": minus(after.totals, before.totals),
+        "syscalls": {name: {"calls": c, "seconds": s} for name, (c, s) in syscalls.items()},
+        "cpu_seconds": after.totals.get("process_cpu_seconds_total", 0.0)
+        - before.totals.get("process_cpu_seconds_total", 0.0),
+        "open_connections_at_end": after.open_connections,
+        "resident_memory_bytes": after.gauges.get("process_resident_memory_bytes"),
+        "info": after.info,
+    }
+
+
+def fetch(host: Host, port: int = SERVER_METRICS_PORT, timeout: float = 5.0) -> ServerCounters:
+    """Scrape the server's metrics; TestbedError if it does not answer."""
+    url = f"http://{host.management}:{port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise TestbedError(f"server metrics at {url} do not answer: {reason}") from None
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise TestbedError(f"server metrics at {url} do not parse: {error}") from None

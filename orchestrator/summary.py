@@ -1,0 +1,82 @@
+"""Summing the load agents' results of one point into the figures stored with it.
+
+Pure functions of the agents' JSON (see agents/load.py for its schema). Rates add up over
+clients; the 5 s reply-rate samples are added sample by sample, so the spread is that of the
+total offered to the server, not of one client.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+ERROR_KINDS = (
+    "client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail",
+    "ftab-full", "other",
+)  # fmt: skip
+
+
+def summarise(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The point's figures from {host: load agent JSON}."""
+    results = [result for result in agents.values() if result]
+    errors = {kind: sum(_get(r, "errors", kind) for r in results) for kind in ERROR_KINDS}
+    replies = sum(_get(r, "totals", "replies") for r in results)
+    connections = sum(_get(r, "totals", "connections") for r in results)
+    samples = _summed_samples(results)
+    return {
+        "target_rate": sum(_get(r, "request_rate", "target") for r in results),
+        "request_rate": sum(_get(r, "request_rate", "achieved") for r in results),
+        "reply_rate": sum(_get(r, "reply_rate", "total") for r in results),
+        "reply_rate_min": min(samples) if samples else None,
+        "reply_rate_max": max(samples) if samples else None,
+        "reply_rate_stddev": statistics.pstdev(samples) if len(samples) > 1 else None,
+        "reply_rate_samples": len(samples),
+        "replies": int(replies),
+        "connections": int(connections),
+        "errors": {kind: int(count) for kind, count in errors.items()},
+        "errors_total": int(sum(errors.values())),
+        "client_timeouts": int(errors["client-timo"]),
+        "reply_time_ms": _weighted(results, ("reply_time_ms", "response"), ("totals", "replies")),
+        "connection_time_ms": _weighted(
+            results, ("connection_time_ms", "avg"), ("totals", "connections")
+        ),
+    }
+
+
+def client_limits(agents: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """'client3: fd-unavail'-style reasons of every agent that limited the load."""
+    return [
+        f"{host}: {', '.join(result.get('client_limited_reasons') or ['client-limited'])}"
+        for host, result in sorted(agents.items())
+        if result.get("client_limited")
+    ]
+
+
+def _get(result: Mapping[str, Any], *path: str) -> float:
+    value: Any = result
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _weighted(
+    results: list[Mapping[str, Any]], value: tuple[str, ...], weight: tuple[str, ...]
+) -> float | None:
+    pairs = [(_get(r, *value), _get(r, *weight)) for r in results if _get(r, *weight) > 0]
+    total = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / total if total else None
+
+
+def _summed_samples(results: list[Mapping[str, Any]]) -> list[float]:
+    """Reply-rate samples of all processes of all agents, added sample by sample."""
+    series = [
+        [float(x) for x in run.get("reply_rate_samples") or []]
+        for result in results
+        for run in result.get("runs") or []
+    ]
+    series = [s for s in series if s]
+    if not series:
+        return []
+    length = min(len(s) for s in series)
+    return [sum(s[index] for s in series) for index in range(length)]

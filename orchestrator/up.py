@@ -1,0 +1,223 @@
+"""`orchestrate up`: take a lab from nothing to a finished, stored sweep.
+
+    result = run_up(lab)            # UpResult: the sweep, its outcome, the exit status
+
+Steps: create the emulated lab if needed, preflight, provision, then (holding the lab's run
+lock) continue the lab's unfinished sweep when its plan is unchanged or start a new one, stop
+whatever a dead run left on the hosts, write the workload files, run every point not yet done,
+and print the summary. Ctrl-C stores the point in progress as interrupted and re-raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+from orchestrator import hostfacts
+from orchestrator.emulated import EmulatedLab
+from orchestrator.errors import TestbedError
+from orchestrator.lock import LabLock
+from orchestrator.model import Lab
+from orchestrator.paths import REPOSITORY
+from orchestrator.plan import Point, expand, plan_digest
+from orchestrator.preflight import print_report, run_preflight
+from orchestrator.provision import Ansible
+from orchestrator.remote import Remote
+from orchestrator.store import Store, Sweep
+from orchestrator.sweep import (
+    Observers,
+    SweepObserver,
+    SweepOutcome,
+    SweepRunner,
+    clients_share_cpus,
+)
+from orchestrator.ui import SweepProgress, console, error_line, hosts_table, playbook_progress, warn
+
+
+@dataclass
+class UpResult:
+    sweep: Sweep
+    outcome: SweepOutcome
+    store_path: str
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.outcome.failed else 0
+
+
+# -- the steps before a sweep ---------------------------------------------------------------------
+
+
+def lab_up(lab: Lab) -> None:
+    started = time.monotonic()
+    EmulatedLab(lab, warn=warn).up()
+    console.print(
+        f"lab [bold]{lab.name}[/]: {len(lab.hosts)} hosts up ({time.monotonic() - started:.1f} s)"
+    )
+
+
+def preflight(lab: Lab) -> None:
+    if lab.emulate and not EmulatedLab(lab).exists():
+        raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
+    with Remote.for_lab(lab) as remote:
+        report = run_preflight(lab, remote)
+    print_report(report, console)
+    if report.failed:
+        raise TestbedError(f"preflight failed on {report.summary()}")
+
+
+def provision(lab: Lab) -> None:
+    progress, on_event = playbook_progress(len(lab.hosts))
+    with progress:
+        result = Ansible(lab).run("site.yml", on_event=on_event)
+    rows = [
+        [
+            host.name,
+            str(result.ok.get(host.name, 0)),
+            str(result.changed.get(host.name, 0)),
+            "unreachable" if host.name in result.unreachable else "",
+        ]
+        for host in lab.hosts
+    ]
+    title = f"provision ({result.seconds:.1f} s, {result.total_changed} changed)"
+    console.print(hosts_table(title, ["host", "ok", "changed", "problem"], rows))
+    for failure in result.failures:
+        error_line(failure)
+    if not result.succeeded:
+        hosts = ", ".join(result.unreachable) or "see above"
+        raise TestbedError(f"provisioning failed ({result.status}; {hosts})")
+
+
+# -- the sweep ------------------------------------------------------------------------------------
+
+
+def run_up(
+    lab: Lab, *, new: bool = False, kind: str = "manual", observer: SweepObserver | None = None
+) -> UpResult:
+    """The whole of `orchestrate up`; see the module docstring."""
+    if lab.emulate:
+        lab_up(lab)
+    preflight(lab)
+    provision(lab)
+    with LabLock(lab.name, purpose="up"), Remote.for_lab(lab) as remote:
+        store = Store.open(lab.results_directory)
+        try:
+            return _sweep(lab, remote, store, new=new, kind=kind, observer=observer)
+        finally:
+            store.close()
+
+
+def _sweep(
+    lab: Lab, remote: Remote, store: Store, *, new: bool, kind: str,
+    observer: SweepObserver | None,
+) -> UpResult:  # fmt: skip
+    progress = SweepProgress(console, lab.experiment.retries)
+    runner = SweepRunner(lab, remote, store, Observers(progress, *([observer] if observer else [])))
+    left = runner.stop_leftovers()
+    for host, names in left.items():
+        warn(f"{host}: stopped {', '.join(names)} left by an earlier run")
+    workloads = runner.prepare_workloads()
+    sweep = _resumable(lab, store) if not new else None
+    if sweep is None:
+        seed = lab.experiment.seed
+        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+        plan = expand(lab.experiment, seed)
+        sweep = store.create_sweep(
+            lab=lab.name, digest=plan_digest(lab), seed=seed, points_planned=len(plan),
+            lab_file=lab.text, inventory=lab.inventory_text, revision=git_revision(),
+            hosts=hostfacts.gather(lab, remote), settings=_settings(lab), workloads=workloads,
+            kind=kind,
+        )  # fmt: skip
+        console.print(f"sweep [bold]{sweep.id}[/]: {len(plan)} points, run-order seed {seed}")
+    else:
+        store.set_sweep_status(sweep.id, "running")
+        plan = expand(lab.experiment, sweep.seed)
+    done = store.done_keys(sweep.id)
+    todo: list[tuple[int, Point]] = [
+        (seq, point) for seq, point in enumerate(plan) if point.key not in done
+    ]
+    if done:
+        console.print(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {len(plan)} done")
+    try:
+        outcome = runner.run(sweep, todo, len(plan))
+    except KeyboardInterrupt:
+        store.finish_sweep(sweep.id, "interrupted", {"interrupted": True})
+        raise
+    status = "failed" if outcome.failed else "complete"
+    store.finish_sweep(sweep.id, status, outcome.summary)
+    print_summary(sweep, outcome, store)
+    return UpResult(sweep, outcome, str(store.path))
+
+
+def _resumable(lab: Lab, store: Store) -> Sweep | None:
+    previous = store.resumable(lab.name)
+    if previous is None:
+        return None
+    if previous.digest != plan_digest(lab):
+        console.print(
+            f"the plan in {lab.path} changed since sweep {previous.id} stopped: "
+            "starting a new sweep"
+        )
+        store.set_sweep_status(previous.id, "abandoned")
+        return None
+    return previous
+
+
+def _settings(lab: Lab) -> dict[str, Any]:
+    return {
+        "experiment": dataclasses.asdict(lab.experiment),
+        "emulate": lab.emulate,
+        "client_starvation_check": not clients_share_cpus(lab),
+        "subnets": {name: str(network) for name, network in lab.subnets.items()},
+    }
+
+
+def git_revision() -> str:
+    """The project's git revision, '-dirty' when the tree has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        revision = git("rev-parse", "HEAD") or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return f"{revision}-dirty" if dirty else revision
+
+
+def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
+    summary = outcome.summary
+    table = Table(title=f"sweep {sweep.id}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    rows = [
+        ("points run now", str(summary["points_run"])),
+        ("ok / client-limited / failed",
+         f"{summary['ok']} / {summary['client_limited']} / {len(summary['failed'])}"),
+        ("wall time", f"{summary['wall_seconds']:.0f} s"),
+        ("measurement fraction",
+         f"{summary['measurement_fraction']:.1%} (the paper's fixed protocol: 50.0%)"),
+        ("overhead per point (mean / max)",
+         _pair(summary["overhead_seconds_mean"], summary["overhead_seconds_max"])),
+        ("cooldown per point (mean)", _pair(summary["cooldown_seconds_mean"], None)),
+        ("results", str(store.path)),
+    ]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    for failure in summary["failed"]:
+        error_line(f"failed: {failure}")
+
+
+def _pair(first: float | None, second: float | None) -> str:
+    parts = [f"{value:.1f} s" for value in (first, second) if value is not None]
+    return " / ".join(parts) or "-"

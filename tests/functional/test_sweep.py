@@ -1,0 +1,278 @@
+"""`orchestrate up` for real on an emulated lab: a short sweep checked against the server's own
+counters, faults injected by killing a real agent and the real server mid-point, the
+orchestrator killed with SIGKILL and resumed, Ctrl-C, and a changed plan.
+
+One lab for the module (its own name and 198.19.x block), always torn down.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.emulated import EmulatedLab, namespace_pids
+from orchestrator.labfile import load_lab
+from orchestrator.model import Lab
+from orchestrator.naming import namespace
+from tests.conftest import write_lab
+from tests.labtools import free_third_octet, orchestrate, pid_alive
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+LAB_NAME = "tbtest-sweep"
+
+SHORT = {
+    "mechanisms": ["epoll-et", "poll"],
+    "workloads": ["one-byte"],
+    "idle_connections": [0],
+    "accept_limits": ["inf"],
+    "rates": [400, 800],
+    "duration": "3s",
+    "warmup": "1s",
+    "repetitions": 1,
+    "cooldown": {"max": "1s"},
+    "timeout": "2s",
+    "retries": 1,
+    "specweb99": {"directories": 1, "seed": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    directory = tmp_path_factory.mktemp("sweep")
+    state = directory / "state"
+    path = write_lab(directory, name=LAB_NAME, second_octet=19, third_base=free_third_octet(),
+                     lab_changes={"experiment": SHORT})  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TESTBED_STATE_DIR", str(state))
+        lab = load_lab(path)
+        try:
+            result = orchestrate("lab", "up", str(path), state=state)
+            assert result.returncode == 0, result.stderr
+            yield path, state
+        finally:
+            EmulatedLab(lab).down()
+
+
+def with_experiment(lab_dir: tuple[Path, Path], name: str, **changes: Any) -> Path:
+    """A lab file beside the module's one, same lab, its own results directory."""
+    path, _ = lab_dir
+    data = yaml.safe_load(path.read_text())
+    data["experiment"] = {**SHORT, **changes}
+    data["results"] = {"directory": f"results-{name}"}
+    target = path.parent / f"{name}.yml"
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[Any]) -> None:
+    while not condition():
+        assert process.poll() is None, "the sweep ended before the test could act"
+        time.sleep(0.2)
+
+
+def points(lab_file: Path) -> list[dict[str, Any]]:
+    lab = load_lab(lab_file)
+    if not (lab.results_directory / "testbed.sqlite").exists():
+        return []
+    with sqlite3.connect(lab.results_directory / "testbed.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute("SELECT * FROM points ORDER BY seq")]
+
+
+def attempts(lab_file: Path) -> list[dict[str, Any]]:
+    lab = load_lab(lab_file)
+    if not (lab.results_directory / "testbed.sqlite").exists():
+        return []
+    with sqlite3.connect(lab.results_directory / "testbed.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute("SELECT * FROM attempts ORDER BY started_at")]
+
+
+def our_processes(lab: Lab) -> list[int]:
+    """Processes on the lab's hosts other than their sshd (and its sessions)."""
+    found = []
+    for host in lab.hosts:
+        for pid in namespace_pids(namespace(lab.name, host.name)):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if b"sshd" not in command and pid_alive(pid):
+                found.append(pid)
+    return found
+
+
+def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
+    lab_dir: tuple[Path, Path],
+) -> None:
+    lab_file = with_experiment(lab_dir, "short")
+    started = time.monotonic()
+    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    print(result.stdout[-3000:], f"wall {time.monotonic() - started:.0f} s")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    stored = points(lab_file)
+    assert len(stored) == 4 and len({p["key"] for p in stored}) == 4
+    assert [p["status"] for p in stored] == ["ok"] * 4, [(p["key"], p["reason"]) for p in stored]
+    for point in stored:
+        assert point["replies"] > 0
+        assert abs(point["replies"] - point["server_replies"]) <= 0.01 * point["server_replies"]
+        assert point["request_rate"] == pytest.approx(point["target_rate"], rel=0.02)
+    with sqlite3.connect(load_lab(lab_file).results_directory / "testbed.sqlite") as db:
+        syscalls = dict(db.execute("SELECT syscall, SUM(calls) FROM syscalls GROUP BY syscall"))
+    assert {"accept4", "read", "close", "epoll_wait", "poll"} <= set(syscalls)
+    assert "measurement fraction" in result.stdout
+
+    exported = orchestrate("export", str(load_lab(lab_file).results_directory), state=lab_dir[1])
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert [row["point"] for row in rows] == [p["key"] for p in stored]
+    for column in ("sweep", "mechanism", "workload", "idle_connections", "accept_limit",
+                   "target_rate", "repetition", "status", "reason", "request_rate",
+                   "reply_rate", "reply_rate_stddev", "errors_total", "client_timeouts",
+                   "started_at", "ended_at", "cooldown_seconds"):  # fmt: skip
+        assert column in rows[0]
+    assert not our_processes(load_lab(lab_file))
+
+
+class Killer(threading.Thread):
+    """Kills the process whose pid file appears (fresh) at `pid_file`, once, after `after` s."""
+
+    def __init__(self, pid_file: Path, after: float, when: Path | None = None) -> None:
+        super().__init__(daemon=True)
+        self.pid_file, self.after, self.when = pid_file, after, when
+        self.killed: int | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        trigger = self.when or self.pid_file
+        start = time.time()
+        while not self.stop.is_set():
+            try:
+                fresh = trigger.stat().st_mtime > start
+            except FileNotFoundError:
+                fresh = False
+            if fresh:
+                time.sleep(self.after)
+                pid = int(self.pid_file.read_text())
+                os.kill(pid, signal.SIGKILL)
+                self.killed = pid
+                return
+            time.sleep(0.05)
+
+
+def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
+    lab_dir: tuple[Path, Path],
+) -> None:
+    lab_file = with_experiment(lab_dir, "faults", rates=[400], mechanisms=["epoll-lt", "select"])
+    lab = load_lab(lab_file)
+    client_run = Path(lab.clients[2].directory) / "run"
+    server_run = Path(lab.server.directory) / "run"
+    # The first measured load agent on client3 dies half-way through its run.
+    agent_killer = Killer(client_run / "load.pid", after=1.5)
+    agent_killer.start()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
+        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1]), "COLUMNS": "200"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    # Once that point failed and its retry is stored, the server dies during the next point.
+    wait_for(lambda: len(attempts(lab_file)) >= 2, process)
+    server_killer = Killer(server_run / "server.pid", after=1.0, when=client_run / "load.pid")
+    server_killer.start()
+    output, _ = process.communicate(timeout=600)
+    agent_killer.stop.set()
+    server_killer.stop.set()
+    print(output[-3000:])
+    assert agent_killer.killed and server_killer.killed
+    assert process.returncode == 0, output[-2000:]
+    tries = attempts(lab_file)
+    failed = [a for a in tries if a["status"] == "failed"]
+    assert len(failed) == 2, tries
+    assert "client3: load agent died without a result (killed by SIGKILL" in failed[0]["reason"]
+    assert "server" in failed[1]["reason"] and "SIGKILL" in failed[1]["reason"]
+    stored = points(lab_file)
+    assert [p["status"] for p in stored] == ["ok", "ok"]
+    assert sorted(p["attempts"] for p in stored) == [2, 2]
+    assert not our_processes(lab)
+
+
+def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path, Path]) -> None:
+    lab_file = with_experiment(lab_dir, "resume")
+    lab = load_lab(lab_file)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
+        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = lab.results_directory / "testbed.sqlite"
+    wait_for(lambda: len(points(lab_file)) >= 1, process)
+    time.sleep(3)  # into the next point: its server and agents run on the hosts
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {p["key"]: p["started_at"] for p in points(lab_file)}
+    assert 1 <= len(before) < 4
+    assert our_processes(lab), "the killed run should have left processes on the hosts"
+
+    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert "left by an earlier run" in result.stderr
+    assert "resuming" in result.stdout
+    after = points(lab_file)
+    assert len(after) == 4 and len({p["key"] for p in after}) == 4
+    assert all(p["status"] == "ok" for p in after)
+    for key, started in before.items():  # stored points were not measured again
+        assert next(p for p in after if p["key"] == key)["started_at"] == started
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0] == 1
+    assert not our_processes(lab)
+
+
+def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Path, Path]) -> None:
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[400])
+    lab = load_lab(lab_file)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
+        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    load_pid = Path(lab.clients[0].directory) / "run" / "load.pid"
+    started = time.time()
+    while not (load_pid.exists() and load_pid.stat().st_mtime > started):
+        assert process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 130, errors
+    [point] = points(lab_file)
+    assert point["status"] == "interrupted"
+    assert not our_processes(lab)
+
+    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert [p["status"] for p in points(lab_file)] == ["ok", "ok"]
+
+
+def test_a_changed_plan_starts_a_new_sweep(lab_dir: tuple[Path, Path]) -> None:
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[400])  # the sweep finished above
+    with sqlite3.connect(load_lab(lab_file).results_directory / "testbed.sqlite") as db:
+        db.execute("UPDATE sweeps SET status = 'interrupted'")  # as if it had not finished
+    changed = with_experiment(lab_dir, "interrupt", rates=[400], duration="2s")
+    result = orchestrate("up", str(changed), state=lab_dir[1])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert "changed since sweep" in result.stdout
+    with sqlite3.connect(load_lab(changed).results_directory / "testbed.sqlite") as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM sweeps ORDER BY started_at")]
+    assert statuses == ["abandoned", "complete"]
