@@ -29,6 +29,10 @@ int path_normalize(const char *t, size_t len, char *out, size_t outsize)
     if (len > 7 && strncasecmp(t, "http://", 7) == 0) { /* absolute-form: drop the authority */
         t += 7;
         while (t < end && *t != '/') t++;
+        if (t == end) { /* "http://host" asks for "/" */
+            t = "/";
+            end = t + 1;
+        }
     }
     if (t == end || *t != '/') return -1;
     for (const char *q = t; q < end; q++)
@@ -42,6 +46,7 @@ int path_normalize(const char *t, size_t len, char *out, size_t outsize)
     for (const char *p = t + 1;; p++) {
         int c = p < end ? (unsigned char)*p : '/';
         int slash = p >= end || c == '/';
+        if (c == 0) return -1;
         if (c == '%' && p < end) {
             int hi = p + 2 < end ? hexval(p[1]) : -1, lo = p + 2 < end ? hexval(p[2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;

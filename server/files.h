@@ -28,8 +28,8 @@ struct files;
  * and ".", resolves "..", and maps a directory (empty path or trailing slash) to its index.html.
  * The result has no leading slash and never a ".." segment.
  *
- * Returns the result's length, -1 when the target is malformed (not starting with '/', a bad or
- * NUL escape), -2 when ".." would climb above the docroot, -3 when out is too small.
+ * Returns the result's length, -1 when the target is malformed (not starting with '/', a NUL
+ * byte, a bad or NUL escape), -2 when ".." would climb above the docroot, -3 when out is too small.
  */
 int path_normalize(const char *target, size_t len, char *out, size_t outsize);
 
