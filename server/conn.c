@@ -50,6 +50,24 @@ void conn_close(struct server *s, int fd)
     server_on_close(s);
 }
 
+#define LINGER_MAX (64 * 1024) /* bytes a lingering close drops before closing anyway */
+
+/* Ends a connection whose last response is sent: at once, or through a lingering close when
+ * the client may still be sending (an error answered before its request was read through). */
+static void finish(struct server *s, int fd, struct conn *c)
+{
+    if (!c->linger || s->draining) {
+        conn_close(s, fd);
+        return;
+    }
+    SYSCALL_TIMED(SC_SHUTDOWN, shutdown(fd, SHUT_WR));
+    free(c->buf);
+    c->buf = NULL;
+    c->len = 0;
+    c->state = C_LINGER;
+    if (aeSetMask(s->loop, fd, AE_READABLE) < 0) conn_close(s, fd);
+}
+
 /* Closes after a failed read, write or sendfile, counting why. */
 static void io_error(struct server *s, int fd)
 {
@@ -157,6 +175,7 @@ static int respond(struct server *s, int fd, struct conn *c, enum st st, struct 
     STAT_INC(stats.requests);
     STAT_INC(stats.replies[st]);
     if (st != ST_200 && st != ST_404 && st != ST_405) c->keep_alive = 0;
+    if (st == ST_400 || st == ST_405 || st == ST_501 || st == ST_505) c->linger = 1;
     const char *reason = reasons[st];
     size_t rlen = strlen(reason);
     char *p = APPEND(s->obuf, "HTTP/1.1 ");
@@ -194,6 +213,7 @@ static int respond(struct server *s, int fd, struct conn *c, enum st st, struct 
 static int serve(struct server *s, int fd, struct conn *c, const struct http_request *r)
 {
     c->keep_alive = r->keep_alive && !r->has_body && !s->draining;
+    c->linger = (uint8_t)r->has_body; /* its body is left unread */
     int kind = http_method_kind(r->method, r->method_len);
     if (r->major != 1) return respond(s, fd, c, ST_505, NULL, 0);
     if (kind == 0) return respond(s, fd, c, ST_501, NULL, 0);
@@ -251,7 +271,7 @@ static void process(struct server *s, int fd, struct conn *c, char *data, size_t
             return;
         }
         if (!c->keep_alive) {
-            conn_close(s, fd);
+            finish(s, fd, c);
             return;
         }
     }
@@ -286,13 +306,25 @@ static void on_readable(struct server *s, int fd, struct conn *c, int error)
     }
 }
 
+/* A lingering close: drop what arrives until the client closes or sends too much. */
+static void on_linger(struct server *s, int fd, struct conn *c)
+{
+    ssize_t n = SYSCALL_RETRY(SC_READ, read(fd, s->rbuf, sizeof s->rbuf));
+    if (n < 0 && errno == EAGAIN) {
+        aeNotReady(s->loop, fd, AE_READABLE);
+        return;
+    }
+    if (n > 0 && (c->len += (uint32_t)n) < LINGER_MAX) return;
+    conn_close(s, fd);
+}
+
 static void on_writable(struct server *s, int fd, struct conn *c)
 {
     int rc = send_more(s, fd, c, NULL, 0);
     if (rc < 0) {
         io_error(s, fd);
     } else if (rc == 1 && !c->keep_alive) {
-        conn_close(s, fd);
+        finish(s, fd, c);
     } else if (rc == 1) { /* done: go on with pipelined requests, or wait for the next one */
         if (want(s, fd, c, C_READ) < 0) io_error(s, fd);
         else if (c->len) process(s, fd, c, c->buf, c->len, 0);
@@ -306,11 +338,12 @@ void conn_event(aeLoop *l, int fd, void *data, int mask)
     (void)l;
     if (c->state == C_WRITE && (mask & AE_WRITABLE)) on_writable(s, fd, c);
     else if (c->state == C_READ && (mask & AE_READABLE)) on_readable(s, fd, c, mask & AE_ERROR);
+    else if (c->state == C_LINGER && (mask & AE_READABLE)) on_linger(s, fd, c);
 }
 
 void conn_drain(struct server *s, int fd)
 {
     struct conn *c = &s->conns[fd];
-    if (c->state == C_READ && c->len == 0) conn_close(s, fd);
+    if ((c->state == C_READ && c->len == 0) || c->state == C_LINGER) conn_close(s, fd);
     else c->keep_alive = 0;
 }

@@ -32,6 +32,7 @@ struct conn {
     uint8_t state;      /* C_* below */
     uint8_t keep_alive; /* after the current response */
     uint8_t corked;     /* TCP_CORK is on */
+    uint8_t linger;     /* close through a lingering close: the client may still be sending */
     uint32_t len;       /* bytes held in buf */
     uint32_t scanned;   /* of those, already scanned for the end of a request head */
     char *buf;          /* REQ_MAX bytes, only while a partial or pipelined request is held */
@@ -41,7 +42,10 @@ struct conn {
     off_t off, end;    /* its remaining range */
 };
 
-enum { C_FREE, C_READ, C_WRITE };
+/* C_LINGER: the response is sent and our side shut down; what the client still sends is read
+ * and dropped until it closes, so that closing cannot reset the connection (an RST would
+ * destroy the response, unread, in the client's buffer). */
+enum { C_FREE, C_READ, C_WRITE, C_LINGER };
 
 struct server {
     struct server_config cfg;

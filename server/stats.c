@@ -7,6 +7,7 @@ const char *const sc_names[SC_COUNT] = {
     [SC_ACCEPT4] = "accept4",       [SC_READ] = "read",
     [SC_WRITE] = "write",           [SC_SENDFILE] = "sendfile",
     [SC_CLOSE] = "close",           [SC_SETSOCKOPT] = "setsockopt",
+    [SC_SHUTDOWN] = "shutdown",
     [SC_OPENAT2] = "openat2",       [SC_FSTAT] = "fstat",
     [SC_SELECT] = "select",         [SC_POLL] = "poll",
     [SC_EPOLL_CTL] = "epoll_ctl",   [SC_EPOLL_WAIT] = "epoll_wait",

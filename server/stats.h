@@ -22,6 +22,7 @@ enum sc {
     SC_SENDFILE,
     SC_CLOSE,
     SC_SETSOCKOPT,
+    SC_SHUTDOWN,
     SC_OPENAT2,
     SC_FSTAT,
     SC_SELECT,
