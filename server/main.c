@@ -135,8 +135,9 @@ int main(int argc, char **argv)
     if (!cfg.docroot) bad("%s", "--docroot DIR is required");
 
     cfg.setsize = (int)raise_nofile();
-    if (cfg.max_conns == 0 || cfg.max_conns > cfg.setsize - 64)
-        cfg.max_conns = cfg.setsize > 128 ? cfg.setsize - 64 : cfg.setsize / 2;
+    /* The default leaves room for the other descriptors; an explicit value is taken as given
+     * (past the limit, accept4's EMFILE makes accepting back off). */
+    if (cfg.max_conns == 0) cfg.max_conns = cfg.setsize > 128 ? cfg.setsize - 64 : cfg.setsize / 2;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns EINTR */
     sigemptyset(&sa.sa_mask);

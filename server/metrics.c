@@ -176,7 +176,10 @@ static void *run(void *arg)
         struct pollfd p = {.fd = M.fd, .events = POLLIN};
         if (poll(&p, 1, 200) <= 0) continue;
         int fd = accept4(M.fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+        if (fd < 0) { /* out of descriptors, probably: the scrape waits, the thread must not spin */
+            usleep(50000);
+            continue;
+        }
         serve_one(fd);
         close(fd);
     }

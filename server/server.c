@@ -120,7 +120,7 @@ struct server *server_create(const struct server_config *cfg, char *err, size_t 
     s->cfg = *cfg;
     s->lfd = -1;
     /* Descriptors besides connections: listener, mechanism, metrics, cached files. */
-    s->max_conns = cfg->max_conns > 0 ? cfg->max_conns : cfg->setsize - 64;
+    s->max_conns = cfg->max_conns;
     s->conns = calloc((size_t)cfg->setsize, sizeof *s->conns);
     if (!s->conns) {
         snprintf(err, errlen, "calloc: out of memory");
