@@ -9,8 +9,8 @@
 
 extern const aeBackend aeSelect, aePoll, aeEpollLt, aeEpollEt, aeEpoll2, aeEpollCtlv, aeUring;
 
-const aeBackend *const aeBackends[] = {&aeSelect,  &aePoll,       &aeEpollLt, &aeEpollEt,
-                                       &aeEpoll2,  &aeEpollCtlv,  &aeUring,   NULL};
+const aeBackend *const aeBackends[] = {&aeSelect, &aePoll,      &aeEpollLt, &aeEpollEt,
+                                       &aeEpoll2, &aeEpollCtlv, &aeUring,   NULL};
 
 const aeBackend *aeBackendByName(const char *name)
 {

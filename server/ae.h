@@ -33,9 +33,9 @@ typedef struct aeFired {
 } aeFired;
 
 typedef struct aeFileEvent {
-    int mask;      /* interest: AE_READABLE|AE_WRITABLE (may be AE_NONE while registered) */
-    int ready;     /* edge backends: readiness seen and not yet used up */
-    int flags;     /* AE_F_* below */
+    int mask;       /* interest: AE_READABLE|AE_WRITABLE (may be AE_NONE while registered) */
+    int ready;      /* edge backends: readiness seen and not yet used up */
+    int flags;      /* AE_F_* below */
     unsigned round; /* the round in which the handler last ran */
     aeFileProc *proc;
     void *data;
@@ -54,7 +54,7 @@ typedef struct aeBackend {
     int edge;         /* readiness is edge-triggered: see above */
     int (*create)(aeLoop *l, char *err, size_t errlen); /* sets l->state */
     void (*free)(aeLoop *l);
-    int (*add)(aeLoop *l, int fd, int mask);                  /* a new descriptor */
+    int (*add)(aeLoop *l, int fd, int mask);                 /* a new descriptor */
     int (*modify)(aeLoop *l, int fd, int oldmask, int mask); /* a change of interest */
     int (*del)(aeLoop *l, int fd, int oldmask);              /* called before close(fd) */
     int (*flush)(aeLoop *l); /* NULL, or submits queued interest changes (epoll-ctlv) */
@@ -63,12 +63,12 @@ typedef struct aeBackend {
 
 struct aeLoop {
     const aeBackend *be;
-    void *state;         /* the backend's own */
-    int setsize;         /* descriptors must be below this */
-    int maxfd;           /* highest registered descriptor, -1 when none */
-    unsigned round;      /* counts calls of aeProcessEvents */
-    aeFileEvent *events; /* [setsize], indexed by descriptor */
-    aeFired *fired;      /* [setsize], written by the backend's wait */
+    void *state;            /* the backend's own */
+    int setsize;            /* descriptors must be below this */
+    int maxfd;              /* highest registered descriptor, -1 when none */
+    unsigned round;         /* counts calls of aeProcessEvents */
+    aeFileEvent *events;    /* [setsize], indexed by descriptor */
+    aeFired *fired;         /* [setsize], written by the backend's wait */
     int *pending, npending; /* edge: descriptors to serve next round without a new event */
     int *work;              /* [setsize] scratch: last round's pending list being served */
 };

@@ -100,8 +100,7 @@ static int ctlv_flush(aeLoop *l)
     }
     c->nq = 0;
     for (int reaped = 0; reaped < n;) {
-        if (uring_enter(&c->ring, SC_EPOLL_CTLV, (unsigned)(n - reaped), -1) < 0 &&
-            errno != EINTR)
+        if (uring_enter(&c->ring, SC_EPOLL_CTLV, (unsigned)(n - reaped), -1) < 0 && errno != EINTR)
             return -1;
         struct io_uring_cqe *cqe;
         while ((cqe = uring_peek_cqe(&c->ring))) {

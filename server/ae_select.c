@@ -111,8 +111,8 @@ static int sel_wait(aeLoop *l, int timeout_ms)
             unsigned long bit = 1UL << b;
             bits &= bits - 1;
             l->fired[n].fd = (int)(w * WORD_BITS) + b;
-            l->fired[n].mask = (s->rout[w] & bit ? AE_READABLE : 0) |
-                               (s->wout[w] & bit ? AE_WRITABLE : 0);
+            l->fired[n].mask =
+                (s->rout[w] & bit ? AE_READABLE : 0) | (s->wout[w] & bit ? AE_WRITABLE : 0);
             n++;
         }
     }

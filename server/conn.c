@@ -139,8 +139,8 @@ static int send_more(struct server *s, int fd, struct conn *c, const char *hdr, 
     free(c->out);
     c->out = NULL;
     while (c->off < c->end) {
-        ssize_t n = SYSCALL_RETRY(SC_SENDFILE, sendfile(fd, c->file->fd, &c->off,
-                                                        (size_t)(c->end - c->off)));
+        ssize_t n = SYSCALL_RETRY(SC_SENDFILE,
+                                  sendfile(fd, c->file->fd, &c->off, (size_t)(c->end - c->off)));
         if (n < 0) {
             if (errno != EAGAIN) return -1;
             aeNotReady(s->loop, fd, AE_WRITABLE);
@@ -226,16 +226,10 @@ static int serve(struct server *s, int fd, struct conn *c, const struct http_req
     }
     struct file *f;
     switch (files_get(s->files, path, &f)) {
-    case 0:
-        return respond(s, fd, c, ST_200, f, kind == 2);
-    case -1:
-        return respond(s, fd, c, ST_404, NULL, kind == 2);
-    case -2:
-        STAT_INC(stats.errors[EK_EMFILE]);
-        return respond(s, fd, c, ST_503, NULL, kind == 2);
-    default:
-        STAT_INC(stats.errors[EK_OPEN]);
-        return respond(s, fd, c, ST_500, NULL, kind == 2);
+    case 0: return respond(s, fd, c, ST_200, f, kind == 2);
+    case -1: return respond(s, fd, c, ST_404, NULL, kind == 2);
+    case -2: STAT_INC(stats.errors[EK_EMFILE]); return respond(s, fd, c, ST_503, NULL, kind == 2);
+    default: STAT_INC(stats.errors[EK_OPEN]); return respond(s, fd, c, ST_500, NULL, kind == 2);
     }
 }
 
@@ -326,8 +320,10 @@ static void on_writable(struct server *s, int fd, struct conn *c)
     } else if (rc == 1 && !c->keep_alive) {
         finish(s, fd, c);
     } else if (rc == 1) { /* done: go on with pipelined requests, or wait for the next one */
-        if (want(s, fd, c, C_READ) < 0) io_error(s, fd);
-        else if (c->len) process(s, fd, c, c->buf, c->len, 0);
+        if (want(s, fd, c, C_READ) < 0)
+            io_error(s, fd);
+        else if (c->len)
+            process(s, fd, c, c->buf, c->len, 0);
     }
 }
 
@@ -336,14 +332,19 @@ void conn_event(aeLoop *l, int fd, void *data, int mask)
     struct server *s = data;
     struct conn *c = &s->conns[fd];
     (void)l;
-    if (c->state == C_WRITE && (mask & AE_WRITABLE)) on_writable(s, fd, c);
-    else if (c->state == C_READ && (mask & AE_READABLE)) on_readable(s, fd, c, mask & AE_ERROR);
-    else if (c->state == C_LINGER && (mask & AE_READABLE)) on_linger(s, fd, c);
+    if (c->state == C_WRITE && (mask & AE_WRITABLE))
+        on_writable(s, fd, c);
+    else if (c->state == C_READ && (mask & AE_READABLE))
+        on_readable(s, fd, c, mask & AE_ERROR);
+    else if (c->state == C_LINGER && (mask & AE_READABLE))
+        on_linger(s, fd, c);
 }
 
 void conn_drain(struct server *s, int fd)
 {
     struct conn *c = &s->conns[fd];
-    if ((c->state == C_READ && c->len == 0) || c->state == C_LINGER) conn_close(s, fd);
-    else c->keep_alive = 0;
+    if ((c->state == C_READ && c->len == 0) || c->state == C_LINGER)
+        conn_close(s, fd);
+    else
+        c->keep_alive = 0;
 }

@@ -164,10 +164,10 @@ void files_close(struct files *fs)
 static const char *content_type(const char *path)
 {
     static const char *const types[][2] = {
-        {".html", "text/html"},       {".htm", "text/html"},         {".txt", "text/plain"},
-        {".css", "text/css"},         {".js", "text/javascript"},    {".json", "application/json"},
-        {".png", "image/png"},        {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},        {".svg", "image/svg+xml"},     {".ico", "image/x-icon"},
+        {".html", "text/html"},      {".htm", "text/html"},      {".txt", "text/plain"},
+        {".css", "text/css"},        {".js", "text/javascript"}, {".json", "application/json"},
+        {".png", "image/png"},       {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},       {".svg", "image/svg+xml"},  {".ico", "image/x-icon"},
         {".pdf", "application/pdf"},
     };
     const char *dot = strrchr(path, '.');
@@ -182,8 +182,8 @@ static int load(struct files *fs, const char *path, struct file *f)
 {
     struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = SYSCALL_RETRY(SC_OPENAT2, (int)syscall(SYS_openat2, fs->rootfd, path, &how,
-                                                    sizeof how));
+    int fd =
+        SYSCALL_RETRY(SC_OPENAT2, (int)syscall(SYS_openat2, fs->rootfd, path, &how, sizeof how));
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE) return -2;
         if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP ||

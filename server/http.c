@@ -80,8 +80,10 @@ static void connection_tokens(const char *v, const char *e, struct http_request 
         while (v < e && (*v == ' ' || *v == '\t' || *v == ',')) v++;
         const char *s = v;
         while (v < e && *v != ',' && *v != ' ' && *v != '\t') v++;
-        if (ieq(s, (size_t)(v - s), "close")) r->keep_alive = 0;
-        else if (ieq(s, (size_t)(v - s), "keep-alive")) r->keep_alive = 1;
+        if (ieq(s, (size_t)(v - s), "close"))
+            r->keep_alive = 0;
+        else if (ieq(s, (size_t)(v - s), "keep-alive"))
+            r->keep_alive = 1;
     }
 }
 
@@ -127,7 +129,7 @@ int http_parse_request(const char *buf, size_t len, size_t last_len, struct http
     for (p = next; p < end;) {
         e = line_end(p, end, &next);
         if (!e) return -1;
-        if (e == p) break; /* the empty line */
+        if (e == p) break;                      /* the empty line */
         if (*p == ' ' || *p == '\t') return -1; /* obsolete line folding */
         if (header_line(p, e, &r) < 0) return -1;
         p = next;
@@ -138,8 +140,8 @@ int http_parse_request(const char *buf, size_t len, size_t last_len, struct http
 
 int http_method_kind(const char *m, size_t len)
 {
-    static const char *const known[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-                                        "CONNECT"};
+    static const char *const known[] = {"POST",    "PUT",   "DELETE", "PATCH",
+                                        "OPTIONS", "TRACE", "CONNECT"};
     if (len == 3 && memcmp(m, "GET", 3) == 0) return 1;
     if (len == 4 && memcmp(m, "HEAD", 4) == 0) return 2;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)

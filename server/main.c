@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define VERSION "0.1.0"
+#define VERSION     "0.1.0"
 #define SETSIZE_CAP (1 << 20) /* descriptors the per-descriptor arrays are sized for, at most */
 
 static volatile sig_atomic_t stop;
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, O_VER},
         {0, 0, 0, 0},
     };
-    struct server_config cfg = {.be = aeBackendByName("epoll-lt"), .address = "0.0.0.0",
-                                .port = 8080};
+    struct server_config cfg = {
+        .be = aeBackendByName("epoll-lt"), .address = "0.0.0.0", .port = 8080};
     const char *maddr = "127.0.0.1", *alim = "inf";
     int mport = 9180, o;
     opterr = 0;
@@ -118,9 +118,8 @@ int main(int argc, char **argv)
         case O_DOC: cfg.docroot = optarg; break;
         case O_ALIM:
             alim = optarg;
-            cfg.accept_limit = strcmp(optarg, "inf") == 0
-                                   ? 0
-                                   : number("--accept-limit", optarg, 1, INT_MAX);
+            cfg.accept_limit =
+                strcmp(optarg, "inf") == 0 ? 0 : number("--accept-limit", optarg, 1, INT_MAX);
             break;
         case O_MAXC: cfg.max_conns = (int)number("--max-conns", optarg, 1, INT_MAX); break;
         case O_MADDR: maddr = optarg; break;
@@ -170,9 +169,8 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "userver: stopped mechanism=%s accepted=%llu requests=%llu sent-bytes=%llu "
             "pid=%d%s\n",
-            cfg.be->name, (unsigned long long)stats.accepted,
-            (unsigned long long)stats.requests, (unsigned long long)stats.sent_bytes,
-            (int)getpid(), rc < 0 ? " (failed)" : "");
+            cfg.be->name, (unsigned long long)stats.accepted, (unsigned long long)stats.requests,
+            (unsigned long long)stats.sent_bytes, (int)getpid(), rc < 0 ? " (failed)" : "");
     fflush(stderr);
     return rc < 0 ? 1 : 0;
 }

@@ -41,7 +41,8 @@ static void process_metrics(FILE *f)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    one(f, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+    one(f, "process_cpu_seconds_total", "counter",
+        "Total user and system CPU time spent in seconds.",
         (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
             ru.ru_stime.tv_usec / 1e6);
     long pages_v = 0, pages_r = 0, psz = sysconf(_SC_PAGESIZE);
@@ -193,7 +194,8 @@ int metrics_start(const char *addr, int port, const struct metrics_info *info, c
     clock_gettime(CLOCK_REALTIME, &ts);
     M.start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
     M.info = *info;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char service[8];

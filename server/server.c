@@ -25,7 +25,8 @@
 /* Opens a listening socket. Returns it, or -1 with a message naming the failing call. */
 static int listen_on(const char *addr, int port, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char service[8];
@@ -183,8 +184,7 @@ int server_run(struct server *s, volatile sig_atomic_t *stop, char *err, size_t 
         }
         tick_date(s);
         if (aeProcessEvents(s->loop, s->draining ? 100 : timeout) < 0 && errno != EINTR) {
-            snprintf(err, errlen, "%s: waiting for events: %s", s->loop->be->name,
-                     strerror(errno));
+            snprintf(err, errlen, "%s: waiting for events: %s", s->loop->be->name, strerror(errno));
             return -1;
         }
     }

@@ -75,10 +75,10 @@ int server_run(struct server *s, volatile sig_atomic_t *stop, char *err, size_t 
 void server_free(struct server *s);
 
 /* conn.c: the connection state machine. */
-void conn_init(struct server *s, int fd);              /* a new connection, registered */
+void conn_init(struct server *s, int fd);                 /* a new connection, registered */
 void conn_event(aeLoop *l, int fd, void *data, int mask); /* its event handler */
-void conn_close(struct server *s, int fd);             /* unregisters, closes, frees */
-void conn_drain(struct server *s, int fd);             /* stop: close now if idle, else later */
+void conn_close(struct server *s, int fd);                /* unregisters, closes, frees */
+void conn_drain(struct server *s, int fd);                /* stop: close now if idle, else later */
 
 /* server.c, for conn.c: a connection closed, so accepting may resume. */
 void server_on_close(struct server *s);

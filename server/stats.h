@@ -39,14 +39,14 @@ enum st { ST_200, ST_400, ST_404, ST_405, ST_500, ST_501, ST_503, ST_505, ST_COU
 
 /* Error kinds: a small fixed set, the `kind` label values. */
 enum ek {
-    EK_EMFILE, /* accept4 ran out of descriptors (EMFILE/ENFILE): accepting backs off */
-    EK_ACCEPT, /* any other accept4 failure */
-    EK_PARSE,  /* malformed request, answered 400 */
+    EK_EMFILE,   /* accept4 ran out of descriptors (EMFILE/ENFILE): accepting backs off */
+    EK_ACCEPT,   /* any other accept4 failure */
+    EK_PARSE,    /* malformed request, answered 400 */
     EK_OVERSIZE, /* request head larger than the buffer, answered 400 */
-    EK_RESET,  /* the peer reset the connection (ECONNRESET, EPIPE) */
-    EK_IO,     /* any other read/write/sendfile failure */
-    EK_OPEN,   /* opening a file failed other than ENOENT/ENOTDIR/EXDEV/ELOOP */
-    EK_EVENT,  /* the event mechanism refused an interest change */
+    EK_RESET,    /* the peer reset the connection (ECONNRESET, EPIPE) */
+    EK_IO,       /* any other read/write/sendfile failure */
+    EK_OPEN,     /* opening a file failed other than ENOENT/ENOTDIR/EXDEV/ELOOP */
+    EK_EVENT,    /* the event mechanism refused an interest change */
     EK_COUNT
 };
 
@@ -58,8 +58,8 @@ struct sc_row {
 struct stats {
     struct sc_row sc[SC_COUNT];
     uint64_t accepted, closed, open, requests, sent_bytes, accept_limit_hits;
-    uint64_t rounds;        /* event-loop rounds: one wait each */
-    uint64_t events_fired;  /* entries the mechanism returned */
+    uint64_t rounds;         /* event-loop rounds: one wait each */
+    uint64_t events_fired;   /* entries the mechanism returned */
     uint64_t events_handled; /* of those, the ones a handler acted on */
     uint64_t replies[ST_COUNT];
     uint64_t errors[EK_COUNT];
@@ -107,8 +107,7 @@ static inline void stat_syscall(enum sc which, uint64_t ns)
 #define SYSCALL_RETRY(which, call)                                                                 \
     ({                                                                                             \
         __typeof__(call) rr_;                                                                      \
-        do                                                                                         \
-            rr_ = SYSCALL_TIMED(which, call);                                                      \
+        do rr_ = SYSCALL_TIMED(which, call);                                                       \
         while (rr_ < 0 && errno == EINTR);                                                         \
         rr_;                                                                                       \
     })

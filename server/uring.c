@@ -44,8 +44,8 @@ int uring_init(struct uring *r, unsigned entries, unsigned cq_entries, char *err
     r->sq_ring_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
     r->cq_ring_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
     if (r->cq_ring_sz > r->sq_ring_sz) r->sq_ring_sz = r->cq_ring_sz;
-    r->sq_ring = mmap(NULL, r->sq_ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                      r->fd, IORING_OFF_SQ_RING);
+    r->sq_ring = mmap(NULL, r->sq_ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                      IORING_OFF_SQ_RING);
     if (r->sq_ring == MAP_FAILED) {
         r->sq_ring = NULL;
         snprintf(err, errlen, "mmap(io_uring SQ ring): %s", strerror(errno));
@@ -134,8 +134,8 @@ int uring_enter(struct uring *r, enum sc which, unsigned min_complete, int timeo
         argsz = sizeof arg;
         if (min_complete == 0) min_complete = 1;
     }
-    return SYSCALL_TIMED(which, sys_enter(r->fd, uring_sq_ready(r), min_complete, flags, argp,
-                                          argsz));
+    return SYSCALL_TIMED(which,
+                         sys_enter(r->fd, uring_sq_ready(r), min_complete, flags, argp, argsz));
 }
 
 struct io_uring_cqe *uring_peek_cqe(struct uring *r)

@@ -30,15 +30,16 @@ static void handler(aeLoop *l, int fd, void *data, int mask)
     r->mask = mask;
     if (r->mode == READ_ALL && (mask & AE_READABLE)) {
         ssize_t n;
-        while ((n = read(fd, buf, sizeof buf)) > 0) {
-        }
+        while ((n = read(fd, buf, sizeof buf)) > 0) {}
         if (n < 0 && errno == EAGAIN) aeNotReady(l, fd, AE_READABLE);
     } else if (r->mode == READ_ONE && (mask & AE_READABLE)) {
         if (read(fd, buf, 1) < 0 && errno == EAGAIN) aeNotReady(l, fd, AE_READABLE);
     } else if (r->mode == ACCEPT_ONE) {
         int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK);
-        if (c >= 0) close(c);
-        else if (errno == EAGAIN) aeNotReady(l, fd, AE_READABLE);
+        if (c >= 0)
+            close(c);
+        else if (errno == EAGAIN)
+            aeNotReady(l, fd, AE_READABLE);
     }
 }
 
@@ -48,6 +49,16 @@ static void rounds(aeLoop *l, struct rec *r, int want)
     for (int i = 0; i < 20 && r->calls < want; i++) aeProcessEvents(l, 50);
 }
 
+/* A loop for descriptors below 4096 on backend be (NULL, and a failed check, if none). */
+static aeLoop *new_loop(const aeBackend *be)
+{
+    char err[256];
+    aeLoop *l = aeCreate(be, 4096, err, sizeof err);
+    CHECK(l != NULL);
+    if (!l) fprintf(stderr, "%s: %s\n", be->name, err);
+    return l;
+}
+
 static void pair(int sv[2])
 {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
@@ -55,13 +66,8 @@ static void pair(int sv[2])
 
 static void basics(const aeBackend *be)
 {
-    char err[256];
-    aeLoop *l = aeCreate(be, 4096, err, sizeof err);
-    CHECK(l != NULL);
-    if (!l) {
-        fprintf(stderr, "%s: %s\n", be->name, err);
-        return;
-    }
+    aeLoop *l = new_loop(be);
+    if (!l) return;
     int sv[2];
     pair(sv);
     struct rec r = {0};
@@ -123,9 +129,7 @@ static void basics(const aeBackend *be)
 /* A descriptor far past FD_SETSIZE (1024): select must not use fd_set. */
 static void high_fd(const aeBackend *be)
 {
-    char err[256];
-    aeLoop *l = aeCreate(be, 4096, err, sizeof err);
-    CHECK(l != NULL);
+    aeLoop *l = new_loop(be);
     if (!l) return;
     int sv[2];
     pair(sv);
@@ -153,9 +157,7 @@ static void high_fd(const aeBackend *be)
  * --accept-limit 1): all three are accepted without any new connection arriving. */
 static void accept_limit(const aeBackend *be)
 {
-    char err[256];
-    aeLoop *l = aeCreate(be, 4096, err, sizeof err);
-    CHECK(l != NULL);
+    aeLoop *l = new_loop(be);
     if (!l) return;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -182,10 +184,7 @@ static void accept_limit(const aeBackend *be)
 
 static void ctlv_batches(void)
 {
-    char err[256];
-    const aeBackend *be = aeBackendByName("epoll-ctlv");
-    aeLoop *l = aeCreate(be, 4096, err, sizeof err);
-    CHECK(l != NULL);
+    aeLoop *l = new_loop(aeBackendByName("epoll-ctlv"));
     if (!l) return;
     int sv[2];
     pair(sv);
@@ -232,9 +231,7 @@ static void ctlv_batches(void)
  * generation, must not reach the next connection that gets the same number. */
 static void uring_reuse(void)
 {
-    char err[256];
-    aeLoop *l = aeCreate(aeBackendByName("io_uring"), 4096, err, sizeof err);
-    CHECK(l != NULL);
+    aeLoop *l = new_loop(aeBackendByName("io_uring"));
     if (!l) return;
     int sv[2], sv2[2];
     pair(sv);

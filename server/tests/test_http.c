@@ -29,7 +29,7 @@ static void complete_requests(void)
     CHECK(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r) > 0 && r.keep_alive);
     CHECK(parse("GET / HTTP/1.1\r\nConnection: TE, close\r\n\r\n", &r) > 0 && !r.keep_alive);
     CHECK(parse("GET / HTTP/1.1\nHost: a\n\n", &r) == 24); /* bare LF */
-    CHECK(parse("\r\nGET / HTTP/1.1\r\n\r\n", &r) == 20);   /* a leading empty line */
+    CHECK(parse("\r\nGET / HTTP/1.1\r\n\r\n", &r) == 20);  /* a leading empty line */
     CHECK(parse("HEAD /a?b=c HTTP/1.1\r\nhost:a\r\n\r\n", &r) > 0);
     CHECK(eq(r.target, r.target_len, "/a?b=c") && r.has_host);
     CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", &r) > 0 && r.has_body);
@@ -73,7 +73,7 @@ static void malformed(void)
     const char *bad[] = {
         "\r\n\r\n",
         "GET\r\n\r\n",
-        "GET /\r\n\r\n",                          /* HTTP/0.9 */
+        "GET /\r\n\r\n", /* HTTP/0.9 */
         "GET / HTTP/1.1 extra\r\n\r\n",
         "GET  / HTTP/1.1\r\n\r\n",
         "G(T / HTTP/1.1\r\n\r\n",
