@@ -17,7 +17,9 @@ Run by `make -C server bench`, as root, with httperf and nginx-light installed. 
    rotates from rate to rate, so time is not confounded with the server) with httperf pinned to
    CPU 1 asking for /one (with --clients N, N processes each at its share of the rate,
    --client I/N, each on its own server address); every httperf run is bounded by a timeout;
-   --hog is never used.
+   --hog is never used. A point with errors while the server's CPU was less than 85% busy is
+   client-bound (others' work on the shared CPUs starved httperf): it is tried again
+   (--retries), and the best try is kept.
 4. Prints each server's reply rate per request rate, its peak and the peak's ratio to nginx's,
    the highest rate served without errors, and the server's CPU time per reply there.
 Before the load (so that no earlier connection has left memory resident), it holds 10,000
@@ -55,6 +57,7 @@ SUBNET = ipaddress.ip_network("198.19.250.0/24")
 SERVER_ADDRS = ["198.19.250.1", "198.19.250.3"]  # one per httperf process, for port space
 CLIENT_ADDR = "198.19.250.2"
 TICK = os.sysconf("SC_CLK_TCK")
+CLIENT_BOUND_CPU = 0.85  # errors while the server was less busy than this: the client's fault
 
 NGINX_CONF = """\
 daemon off;
@@ -338,11 +341,34 @@ def rss(pid: int) -> int:
 # ---------------------------------------------------------------------------- the run
 
 
+def measure_point(lab: Lab, t: Target, rate: int, args: argparse.Namespace) -> None:
+    """One point, retried while it looks client-bound: errors while the server had CPU to
+    spare (others' work on the shared CPUs starves httperf). The best try is kept, since such
+    interference only ever lowers the reply rate."""
+    for attempt in range(1 + args.retries):
+        time.sleep(args.cooldown)
+        cpu0 = t.cpu_seconds()
+        reply_rate, errors, kinds = drive(lab, t, rate, args.clients, args.duration)
+        busy = (t.cpu_seconds() - cpu0) / args.duration
+        log(
+            f"  {t.name:<11} offered {rate:>6}/s  replies {reply_rate:>8.0f}/s  "
+            f"server cpu {busy:>4.0%}  errors {errors} {kinds}"
+        )
+        if reply_rate >= t.rates.get(rate, -1.0):
+            t.rates[rate], t.errors[rate] = reply_rate, errors
+            if reply_rate > 0:
+                t.cpu_us_per_reply[rate] = busy / reply_rate * 1e6
+        if errors == 0 or busy >= CLIENT_BOUND_CPU:
+            return
+        if attempt < args.retries:
+            log(f"  {t.name:<11} (client-bound: server cpu below {CLIENT_BOUND_CPU:.0%}; again)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument(
         "--rates",
-        default="8000,12000,14000,16000,18000,20000,22000,24000",
+        default="10000,13000,16000,18000,20000,22000",
         help="offered connection rates, one request each (default %(default)s)",
     )
     ap.add_argument("--duration", type=float, default=4.0, help="seconds per point")
@@ -354,6 +380,9 @@ def main() -> int:
         "spinning httperf on one CPU starve each other into fd-unavail)",
     )
     ap.add_argument("--cooldown", type=float, default=2.0, help="seconds between points")
+    ap.add_argument(
+        "--retries", type=int, default=2, help="tries more for a point that looks client-bound"
+    )
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS))
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS figure")
     ap.add_argument("--hold", help=argparse.SUPPRESS)  # HOST:PORT:N, run in the client namespace
@@ -422,17 +451,7 @@ def main() -> int:
             )
         for i, rate in enumerate(rates):
             for t in targets[i % len(targets) :] + targets[: i % len(targets)]:
-                time.sleep(args.cooldown)
-                cpu0 = t.cpu_seconds()
-                reply_rate, errors, kinds = drive(lab, t, rate, args.clients, args.duration)
-                used = t.cpu_seconds() - cpu0
-                t.rates[rate], t.errors[rate] = reply_rate, errors
-                if reply_rate > 0:
-                    t.cpu_us_per_reply[rate] = used / (reply_rate * args.duration) * 1e6
-                log(
-                    f"  {t.name:<11} offered {rate:>6}/s  replies {reply_rate:>8.0f}/s  "
-                    f"server cpu {used / args.duration:>4.0%}  errors {errors} {kinds}"
-                )
+                measure_point(lab, t, rate, args)
     finally:
         for t in targets:
             stop(t)
