@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from userver_harness import Userver, parse_httperf, raise_nofile, raw_request
 
+pytestmark = pytest.mark.slow
+
 IDLE = 10_000
 
 

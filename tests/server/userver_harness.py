@@ -64,24 +64,29 @@ class Userver:
     stderr_lines: list[str] = field(default_factory=list)
 
     def start(self) -> Userver:
-        self.port, self.metrics_port = free_port(), free_port()
-        while self.metrics_port == self.port:
-            self.metrics_port = free_port()
-        cmd = [
-            str(USERVER),
-            "--mechanism", self.mechanism,
-            "--address", "127.0.0.1",
-            "--port", str(self.port),
-            "--docroot", str(self.docroot),
-            "--metrics-port", str(self.metrics_port),
-            *self.extra,
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, preexec_fn=self.preexec)
-        line = self._read_line(5.0)
-        if "started" not in line:
+        """Start on free ports; tried again on new ports if one was taken in between."""
+        for _ in range(3):
+            self.port, self.metrics_port = free_port(), free_port()
+            while self.metrics_port == self.port:
+                self.metrics_port = free_port()
+            cmd = [
+                str(USERVER),
+                "--mechanism", self.mechanism,
+                "--address", "127.0.0.1",
+                "--port", str(self.port),
+                "--docroot", str(self.docroot),
+                "--metrics-port", str(self.metrics_port),
+                *self.extra,
+            ]  # fmt: skip
+            self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, preexec_fn=self.preexec)
+            self.stderr_lines = []
+            line = self._read_line(5.0)
+            if "started" in line:
+                return self
             self.kill()
-            raise RuntimeError(f"userver did not start: {line!r}")
-        return self
+            if "Address already in use" not in line:
+                break
+        raise RuntimeError(f"userver did not start: {line!r}")
 
     def _read_line(self, timeout: float) -> str:
         assert self.proc is not None and self.proc.stderr is not None
