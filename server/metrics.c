@@ -1,11 +1,10 @@
 /* metrics.c - the Prometheus endpoint; see metrics.h. */
 #include "metrics.h"
+#include "net.h"
 #include "stats.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -194,38 +193,21 @@ int metrics_start(const char *addr, int port, const struct metrics_info *info, c
     clock_gettime(CLOCK_REALTIME, &ts);
     M.start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
     M.info = *info;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%d", port);
-    int one = 1, rc = getaddrinfo(addr, service, &hints, &ai);
-    if (rc != 0) {
-        snprintf(err, errlen, "getaddrinfo(%s): %s", addr, gai_strerror(rc));
+    char why[200];
+    if ((M.fd = net_listen(addr, port, 0, 64, why, sizeof why)) < 0) {
+        snprintf(err, errlen, "metrics: %s", why);
         return -1;
     }
-    M.fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (M.fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto err;
-    }
-    setsockopt(M.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(M.fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(M.fd, 64) < 0) {
-        snprintf(err, errlen, "bind(%s:%d) for metrics: %s", addr, port, strerror(errno));
-        goto err;
-    }
+    int rc;
     if ((rc = pthread_create(&M.thread, NULL, run, NULL)) != 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(rc));
         goto err;
     }
     M.started = 1;
-    freeaddrinfo(ai);
     return 0;
 err:
-    if (M.fd >= 0) close(M.fd);
+    close(M.fd);
     M.fd = -1;
-    freeaddrinfo(ai);
     return -1;
 }
 

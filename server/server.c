@@ -7,11 +7,11 @@
  * 100 ms after accept4 fails with EMFILE/ENFILE, so a process out of descriptors keeps serving
  * the connections it has instead of spinning on a listener it cannot drain.
  */
+#include "net.h"
 #include "server.h"
 #include "stats.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,45 +21,6 @@
 
 #define ACCEPT_BACKOFF_NS (100 * 1000000ull)
 #define DRAIN_NS          (5 * 1000000000ull)
-
-/* Opens a listening socket. Returns it, or -1 with a message naming the failing call. */
-static int listen_on(const char *addr, int port, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%d", port);
-    int fd = -1, one = 1, rc = getaddrinfo(addr, service, &hints, &ai);
-    if (rc != 0) {
-        snprintf(err, errlen, "getaddrinfo(%s): %s", addr, gai_strerror(rc));
-        return -1;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto err;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
-        snprintf(err, errlen, "setsockopt(SO_REUSEADDR): %s", strerror(errno));
-        goto err;
-    }
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        snprintf(err, errlen, "bind(%s:%d): %s", addr, port, strerror(errno));
-        goto err;
-    }
-    if (listen(fd, 65535) < 0) { /* the kernel caps it at net.core.somaxconn */
-        snprintf(err, errlen, "listen: %s", strerror(errno));
-        goto err;
-    }
-    freeaddrinfo(ai);
-    return fd;
-err:
-    if (fd >= 0) close(fd);
-    freeaddrinfo(ai);
-    return -1;
-}
 
 /* Switches the listener's interest off (paused) or back on. */
 static void pause_accept(struct server *s, int paused)
@@ -129,7 +90,7 @@ struct server *server_create(const struct server_config *cfg, char *err, size_t 
     }
     if (!(s->files = files_open(cfg->docroot, err, errlen))) goto err;
     if (!(s->loop = aeCreate(cfg->be, cfg->setsize, err, errlen))) goto err;
-    if ((s->lfd = listen_on(cfg->address, cfg->port, err, errlen)) < 0) goto err;
+    if ((s->lfd = net_listen(cfg->address, cfg->port, 1, 65535, err, errlen)) < 0) goto err;
     if (aeAdd(s->loop, s->lfd, AE_READABLE, on_accept, s) < 0) {
         snprintf(err, errlen, "%s: registering the listener: %s", cfg->be->name, strerror(errno));
         goto err;
