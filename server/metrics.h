@@ -1,0 +1,32 @@
+/*
+ * metrics.h - the Prometheus endpoint: GET /metrics in text format 0.0.4.
+ *
+ * Served by a thread of its own with blocking I/O, outside the event loop: a scrape adds no
+ * descriptor to the mechanism's interest set, no round to the loop and no system call to the
+ * counters (which count the serving path only), and a slow scraper can stall nobody. The thread
+ * reads the counters with relaxed atomic loads; the serving thread never waits for it.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct metrics_info {
+    const char *mechanism;
+    const char *accept_limit; /* "inf" or the number */
+    const char *version;
+};
+
+/* Writes the whole exposition to f. */
+void metrics_render(FILE *f, const struct metrics_info *info);
+
+/* Binds addr:port and starts the thread. Returns 0, or -1 with a message naming the failing
+ * call in err. */
+int metrics_start(const char *addr, int port, const struct metrics_info *info, char *err,
+                  size_t errlen);
+
+/* Stops the thread (it notices within 200 ms) and closes the listener; a no-op if not started. */
+void metrics_stop(void);
+
+#endif

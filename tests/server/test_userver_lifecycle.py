@@ -1,0 +1,177 @@
+"""The command line, logging, limits, SIGTERM, running out of descriptors, and /metrics."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from userver_harness import USERVER, Userver, raw_request, read_response
+
+OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", "--max-conns",
+           "--metrics-address", "--metrics-port", "--help"]  # fmt: skip
+SYSCALLS = [
+    "accept4", "read", "write", "sendfile", "close", "setsockopt", "shutdown", "openat2", "fstat",
+    "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter",
+]  # fmt: skip
+
+
+def test_help_lists_every_option(userver_bin: Path) -> None:
+    r = subprocess.run([str(USERVER), "--help"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and r.stderr == ""
+    for opt in OPTIONS:
+        assert opt in r.stdout
+    for mech in ["select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring"]:
+        assert mech in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--mechanism", "kqueue"],
+        ["--port", "70000"],
+        ["--port", "http"],
+        ["--accept-limit", "0"],
+        ["--accept-limit", "many"],
+        ["--max-conns", "-1"],
+        ["--metrics-port", "-5"],
+        ["--bogus"],
+        ["--docroot"],
+        ["extra-argument"],
+        [],  # no --docroot
+    ],
+)
+def test_bad_option_or_value_exits_2_with_one_line(userver_bin: Path, args: list[str]) -> None:
+    docroot = [] if args == [] or args == ["--docroot"] else ["--docroot", "/tmp"]
+    r = subprocess.run([str(USERVER), *docroot, *args], capture_output=True, text=True, timeout=5)
+    assert r.returncode == 2
+    assert r.stderr.startswith("userver: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stdout == ""
+
+
+def test_one_line_at_start_and_stop_and_none_per_request(userver_bin: Path, docroot: Path) -> None:
+    srv = Userver("epoll-et", docroot, extra=["--accept-limit", "10"]).start()
+    for path in [b"/one", b"/missing", b"/../x"]:
+        for _ in range(10):
+            raw_request(srv.port, b"GET " + path + b" HTTP/1.0\r\n\r\n")
+    assert srv.stop() == 0
+    assert len(srv.stderr_lines) == 2, srv.stderr_lines
+    start, stop = srv.stderr_lines
+    assert re.fullmatch(
+        rf"userver: started mechanism=epoll-et listen=127\.0\.0\.1:{srv.port} "
+        rf"metrics=127\.0\.0\.1:{srv.metrics_port} accept-limit=10 max-conns=\d+ "
+        rf"docroot=\S+ pid={srv.pid}\n",
+        start,
+    )
+    assert stop.startswith("userver: stopped mechanism=epoll-et accepted=30 requests=30 ")
+
+
+def test_sigterm_finishes_the_response_in_progress(userver_bin: Path, tmp_path: Path) -> None:
+    big = os.urandom(64 << 20)  # more than the socket buffers can hold
+    (tmp_path / "big").write_bytes(big)
+    srv = Userver("epoll-lt", tmp_path).start()
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    busy.settimeout(10)
+    busy.connect(("127.0.0.1", srv.port))
+    with busy, socket.create_connection(("127.0.0.1", srv.port), timeout=5) as idle:
+        busy.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        srv.wait_metric("testbed_server_connections_open", lambda v: v == 2)
+        time.sleep(0.2)  # the server fills the socket and waits for it to drain
+        assert srv.proc is not None
+        srv.proc.send_signal(15)
+        time.sleep(0.3)
+        assert srv.proc.poll() is None  # still finishing
+        assert idle.recv(10) == b""  # the idle keep-alive connection was closed at once
+        head, body = read_response(busy, bytearray())
+        assert head.startswith(b"HTTP/1.1 200") and body == big
+        assert busy.recv(10) == b""  # and then closed, keep-alive notwithstanding
+    assert srv.stop() == 0
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+
+
+def _limit_nofile(soft: int, hard: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_raises_the_descriptor_limit_to_the_hard_limit(userver_bin: Path, docroot: Path) -> None:
+    srv = Userver("poll", docroot, preexec=lambda: _limit_nofile(1024, 4096)).start()
+    try:
+        assert srv.metrics()["process_max_fds"] == 4096
+    finally:
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("mechanism", ["select", "epoll-lt", "epoll-et", "io_uring"])
+def test_out_of_descriptors_is_survived(mechanism: str, userver_bin: Path, docroot: Path) -> None:
+    srv = Userver(
+        mechanism, docroot, extra=["--max-conns", "1000"], preexec=lambda: _limit_nofile(64, 64)
+    ).start()
+    flood: list[socket.socket] = []
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as keep:
+            buf = bytearray()
+            keep.sendall(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(keep, buf)[1] == b"x"
+            flood = [
+                socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(100)
+            ]
+            time.sleep(0.5)  # accept4 has hit EMFILE by now and backs off
+            t0 = time.monotonic()
+            keep.sendall(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(keep, buf)[1] == b"x"  # existing connections are still served
+            assert time.monotonic() - t0 < 1.0
+            for s in flood[:70]:
+                s.close()
+            del flood[:70]
+            emfile = srv.wait_metric('testbed_server_errors_total{kind="emfile"}', lambda v: v > 0)
+            assert emfile > 0
+            fresh = raw_request(srv.port, b"GET /one HTTP/1.0\r\n\r\n")  # accepting resumed
+            assert fresh.endswith(b"\r\n\r\nx")
+    finally:
+        for s in flood:
+            s.close()
+        assert srv.stop() == 0
+
+
+def test_metrics_pass_promtool_and_name_what_table_1_needs(server: Userver) -> None:
+    raw_request(server.port, b"GET /one HTTP/1.0\r\n\r\n")
+    text = server.metrics_text()
+    r = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = server.metrics()
+    mech = server.mechanism
+    assert m[f'testbed_server_info{{mechanism="{mech}",accept_limit="inf",version="0.1.0"}}'] == 1
+    for name in SYSCALLS:
+        assert f'testbed_server_syscalls_total{{syscall="{name}",mechanism="{mech}"}}' in m
+        assert f'testbed_server_syscall_seconds_total{{syscall="{name}",mechanism="{mech}"}}' in m
+    for kind in ["emfile", "accept", "parse", "oversize", "reset", "io", "open", "event"]:
+        assert f'testbed_server_errors_total{{kind="{kind}"}}' in m
+    for status in ["200", "400", "404", "405", "500", "501", "503", "505"]:
+        assert f'testbed_server_replies_total{{status="{status}"}}' in m
+    assert m["testbed_server_connections_accepted_total"] >= 1
+    assert m["process_cpu_seconds_total"] > 0
+    assert m["process_resident_memory_bytes"] > 1 << 20
+    assert 3 < m["process_open_fds"] < 100
+    assert abs(m["process_start_time_seconds"] - time.time()) < 600
+    with pytest.raises(OSError):  # only /metrics is served there
+        import urllib.request
+
+        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/other", timeout=5)
+
+
+def test_metrics_port_zero_disables_the_endpoint(userver_bin: Path, docroot: Path) -> None:
+    srv = Userver("poll", docroot, extra=["--metrics-port", "0"]).start()
+    try:
+        assert " metrics=off " in srv.stderr_lines[0]
+        assert raw_request(srv.port, b"GET /one HTTP/1.0\r\n\r\n").endswith(b"x")
+    finally:
+        assert srv.stop() == 0
