@@ -15,6 +15,7 @@ status (2 for bad input, 1 for failures, 130 for Ctrl-C), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -25,16 +26,19 @@ import click
 import typer
 
 from orchestrator import export
+from orchestrator.dashboards import write_provisioning
 from orchestrator.emulated import EmulatedLab
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
 from orchestrator.hostproc import HostProcesses
 from orchestrator.labfile import load_lab
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
+from orchestrator.monitoring import Prometheus
 from orchestrator.remote import Remote
 from orchestrator.store import Store
 from orchestrator.ui import console, error_line, hosts_table, warn
-from orchestrator.up import lab_up, preflight, provision, run_up
+from orchestrator.up import lab_up, preflight, provision, publish_dashboards, run_up
+from orchestrator.watch import watch
 
 app = typer.Typer(
     add_completion=False,
@@ -127,6 +131,67 @@ def down_command(lab_file: LabArgument) -> None:
         elif result.stdout.strip():
             console.print(f"{name}: stopped {', '.join(result.stdout.split())}")
     console.print(f"lab [bold]{lab.name}[/]: nothing of ours runs on its hosts any more")
+
+
+monitoring_app = typer.Typer(no_args_is_help=True, help="The lab's Prometheus.")
+app.add_typer(monitoring_app, name="monitoring")
+
+
+@monitoring_app.command("up")
+def monitoring_up_command(lab_file: LabArgument) -> None:
+    """Start the lab's Prometheus (or reload its configuration) without running a sweep."""
+    url = Prometheus.for_lab(load_lab(lab_file)).ensure_running()
+    console.print(f"prometheus: {url}")
+
+
+@monitoring_app.command("down")
+def monitoring_down_command(lab_file: LabArgument) -> None:
+    """Stop the lab's Prometheus (its data stays under the results directory)."""
+    prometheus = Prometheus.for_lab(load_lab(lab_file))
+    if prometheus.directory is None:
+        console.print(f"prometheus at {prometheus.url} is external: not ours to stop")
+    elif prometheus.stop():
+        console.print(f"prometheus: stopped (data kept in {prometheus.directory})")
+    else:
+        console.print("prometheus: not running")
+
+
+@app.command("watch")
+def watch_command(
+    lab_file: LabArgument,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Stop after this many refreshes.")
+    ] = None,
+) -> None:
+    """A live view of the run from Prometheus, refreshed every second (Ctrl-C to leave)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        watch(load_lab(lab_file), console, count=count)
+
+
+dashboards_app = typer.Typer(no_args_is_help=True, help="The Grafana dashboards.")
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("publish")
+def dashboards_publish_command(lab_file: LabArgument) -> None:
+    """Create or update the data source and dashboards in the Grafana that LAB names."""
+    lab = load_lab(lab_file)
+    if not lab.monitoring.grafana.url:
+        raise TestbedError(f"{lab.path}: monitoring.grafana.url is not set", EXIT_USAGE)
+    publish_dashboards(lab, Prometheus.for_lab(lab).url)
+
+
+@dashboards_app.command("export")
+def dashboards_export_command(
+    directory: Annotated[Path, typer.Argument(help="Where to write the provisioning files.")],
+    prometheus_url: Annotated[
+        str, typer.Option("--prometheus-url", help="Prometheus as Grafana reaches it.")
+    ] = "http://127.0.0.1:9090",
+    folder: Annotated[str, typer.Option("--folder", help="Grafana folder title.")] = "testbed",
+) -> None:
+    """Write Grafana file provisioning (data source, dashboard provider) and the JSON."""
+    for path in write_provisioning(directory, prometheus_url, folder):
+        console.print(f"wrote {path}")
 
 
 @app.command("export")

@@ -308,7 +308,9 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
         prom_at, section.get("prometheus", {}), ("url", "port", "scrape_interval")
     )
     graf_at: Path_ = (*at, "grafana")
-    graf = checker.mapping(graf_at, section.get("grafana", {}), ("url", "token_env", "folder"))
+    graf = checker.mapping(
+        graf_at, section.get("grafana", {}), ("url", "token_env", "folder", "prometheus_url")
+    )
     if prom is None or graf is None:
         return None
     url = _optional_url(checker, (*prom_at, "url"), prom.get("url"))
@@ -317,6 +319,9 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
         (*prom_at, "scrape_interval"), prom.get("scrape_interval", "1s"), allow_zero=False
     )
     grafana_url = _optional_url(checker, (*graf_at, "url"), graf.get("url"))
+    seen_from_grafana = _optional_url(
+        checker, (*graf_at, "prometheus_url"), graf.get("prometheus_url")
+    )
     token_env = checker.string(
         (*graf_at, "token_env"),
         graf.get("token_env", "GRAFANA_TOKEN"),
@@ -332,7 +337,9 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
     assert token_env is not None and folder is not None
     return Monitoring(
         prometheus=Prometheus(url=url, port=port, scrape_interval=interval),
-        grafana=Grafana(url=grafana_url, token_env=token_env, folder=folder),
+        grafana=Grafana(
+            url=grafana_url, token_env=token_env, folder=folder, prometheus_url=seen_from_grafana
+        ),
     )
 
 

@@ -92,8 +92,9 @@ class Prometheus:
 @dataclass(frozen=True)
 class Grafana:
     url: str | None
-    token_env: str
+    token_env: str  # the environment variable holding the API token (never the token itself)
     folder: str
+    prometheus_url: str | None  # Prometheus as Grafana reaches it; None: the orchestrator's URL
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ and print the summary. Ctrl-C stores the point in progress as interrupted and re
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import subprocess
 import time
@@ -19,11 +20,13 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator import hostfacts
+from orchestrator import grafana, hostfacts
 from orchestrator.emulated import EmulatedLab
 from orchestrator.errors import TestbedError
+from orchestrator.exporter import SweepExporter
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
+from orchestrator.monitoring import Prometheus
 from orchestrator.paths import REPOSITORY
 from orchestrator.plan import Point, expand, plan_digest
 from orchestrator.preflight import print_report, run_preflight
@@ -106,11 +109,48 @@ def run_up(
     preflight(lab)
     provision(lab)
     with LabLock(lab.name, purpose="up"), Remote.for_lab(lab) as remote:
+        observers = [observer] if observer else []
+        observers.append(start_monitoring(lab))
         store = Store.open(lab.results_directory)
         try:
-            return _sweep(lab, remote, store, new=new, kind=kind, observer=observer)
+            return _sweep(lab, remote, store, new=new, kind=kind, observer=Observers(*observers))
         finally:
             store.close()
+
+
+def start_monitoring(lab: Lab) -> SweepExporter:
+    """Prometheus (started once, reused) and the orchestrator's exporter for this run."""
+    prometheus = Prometheus.for_lab(lab)
+    url = prometheus.ensure_running()
+    exporter = SweepExporter(lab)
+    try:
+        exporter.serve()
+    except OSError as error:
+        warn(f"the orchestrator's exporter cannot listen ({error.strerror}): no live point metrics")
+    console.print(f"prometheus: {url} (1 s scrapes, data in {prometheus.directory or url})")
+    if lab.monitoring.grafana.url:
+        try:
+            publish_dashboards(lab, url)
+        except TestbedError as error:
+            warn(f"{error.message}: the sweep goes on without Grafana")
+    return exporter
+
+
+def publish_dashboards(lab: Lab, prometheus_url: str) -> None:
+    """Publish the data source and dashboards to the lab's Grafana (TestbedError if it can't)."""
+    settings = lab.monitoring.grafana
+    assert settings.url is not None
+    token = os.environ.get(settings.token_env)
+    if not token:
+        raise TestbedError(
+            f"grafana at {settings.url}: the environment variable {settings.token_env} "
+            "(monitoring.grafana.token_env) holds no API token"
+        )
+    result = grafana.publish(
+        settings.url, token, settings.prometheus_url or prometheus_url, settings.folder
+    )
+    changes = ", ".join(f"{name} {change}" for name, change in result.changes.items())
+    console.print(f"grafana {settings.url}: {changes}")
 
 
 def _sweep(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,20 @@ def write_lab(
     (directory / "inventory" / "lab.yml").write_text(text)
     lab = yaml.safe_load((REPOSITORY / "lab.yml").read_text())
     lab["name"] = name
+    lab["monitoring"] = {"prometheus": {"port": free_port(), "scrape_interval": "1s"}}
     lab["inventory"] = "inventory/lab.yml"
     for key, value in (lab_changes or {}).items():
         lab[key] = value
     path = directory / "lab.yml"
     path.write_text(yaml.safe_dump(lab, sort_keys=False))
     return path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a test's own Prometheus)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

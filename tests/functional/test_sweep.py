@@ -26,8 +26,9 @@ import yaml
 from orchestrator.emulated import EmulatedLab, namespace_pids
 from orchestrator.labfile import load_lab
 from orchestrator.model import Lab
+from orchestrator.monitoring import Prometheus
 from orchestrator.naming import namespace
-from tests.conftest import write_lab
+from tests.conftest import free_port, write_lab
 from tests.labtools import free_third_octet, orchestrate, pid_alive
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -53,8 +54,13 @@ SHORT = {
 def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     directory = tmp_path_factory.mktemp("sweep")
     state = directory / "state"
-    path = write_lab(directory, name=LAB_NAME, second_octet=19, third_base=free_third_octet(),
-                     lab_changes={"experiment": SHORT})  # fmt: skip
+    path = write_lab(
+        directory,
+        name=LAB_NAME,
+        second_octet=19,
+        third_base=free_third_octet(),
+        lab_changes={"experiment": SHORT},
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TESTBED_STATE_DIR", str(state))
         lab = load_lab(path)
@@ -63,6 +69,8 @@ def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
             assert result.returncode == 0, result.stderr
             yield path, state
         finally:
+            for lab_file in directory.glob("*.yml"):
+                Prometheus.for_lab(load_lab(lab_file)).stop()
             EmulatedLab(lab).down()
 
 
@@ -72,6 +80,7 @@ def with_experiment(lab_dir: tuple[Path, Path], name: str, **changes: Any) -> Pa
     data = yaml.safe_load(path.read_text())
     data["experiment"] = {**SHORT, **changes}
     data["results"] = {"directory": f"results-{name}"}
+    data["monitoring"] = {"prometheus": {"port": free_port(), "scrape_interval": "1s"}}
     target = path.parent / f"{name}.yml"
     target.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
@@ -139,10 +148,25 @@ def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert [row["point"] for row in rows] == [p["key"] for p in stored]
-    for column in ("sweep", "mechanism", "workload", "idle_connections", "accept_limit",
-                   "target_rate", "repetition", "status", "reason", "request_rate",
-                   "reply_rate", "reply_rate_stddev", "errors_total", "client_timeouts",
-                   "started_at", "ended_at", "cooldown_seconds"):  # fmt: skip
+    for column in (
+        "sweep",
+        "mechanism",
+        "workload",
+        "idle_connections",
+        "accept_limit",
+        "target_rate",
+        "repetition",
+        "status",
+        "reason",
+        "request_rate",
+        "reply_rate",
+        "reply_rate_stddev",
+        "errors_total",
+        "client_timeouts",
+        "started_at",
+        "ended_at",
+        "cooldown_seconds",
+    ):
         assert column in rows[0]
     assert not our_processes(load_lab(lab_file))
 
@@ -186,8 +210,10 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
         env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1]), "COLUMNS": "200"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     # Once that point failed and its retry is stored, the server dies during the next point.
     wait_for(lambda: len(attempts(lab_file)) >= 2, process)
     server_killer = Killer(server_run / "server.pid", after=1.0, when=client_run / "load.pid")
@@ -215,8 +241,9 @@ def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
         env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     store = lab.results_directory / "testbed.sqlite"
     wait_for(lambda: len(points(lab_file)) >= 1, process)
     time.sleep(3)  # into the next point: its server and agents run on the hosts
@@ -246,8 +273,10 @@ def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Pat
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
         env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     load_pid = Path(lab.clients[0].directory) / "run" / "load.pid"
     started = time.time()
     while not (load_pid.exists() and load_pid.stat().st_mtime > started):

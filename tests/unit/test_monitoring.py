@@ -1,0 +1,129 @@
+"""Dashboards, the generated Prometheus configuration, the orchestrator's exporter, `watch`."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from rich.console import Console
+
+from orchestrator.dashboards import load_dashboards, problems
+from orchestrator.exporter import SweepExporter
+from orchestrator.labfile import load_lab
+from orchestrator.monitoring import scrape_config
+from orchestrator.plan import Point
+from orchestrator.store import PointRecord, Sweep
+from orchestrator.watch import render
+from tests.conftest import REPOSITORY
+
+LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
+
+
+def test_the_dashboards_in_git_are_well_formed() -> None:
+    boards = load_dashboards()
+    assert {board["uid"] for board in boards} == {"testbed-live", "testbed-sweep"}
+    assert problems(boards) == []
+
+
+def test_dashboard_checks_catch_what_they_claim_to() -> None:
+    board = copy.deepcopy(load_dashboards()[0])
+    board["panels"][1]["id"] = board["panels"][0]["id"]
+    board["panels"][2]["datasource"] = {"type": "prometheus", "uid": "some-fixed-uid"}
+    board["panels"][3]["gridPos"] = dict(board["panels"][4]["gridPos"])
+    found = problems([board, board])
+    assert any("uid 'testbed-live' is used twice" in p for p in found)
+    assert any("panel id 1 is used twice" in p for p in found)
+    assert any("not bound to the ${datasource} variable" in p for p in found)
+    assert any("overlap" in p for p in found)
+
+
+def test_generated_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    config = scrape_config(LAB)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"server", "load", "idle", "node", "orchestrator"}
+    assert config["global"]["scrape_interval"] == "1s"
+    node_targets = [t["targets"][0] for t in jobs["node"]["static_configs"]]
+    assert node_targets == [f"{host.management}:9100" for host in LAB.hosts]
+    assert all(t["labels"]["host"] and t["labels"]["role"] for t in jobs["load"]["static_configs"])
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_orchestrators_metrics_pass_promtool() -> None:
+    registry = CollectorRegistry()
+    exporter = SweepExporter(LAB, registry=registry)
+    sweep = Sweep(
+        "emulated-20261126-120000", "emulated", "abc", 7, "running", 0.0, None, 28, "manual"
+    )
+    point = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
+    exporter.sweep_started(sweep, 28, 0)
+    exporter.point_started(0, point, 1)
+    exporter.phase("measure")
+    exporter.live(1990.0)
+    exporter.point_finished(
+        PointRecord(
+            point,
+            0,
+            "ok",
+            "",
+            1,
+            0.0,
+            9.0,
+            summary={"request_rate": 2000.0, "reply_rate": 1999.0, "errors": {"client-timo": 0}},
+        )
+    )
+    exporter.point_started(1, point, 1)
+    exporter.phase("warmup")
+    text = generate_latest(registry).decode()
+    assert (
+        "testbed_point_phase{" in text
+        and 'phase="warmup"' in text
+        and 'phase="measure"' not in text
+    )
+    assert "testbed_point_reply_rate{" in text and "1999.0" in text
+    assert 'testbed_sweep_points{state="ok",sweep="emulated-20261126-120000"} 1.0' in text
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_watch_renders_a_point_in_progress() -> None:
+    def result(labels: dict[str, str], value: float) -> dict[str, object]:
+        return {"metric": labels, "value": [0, str(value)]}
+
+    snapshot = {
+        "phase": [
+            result(
+                {
+                    "sweep": "s1",
+                    "mechanism": "poll",
+                    "workload": "one-byte",
+                    "idle_connections": "0",
+                    "accept_limit": "inf",
+                    "rate": "2000",
+                    "repetition": "1",
+                    "phase": "measure",
+                },
+                1,
+            )
+        ],
+        "points": [result({"state": "done"}, 3), result({"state": "planned"}, 28)],
+        "replies": [result({}, 1987.4)],
+        "time_wait": [result({"host": "client1"}, 412)],
+        "cpu": [result({"host": "server"}, 0.93)],
+        "up": [result({"host": "server"}, 1), result({"host": "client1"}, 0)],
+    }
+    console = Console(width=160, record=True)
+    console.print(render(snapshot, "emulated", 0.0))
+    text = console.export_text()
+    assert "one-byte/idle=0/accept=inf/poll/rate=2000/rep=1" in text
+    assert "phase measure" in text and "done 3" in text and "planned 28" in text
+    assert "1,987" in text and "412" in text and "93%" in text
