@@ -24,9 +24,11 @@ def free_third_octet(second_octet: int = 19) -> int:
     raise RuntimeError("no free 198.19.x.0/22 block for a test lab")
 
 
-def orchestrate(*args: str, state: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess, as a user would."""
-    env = {**os.environ, "TESTBED_STATE_DIR": str(state), "COLUMNS": "200"}
+def orchestrate(
+    *args: str, state: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would (`env` adds to the environment)."""
+    env = {**os.environ, "TESTBED_STATE_DIR": str(state), "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", *args],
         capture_output=True,
