@@ -18,24 +18,47 @@ POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
 
 def new_sweep(store: Store, **changes: object) -> str:
     fields: dict[str, object] = dict(
-        lab="unit", digest="abc", seed=1, points_planned=2, lab_file="version: 1\n",
-        inventory="all: {}\n", revision="deadbeef", hosts={"server": {"kernel": "6.1"}},
-        settings={"duration": 5}, workloads={"seed": 1}, now=1_000_000.0,
-    )  # fmt: skip
+        lab="unit",
+        digest="abc",
+        seed=1,
+        points_planned=2,
+        lab_file="version: 1\n",
+        inventory="all: {}\n",
+        revision="deadbeef",
+        hosts={"server": {"kernel": "6.1"}},
+        settings={"duration": 5},
+        workloads={"seed": 1},
+        now=1_000_000.0,
+    )
     fields.update(changes)
     return store.create_sweep(**fields).id  # type: ignore[arg-type]
 
 
 def record(status: str = "ok", attempt: int = 1, **summary: object) -> PointRecord:
     return PointRecord(
-        point=POINT, seq=0, status=status, reason="" if status == "ok" else "agent died",
-        attempt=attempt, started_at=10.0, ended_at=20.0, warmup_seconds=1.0,
-        measure_seconds=5.0, cooldown_seconds=2.5, cooldown_left={"client1": 3},
-        summary={"request_rate": 1999.5, "reply_rate": 1998.0, "errors_total": 4,
-                 "client_timeouts": 1, "errors": {"client-timo": 1, "connreset": 3}, **summary},
-        agents={"client1": {"replies": 9990}}, server={"replies": 9990},
+        point=POINT,
+        seq=0,
+        status=status,
+        reason="" if status == "ok" else "agent died",
+        attempt=attempt,
+        started_at=10.0,
+        ended_at=20.0,
+        warmup_seconds=1.0,
+        measure_seconds=5.0,
+        cooldown_seconds=2.5,
+        cooldown_left={"client1": 3},
+        summary={
+            "request_rate": 1999.5,
+            "reply_rate": 1998.0,
+            "errors_total": 4,
+            "client_timeouts": 1,
+            "errors": {"client-timo": 1, "connreset": 3},
+            **summary,
+        },
+        agents={"client1": {"replies": 9990}},
+        server={"replies": 9990},
         syscalls={"epoll_wait": (120, 0.25), "read": (9990, 0.5)},
-    )  # fmt: skip
+    )
 
 
 def test_a_point_round_trips(tmp_path: Path) -> None:
