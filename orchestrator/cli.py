@@ -22,8 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from orchestrator import export
 from orchestrator.dashboards import write_provisioning
@@ -296,15 +296,18 @@ def main(argv: list[str] | None = None) -> int:
         for line in failure.message.splitlines():
             error_line(line)
         return failure.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.UsageError as usage:
-        usage.show()
-        return EXIT_USAGE
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         error_line("interrupted")
         return EXIT_INTERRUPTED
-    return result if isinstance(result, int) else 0
+    except TyperException as usage:  # typer's own click: bad options, unknown commands
+        usage.show()  # type: ignore[attr-defined]
+        return int(getattr(usage, "exit_code", EXIT_USAGE))
+    code = result if isinstance(result, int) else 0
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a quiet exit status 130
+        error_line("interrupted")
+    return code
 
 
 if __name__ == "__main__":

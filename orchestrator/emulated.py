@@ -155,20 +155,7 @@ class EmulatedLab:
         ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = self.identity.private_key
         if not key.exists():
-            local.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    f"testbed-{self.lab.name}",
-                    "-f",
-                    str(key),
-                ]
-            )
+            _new_key(key, f"testbed-{self.lab.name}")
         key.chmod(0o600)
         shutil.copyfile(f"{key}.pub", ssh_dir / "authorized_keys")
 
@@ -245,20 +232,7 @@ class EmulatedLab:
             return
         host_key = state / "ssh_host_ed25519_key"
         if not host_key.exists():
-            local.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    host.name,
-                    "-f",
-                    str(host_key),
-                ]
-            )
+            _new_key(host_key, host.name)
         config = state / "sshd_config"
         config.write_text(_sshd_config(host, host_key, state, self.identity))
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
@@ -322,6 +296,11 @@ def _sshd_config(host: Host, host_key: Path, state: Path, identity: SshIdentity)
 
 
 # -- kernel objects --------------------------------------------------------------------------------
+
+
+def _new_key(path: Path, comment: str) -> None:
+    """An ed25519 key pair without passphrase at `path` (and `path`.pub)."""
+    local.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
 def _require_root() -> None:

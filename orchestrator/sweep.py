@@ -418,6 +418,8 @@ class SweepRunner:
             if result is not None:
                 results[client] = result
         if problems:
+            # A dead server makes every agent fail: name the cause, not its symptoms.
+            self._check_server_alive(f"during the {name} run")
             raise PointFailure("; ".join(problems))
         self._adapt_start_delay(results)
         return results

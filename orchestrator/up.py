@@ -22,7 +22,7 @@ from rich.table import Table
 
 from orchestrator import grafana, hostfacts
 from orchestrator.emulated import EmulatedLab
-from orchestrator.errors import TestbedError
+from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.exporter import SweepExporter
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
@@ -200,7 +200,11 @@ def _sweep(
         outcome = runner.run(sweep, todo, len(plan))
     except KeyboardInterrupt:
         store.finish_sweep(sweep.id, "interrupted", {"interrupted": True})
-        raise
+        raise TestbedError(
+            f"interrupted: the point in progress is stored as interrupted; "
+            f"`orchestrate up {lab.path}` resumes sweep {sweep.id}",
+            exit_code=EXIT_INTERRUPTED,
+        ) from None
     status = "failed" if outcome.failed else "complete"
     store.finish_sweep(sweep.id, status, outcome.summary)
     print_summary(sweep, outcome, store)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from orchestrator.labfile import machine_routes
+from orchestrator.model import Lab
 
 
 def free_third_octet(second_octet: int = 19) -> int:
@@ -55,3 +61,49 @@ def pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@contextlib.contextmanager
+def own_lab(
+    directory: Path, name: str, experiment: dict[str, Any] | None = None, build: bool = False
+) -> Iterator[tuple[Lab, Path, Path]]:
+    """A lab of the tests' own: (lab, lab file, state dir) on a free 198.19.x block.
+
+    TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the emulated
+    lab and every Prometheus started for a lab file in `directory` are stopped afterwards.
+    """
+    from orchestrator.emulated import EmulatedLab
+    from orchestrator.labfile import load_lab
+    from orchestrator.monitoring import Prometheus
+    from tests.conftest import write_lab
+
+    state = directory / "state"
+    changes = {"experiment": experiment} if experiment else None
+    path = write_lab(
+        directory, name=name, second_octet=19, third_base=free_third_octet(), lab_changes=changes
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TESTBED_STATE_DIR", str(state))
+        lab = load_lab(path)
+        try:
+            if build:
+                built = orchestrate("lab", "up", str(path), state=state)
+                assert built.returncode == 0, built.stderr
+            yield lab, path, state
+        finally:
+            for lab_file in directory.glob("*.yml"):
+                Prometheus.for_lab(load_lab(lab_file)).stop()
+            EmulatedLab(lab).down()
+
+
+def start_orchestrate(*args: str, state: Path, log: Path) -> subprocess.Popen[bytes]:
+    """The real CLI in the background; both output streams go to `log` (a file, never a pipe
+    nobody reads, which would block the run once full)."""
+    env = {**os.environ, "TESTBED_STATE_DIR": str(state), "COLUMNS": "200"}
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )

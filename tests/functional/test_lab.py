@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import naming
-from orchestrator.emulated import EmulatedLab
-from orchestrator.labfile import load_lab
 from orchestrator.model import Lab
-from tests.conftest import write_lab
-from tests.labtools import free_third_octet, links, namespaces, orchestrate, pid_alive
+from tests.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-lab"
@@ -30,16 +27,8 @@ LAB_NAME = "tbtest-lab"
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path, Path]]:
-    directory = tmp_path_factory.mktemp("lab")
-    state = directory / "state"
-    path = write_lab(directory, name=LAB_NAME, second_octet=19, third_base=free_third_octet())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TESTBED_STATE_DIR", str(state))
-        lab = load_lab(path)
-        try:
-            yield lab, path, state
-        finally:
-            EmulatedLab(lab).down()
+    with own_lab(tmp_path_factory.mktemp("lab"), LAB_NAME) as built:
+        yield built
 
 
 def timed(label: str, *args: str, state: Path) -> tuple[float, str, str, int]:

@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,13 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.emulated import EmulatedLab, namespace_pids
+from orchestrator.emulated import namespace_pids
 from orchestrator.labfile import load_lab
 from orchestrator.model import Lab
 from orchestrator.monitoring import Prometheus
 from orchestrator.naming import namespace
-from tests.conftest import free_port, write_lab
-from tests.labtools import free_third_octet, orchestrate, pid_alive
+from tests.conftest import free_port
+from tests.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-sweep"
@@ -52,26 +51,21 @@ SHORT = {
 
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    directory = tmp_path_factory.mktemp("sweep")
-    state = directory / "state"
-    path = write_lab(
-        directory,
-        name=LAB_NAME,
-        second_octet=19,
-        third_base=free_third_octet(),
-        lab_changes={"experiment": SHORT},
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TESTBED_STATE_DIR", str(state))
-        lab = load_lab(path)
-        try:
-            result = orchestrate("lab", "up", str(path), state=state)
-            assert result.returncode == 0, result.stderr
-            yield path, state
-        finally:
-            for lab_file in directory.glob("*.yml"):
-                Prometheus.for_lab(load_lab(lab_file)).stop()
-            EmulatedLab(lab).down()
+    with own_lab(tmp_path_factory.mktemp("sweep"), LAB_NAME, SHORT, build=True) as (
+        _,
+        path,
+        state,
+    ):
+        yield path, state
+
+
+@pytest.fixture(autouse=True)
+def stop_prometheus_after_each_test(lab_dir: tuple[Path, Path]) -> Iterator[None]:
+    """Each lab file has its own results directory and so its own Prometheus; several of them
+    scraping the same hosts every second would load the machine the tests measure on."""
+    yield
+    for lab_file in lab_dir[0].parent.glob("*.yml"):
+        Prometheus.for_lab(load_lab(lab_file)).stop()
 
 
 def with_experiment(lab_dir: tuple[Path, Path], name: str, **changes: Any) -> Path:
@@ -211,18 +205,14 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     # The first measured load agent on client3 dies half-way through its run.
     agent_killer = Killer(client_run / "load.pid", after=1.5)
     agent_killer.start()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
-        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1]), "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = lab_file.parent / "faults.log"
+    process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
     # Once that point failed and its retry is stored, the server dies during the next point.
     wait_for(lambda: len(attempts(lab_file)) >= 2, process)
     server_killer = Killer(server_run / "server.pid", after=1.0, when=client_run / "load.pid")
     server_killer.start()
-    output, _ = process.communicate(timeout=600)
+    process.wait(timeout=600)
+    output = log.read_text()
     agent_killer.stop.set()
     server_killer.stop.set()
     print(output[-3000:])
@@ -242,11 +232,8 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
 def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path, Path]) -> None:
     lab_file = with_experiment(lab_dir, "resume")
     lab = load_lab(lab_file)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
-        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = start_orchestrate(
+        "up", str(lab_file), state=lab_dir[1], log=lab_file.parent / "killed.log"
     )
     store = lab.results_directory / "testbed.sqlite"
     wait_for(lambda: len(points(lab_file)) >= 1, process)
@@ -274,21 +261,16 @@ def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path
 def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Path, Path]) -> None:
     lab_file = with_experiment(lab_dir, "interrupt", rates=[1600])
     lab = load_lab(lab_file)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
-        env={**os.environ, "TESTBED_STATE_DIR": str(lab_dir[1])},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = lab_file.parent / "interrupted.log"
+    process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
     load_pid = Path(lab.clients[0].directory) / "run" / "load.pid"
     started = time.time()
     while not (load_pid.exists() and load_pid.stat().st_mtime > started):
         assert process.poll() is None
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=120)
-    assert process.returncode == 130, errors
+    assert process.wait(timeout=120) == 130, log.read_text()[-2000:]
+    assert "error: interrupted: the point in progress is stored as interrupted" in log.read_text()
     [point] = points(lab_file)
     assert point["status"] == "interrupted"
     assert not our_processes(lab)
