@@ -1,0 +1,303 @@
+"""Comparing two sweeps: for every curve, did the server get better, worse, or stay the same?
+
+    result = compare_sweeps(store, base_id, new_id, threshold=0.05)
+    result.regressed                       # True when any curve is significantly worse
+    for row in result.rows:                # one per mechanism × workload × idle × accept-limit
+        row.peak.relative, row.peak.low, row.peak.high, row.peak.verdict
+        row.saturation.verdict
+
+A curve's peak reply rate and saturation rate are compared (higher is better for both): the
+change relative to base with its 95 % CI over the repetitions (`stats.change`), judged against
+`threshold`. A saturation that one sweep did not reach inside its rates is a bound, not a value:
+it can still be judged when the bounds alone put the change beyond the threshold.
+
+`compare` is the pure part (two `SweepData`); `print_comparison` and `comparison_page` show it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.report.data import (
+    MECHANISM_LABELS,
+    Curve,
+    Saturation,
+    SweepData,
+    accept_order,
+    curves,
+    mechanism_order,
+)
+from orchestrator.report.html import esc, page, table
+from orchestrator.report.stats import (
+    BETTER,
+    NO_CHANGE,
+    NOT_MEASURED,
+    WORSE,
+    Estimate,
+    change,
+)
+from orchestrator.store import Store
+
+DEFAULT_THRESHOLD = 0.05
+BOUNDS_ONLY = "bounds: a saturation not reached inside the rates"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One quantity of one curve (peak or saturation), base against new.
+
+    `relative`, `low` and `high` are fractions of the base value (-0.2: 20 % lower); `low` and
+    `high` bound the 95 % CI and are None without one (single runs, bounds)."""
+
+    base: str  # as shown, e.g. "9,950 ± 373 (n=3)" or "not reached (above 7,000)"
+    new: str
+    base_value: Estimate | None
+    new_value: Estimate | None
+    relative: float | None
+    low: float | None
+    high: float | None
+    verdict: str
+    method: str
+
+    def text(self) -> str:
+        if self.relative is None:
+            return "-"
+        if self.low is None or self.high is None:
+            return f"{self.relative:+.1%}"
+        return f"{self.relative:+.1%} [{self.low:+.1%}, {self.high:+.1%}]"
+
+
+@dataclass(frozen=True)
+class CurveComparison:
+    """One curve (mechanism × workload × idle connections × accept-limit) in both sweeps."""
+
+    mechanism: str
+    workload: str
+    idle_connections: int
+    accept_limit: str
+    peak: Difference
+    saturation: Difference
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {self.peak.verdict, self.saturation.verdict}
+        for verdict in (WORSE, BETTER, NO_CHANGE):
+            if verdict in verdicts:
+                return verdict
+        return NOT_MEASURED
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The comparison of sweep `new` against sweep `base`."""
+
+    base: str
+    new: str
+    threshold: float
+    rows: tuple[CurveComparison, ...]
+    notes: tuple[str, ...]  # what differs between the sweeps besides the results
+
+    @property
+    def worse(self) -> list[CurveComparison]:
+        return [row for row in self.rows if row.verdict == WORSE]
+
+    @property
+    def better(self) -> list[CurveComparison]:
+        return [row for row in self.rows if row.verdict == BETTER]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.worse)
+
+
+def compare_sweeps(
+    store: Store, base: str, new: str, threshold: float = DEFAULT_THRESHOLD
+) -> Comparison:
+    """Compare two stored sweeps (see the module docstring)."""
+    return compare(SweepData.load(store, base), SweepData.load(store, new), threshold)
+
+
+def compare(base: SweepData, new: SweepData, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+    """Compare every curve of `base` and `new` (curves of only one are 'not measured')."""
+    before = {_key(c): c for c in curves(base)}
+    after = {_key(c): c for c in curves(new)}
+    rows = []
+    for key in sorted(before.keys() | after.keys(), key=_order):
+        mechanism, workload, idle, accept = key
+        a, b = before.get(key), after.get(key)
+        rows.append(
+            CurveComparison(
+                mechanism, workload, idle, accept,
+                peak=_peak(a, b, threshold),
+                saturation=_saturation(a, b, threshold),
+            )
+        )  # fmt: skip
+    return Comparison(base.id, new.id, threshold, tuple(rows), tuple(_notes(base, new)))
+
+
+def _peak(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
+    a = base.peak_runs() if base else []
+    b = new.peak_runs() if new else []
+    shown_a = base.peak.text() if base and base.peak else "not measured"
+    shown_b = new.peak.text() if new and new.peak else "not measured"
+    if not a or not b:
+        return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
+    result = change(a, b, threshold)
+    return Difference(
+        shown_a, shown_b, result.base, result.new, result.relative, result.low, result.high,
+        result.verdict, result.method,
+    )  # fmt: skip
+
+
+def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
+    a = base.saturation if base else Saturation(None)
+    b = new.saturation if new else Saturation(None)
+    shown_a, shown_b = a.text(), b.text()
+    if a.estimate is not None and b.estimate is not None:
+        values_a = _saturation_runs(base)
+        values_b = _saturation_runs(new)
+        result = change(values_a, values_b, threshold)
+        return Difference(
+            shown_a, shown_b, result.base, result.new, result.relative, result.low,
+            result.high, result.verdict, result.method,
+        )  # fmt: skip
+    bounds_a, bounds_b = a.bounds, b.bounds
+    if bounds_a is None or bounds_b is None:
+        return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
+    (low_a, high_a), (low_b, high_b) = bounds_a, bounds_b
+    verdict = NO_CHANGE
+    if low_a > 0 and high_b <= low_a * (1 - threshold):
+        verdict = WORSE
+    elif math.isfinite(high_a) and low_b >= high_a * (1 + threshold):
+        verdict = BETTER
+    relative = None
+    if low_a > 0 and math.isfinite(high_b) and verdict == WORSE:
+        relative = high_b / low_a - 1  # at least this much lower
+    elif math.isfinite(high_a) and high_a > 0 and verdict == BETTER:
+        relative = low_b / high_a - 1  # at least this much higher
+    return Difference(
+        shown_a, shown_b, a.estimate, b.estimate, relative, None, None, verdict, BOUNDS_ONLY
+    )
+
+
+def _saturation_runs(curve: Curve | None) -> list[float]:
+    """Each repetition's saturation rate (every one of them saturated: see Saturation)."""
+    if curve is None:
+        return []
+    values = []
+    for repetition in curve.repetitions:
+        found = curve.saturation_in(repetition)
+        if found is not None:
+            values.append(found)
+    return values
+
+
+def _notes(base: SweepData, new: SweepData) -> list[str]:
+    notes = []
+    a, b = base.details, new.details
+    if a.get("lab") != b.get("lab"):
+        notes.append(f"different labs: {a.get('lab')} and {b.get('lab')}")
+    if a.get("digest") != b.get("digest"):
+        notes.append("different plans: only the curves both measured are compared")
+    if base.emulated != new.emulated:
+        notes.append("one sweep ran on an emulated lab, the other on a physical one")
+    if a.get("revision") != b.get("revision"):
+        notes.append(f"revision {a.get('revision')} → {b.get('revision')}")
+    hosts_a, hosts_b = a.get("hosts") or {}, b.get("hosts") or {}
+    for name in sorted(hosts_a.keys() & hosts_b.keys()):
+        for fact in ("kernel", "cpu_model", "sysctls"):
+            if hosts_a[name].get(fact) != hosts_b[name].get(fact):
+                notes.append(f"{name}: {fact} differs between the sweeps")
+    return notes
+
+
+def _key(curve: Curve) -> tuple[str, str, int, str]:
+    return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)
+
+
+def _order(key: tuple[str, str, int, str]) -> tuple[str, int, float, int]:
+    mechanism, workload, idle, accept = key
+    return (workload, idle, accept_order(accept), mechanism_order(mechanism))
+
+
+# -- showing it ----------------------------------------------------------------------------------
+
+VERDICT_STYLES = {WORSE: "bold red", BETTER: "green", NO_CHANGE: "", NOT_MEASURED: "dim"}
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """The comparison as a table in the terminal, then its notes."""
+    grid = Table(
+        title=f"{comparison.new} against {comparison.base} "
+        f"(threshold {comparison.threshold:.0%}, 95 % CI)"
+    )
+    for column in ("workload", "idle", "accept", "mechanism", "peak base", "peak new",
+                   "peak change", "saturation base", "saturation new", "saturation change",
+                   "verdict"):  # fmt: skip
+        grid.add_column(column, justify="right" if column == "idle" else "left")
+    for row in comparison.rows:
+        style = VERDICT_STYLES.get(row.verdict, "")
+        grid.add_row(
+            row.workload, f"{row.idle_connections:,}", row.accept_limit,
+            MECHANISM_LABELS.get(row.mechanism, row.mechanism),
+            row.peak.base, row.peak.new, row.peak.text(),
+            row.saturation.base, row.saturation.new, row.saturation.text(),
+            f"[{style}]{row.verdict}[/]" if style else row.verdict,
+        )  # fmt: skip
+    console.print(grid)
+    for note in comparison.notes:
+        console.print(f"note: {note}")
+    worse = comparison.worse
+    if worse:
+        names = ", ".join(_name(row) for row in worse)
+        console.print(f"[bold red]significantly worse[/]: {names}")
+    else:
+        console.print("nothing significantly worse")
+
+
+def comparison_page(comparison: Comparison) -> str:
+    """The comparison as one self-contained HTML page."""
+    rows = [
+        [
+            row.workload, f"{row.idle_connections:,}", row.accept_limit,
+            MECHANISM_LABELS.get(row.mechanism, row.mechanism),
+            row.peak.base, row.peak.new, row.peak.text(), row.peak.method,
+            row.saturation.base, row.saturation.new, row.saturation.text(),
+            row.verdict,
+        ]
+        for row in comparison.rows
+    ]  # fmt: skip
+    headers = ["workload", "idle", "accept", "mechanism", "peak base", "peak new", "peak change",
+               "method", "saturation base", "saturation new", "saturation change",
+               "verdict"]  # fmt: skip
+    classes = [_css(row.verdict) for row in comparison.rows]
+    notes = "".join(f"<li>{esc(note)}</li>" for note in comparison.notes)
+    summary = (
+        f"significantly worse: {', '.join(_name(row) for row in comparison.worse)}"
+        if comparison.regressed
+        else "nothing significantly worse"
+    )
+    body = (
+        f"<h1>{esc(comparison.new)} against {esc(comparison.base)}</h1>"
+        f'<p class="meta">Peak reply rate and saturation rate per curve; change relative to '
+        f"the base with its 95 % confidence interval (Welch t over the repetitions); a change "
+        f"counts when the interval excludes zero and it is at least "
+        f"{comparison.threshold:.0%}.</p>"
+        f'<p class="verdict {"worse" if comparison.regressed else "same"}">{esc(summary)}</p>'
+        + table(headers, rows, row_classes=classes)
+        + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+    )
+    return page(f"testbed comparison: {comparison.new} against {comparison.base}", body)
+
+
+def _name(row: CurveComparison) -> str:
+    accept = f"/accept={row.accept_limit}" if row.accept_limit != "inf" else ""
+    return f"{row.workload}/idle={row.idle_connections}{accept}/{row.mechanism}"
+
+
+def _css(verdict: str) -> str:
+    return {WORSE: "worse", BETTER: "better"}.get(verdict, "same")
