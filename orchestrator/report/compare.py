@@ -158,9 +158,8 @@ def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Diff
     b = new.saturation if new else Saturation(None)
     shown_a, shown_b = a.text(), b.text()
     if a.estimate is not None and b.estimate is not None:
-        values_a = _saturation_runs(base)
-        values_b = _saturation_runs(new)
-        result = change(values_a, values_b, threshold)
+        assert base is not None and new is not None  # they have estimates
+        result = change(base.saturation_runs(), new.saturation_runs(), threshold)
         return Difference(
             shown_a, shown_b, result.base, result.new, result.relative, result.low,
             result.high, result.verdict, result.method,
@@ -182,18 +181,6 @@ def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Diff
     return Difference(
         shown_a, shown_b, a.estimate, b.estimate, relative, None, None, verdict, BOUNDS_ONLY
     )
-
-
-def _saturation_runs(curve: Curve | None) -> list[float]:
-    """Each repetition's saturation rate (every one of them saturated: see Saturation)."""
-    if curve is None:
-        return []
-    values = []
-    for repetition in curve.repetitions:
-        found = curve.saturation_in(repetition)
-        if found is not None:
-            values.append(found)
-    return values
 
 
 def _notes(base: SweepData, new: SweepData) -> list[str]:

@@ -12,8 +12,8 @@ averaged in as the server's result.
 
 Saturation is where replies stop tracking requests: the first rate at which a run served less
 than 95 % of the load offered (`served_fraction`), interpolated linearly on that fraction from
-the last rate that still tracked. Peak and saturation are computed per repetition (each repetition
-is a whole curve) and then averaged, so their intervals are over independent runs.
+the last rate that still tracked; it is found per repetition (each is a whole curve) and then
+averaged. The peak is the highest mean reply rate over the rates, with that mean's interval.
 
 Everything here is a pure function of `SweepData`; nothing reads the store but `load`.
 """
@@ -182,14 +182,20 @@ class Curve:
         """The ok runs of one repetition, by ascending rate."""
         return [run for point in self.points for run in point.ok if run.repetition == repetition]
 
+    @property
+    def peak_point(self) -> RatePoint | None:
+        """The rate with the highest mean ok reply rate (the lowest such rate on a tie)."""
+        measured = [point for point in self.points if point.reply is not None]
+        return max(measured, key=_mean_reply, default=None)
+
     def peak_runs(self) -> list[float]:
-        """Each repetition's highest ok reply rate (repetitions without an ok run left out)."""
-        peaks = []
-        for repetition in self.repetitions:
-            rates = [run.reply_rate or 0.0 for run in self.ok_runs(repetition)]
-            if rates:
-                peaks.append(max(rates))
-        return peaks
+        """The ok reply rates at the peak rate: one per repetition that was ok there.
+
+        Taken from the mean curve rather than as each repetition's own maximum, so that a
+        repetition whose top rate was client-limited does not pull the peak down to a lower
+        rate: it just contributes no run at the peak."""
+        point = self.peak_point
+        return [run.reply_rate or 0.0 for run in point.ok] if point else []
 
     @property
     def peak(self) -> Estimate | None:
@@ -198,36 +204,53 @@ class Curve:
 
     @property
     def saturated(self) -> bool:
-        """Whether the server ran out of capacity inside the measured rates (in every run)."""
+        """Whether the server ran out of capacity inside the measured rates."""
         return self.saturation.estimate is not None or self.saturation.below is not None
 
-    def saturation_in(self, repetition: int) -> float | None:
-        """Where one repetition stopped tracking (`saturation_of` its ok runs)."""
-        return saturation_of(self.ok_runs(repetition))
+    def saturation_runs(self) -> list[float]:
+        """Each repetition's saturation rate, of the repetitions that saturated inside the
+        rates (see `saturation`)."""
+        return [value for value in self._per_repetition() if isinstance(value, float)]
 
     @property
     def saturation(self) -> Saturation:
-        values: list[float] = []
-        above = below = None
+        """Where the curve stops tracking, over its repetitions.
+
+        A repetition that served the lowest rate short says "below"; one that tracked up to the
+        curve's highest rate says "above"; either outweighs the repetitions that did saturate
+        (the curve does not saturate consistently inside the rates). A repetition that tracked
+        as far as it went but lacks an ok run at a higher rate (client-limited or failed there)
+        is inconclusive and left out."""
+        values = self.saturation_runs()
+        outcomes = self._per_repetition()
+        belows = [o[1] for o in outcomes if isinstance(o, tuple) and o[0] == "below"]
+        aboves = [o[1] for o in outcomes if isinstance(o, tuple) and o[0] == "above"]
+        if belows:
+            return Saturation(None, below=min(belows))
+        if aboves:
+            return Saturation(None, above=max(aboves))
+        if values:
+            return Saturation(estimate(values))
+        inconclusive = [o[1] for o in outcomes if isinstance(o, tuple)]
+        return Saturation(None, above=max(inconclusive)) if inconclusive else Saturation(None)
+
+    def _per_repetition(self) -> list[float | tuple[str, float]]:
+        """Each repetition's saturation: a rate, or ("below" | "above" | "inconclusive", rate)."""
+        highest = max((point.rate for point in self.points), default=0.0)
+        outcomes: list[float | tuple[str, float]] = []
         for repetition in self.repetitions:
             ok = self.ok_runs(repetition)
             if not ok:
                 continue
             found = saturation_of(ok)
             if found is None:
-                above = max(above or 0.0, ok[-1].target_rate)
+                last = ok[-1].target_rate
+                outcomes.append(("above" if last == highest else "inconclusive", last))
             elif not ok[0].tracks:
-                below = min(below or math.inf, ok[0].target_rate)
+                outcomes.append(("below", ok[0].target_rate))
             else:
-                values.append(found)
-        if below is not None:
-            return Saturation(None, below=below)
-        if above is not None:
-            return Saturation(None, above=above)
-        return Saturation(estimate(values) if values else None)
-
-    def point_at(self, rate: float) -> RatePoint | None:
-        return next((point for point in self.points if point.rate == rate), None)
+                outcomes.append(found)
+        return outcomes
 
 
 def saturation_of(runs: Sequence[Run]) -> float | None:
@@ -422,6 +445,10 @@ def _curve_order(curve: Curve) -> tuple[Any, ...]:
 
 def _accept_then_mechanism(curve: Curve) -> tuple[int, float]:
     return (mechanism_order(curve.mechanism), -accept_order(curve.accept_limit))
+
+
+def _mean_reply(point: RatePoint) -> float:
+    return point.reply.mean if point.reply is not None else -math.inf
 
 
 def _by_rep(run: Run) -> int:

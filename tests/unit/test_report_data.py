@@ -76,7 +76,9 @@ def test_saturation_not_reached_and_reached_at_once_are_bounds(tmp_path: Path) -
     assert "not reached" in select.saturation.text() and "below" in poll.saturation.text()
 
 
-def test_peak_and_saturation_are_per_repetition_then_averaged(tmp_path: Path) -> None:
+def test_the_peak_is_the_best_rates_mean_and_saturation_is_per_repetition(
+    tmp_path: Path,
+) -> None:
     points = []
     for rep, (low, high) in enumerate([(1000.0, 1500.0), (1000.0, 1300.0)], start=1):
         points += [P("select", 1000, low, rep=rep), P("select", 2000, high, rep=rep)]
@@ -86,7 +88,23 @@ def test_peak_and_saturation_are_per_repetition_then_averaged(tmp_path: Path) ->
     first = saturation_of(curve.ok_runs(1))
     second = saturation_of(curve.ok_runs(2))
     assert first is not None and second is not None and first > second
+    assert curve.saturation_runs() == [first, second]
     assert curve.saturation.estimate == estimate([first, second])
+
+
+def test_a_repetition_cut_short_by_its_clients_neither_lowers_the_peak_nor_the_saturation(
+    tmp_path: Path,
+) -> None:
+    points = [
+        P("epoll-lt", 1000, 1000.0, rep=1),
+        P("epoll-lt", 3000, 2990.0, rep=1),
+        P("epoll-lt", 1000, 1000.0, rep=2),
+        P("epoll-lt", 3000, 1800.0, rep=2, status="client-limited"),
+    ]
+    [curve] = curves(load(tmp_path, points))
+    assert curve.peak == estimate([2990.0])  # the top rate, from the one ok run there
+    assert curve.saturation.above == 3000.0  # repetition 2 says nothing beyond 1,000
+    assert curve.saturation_runs() == []
 
 
 def test_client_limited_runs_never_make_the_peak(tmp_path: Path) -> None:
