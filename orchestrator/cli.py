@@ -239,8 +239,10 @@ def report_command(
     sweep_id = sweep if sweep is not None else _latest_sweep(store)
     if store.sweep(sweep_id) is None:
         raise TestbedError(f"--sweep: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
-    directory = write_report(store, sweep_id, profile_rate)
-    console.print(f"report of sweep [bold]{sweep_id}[/]: {directory / 'index.html'}")
+    written = write_report(store, sweep_id, profile_rate)
+    for finding in written.report.findings:
+        console.print(f"{finding.verdict:>14}: {finding.claim}")
+    console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
 
 
 @app.command("compare")

@@ -202,11 +202,11 @@ def write_sweep_report(store: Store, sweep: Sweep) -> None:
     """Write the sweep's report and say where it is. The sweep is stored whatever happens here,
     so any failure, a bug included, is a warning and never the sweep's exit status."""
     try:
-        directory = write_report(store, sweep.id)
+        written = write_report(store, sweep.id)
     except Exception as error:
         warn(f"the report of sweep {sweep.id} could not be written: {error}")
         return
-    console.print(f"report: {directory / 'index.html'}")
+    console.print(f"report: {written.index}")
 
 
 def _resumable(lab: Lab, store: Store) -> Sweep | None:

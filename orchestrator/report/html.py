@@ -317,8 +317,9 @@ def _statistics(report: Report) -> str:
     else:
         text = (
             f"{repetitions} repetitions per point: each plotted point is the mean of its ok runs"
-            " with a 95 % confidence interval (Student t); peaks and saturation rates are "
-            "computed per repetition, then averaged."
+            " with a 95 % confidence interval (Student t). A curve's peak is its best rate's "
+            "mean, with that interval; its saturation rate is found in each repetition, then "
+            "averaged."
         )
     if spreads:
         text += (
@@ -332,7 +333,7 @@ def _statistics(report: Report) -> str:
 def _lab(details: Mapping[str, Any]) -> str:
     hosts = details.get("hosts") or {}
     rows = []
-    for name, facts in hosts.items():
+    for name, facts in sorted(hosts.items(), key=_server_first):
         nics = facts.get("nics") or {}
         rows.append(
             [
@@ -399,6 +400,11 @@ def _points(report: Report) -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _server_first(item: tuple[str, Any]) -> tuple[bool, str]:
+    name, facts = item
+    return (facts.get("role") != "server", name)
 
 
 def _label(mechanism: str) -> str:

@@ -1,6 +1,7 @@
 """Writing a sweep's report: `reports/<sweep-id>/` under the results directory.
 
-    directory = write_report(store, sweep_id, profile_rate=None)
+    written = write_report(store, sweep_id, profile_rate=None)
+    written.directory, written.report
     # index.html, figure-1-one-byte-idle0.png, figure-1-one-byte-idle0.csv, table1-...csv,
     # curves.csv, idle.csv, findings.csv, points.csv
 
@@ -15,6 +16,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,18 @@ def reports_directory(store: Store) -> Path:
     return store.path.parent / REPORTS
 
 
-def write_report(store: Store, sweep_id: str, profile_rate: float | None = None) -> Path:
-    """Write the report of `sweep_id`; return its directory (see the module docstring)."""
+@dataclass(frozen=True)
+class Written:
+    directory: Path
+    report: Report
+
+    @property
+    def index(self) -> Path:
+        return self.directory / "index.html"
+
+
+def write_report(store: Store, sweep_id: str, profile_rate: float | None = None) -> Written:
+    """Write the report of `sweep_id` (see the module docstring)."""
     report = build(SweepData.load(store, sweep_id), profile_rate)
     target = reports_directory(store) / sweep_id
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +71,7 @@ def write_report(store: Store, sweep_id: str, profile_rate: float | None = None)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target
+    return Written(target, report)
 
 
 def write_comparison(store: Store, comparison: Comparison) -> Path:

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow]
 def test_the_page_of_a_repeated_sweep_renders_in_chromium(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     sweep = sweep_with(store, repeated(reps=4), repetitions=4)
-    directory = write_report(store, sweep)
+    directory = write_report(store, sweep).directory
     assert_figures_match_store(directory, store, sweep)
     for png in directory.glob("*.png"):
         assert_png_drawn(png)

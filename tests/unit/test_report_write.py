@@ -108,9 +108,9 @@ def test_a_report_from_several_repetitions_holds_the_stores_numbers(
 def test_single_runs_are_labelled_and_an_older_report_is_replaced(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     sweep = sweep_with(store, [P("poll", 1000, 1000.0), P("poll", 2000, 1500.0)])
-    directory = write_report(store, sweep)
+    directory = write_report(store, sweep).directory
     (directory / "stale.txt").write_text("from an older report")
-    assert write_report(store, sweep) == directory
+    assert write_report(store, sweep).directory == directory
     assert not (directory / "stale.txt").exists()
     page = (directory / "index.html").read_text()
     assert "Every point is a single run" in page and "(single run)" in page
