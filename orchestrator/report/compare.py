@@ -39,6 +39,7 @@ from orchestrator.report.stats import (
     WORSE,
     Estimate,
     change,
+    relative_text,
 )
 from orchestrator.store import Store
 
@@ -64,11 +65,7 @@ class Difference:
     method: str
 
     def text(self) -> str:
-        if self.relative is None:
-            return "-"
-        if self.low is None or self.high is None:
-            return f"{self.relative:+.1%}"
-        return f"{self.relative:+.1%} [{self.low:+.1%}, {self.high:+.1%}]"
+        return relative_text(self.relative, self.low, self.high)
 
 
 @dataclass(frozen=True)

@@ -94,12 +94,18 @@ class Change:
     threshold: float
 
     def text(self) -> str:
-        """'-23.1 % [-27.0, -19.2]' or '-23.1 % (single runs)'."""
-        if self.relative is None:
-            return "-"
-        if self.low is None or self.high is None:
-            return f"{self.relative:+.1%} (single runs)"
-        return f"{self.relative:+.1%} [{self.low:+.1%}, {self.high:+.1%}]"
+        """'-23.1% [-27.0%, -19.2%]' or '-23.1% (single runs)'."""
+        suffix = " (single runs)" if self.method == THRESHOLD_ONLY else ""
+        return relative_text(self.relative, self.low, self.high) + suffix
+
+
+def relative_text(relative: float | None, low: float | None, high: float | None) -> str:
+    """A relative change with its interval when there is one: '-23.1% [-27.0%, -19.2%]'."""
+    if relative is None:
+        return "-"
+    if low is None or high is None:
+        return f"{relative:+.1%}"
+    return f"{relative:+.1%} [{low:+.1%}, {high:+.1%}]"
 
 
 def change(base: Sequence[float], new: Sequence[float], threshold: float) -> Change:

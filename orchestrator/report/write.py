@@ -25,6 +25,7 @@ from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
 from orchestrator.report.data import Figure, SweepData
 from orchestrator.report.html import report_page
+from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
 from orchestrator.store import Store
 
@@ -126,9 +127,7 @@ def figure_rows(figure: Figure) -> list[list[Any]]:
                     curve.accept_limit,
                     point.rate,
                     len(point.ok),
-                    reply.mean if reply else None,
-                    reply.low if reply else None,
-                    reply.high if reply else None,
+                    *_interval(reply),
                     reply.stddev if reply else None,
                     request.mean if request else None,
                     len(limited),
@@ -159,13 +158,9 @@ def curve_rows(report: Report) -> list[list[Any]]:
                 curve.accept_limit,
                 curve.mechanism,
                 len(curve.runs),
-                peak.mean if peak else None,
-                peak.low if peak else None,
-                peak.high if peak else None,
+                *_interval(peak),
                 len(curve.peak_runs()),
-                estimate.mean if estimate else None,
-                estimate.low if estimate else None,
-                estimate.high if estimate else None,
+                *_interval(estimate),
                 saturation.above,
                 saturation.below,
             ]
@@ -207,6 +202,13 @@ def table1_rows(table: SyscallTable) -> list[list[Any]]:
         for row in table.rows
         for mechanism, cell in row.cells.items()
     ]
+
+
+def _interval(estimate: Estimate | None) -> list[float | None]:
+    """Mean, CI low, CI high: the three CSV columns of an estimate (empty when absent)."""
+    if estimate is None:
+        return [None, None, None]
+    return [estimate.mean, estimate.low, estimate.high]
 
 
 def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
