@@ -8,8 +8,10 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from orchestrator.labfile import machine_routes
+from tests.conftest import write_lab
 
 
 def free_third_octet(second_octet: int = 19) -> int:
@@ -22,6 +24,17 @@ def free_third_octet(second_octet: int = 19) -> int:
         if not any(block.overlaps(network) for network in taken):
             return base
     raise RuntimeError("no free 198.19.x.0/22 block for a test lab")
+
+
+def write_test_lab(directory: Path, name: str, experiment: dict[str, Any]) -> Path:
+    """A lab file for a functional test: its own name, a free 198.19.x block, `experiment`."""
+    return write_lab(
+        directory,
+        name=name,
+        second_octet=19,
+        third_base=free_third_octet(),
+        lab_changes={"experiment": experiment},
+    )
 
 
 def orchestrate(

@@ -4,8 +4,8 @@
     for finding in check_findings(curves(data), tables):
         finding.claim, finding.verdict, finding.evidence   # holds / does not hold / not measured
 
-Each claim is judged on peak reply rates (each repetition's highest ok reply rate, averaged) with
-the thresholds below; a difference counts only when `stats.change` finds it significant (its CI
+Each claim is judged on peak reply rates (`Curve.peak`: the best rate's mean over its ok runs)
+with the thresholds below; a difference counts only when `stats.change` finds it significant (its CI
 excludes zero, or single runs against the threshold alone). A claim about behaviour under load
 is "not measured" when none of the curves it rests on saturated: at rates the server serves
 without effort every mechanism looks alike, and that says nothing about the claim.

@@ -154,8 +154,8 @@ def _findings(report: Report) -> str:
         )
     return (
         '<h2 id="findings">The paper\'s findings, checked</h2>\n<p class="note">Each claim of '
-        "the paper's section 5 judged on this sweep from peak reply rates (each repetition's "
-        "highest ok reply rate). A claim about behaviour under load is <i>not measured</i> when "
+        "the paper's section 5 judged on this sweep from peak reply rates (each curve's best "
+        "mean over its ok runs). A claim about behaviour under load is <i>not measured</i> when "
         "none of the curves it rests on saturated: at rates the server serves easily every "
         "mechanism looks alike.</p>\n"
         + table(["claim", "paper", "verdict", "the numbers behind it"], rows, raw=True)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.report import figures as drawing
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
 from orchestrator.report.data import Figure, SweepData
@@ -86,6 +85,9 @@ def write_comparison(store: Store, comparison: Comparison) -> Path:
 
 def write_files(report: Report, directory: Path) -> list[str]:
     """Every file of the report into `directory`; return their names, index.html last."""
+    # matplotlib takes a second or more to import: only when drawing, not with every command.
+    from orchestrator.report import figures as drawing
+
     files: dict[str, str] = {}
     pngs: dict[str, bytes] = {}
     for figure in report.figures:
