@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from orchestrator.report.write import write_report
 from orchestrator.store import Store
+from orchestrator.up import write_sweep_report
 from tests.labtools import orchestrate
 from tests.report_stores import (
     P,
@@ -157,3 +160,26 @@ def test_report_and_compare_exit_statuses(tmp_path: Path, state_dir: Path) -> No
     assert {float(row["rate"]) for row in rows} == {1000.0}
     nothing = orchestrate("report", str(tmp_path / "empty"), state=state_dir)
     assert nothing.returncode == 1 and "no results store here" in nothing.stderr
+
+
+def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store.open(tmp_path)
+    sweep = store.create_sweep(
+        lab="unit",
+        digest="d",
+        seed=1,
+        points_planned=1,
+        lab_file="",
+        inventory="",
+        revision="r",
+        hosts={},
+        settings={},
+        workloads={},
+    )  # an interrupted sweep before its first point: nothing to report
+    write_sweep_report(store, sweep)
+    assert (
+        f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "reports" / sweep.id).exists()
