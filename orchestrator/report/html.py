@@ -215,7 +215,8 @@ def _curve_table(figure: Figure) -> str:
 def _tables(report: Report) -> str:
     parts = [
         '<h2 id="table1">Table 1: server time per system call</h2>\n<p class="note">Seconds in '
-        "each system call as a percentage of the server's CPU seconds over the measurement, "
+        "each system call (wall-clock time around the call, as the server measures it) as a "
+        "percentage of the server's CPU seconds over the measurement, "
         "mean over the ok runs at one rate; call counts per run below. Wait calls ("
         + esc(", ".join(WAIT_CALLS))
         + ") include time blocked waiting for events, which is not CPU time: below saturation "
@@ -262,9 +263,25 @@ def _table1(item: SyscallTable) -> str:
         [row.syscall, *(_cell(row.cells.get(m), "calls") for m in mechanisms)] for row in item.rows
     ]
     numeric = range(1, len(headers))
+    preempted = [
+        _label(m)
+        for m in mechanisms
+        if sum(
+            r.cells[m].percent for r in item.rows if m in r.cells and r.syscall not in WAIT_CALLS
+        )
+        > 100
+    ]
+    warning = (
+        f'<p class="notice">The calls that never wait add up to more than the server\'s CPU time '
+        f"for {esc(', '.join(preempted))}: the server was preempted inside them, so it did not "
+        "have its CPU to itself and these shares are not CPU time.</p>"
+        if preempted
+        else ""
+    )
     return (
         f"{title}<p class=note>At {item.rate:,.0f} requests/s ({esc(item.choice)}). Data: "
         f"table1-{esc(item.workload)}-idle{item.idle_connections}.csv.</p>"
+        + warning
         + table(headers, percent_rows, numeric=numeric)
         + "<p class=note>Per run: what the server did besides the system calls.</p>"
         + table(["", *headers[1:]], extra, numeric=numeric)

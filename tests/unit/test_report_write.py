@@ -120,6 +120,16 @@ def test_single_runs_are_labelled_and_an_older_report_is_replaced(tmp_path: Path
     assert [p.name for p in directory.parent.iterdir()] == [sweep]  # no staging left behind
 
 
+def test_table_1_says_when_the_server_was_preempted_inside_its_calls(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    starved = sweep_with(store, [P("poll", 1000, 900.0, cpu=0.2, syscalls={"read": (900, 0.5)})])
+    page = (write_report(store, starved).directory / "index.html").read_text()
+    assert "the server was preempted inside them" in page
+    assert "250.00" in page  # 0.5 s in read over 0.2 CPU seconds
+    fine = sweep_with(store, [P("poll", 1000, 900.0, cpu=2.0, syscalls={"read": (900, 0.5)})])
+    assert "preempted" not in (write_report(store, fine).directory / "index.html").read_text()
+
+
 def test_report_and_compare_exit_statuses(tmp_path: Path, state_dir: Path) -> None:
     store = Store.open(tmp_path)
     base = sweep_with(store, repeated(), repetitions=3)
