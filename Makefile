@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAB ?= lab.yml
 
-.PHONY: deps up test lint pytest server-test
+.PHONY: deps up test lint pytest server-test bench
 
 deps:
 	./scripts/install-deps
@@ -15,14 +15,20 @@ up: deps
 
 test: deps lint server-test pytest
 
+PYTHON_SOURCES := orchestrator agents tests scripts/bench-agents server/bench
+
 lint:
-	$(BIN)/ruff check orchestrator agents tests
-	$(BIN)/ruff format --check orchestrator agents tests
+	$(BIN)/ruff check $(PYTHON_SOURCES)
+	$(BIN)/ruff format --check $(PYTHON_SOURCES)
 	$(BIN)/mypy
-	cd playbooks && ../$(BIN)/ansible-lint
+	cd playbooks && PATH=../$(BIN):$$PATH ../$(BIN)/ansible-lint
 
 server-test:
 	$(MAKE) -C server test
 
 pytest:
 	$(BIN)/pytest
+
+bench: deps
+	$(MAKE) -C server bench
+	$(BIN)/python scripts/bench-agents

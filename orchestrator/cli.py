@@ -36,9 +36,11 @@ from orchestrator.labfile import load_lab
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
 from orchestrator.monitoring import Prometheus
+from orchestrator.nightly import baseline_for
 from orchestrator.remote import Remote
 from orchestrator.report.compare import compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
+from orchestrator.schedule import Scheduler, parse_daily
 from orchestrator.store import Store
 from orchestrator.ui import console, error_line, hosts_table, warn
 from orchestrator.up import lab_up, preflight, provision, publish_dashboards, run_up
@@ -108,12 +110,18 @@ def status_command(lab_file: LabArgument) -> None:
         points = store.points(sweep.id)
         counts = Counter(point["status"] for point in points)
         last = max((point["ended_at"] for point in points), default=None)
-        rows.append([
-            sweep.id, sweep.status, f"{len(store.done_keys(sweep.id))}/{sweep.points_planned}",
-            str(counts["ok"]), str(counts["client-limited"]), str(counts["failed"]),
-            str(counts["interrupted"]),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "-",
-        ])  # fmt: skip
+        rows.append(
+            [
+                sweep.id,
+                sweep.status,
+                f"{len(store.done_keys(sweep.id))}/{sweep.points_planned}",
+                str(counts["ok"]),
+                str(counts["client-limited"]),
+                str(counts["failed"]),
+                str(counts["interrupted"]),
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "-",
+            ]
+        )
     columns = ["sweep", "status", "done", "ok", "client-limited", "failed", "interrupted", "last"]
     console.print(hosts_table(f"sweeps of {lab.name} in {store.path}", columns, rows))
     running = LabLock.holder(lab.name)
@@ -197,6 +205,59 @@ def dashboards_export_command(
     """Write Grafana file provisioning (data source, dashboard provider) and the JSON."""
     for path in write_provisioning(directory, prometheus_url, folder):
         console.print(f"wrote {path}")
+
+
+baseline_app = typer.Typer(no_args_is_help=True, help="The sweep nightly runs compare with.")
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("set")
+def baseline_set_command(results: ResultsArgument, sweep: str) -> None:
+    """Pin SWEEP as the baseline of its lab's nightly runs."""
+    store = Store.open(results, create=False)
+    found = store.sweep(sweep)
+    if found is None:
+        raise TestbedError(f"{store.path}: no sweep {sweep!r}", EXIT_USAGE)
+    store.set_baseline(found.lab, found.id)
+    console.print(f"baseline of lab {found.lab}: {found.id} (pinned)")
+
+
+@baseline_app.command("show")
+def baseline_show_command(results: ResultsArgument) -> None:
+    """The baseline of every lab in the store: pinned, or the last good nightly sweep."""
+    store = Store.open(results, create=False)
+    for lab in sorted({sweep.lab for sweep in store.sweeps()}):
+        pinned = store.baseline(lab)
+        chosen = baseline_for(store, lab)
+        how = "pinned" if chosen is not None and chosen.id == pinned else "last good nightly"
+        console.print(
+            f"{lab}: {chosen.id if chosen else 'none yet'}" + (f" ({how})" if chosen else "")
+        )
+
+
+@app.command("schedule")
+def schedule_command(
+    lab_file: LabArgument,
+    daily: Annotated[str | None, typer.Option("--daily", help="Run every day at HH:MM.")] = None,
+    show: Annotated[bool, typer.Option("--list", help="List the installed schedules.")] = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove LAB's schedule.")] = False,
+) -> None:
+    """Run `orchestrate nightly LAB` every day (systemd timer, or cron where systemd is absent)."""
+    if sum((daily is not None, show, remove)) != 1:
+        raise TestbedError(
+            "schedule: give exactly one of --daily HH:MM, --list, --remove", EXIT_USAGE
+        )
+    at = parse_daily(daily) if daily is not None else None
+    lab = load_lab(lab_file)
+    scheduler = Scheduler()
+    if at is not None:
+        lines = scheduler.install(lab, at)
+    elif remove:
+        lines = scheduler.remove(lab)
+    else:
+        lines = scheduler.entries() or ["no nightly runs are scheduled"]
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 @app.command("export")

@@ -112,12 +112,23 @@ def write_provisioning(directory: Path, prometheus_url: str, folder: str) -> lis
     sources.write_text(yaml.safe_dump(sources_yaml, sort_keys=False))
     providers = directory / "provisioning" / "dashboards" / "testbed.yaml"
     providers.parent.mkdir(parents=True, exist_ok=True)
-    providers.write_text(yaml.safe_dump({
-        "apiVersion": 1,
-        "providers": [{
-            "name": "testbed", "folder": folder, "folderUid": "testbed", "type": "file",
-            "disableDeletion": False, "allowUiUpdates": False,
-            "options": {"path": str(json_dir.resolve())},
-        }],
-    }, sort_keys=False))  # fmt: skip
+    providers.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": 1,
+                "providers": [
+                    {
+                        "name": "testbed",
+                        "folder": folder,
+                        "folderUid": "testbed",
+                        "type": "file",
+                        "disableDeletion": False,
+                        "allowUiUpdates": False,
+                        "options": {"path": str(json_dir.resolve())},
+                    }
+                ],
+            },
+            sort_keys=False,
+        )
+    )
     return [*written, sources, providers]

@@ -11,12 +11,35 @@ from typing import Any
 from orchestrator.store import Store
 
 COLUMNS = (
-    "sweep", "point", "seq", "mechanism", "workload", "idle_connections", "accept_limit",
-    "target_rate", "repetition", "status", "reason", "attempts", "request_rate", "reply_rate",
-    "reply_rate_min", "reply_rate_max", "reply_rate_stddev", "replies", "server_replies",
-    "errors_total", "client_timeouts", "reply_time_ms", "connection_time_ms", "started_at",
-    "ended_at", "warmup_seconds", "measure_seconds", "cooldown_seconds",
-)  # fmt: skip
+    "sweep",
+    "point",
+    "seq",
+    "mechanism",
+    "workload",
+    "idle_connections",
+    "accept_limit",
+    "target_rate",
+    "repetition",
+    "status",
+    "reason",
+    "attempts",
+    "request_rate",
+    "reply_rate",
+    "reply_rate_min",
+    "reply_rate_max",
+    "reply_rate_stddev",
+    "replies",
+    "server_replies",
+    "errors_total",
+    "client_timeouts",
+    "reply_time_ms",
+    "connection_time_ms",
+    "started_at",
+    "ended_at",
+    "warmup_seconds",
+    "measure_seconds",
+    "cooldown_seconds",
+)
 
 
 def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:

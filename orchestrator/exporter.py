@@ -43,34 +43,48 @@ class SweepExporter:
         if registry is None:
             ProcessCollector(registry=self.registry)
         r = self.registry
-        self.info = Gauge("testbed_sweep_info", "The sweep in progress (1).",
-                          ["lab", "sweep", "seed"], registry=r)  # fmt: skip
-        self.points = Gauge("testbed_sweep_points", "Points of the sweep by state.",
-                            ["sweep", "state"], registry=r)  # fmt: skip
+        self.info = Gauge(
+            "testbed_sweep_info", "The sweep in progress (1).", ["lab", "sweep", "seed"], registry=r
+        )
+        self.points = Gauge(
+            "testbed_sweep_points", "Points of the sweep by state.", ["sweep", "state"], registry=r
+        )
         self.phase_gauge = Gauge(
-            "testbed_point_phase", "The phase of the point in progress (1).",
-            ["sweep", *POINT_LABELS, "attempt", "phase"], registry=r,
-        )  # fmt: skip
+            "testbed_point_phase",
+            "The phase of the point in progress (1).",
+            ["sweep", *POINT_LABELS, "attempt", "phase"],
+            registry=r,
+        )
         self.phase_started = Gauge(
-            "testbed_point_phase_started_timestamp_seconds", "When the current phase began.",
-            ["sweep"], registry=r,
-        )  # fmt: skip
+            "testbed_point_phase_started_timestamp_seconds",
+            "When the current phase began.",
+            ["sweep"],
+            registry=r,
+        )
         self.request_rate = Gauge(
-            "testbed_point_request_rate", "Achieved request rate of a finished point, per second.",
-            ["sweep", *POINT_LABELS, "status"], registry=r,
-        )  # fmt: skip
+            "testbed_point_request_rate",
+            "Achieved request rate of a finished point, per second.",
+            ["sweep", *POINT_LABELS, "status"],
+            registry=r,
+        )
         self.reply_rate = Gauge(
-            "testbed_point_reply_rate", "Reply rate of a finished point, per second.",
-            ["sweep", *POINT_LABELS, "status"], registry=r,
-        )  # fmt: skip
+            "testbed_point_reply_rate",
+            "Reply rate of a finished point, per second.",
+            ["sweep", *POINT_LABELS, "status"],
+            registry=r,
+        )
         self.live_rate = Gauge(
-            "testbed_point_reply_rate_live", "The server's reply rate while measuring, per second.",
-            ["sweep"], registry=r,
-        )  # fmt: skip
+            "testbed_point_reply_rate_live",
+            "The server's reply rate while measuring, per second.",
+            ["sweep"],
+            registry=r,
+        )
         self.errors = Gauge(
-            "testbed_point_errors", "Client-side errors of a finished point, by kind.",
-            ["sweep", *POINT_LABELS, "kind"], registry=r,
-        )  # fmt: skip
+            "testbed_point_errors",
+            "Client-side errors of a finished point, by kind.",
+            ["sweep", *POINT_LABELS, "kind"],
+            registry=r,
+        )
         self.sweep: Sweep | None = None
         self.point: Point | None = None
         self.attempt = 1
@@ -79,8 +93,9 @@ class SweepExporter:
 
     def serve(self) -> None:
         """Start the HTTP listener (a daemon thread; it ends with the process)."""
-        start_http_server(ORCHESTRATOR_METRICS_PORT, addr=exporter_address(self.lab),
-                          registry=self.registry)  # fmt: skip
+        start_http_server(
+            ORCHESTRATOR_METRICS_PORT, addr=exporter_address(self.lab), registry=self.registry
+        )
 
     # -- SweepObserver ---------------------------------------------------------------------------
 

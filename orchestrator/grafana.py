@@ -91,9 +91,13 @@ def _dashboard(api: Any, wanted: dict[str, Any]) -> str:
         if current == desired and existing.get("meta", {}).get("folderUid") == FOLDER_UID:
             return "unchanged"
     api.dashboard.update_dashboard(
-        {"dashboard": {**wanted, "id": None}, "folderUid": FOLDER_UID, "overwrite": True,
-         "message": "published by testbed"}
-    )  # fmt: skip
+        {
+            "dashboard": {**wanted, "id": None},
+            "folderUid": FOLDER_UID,
+            "overwrite": True,
+            "message": "published by testbed",
+        }
+    )
     return "created" if existing is None else "updated"
 
 

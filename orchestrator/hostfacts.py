@@ -23,19 +23,23 @@ SYSCTLS = (
     "fs.nr_open",
 )
 
-FACTS_SCRIPT = "\n".join([
-    'echo "kernel=$(uname -r)"',
-    'echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"',
-    "echo \"cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\"",
-    'echo "cpus_online=$(nproc --all)"',
-    'echo "cpus_allowed=$(nproc)"',
-    "echo \"memory_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)\"",
-    'echo "open_files=$(ulimit -Sn)/$(ulimit -Hn)"',
-    'echo "httperf=$(httperf --version 2>/dev/null | grep -o "httperf-[0-9.]*" | head -1)"',
-    *[f'echo "sysctl.{name}=$(cat /proc/sys/{name.replace(".", "/")} 2>/dev/null)"'
-      for name in SYSCTLS],
-    'echo "nics=$(ip -j -4 addr show | tr -d "\\n")"',
-])  # fmt: skip
+FACTS_SCRIPT = "\n".join(
+    [
+        'echo "kernel=$(uname -r)"',
+        'echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"',
+        "echo \"cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\"",
+        'echo "cpus_online=$(nproc --all)"',
+        'echo "cpus_allowed=$(nproc)"',
+        "echo \"memory_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)\"",
+        'echo "open_files=$(ulimit -Sn)/$(ulimit -Hn)"',
+        'echo "httperf=$(httperf --version 2>/dev/null | grep -o "httperf-[0-9.]*" | head -1)"',
+        *[
+            f'echo "sysctl.{name}=$(cat /proc/sys/{name.replace(".", "/")} 2>/dev/null)"'
+            for name in SYSCTLS
+        ],
+        'echo "nics=$(ip -j -4 addr show | tr -d "\\n")"',
+    ]
+)
 
 
 def parse_facts(text: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from orchestrator.model import (
     Lab,
     Monitoring,
     Nic,
+    Nightly,
     Prometheus,
     SpecWeb99,
 )
@@ -46,7 +47,16 @@ IFNAME_PATTERN = r"[A-Za-z0-9_.-]{1,15}"
 RESERVED_IFNAMES = ("lo", "mgmt0")
 MAX_RATE_POINTS = 1000
 
-LAB_KEYS = ("version", "name", "inventory", "emulate", "experiment", "monitoring", "results")
+LAB_KEYS = (
+    "version",
+    "name",
+    "inventory",
+    "emulate",
+    "experiment",
+    "monitoring",
+    "results",
+    "nightly",
+)
 EXPERIMENT_KEYS = (
     "mechanisms",
     "workloads",
@@ -120,11 +130,13 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
     experiment = _experiment(checker, top.get("experiment"))
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
+    nightly = _nightly(checker, top.get("nightly", {}))
     inventory_path = _inventory_path(checker, top.get("inventory"), path.parent)
     if checker.problems:
         raise ConfigError(checker.problems)
     assert name is not None and emulate is not None and experiment is not None
     assert monitoring is not None and results is not None and inventory_path is not None
+    assert nightly is not None
 
     inventory = Checker(YamlDocument.load(inventory_path, "inventory"))
     lab = _lab_from_inventory(
@@ -136,6 +148,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         experiment=experiment,
         monitoring=monitoring,
         results=results,
+        nightly=nightly,
     )
     if emulate:
         _check_route_overlap(inventory, lab, routes())
@@ -351,6 +364,36 @@ def _optional_url(checker: Checker, path: Path_, value: Any) -> str | None:
     return url.rstrip("/") if url is not None else None
 
 
+def _nightly(checker: Checker, value: Any) -> Nightly | None:
+    at: Path_ = ("nightly",)
+    problems_before = len(checker.problems)
+    section = checker.mapping(at, value, ("keep", "webhook", "command", "threshold"))
+    if section is None:
+        return None
+    keep = checker.integer((*at, "keep"), section.get("keep", 14), minimum=1)
+    webhook = _optional_url(checker, (*at, "webhook"), section.get("webhook"))
+    command = section.get("command")
+    if command is not None:
+        command = checker.string((*at, "command"), command, r"\S.*", "a shell command")
+    threshold = _fraction(checker, (*at, "threshold"), section.get("threshold", "5%"))
+    if len(checker.problems) > problems_before or keep is None or threshold is None:
+        return None
+    return Nightly(keep=keep, webhook=webhook, command=command, threshold=threshold)
+
+
+def _fraction(checker: Checker, path: Path_, value: Any) -> float | None:
+    """'5%' or 0.05 -> 0.05; a fraction strictly between 0 and 1."""
+    number: float | None = None
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?%", value.strip()):
+        number = float(value.strip()[:-1]) / 100
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    if number is None or not 0 < number < 1:
+        checker.fail(path, value, "expected a percentage like '5%' (or a fraction like 0.05)")
+        return None
+    return number
+
+
 def _results(checker: Checker, value: Any, base: Path) -> Path | None:
     section = checker.mapping(("results",), value, ("directory",))
     if section is None:
@@ -377,6 +420,7 @@ def _lab_from_inventory(
     experiment: Experiment,
     monitoring: Monitoring,
     results: Path,
+    nightly: Nightly,
 ) -> Lab:
     hosts = read_inventory(checker)
     if checker.problems:
@@ -446,6 +490,7 @@ def _lab_from_inventory(
         experiment=experiment,
         monitoring=monitoring,
         results_directory=results,
+        nightly=nightly,
     )
 
 

@@ -21,6 +21,7 @@ from orchestrator.errors import TestbedError
 from orchestrator.paths import lab_state_dir
 
 EXIT_LOCKED = 3
+_HELD: dict[str, int] = {}  # lab -> how many LabLocks of this process hold it (re-entrant)
 
 
 class LockHeld(TestbedError):
@@ -38,8 +39,14 @@ class LabLock:
         self.lab_name = lab_name
         self.purpose = purpose
         self._fd: int | None = None
+        self._nested = False
 
     def acquire(self) -> None:
+        """Take the lock; this process may take it again (nightly holds it around `up`)."""
+        if _HELD.get(self.lab_name):
+            _HELD[self.lab_name] += 1
+            self._nested = True
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -52,11 +59,16 @@ class LabLock:
         record = {"pid": os.getpid(), "purpose": self.purpose, "since": time.time()}
         os.write(fd, json.dumps(record).encode())
         self._fd = fd
+        _HELD[self.lab_name] = 1
 
     def release(self) -> None:
-        if self._fd is not None:
+        if self._nested:
+            _HELD[self.lab_name] -= 1
+            self._nested = False
+        elif self._fd is not None:
             os.close(self._fd)  # closing drops the flock; the file stays for the next run
             self._fd = None
+            _HELD.pop(self.lab_name, None)
 
     def __enter__(self) -> LabLock:
         self.acquire()
@@ -74,6 +86,8 @@ class LabLock:
     def holder(cls, lab_name: str) -> str | None:
         """Who holds the lab's lock now, or None when it is free."""
         lock = cls(lab_name)
+        if _HELD.get(lab_name):
+            return f"this process (pid {os.getpid()})"
         if not lock.path.exists():
             return None
         try:

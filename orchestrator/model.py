@@ -104,6 +104,16 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Nightly:
+    """Unattended runs: how many nights to keep, whom to tell when something moved."""
+
+    keep: int  # nights of results, reports and Prometheus data kept (the baseline always is)
+    webhook: str | None  # POSTed a JSON summary on a regression or a failed run
+    command: str | None  # run with the same JSON on stdin
+    threshold: float  # relative change in peak reply rate that counts as significant
+
+
+@dataclass(frozen=True)
 class Lab:
     """A validated lab: hosts, networks, the experiment plan and where results go.
 
@@ -127,7 +137,7 @@ class Lab:
     experiment: Experiment
     monitoring: Monitoring
     results_directory: Path
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    nightly: Nightly = field(default_factory=lambda: Nightly(14, None, None, 0.05))
 
     @property
     def hosts(self) -> tuple[Host, ...]:

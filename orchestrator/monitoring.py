@@ -58,10 +58,12 @@ def scrape_config(lab: Lab) -> dict[str, Any]:
     def targets(port: int, role: str | None = None) -> list[dict[str, Any]]:
         hosts = [h for h in lab.hosts if role is None or h.role == role]
         return [
-            {"targets": [f"{host.management}:{port}"],
-             "labels": {"host": host.name, "role": host.role}}
+            {
+                "targets": [f"{host.management}:{port}"],
+                "labels": {"host": host.name, "role": host.role},
+            }
             for host in hosts
-        ]  # fmt: skip
+        ]
 
     orchestrator = exporter_address(lab)
     orchestrator = "127.0.0.1" if orchestrator == "0.0.0.0" else orchestrator
@@ -138,8 +140,10 @@ class Prometheus:
             return
         result = subprocess.run(
             [PROMTOOL, "check", "config", str(self.config_path)],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise TestbedError(f"{self.config_path}: promtool: {detail[-1] if detail else '?'}")
@@ -252,8 +256,12 @@ class Prometheus:
         self, expression: str, start: float, end: float, step: float = 1.0
     ) -> list[dict[str, Any]]:
         """A range query: [{"metric": {...}, "values": [[time, "value"], ...]}, ...]."""
-        parameters = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}",
-                      "step": f"{step:g}"}  # fmt: skip
+        parameters = {
+            "query": expression,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+        }
         return list(self._get("/api/v1/query_range", parameters)["result"])
 
     def targets(self) -> list[dict[str, Any]]:

@@ -76,10 +76,12 @@ def difference(before: ServerCounters, after: ServerCounters) -> dict[str, Any]:
         return {key: value - old.get(key, 0.0) for key, value in new.items()}
 
     syscalls = {
-        name: (calls - before.syscalls.get(name, (0.0, 0.0))[0],
-               seconds - before.syscalls.get(name, (0.0, 0.0))[1])
+        name: (
+            calls - before.syscalls.get(name, (0.0, 0.0))[0],
+            seconds - before.syscalls.get(name, (0.0, 0.0))[1],
+        )
         for name, (calls, seconds) in after.syscalls.items()
-    }  # fmt: skip
+    }
     return {
         "replies": minus(after.replies, before.replies),
         "replies_total": after.replies_total - before.replies_total,

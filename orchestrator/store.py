@@ -108,10 +108,18 @@ CREATE TABLE IF NOT EXISTS baselines (lab TEXT PRIMARY KEY, sweep TEXT NOT NULL)
 """
 
 SUMMARY_FIELDS = (
-    "request_rate", "reply_rate", "reply_rate_min", "reply_rate_max", "reply_rate_stddev",
-    "replies", "errors_total", "client_timeouts", "reply_time_ms", "connection_time_ms",
+    "request_rate",
+    "reply_rate",
+    "reply_rate_min",
+    "reply_rate_max",
+    "reply_rate_stddev",
+    "replies",
+    "errors_total",
+    "client_timeouts",
+    "reply_time_ms",
+    "connection_time_ms",
     "server_replies",
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -224,9 +232,22 @@ class Store:
                 "INSERT INTO sweeps (id, lab, digest, seed, status, started_at, points_planned,"
                 " kind, lab_file, inventory, revision, hosts, settings, workloads)"
                 " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sweep_id, lab, digest, seed, started, points_planned, kind, lab_file, inventory,
-                 revision, _json(hosts), _json(settings), _json(workloads)),
-            )  # fmt: skip
+                (
+                    sweep_id,
+                    lab,
+                    digest,
+                    seed,
+                    started,
+                    points_planned,
+                    kind,
+                    lab_file,
+                    inventory,
+                    revision,
+                    _json(hosts),
+                    _json(settings),
+                    _json(workloads),
+                ),
+            )
         sweep = self.sweep(sweep_id)
         assert sweep is not None
         return sweep
@@ -280,9 +301,17 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sweep_id, point.key, record.attempt, record.status, record.reason,
-                 record.started_at, record.ended_at, _json(record.agents)),
-            )  # fmt: skip
+                (
+                    sweep_id,
+                    point.key,
+                    record.attempt,
+                    record.status,
+                    record.reason,
+                    record.started_at,
+                    record.ended_at,
+                    _json(record.agents),
+                ),
+            )
             row = {
                 "sweep": sweep_id,
                 "key": point.key,
@@ -314,9 +343,11 @@ class Store:
             db.execute("DELETE FROM syscalls WHERE sweep = ? AND key = ?", (sweep_id, point.key))
             db.executemany(
                 "INSERT INTO syscalls VALUES (?, ?, ?, ?, ?)",
-                [(sweep_id, point.key, name, calls, seconds)
-                 for name, (calls, seconds) in sorted(record.syscalls.items())],
-            )  # fmt: skip
+                [
+                    (sweep_id, point.key, name, calls, seconds)
+                    for name, (calls, seconds) in sorted(record.syscalls.items())
+                ],
+            )
 
     def done_keys(self, sweep_id: str) -> set[str]:
         """Keys of points that need no further run (final status)."""
@@ -388,7 +419,13 @@ def _json(value: Any) -> str:
 
 def _sweep(row: sqlite3.Row) -> Sweep:
     return Sweep(
-        id=row["id"], lab=row["lab"], digest=row["digest"], seed=row["seed"],
-        status=row["status"], started_at=row["started_at"], ended_at=row["ended_at"],
-        points_planned=row["points_planned"], kind=row["kind"],
-    )  # fmt: skip
+        id=row["id"],
+        lab=row["lab"],
+        digest=row["digest"],
+        seed=row["seed"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        points_planned=row["points_planned"],
+        kind=row["kind"],
+    )

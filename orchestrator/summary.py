@@ -12,9 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 ERROR_KINDS = (
-    "client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail",
-    "ftab-full", "other",
-)  # fmt: skip
+    "client-timo",
+    "socket-timo",
+    "connrefused",
+    "connreset",
+    "fd-unavail",
+    "addrunavail",
+    "ftab-full",
+    "other",
+)
 
 
 def summarise(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

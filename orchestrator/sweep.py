@@ -45,7 +45,7 @@ from orchestrator.summary import client_limits, summarise
 SERVER_PORT = 8080
 LOAD_METRICS_PORT = 9181
 IDLE_METRICS_PORT = 9182
-START_DELAY = 1.0  # from starting the load agents to their common start instant, seconds
+START_DELAY = 0.6  # from starting the load agents to their common start instant, seconds
 MAX_START_DELAY = 5.0  # the delay grows when agents are late for the start, up to this
 SERVER_START_TIMEOUT = 10.0
 IDLE_OPEN_TIMEOUT = 15.0  # plus one second per 1,000 idle connections
@@ -252,9 +252,14 @@ class SweepRunner:
         """Run one attempt at `point`. Failures are in the record; Ctrl-C raises
         PointInterrupted after the hosts were cleaned up."""
         record = PointRecord(
-            point=point, seq=seq, status="failed", reason="", attempt=attempt,
-            started_at=self.clock(), ended_at=self.clock(),
-        )  # fmt: skip
+            point=point,
+            seq=seq,
+            status="failed",
+            reason="",
+            attempt=attempt,
+            started_at=self.clock(),
+            ended_at=self.clock(),
+        )
         agents: dict[str, dict[str, Any]] = {host.name: {} for host in self.lab.clients}
         phase = PhaseTimer(record, self.observer)
         try:
@@ -287,8 +292,9 @@ class SweepRunner:
                 if v["calls"] > 0
             }
             limits = client_limits(loads)
-            record.status, record.reason = ("client-limited", "; ".join(limits)) if limits else (
-                "ok", "")  # fmt: skip
+            record.status, record.reason = (
+                ("client-limited", "; ".join(limits)) if limits else ("ok", "")
+            )
         except PointFailure as failure:
             record.status, record.reason = "failed", str(failure)
         except KeyboardInterrupt:

@@ -156,9 +156,14 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> None:
 
 
 def _sweep(
-    lab: Lab, remote: Remote, store: Store, *, new: bool, kind: str,
+    lab: Lab,
+    remote: Remote,
+    store: Store,
+    *,
+    new: bool,
+    kind: str,
     observer: SweepObserver | None,
-) -> UpResult:  # fmt: skip
+) -> UpResult:
     progress = SweepProgress(console, lab.experiment.retries)
     runner = SweepRunner(lab, remote, store, Observers(progress, *([observer] if observer else [])))
     left = runner.stop_leftovers()
@@ -171,11 +176,18 @@ def _sweep(
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         plan = expand(lab.experiment, seed)
         sweep = store.create_sweep(
-            lab=lab.name, digest=plan_digest(lab), seed=seed, points_planned=len(plan),
-            lab_file=lab.text, inventory=lab.inventory_text, revision=git_revision(),
-            hosts=hostfacts.gather(lab, remote), settings=_settings(lab), workloads=workloads,
+            lab=lab.name,
+            digest=plan_digest(lab),
+            seed=seed,
+            points_planned=len(plan),
+            lab_file=lab.text,
+            inventory=lab.inventory_text,
+            revision=git_revision(),
+            hosts=hostfacts.gather(lab, remote),
+            settings=_settings(lab),
+            workloads=workloads,
             kind=kind,
-        )  # fmt: skip
+        )
         console.print(f"sweep [bold]{sweep.id}[/]: {len(plan)} points, run-order seed {seed}")
     else:
         store.set_sweep_status(sweep.id, "running")
@@ -255,16 +267,22 @@ def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
     table.add_column("value")
     rows = [
         ("points run now", str(summary["points_run"])),
-        ("ok / client-limited / failed",
-         f"{summary['ok']} / {summary['client_limited']} / {len(summary['failed'])}"),
+        (
+            "ok / client-limited / failed",
+            f"{summary['ok']} / {summary['client_limited']} / {len(summary['failed'])}",
+        ),
         ("wall time", f"{summary['wall_seconds']:.0f} s"),
-        ("measurement fraction",
-         f"{summary['measurement_fraction']:.1%} (the paper's fixed protocol: 50.0%)"),
-        ("overhead per point (mean / max)",
-         _pair(summary["overhead_seconds_mean"], summary["overhead_seconds_max"])),
+        (
+            "measurement fraction",
+            f"{summary['measurement_fraction']:.1%} (the paper's fixed protocol: 50.0%)",
+        ),
+        (
+            "overhead per point (mean / max)",
+            _pair(summary["overhead_seconds_mean"], summary["overhead_seconds_max"]),
+        ),
         ("cooldown per point (mean)", _pair(summary["cooldown_seconds_mean"], None)),
         ("results", str(store.path)),
-    ]  # fmt: skip
+    ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

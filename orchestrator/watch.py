@@ -77,8 +77,14 @@ def render(snap: Snapshot, lab_name: str, when: float) -> Group:
     points = _by(snap, "points", "state")
     progress = ", ".join(f"{state} {count:.0f}" for state, count in sorted(points.items()))
 
-    columns = ("target req/s", "server req/s", "server replies/s", "agents replies/s",
-               "open conns", "idle held")  # fmt: skip
+    columns = (
+        "target req/s",
+        "server req/s",
+        "server replies/s",
+        "agents replies/s",
+        "open conns",
+        "idle held",
+    )
     rates = Table.grid(padding=(0, 3))
     for column in columns:
         rates.add_column(column, justify="right")

@@ -32,7 +32,7 @@ EXPERIMENT = {
     "workloads": ["one-byte"],
     "idle_connections": [0, 400],
     "accept_limits": ["inf"],
-    "rates": [600],
+    "rates": [1600],
     "duration": "6s",
     "warmup": "1s",
     "cooldown": {"max": "1s"},
@@ -177,7 +177,7 @@ def test_every_panel_query_returns_data_from_the_real_prometheus(swept: dict[str
 def test_watch_showed_the_live_point_in_a_terminal(swept: dict[str, Any]) -> None:
     screens = swept["screens"]
     assert screens, "the watch never ran"
-    live = [s for s in screens if "phase measure" in s and "/rate=600/rep=1" in s]
+    live = [s for s in screens if "phase measure" in s and "/rate=1600/rep=1" in s]
     assert live, screens[-1]
     assert re.search(r"client1\s+│", live[-1]) and "TIME_WAIT" in live[-1]
 

@@ -39,8 +39,8 @@ SHORT = {
     "workloads": ["one-byte"],
     "idle_connections": [0],
     "accept_limits": ["inf"],
-    "rates": [400, 800],
-    "duration": "3s",
+    "rates": [1600, 3200],  # 200-400 req/s per client: one late connection is 0.1 % of a run
+    "duration": "4s",
     "warmup": "1s",
     "repetitions": 1,
     "cooldown": {"max": "1s"},
@@ -110,8 +110,12 @@ def attempts(lab_file: Path) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute("SELECT * FROM attempts ORDER BY started_at")]
 
 
+LAB_DAEMONS = (b"sshd", b"prometheus-node-exporter")  # the hosts' own, meant to stay
+
+
 def our_processes(lab: Lab) -> list[int]:
-    """Processes on the lab's hosts other than their sshd (and its sessions)."""
+    """Processes a sweep started on the lab's hosts and left behind (anything but the hosts'
+    sshd and node exporter)."""
     found = []
     for host in lab.hosts:
         for pid in namespace_pids(namespace(lab.name, host.name)):
@@ -119,7 +123,7 @@ def our_processes(lab: Lab) -> list[int]:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
             except OSError:
                 continue
-            if b"sshd" not in command and pid_alive(pid):
+            if not any(name in command for name in LAB_DAEMONS) and pid_alive(pid):
                 found.append(pid)
     return found
 
@@ -200,7 +204,7 @@ class Killer(threading.Thread):
 def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     lab_dir: tuple[Path, Path],
 ) -> None:
-    lab_file = with_experiment(lab_dir, "faults", rates=[400], mechanisms=["epoll-lt", "select"])
+    lab_file = with_experiment(lab_dir, "faults", rates=[1600], mechanisms=["epoll-lt", "select"])
     lab = load_lab(lab_file)
     client_run = Path(lab.clients[2].directory) / "run"
     server_run = Path(lab.server.directory) / "run"
@@ -268,7 +272,7 @@ def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path
 
 
 def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Path, Path]) -> None:
-    lab_file = with_experiment(lab_dir, "interrupt", rates=[400])
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600])
     lab = load_lab(lab_file)
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "up", str(lab_file)],
@@ -295,10 +299,10 @@ def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Pat
 
 
 def test_a_changed_plan_starts_a_new_sweep(lab_dir: tuple[Path, Path]) -> None:
-    lab_file = with_experiment(lab_dir, "interrupt", rates=[400])  # the sweep finished above
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600])  # the sweep finished above
     with sqlite3.connect(load_lab(lab_file).results_directory / "testbed.sqlite") as db:
         db.execute("UPDATE sweeps SET status = 'interrupted'")  # as if it had not finished
-    changed = with_experiment(lab_dir, "interrupt", rates=[400], duration="2s")
+    changed = with_experiment(lab_dir, "interrupt", rates=[1600], duration="2s")
     result = orchestrate("up", str(changed), state=lab_dir[1])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "changed since sweep" in result.stdout

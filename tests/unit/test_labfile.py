@@ -264,3 +264,28 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_lab(path, routes=NO_ROUTES)
     assert caught.value.problems == [f"{path}:3: name: duplicate key"]
+
+
+def test_nightly_settings(tmp_path: Path) -> None:
+    path = write_lab(
+        tmp_path,
+        lab_changes={
+            "nightly": {
+                "keep": 3,
+                "webhook": "http://127.0.0.1:9/hook",
+                "command": "logger x",
+                "threshold": "7.5%",
+            }
+        },
+    )
+    nightly = load_lab(path, routes=NO_ROUTES).nightly
+    assert (nightly.keep, nightly.webhook, nightly.command) == (
+        3,
+        "http://127.0.0.1:9/hook",
+        "logger x",
+    )
+    assert nightly.threshold == pytest.approx(0.075)
+    lines = problems(tmp_path, lab_changes={"nightly": {"keep": 0, "threshold": "150%", "hook": 1}})
+    assert any("nightly.keep: 0: expected an integer > 0" in line for line in lines)
+    assert any("nightly.threshold: '150%': expected a percentage" in line for line in lines)
+    assert any("nightly.hook: unknown key (did you mean 'webhook'?)" in line for line in lines)

@@ -51,3 +51,18 @@ def test_digest_ignores_seed_and_retries_but_not_the_plan(tmp_path: Path) -> Non
     base = plan_digest(LAB)
     assert plan_digest(dataclasses.replace(LAB, experiment=experiment(seed=5, retries=3))) == base
     assert plan_digest(dataclasses.replace(LAB, experiment=experiment(duration=9.0))) != base
+
+
+def test_paper_yml_is_the_papers_protocol() -> None:
+    paper = load_lab(REPOSITORY / "paper.yml", routes=list)
+    plan = paper.experiment
+    assert (plan.duration, plan.cooldown_max) == (120.0, 120.0)
+    assert plan.idle_connections == (0, 10_000) and plan.accept_limits == (None, 10)
+    assert plan.rates[0] == 2000 and plan.rates[-1] == 30000
+    assert len(expand(plan, seed=1)) == 7 * 2 * 2 * 2 * 15
+
+
+def test_default_lab_covers_what_the_short_sweep_must() -> None:
+    plan = LAB.experiment
+    assert len(plan.mechanisms) == 7 and set(plan.workloads) == {"one-byte", "specweb99"}
+    assert 0 in plan.idle_connections and any(idle > 0 for idle in plan.idle_connections)
