@@ -1,7 +1,8 @@
 """Comparing two sweeps: for every curve, did the server get better, worse, or stay the same?
 
     result = compare_sweeps(store, base_id, new_id, threshold=0.05)
-    result.regressed                       # True when any curve is significantly worse
+    result.regressed, result.improved      # any curve significantly worse / better (none worse)
+    result.worse(), result.lines()         # one line per worse curve; the table as text
     for row in result.rows:                # one per mechanism × workload × idle × accept-limit
         row.peak.relative, row.peak.low, row.peak.high, row.peak.verdict
         row.saturation.verdict
@@ -16,6 +17,7 @@ it can still be judged when the bounds alone put the change beyond the threshold
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 
@@ -37,6 +39,7 @@ from orchestrator.report.stats import (
     NO_CHANGE,
     NOT_MEASURED,
     WORSE,
+    Change,
     Estimate,
     change,
     relative_text,
@@ -67,6 +70,20 @@ class Difference:
     def text(self) -> str:
         return relative_text(self.relative, self.low, self.high)
 
+    @classmethod
+    def of(cls, base: str, new: str, result: Change) -> Difference:
+        return cls(
+            base,
+            new,
+            result.base,
+            result.new,
+            result.relative,
+            result.low,
+            result.high,
+            result.verdict,
+            result.method,
+        )
+
 
 @dataclass(frozen=True)
 class CurveComparison:
@@ -81,11 +98,22 @@ class CurveComparison:
 
     @property
     def verdict(self) -> str:
+        """Worse if either measure is worse, else better if either is, else no change."""
         verdicts = {self.peak.verdict, self.saturation.verdict}
         for verdict in (WORSE, BETTER, NO_CHANGE):
             if verdict in verdicts:
                 return verdict
         return NOT_MEASURED
+
+    @property
+    def name(self) -> str:
+        """'one-byte/idle=0/select' ('/accept=10' before the mechanism when not inf)."""
+        accept = f"/accept={self.accept_limit}" if self.accept_limit != "inf" else ""
+        return f"{self.workload}/idle={self.idle_connections}{accept}/{self.mechanism}"
+
+    def summary(self) -> str:
+        """'one-byte/idle=0/select: peak -66.9% [-68.9%, -64.8%], saturation -63.0%'."""
+        return f"{self.name}: peak {self.peak.text()}, saturation {self.saturation.text()}"
 
 
 @dataclass(frozen=True)
@@ -98,17 +126,28 @@ class Comparison:
     rows: tuple[CurveComparison, ...]
     notes: tuple[str, ...]  # what differs between the sweeps besides the results
 
-    @property
-    def worse(self) -> list[CurveComparison]:
-        return [row for row in self.rows if row.verdict == WORSE]
-
-    @property
-    def better(self) -> list[CurveComparison]:
-        return [row for row in self.rows if row.verdict == BETTER]
+    def rows_with(self, verdict: str) -> list[CurveComparison]:
+        return [row for row in self.rows if row.verdict == verdict]
 
     @property
     def regressed(self) -> bool:
-        return bool(self.worse)
+        """Some curve is significantly worse (the nightly run's exit status 1)."""
+        return bool(self.rows_with(WORSE))
+
+    @property
+    def improved(self) -> bool:
+        """Some curve is significantly better and none is worse."""
+        return not self.regressed and bool(self.rows_with(BETTER))
+
+    def worse(self) -> list[str]:
+        """One line per significantly worse curve (`CurveComparison.summary`)."""
+        return [row.summary() for row in self.rows_with(WORSE)]
+
+    def lines(self) -> list[str]:
+        """The comparison as plain text, the table then its notes, for a log."""
+        buffer = io.StringIO()
+        print_comparison(self, Console(file=buffer, width=200, no_color=True, highlight=False))
+        return buffer.getvalue().splitlines()
 
 
 def compare_sweeps(
@@ -128,11 +167,14 @@ def compare(base: SweepData, new: SweepData, threshold: float = DEFAULT_THRESHOL
         a, b = before.get(key), after.get(key)
         rows.append(
             CurveComparison(
-                mechanism, workload, idle, accept,
+                mechanism,
+                workload,
+                idle,
+                accept,
                 peak=_peak(a, b, threshold),
                 saturation=_saturation(a, b, threshold),
             )
-        )  # fmt: skip
+        )
     return Comparison(base.id, new.id, threshold, tuple(rows), tuple(_notes(base, new)))
 
 
@@ -143,11 +185,7 @@ def _peak(base: Curve | None, new: Curve | None, threshold: float) -> Difference
     shown_b = new.peak.text() if new and new.peak else "not measured"
     if not a or not b:
         return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
-    result = change(a, b, threshold)
-    return Difference(
-        shown_a, shown_b, result.base, result.new, result.relative, result.low, result.high,
-        result.verdict, result.method,
-    )  # fmt: skip
+    return Difference.of(shown_a, shown_b, change(a, b, threshold))
 
 
 def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
@@ -157,10 +195,7 @@ def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Diff
     if a.estimate is not None and b.estimate is not None:
         assert base is not None and new is not None  # they have estimates
         result = change(base.saturation_runs(), new.saturation_runs(), threshold)
-        return Difference(
-            shown_a, shown_b, result.base, result.new, result.relative, result.low,
-            result.high, result.verdict, result.method,
-        )  # fmt: skip
+        return Difference.of(shown_a, shown_b, result)
     bounds_a, bounds_b = a.bounds, b.bounds
     if bounds_a is None or bounds_b is None:
         return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
@@ -213,74 +248,83 @@ def _order(key: tuple[str, str, int, str]) -> tuple[str, int, float, int]:
 VERDICT_STYLES = {WORSE: "bold red", BETTER: "green", NO_CHANGE: "", NOT_MEASURED: "dim"}
 
 
+COLUMNS = (
+    "workload",
+    "idle",
+    "accept",
+    "mechanism",
+    "peak base",
+    "peak new",
+    "peak change",
+    "saturation base",
+    "saturation new",
+    "saturation change",
+    "verdict",
+)
+
+
+def cells(row: CurveComparison) -> list[str]:
+    """A row's values in the order of COLUMNS."""
+    return [
+        row.workload,
+        f"{row.idle_connections:,}",
+        row.accept_limit,
+        MECHANISM_LABELS.get(row.mechanism, row.mechanism),
+        row.peak.base,
+        row.peak.new,
+        row.peak.text(),
+        row.saturation.base,
+        row.saturation.new,
+        row.saturation.text(),
+        row.verdict,
+    ]
+
+
 def print_comparison(comparison: Comparison, console: Console) -> None:
-    """The comparison as a table in the terminal, then its notes."""
+    """The comparison as a table in the terminal, then its notes and what got worse."""
     grid = Table(
         title=f"{comparison.new} against {comparison.base} "
         f"(threshold {comparison.threshold:.0%}, 95 % CI)"
     )
-    for column in ("workload", "idle", "accept", "mechanism", "peak base", "peak new",
-                   "peak change", "saturation base", "saturation new", "saturation change",
-                   "verdict"):  # fmt: skip
+    for column in COLUMNS:
         grid.add_column(column, justify="right" if column == "idle" else "left")
     for row in comparison.rows:
-        style = VERDICT_STYLES.get(row.verdict, "")
-        grid.add_row(
-            row.workload, f"{row.idle_connections:,}", row.accept_limit,
-            MECHANISM_LABELS.get(row.mechanism, row.mechanism),
-            row.peak.base, row.peak.new, row.peak.text(),
-            row.saturation.base, row.saturation.new, row.saturation.text(),
-            f"[{style}]{row.verdict}[/]" if style else row.verdict,
-        )  # fmt: skip
+        *values, verdict = cells(row)
+        style = VERDICT_STYLES.get(verdict, "")
+        grid.add_row(*values, f"[{style}]{verdict}[/]" if style else verdict)
     console.print(grid)
     for note in comparison.notes:
         console.print(f"note: {note}")
-    worse = comparison.worse
-    if worse:
-        names = ", ".join(_name(row) for row in worse)
-        console.print(f"[bold red]significantly worse[/]: {names}")
-    else:
-        console.print("nothing significantly worse")
+    summary = _summary(comparison)
+    console.print(f"[bold red]{summary}[/]" if comparison.regressed else summary)
 
 
 def comparison_page(comparison: Comparison) -> str:
-    """The comparison as one self-contained HTML page."""
-    rows = [
-        [
-            row.workload, f"{row.idle_connections:,}", row.accept_limit,
-            MECHANISM_LABELS.get(row.mechanism, row.mechanism),
-            row.peak.base, row.peak.new, row.peak.text(), row.peak.method,
-            row.saturation.base, row.saturation.new, row.saturation.text(),
-            row.verdict,
-        ]
-        for row in comparison.rows
-    ]  # fmt: skip
-    headers = ["workload", "idle", "accept", "mechanism", "peak base", "peak new", "peak change",
-               "method", "saturation base", "saturation new", "saturation change",
-               "verdict"]  # fmt: skip
+    """The comparison as one self-contained HTML page (with each change's method)."""
+    at = COLUMNS.index("peak change") + 1
+    headers = [*COLUMNS[:at], "method", *COLUMNS[at:]]
+    rows = [[*cells(row)[:at], row.peak.method, *cells(row)[at:]] for row in comparison.rows]
     classes = [_css(row.verdict) for row in comparison.rows]
     notes = "".join(f"<li>{esc(note)}</li>" for note in comparison.notes)
-    summary = (
-        f"significantly worse: {', '.join(_name(row) for row in comparison.worse)}"
-        if comparison.regressed
-        else "nothing significantly worse"
-    )
     body = (
         f"<h1>{esc(comparison.new)} against {esc(comparison.base)}</h1>"
         f'<p class="meta">Peak reply rate and saturation rate per curve; change relative to '
         f"the base with its 95 % confidence interval (Welch t over the repetitions); a change "
         f"counts when the interval excludes zero and it is at least "
         f"{comparison.threshold:.0%}.</p>"
-        f'<p class="verdict {"worse" if comparison.regressed else "same"}">{esc(summary)}</p>'
+        f'<p class="verdict {"worse" if comparison.regressed else "same"}">'
+        f"{esc(_summary(comparison))}</p>"
         + table(headers, rows, row_classes=classes)
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
     )
     return page(f"testbed comparison: {comparison.new} against {comparison.base}", body)
 
 
-def _name(row: CurveComparison) -> str:
-    accept = f"/accept={row.accept_limit}" if row.accept_limit != "inf" else ""
-    return f"{row.workload}/idle={row.idle_connections}{accept}/{row.mechanism}"
+def _summary(comparison: Comparison) -> str:
+    worse = comparison.rows_with(WORSE)
+    if worse:
+        return f"significantly worse: {', '.join(row.name for row in worse)}"
+    return "nothing significantly worse"
 
 
 def _css(verdict: str) -> str:

@@ -91,14 +91,30 @@ def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
             highest = max(highest, reply.high or reply.mean)
     if xs:
         axes.errorbar(
-            xs, ys, yerr=errors if any(errors) else None, fmt=style, marker=marker,
-            color=colour, label=label, capsize=3, markersize=6, linewidth=1.5,
-        )  # fmt: skip
+            xs,
+            ys,
+            yerr=errors if any(errors) else None,
+            fmt=style,
+            marker=marker,
+            color=colour,
+            label=label,
+            capsize=3,
+            markersize=6,
+            linewidth=1.5,
+        )
     for point in curve.points:
         for run in point.with_status("client-limited"):
             if run.reply_rate is not None:
-                axes.scatter([point.rate], [run.reply_rate], marker=marker, s=50, linewidths=1.5,
-                        facecolors="none", edgecolors=colour, zorder=3)  # fmt: skip
+                axes.scatter(
+                    [point.rate],
+                    [run.reply_rate],
+                    marker=marker,
+                    s=50,
+                    linewidths=1.5,
+                    facecolors="none",
+                    edgecolors=colour,
+                    zorder=3,
+                )
                 highest = max(highest, run.reply_rate)
         for run in point.with_status("failed"):
             y = run.reply_rate or 0.0
@@ -113,9 +129,16 @@ def _legend(axes: Axes, figure: Figure) -> list[Artist]:
     statuses = {run.status for c in figure.curves for p in c.points for run in p.runs}
     if "client-limited" in statuses:
         handles.append(
-            Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color="#555555",
-                   label="client-limited run (not the server's result)")
-        )  # fmt: skip
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="none",
+                color="#555555",
+                label="client-limited run (not the server's result)",
+            )
+        )
     if "failed" in statuses:
         handles.append(
             Line2D([], [], marker="x", linestyle="", color="#555555", label="failed run")

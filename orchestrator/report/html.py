@@ -207,8 +207,14 @@ def _curve_table(figure: Figure) -> str:
                 str(failed),
             ]
         )
-    headers = ["curve", "peak replies/s", "saturation (requests/s)", "runs", "client-limited",
-               "failed"]  # fmt: skip
+    headers = [
+        "curve",
+        "peak replies/s",
+        "saturation (requests/s)",
+        "runs",
+        "client-limited",
+        "failed",
+    ]
     return table(headers, rows, numeric=(3, 4, 5))
 
 
@@ -310,8 +316,17 @@ def _idle(report: Report) -> str:
                 "yes" if row.with_idle.saturated else "no",
             ]
         )
-    headers = ["workload", "mechanism", "idle connections", "peak without", "peak with",
-               "with / without", "change [95 % CI]", "verdict", "saturated with idle"]  # fmt: skip
+    headers = [
+        "workload",
+        "mechanism",
+        "idle connections",
+        "peak without",
+        "peak with",
+        "with / without",
+        "change [95 % CI]",
+        "verdict",
+        "saturated with idle",
+    ]
     return (
         head
         + "<p class=note>Each mechanism's peak reply rate with idle connections relative to its"
@@ -408,8 +423,17 @@ def _points(report: Report) -> str:
             ]
         )
         classes.append(point["status"])
-    headers = ["#", "point", "status", "requests/s", "replies/s", "errors", "server CPU s",
-               "attempts", "reason"]  # fmt: skip
+    headers = [
+        "#",
+        "point",
+        "status",
+        "requests/s",
+        "replies/s",
+        "errors",
+        "server CPU s",
+        "attempts",
+        "reason",
+    ]
     return (
         '<h2 id="points">Every point</h2><p class="note">In run order; data: points.csv.</p>'
         + table(headers, rows, numeric=(0, 3, 4, 5, 6, 7), row_classes=classes)

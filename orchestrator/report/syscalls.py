@@ -25,9 +25,20 @@ from orchestrator.report.data import SweepData, mechanism_order
 
 # The paper's row order, then the calls it did not show.
 PAPER_ORDER = (
-    "read", "close", "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "setsockopt",
-    "accept4", "write", "writev", "fcntl", "sendfile",
-)  # fmt: skip
+    "read",
+    "close",
+    "select",
+    "poll",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_ctlv",
+    "setsockopt",
+    "accept4",
+    "write",
+    "writev",
+    "fcntl",
+    "sendfile",
+)
 WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
 LOOP_ROUNDS = "testbed_server_loop_rounds_total"

@@ -30,15 +30,41 @@ from orchestrator.store import Store
 
 REPORTS = "reports"
 POINT_COLUMNS = (
-    "seq", "key", "mechanism", "workload", "idle_connections", "accept_limit", "target_rate",
-    "repetition", "status", "reason", "attempts", "request_rate", "reply_rate",
-    "reply_rate_stddev", "errors_total", "client_timeouts", "server_replies", "measure_seconds",
-)  # fmt: skip
+    "seq",
+    "key",
+    "mechanism",
+    "workload",
+    "idle_connections",
+    "accept_limit",
+    "target_rate",
+    "repetition",
+    "status",
+    "reason",
+    "attempts",
+    "request_rate",
+    "reply_rate",
+    "reply_rate_stddev",
+    "errors_total",
+    "client_timeouts",
+    "server_replies",
+    "measure_seconds",
+)
 FIGURE_COLUMNS = (
-    "figure", "mechanism", "accept_limit", "target_rate", "ok_runs", "reply_rate_mean",
-    "reply_rate_ci_low", "reply_rate_ci_high", "reply_rate_stddev", "request_rate_mean",
-    "client_limited_runs", "client_limited_reply_rates", "failed_runs", "keys",
-)  # fmt: skip
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "ok_runs",
+    "reply_rate_mean",
+    "reply_rate_ci_low",
+    "reply_rate_ci_high",
+    "reply_rate_stddev",
+    "request_rate_mean",
+    "client_limited_runs",
+    "client_limited_reply_rates",
+    "failed_runs",
+    "keys",
+)
 
 
 def reports_directory(store: Store) -> Path:
@@ -97,8 +123,9 @@ def write_files(report: Report, directory: Path) -> list[str]:
         files[f"{stem}.csv"] = _csv(FIGURE_COLUMNS, figure_rows(figure))
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
-        files[name] = _csv(("syscall", "mechanism", "percent", "calls", "seconds", "rate"),
-                           table1_rows(table))  # fmt: skip
+        files[name] = _csv(
+            ("syscall", "mechanism", "percent", "calls", "seconds", "rate"), table1_rows(table)
+        )
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
@@ -142,10 +169,21 @@ def figure_rows(figure: Figure) -> list[list[Any]]:
 
 
 CURVE_COLUMNS = (
-    "workload", "idle_connections", "accept_limit", "mechanism", "runs", "peak_mean",
-    "peak_ci_low", "peak_ci_high", "peak_runs", "saturation_mean", "saturation_ci_low",
-    "saturation_ci_high", "saturation_above", "saturation_below",
-)  # fmt: skip
+    "workload",
+    "idle_connections",
+    "accept_limit",
+    "mechanism",
+    "runs",
+    "peak_mean",
+    "peak_ci_low",
+    "peak_ci_high",
+    "peak_runs",
+    "saturation_mean",
+    "saturation_ci_low",
+    "saturation_ci_high",
+    "saturation_above",
+    "saturation_below",
+)
 
 
 def curve_rows(report: Report) -> list[list[Any]]:
@@ -171,9 +209,18 @@ def curve_rows(report: Report) -> list[list[Any]]:
 
 
 IDLE_COLUMNS = (
-    "workload", "accept_limit", "mechanism", "idle_connections", "peak_without", "peak_with",
-    "ratio", "change", "change_ci_low", "change_ci_high", "verdict",
-)  # fmt: skip
+    "workload",
+    "accept_limit",
+    "mechanism",
+    "idle_connections",
+    "peak_without",
+    "peak_with",
+    "ratio",
+    "change",
+    "change_ci_low",
+    "change_ci_high",
+    "verdict",
+)
 
 
 def idle_rows(report: Report) -> list[list[Any]]:

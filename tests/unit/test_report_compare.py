@@ -37,7 +37,10 @@ def test_a_slower_sweep_is_worse_and_a_sweep_against_itself_is_not(tmp_path: Pat
         store, [*runs("select", [3000, 3100, 2950]), *runs("poll", [9000, 9000, 9000])]
     )
     result = compare_sweeps(store, base, slower, threshold=0.05)
-    assert result.regressed and [row.mechanism for row in result.worse] == ["select"]
+    assert result.regressed and not result.improved
+    assert [row.mechanism for row in result.rows_with(WORSE)] == ["select"]
+    [line] = result.worse()
+    assert line.startswith("one-byte/idle=0/select: peak -39.9% [") and "saturation" in line
     select, poll = result.rows
     assert select.peak.verdict == WORSE and select.peak.method == WELCH
     assert select.peak.relative == pytest.approx((3016.67 - 5016.67) / 5016.67, rel=1e-3)
@@ -47,8 +50,10 @@ def test_a_slower_sweep_is_worse_and_a_sweep_against_itself_is_not(tmp_path: Pat
     assert poll.saturation.method == BOUNDS_ONLY
 
     same = compare_sweeps(store, base, base)
-    assert not same.regressed and {row.verdict for row in same.rows} == {NO_CHANGE}
-    assert [row.mechanism for row in compare_sweeps(store, slower, base).better] == ["select"]
+    assert not same.regressed and not same.improved and same.worse() == []
+    assert {row.verdict for row in same.rows} == {NO_CHANGE}
+    back = compare_sweeps(store, slower, base)
+    assert back.improved and [row.mechanism for row in back.rows_with(BETTER)] == ["select"]
 
 
 def test_a_saturation_not_reached_is_a_bound_that_can_still_judge(tmp_path: Path) -> None:
@@ -86,6 +91,9 @@ def test_the_comparison_is_shown_in_the_terminal_and_as_a_page(tmp_path: Path) -
     text = console.export_text()
     assert "significantly worse: one-byte/idle=0/select" in text
     assert f"{new} against {base}" in text
+    lines = result.lines()  # what the nightly run logs: the same, as plain lines
+    assert lines[-1] == "significantly worse: one-byte/idle=0/select"
+    assert any("select" in line and "worse" in line for line in lines[:-1])
     page = comparison_page(result)
     assert page.startswith("<!DOCTYPE html>") and "<table>" in page
     assert "significantly worse: one-byte/idle=0/select" in page
