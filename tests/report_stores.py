@@ -148,8 +148,8 @@ T_975 = {1: 12.7062047, 2: 4.30265273, 3: 3.18244631, 4: 2.77644511, 5: 2.570581
 def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> None:
     """Every figure CSV row is what the stored points it names say, and so is points.csv."""
     points = store.points(sweep)
-    rows = csv_rows(directory / "points.csv")
-    assert [row["key"] for row in rows] == [point["key"] for point in points]
+    rows = csv_rows(directory / "points.csv")  # as `orchestrate export` writes them
+    assert [row["point"] for row in rows] == [point["key"] for point in points]
     for row, point in zip(rows, points, strict=True):
         assert row["status"] == point["status"]
         for column in ("target_rate", "request_rate", "reply_rate"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator import export
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
 from orchestrator.report.data import Figure, SweepData
@@ -29,26 +30,6 @@ from orchestrator.report.syscalls import SyscallTable
 from orchestrator.store import Store
 
 REPORTS = "reports"
-POINT_COLUMNS = (
-    "seq",
-    "key",
-    "mechanism",
-    "workload",
-    "idle_connections",
-    "accept_limit",
-    "target_rate",
-    "repetition",
-    "status",
-    "reason",
-    "attempts",
-    "request_rate",
-    "reply_rate",
-    "reply_rate_stddev",
-    "errors_total",
-    "client_timeouts",
-    "server_replies",
-    "measure_seconds",
-)
 FIGURE_COLUMNS = (
     "figure",
     "mechanism",
@@ -132,9 +113,7 @@ def write_files(report: Report, directory: Path) -> list[str]:
         ("claim", "paper", "verdict", "evidence"),
         [[f.claim, f.source, f.verdict, " | ".join(f.evidence)] for f in report.findings],
     )
-    files["points.csv"] = _csv(
-        POINT_COLUMNS, [[p.get(c) for c in POINT_COLUMNS] for p in report.data.points]
-    )
+    files["points.csv"] = export.render([export.row(p) for p in report.data.points], "csv")
     for name, text in files.items():
         (directory / name).write_text(text)
     names = [*(f"figure-{f.number}-{f.slug}.png" for f in report.figures), *files]

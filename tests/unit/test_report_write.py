@@ -18,6 +18,7 @@ from tests.report_stores import (
     csv_rows,
     sweep_with,
 )
+from tests.unit.test_store import new_sweep
 
 LT_CALLS = {
     "read": (9000, 0.5),
@@ -176,18 +177,8 @@ def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = Store.open(tmp_path)
-    sweep = store.create_sweep(
-        lab="unit",
-        digest="d",
-        seed=1,
-        points_planned=1,
-        lab_file="",
-        inventory="",
-        revision="r",
-        hosts={},
-        settings={},
-        workloads={},
-    )  # an interrupted sweep before its first point: nothing to report
+    sweep = store.sweep(new_sweep(store))  # interrupted before its first point: nothing to report
+    assert sweep is not None
     write_sweep_report(store, sweep)
     assert (
         f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
