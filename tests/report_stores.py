@@ -48,6 +48,7 @@ class P:
     syscalls: dict[str, tuple[int, float]] = field(default_factory=dict)
     totals: dict[str, float] = field(default_factory=dict)
     sessions: tuple[int, int] | None = None  # started, completed (specweb99)
+    window: float | None = None  # the measure phase, seconds (the counters' window)
 
 
 def sweep_with(
@@ -104,6 +105,7 @@ def record(spec: P, seq: int) -> PointRecord:
         started_at=1_800_000_000.0 + seq,
         ended_at=1_800_000_000.5 + seq,
         measure_seconds=5.0,
+        phases={"measure": spec.window} if spec.window is not None else {},
         summary={
             "request_rate": spec.rate if spec.request is None else spec.request,
             "reply_rate": spec.reply,

@@ -227,7 +227,9 @@ def _tables(report: Report) -> str:
         + esc(", ".join(WAIT_CALLS))
         + ") include time blocked waiting for events, which is not CPU time: below saturation "
         "they can exceed their CPU share, even 100 %. The paper profiled at 22,000 requests/s, "
-        "near saturation, where waits rarely block.</p>"
+        "near saturation, where waits rarely block. The counters cover each point's measure phase"
+        " (starting the load agents, their run, collecting their results), longer than the "
+        "httperf run itself: its quiet ends add to the waits.</p>"
     ]
     for item in report.tables:
         parts.append(_table1(item))
@@ -258,7 +260,8 @@ def _table1(item: SyscallTable) -> str:
     columns = item.columns
     extra = [
         ["runs", *(str(c.runs) for c in columns)],
-        ["server CPU utilisation", *(f"{c.utilisation:.0%}" for c in columns)],
+        ["counters' window (s)", *(f"{c.window:.1f}" for c in columns)],
+        ["server CPU utilisation over it", *(f"{c.utilisation:.0%}" for c in columns)],
         ["replies per run (server)", *(f"{c.replies:,.0f}" for c in columns)],
         ["epoll_ctl + epoll_ctlv calls per run", *(f"{c.interest_calls:,.0f}" for c in columns)],
         ["event-loop waits per run", *(f"{c.waits:,.0f}" for c in columns)],

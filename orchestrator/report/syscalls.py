@@ -11,6 +11,11 @@ saturation, is CPU time). Wait calls (select, poll, epoll_wait, io_uring_enter) 
 spent blocked waiting for events, which is not CPU time: below saturation they can take a large
 share, even above 100 %. The table therefore also gives the server's CPU utilisation.
 
+The counters are read just before and just after the load agents' run, so they cover the whole
+measure phase (starting the agents over SSH, their synchronised start, the run, collecting their
+results), which is longer than httperf's test: utilisation is over that window, and a wait call
+blocks through the quiet ends of it.
+
 The default rate is the highest at which every mechanism's every run was `ok`, so each column
 is the server's own work at the same offered load.
 """
@@ -66,7 +71,8 @@ class Column:
     mechanism: str
     runs: int
     cpu_seconds: float  # per run (mean)
-    utilisation: float  # CPU seconds / measured seconds
+    utilisation: float  # CPU seconds over the counters' window (see the module docstring)
+    window: float  # seconds the counters covered, per run (mean)
     replies: float  # per run (mean), the server's own count
     interest_calls: float  # epoll_ctl + epoll_ctlv per run
     waits: float  # event-loop rounds per run: one wait each
@@ -151,7 +157,7 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]]) -> Co
         return statistics.fmean(values) if values else 0.0
 
     cpu = [_cpu(p) for p in points]
-    measured = [float(p.get("measure_seconds") or 0.0) for p in points]
+    windows = [_window(p) for p in points]
     totals = [(p.get("server") or {}).get("totals") or {} for p in points]
     rounds = mean([float(t.get(LOOP_ROUNDS, 0.0)) for t in totals])
     fired = mean([float(t.get(EVENTS_FIRED, 0.0)) for t in totals])
@@ -166,7 +172,8 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]]) -> Co
         mechanism=mechanism,
         runs=len(points),
         cpu_seconds=mean(cpu),
-        utilisation=sum(cpu) / sum(measured) if sum(measured) > 0 else 0.0,
+        utilisation=sum(cpu) / sum(windows) if sum(windows) > 0 else 0.0,
+        window=mean(windows),
         replies=mean([float(p.get("server_replies") or 0) for p in points]),
         interest_calls=interest,
         waits=rounds,
@@ -184,6 +191,13 @@ def _group(data: SweepData, workload: str, idle: int, accept: str) -> list[dict[
         and str(p["accept_limit"]) == accept
         and p["status"] in ("ok", "client-limited", "failed")
     ]
+
+
+def _window(point: dict[str, Any]) -> float:
+    """How long the server's counters ran for a point: its measure phase (httperf's own
+    duration for points stored without phases)."""
+    phases = point.get("phases") or {}
+    return float(phases.get("measure") or point.get("measure_seconds") or 0.0)
 
 
 def _cpu(point: dict[str, Any]) -> float:

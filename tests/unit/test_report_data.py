@@ -185,7 +185,7 @@ def test_table_1_is_percent_of_server_cpu_at_the_highest_all_ok_rate(tmp_path: P
         [
             P("select", 1000, 1000.0, cpu=1.0, syscalls=select_low),
             P("epoll-lt", 1000, 1000.0, cpu=1.0, syscalls=syscalls(0.1)),
-            P("select", 2000, 2000.0, cpu=2.0, syscalls=select_high, totals=loop),
+            P("select", 2000, 2000.0, cpu=2.0, syscalls=select_high, totals=loop, window=8.0),
             P("epoll-lt", 2000, 2000.0, cpu=4.0, syscalls=lt_high),
             P("select", 3000, 2500.0, cpu=2.0),
             P("epoll-lt", 3000, 2500.0, cpu=2.0, status="client-limited"),
@@ -207,7 +207,8 @@ def test_table_1_is_percent_of_server_cpu_at_the_highest_all_ok_rate(tmp_path: P
     assert rows["epoll_ctl"].cells["epoll-lt"].calls == 12000
     assert "select" not in rows["epoll_ctl"].cells
     select, lt = table.columns
-    assert select.utilisation == pytest.approx(2.0 / 5.0)
+    assert select.window == 8.0 and select.utilisation == pytest.approx(2.0 / 8.0)
+    assert lt.window == 5.0  # stored without phases: httperf's duration
     assert select.events_per_wait == 4.0 and select.handled_share == 0.75
     assert lt.interest_calls == 12000 and lt.events_per_wait is None
     chosen = syscall_table(data, "one-byte", 0, "inf", rate=1000.0)
