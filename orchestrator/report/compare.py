@@ -32,6 +32,7 @@ from orchestrator.report.data import (
     accept_order,
     curves,
     mechanism_order,
+    peak_change,
 )
 from orchestrator.report.html import esc, page, table
 from orchestrator.report.stats import (
@@ -179,13 +180,12 @@ def compare(base: SweepData, new: SweepData, threshold: float = DEFAULT_THRESHOL
 
 
 def _peak(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
-    a = base.peak_runs() if base else []
-    b = new.peak_runs() if new else []
     shown_a = base.peak.text() if base and base.peak else "not measured"
     shown_b = new.peak.text() if new and new.peak else "not measured"
-    if not a or not b:
+    result = peak_change(base, new, threshold) if base and new else None
+    if result is None:
         return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
-    return Difference.of(shown_a, shown_b, change(a, b, threshold))
+    return Difference.of(shown_a, shown_b, result)
 
 
 def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Difference:

@@ -22,11 +22,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestrator.model import MECHANISMS, WORKLOADS
-from orchestrator.report.stats import Estimate, estimate
+from orchestrator.report.stats import (
+    BETTER,
+    CENSORED,
+    NOT_MEASURED,
+    WORSE,
+    Change,
+    Estimate,
+    change,
+    estimate,
+)
 from orchestrator.store import Store
 
 TRACKING = 0.95  # replies within 5 % of the offered rate
@@ -251,6 +260,23 @@ class Curve:
             else:
                 outcomes.append(found)
         return outcomes
+
+
+def peak_change(base: Curve, new: Curve, threshold: float) -> Change | None:
+    """`new`'s peak against `base`'s (`stats.change`), None when either has no ok run.
+
+    A curve that did not saturate peaks at the highest rate it was measured ok at: a lower
+    bound on what the server can do, cut short by the rates or by client-limited runs. A lower
+    peak is therefore only a result when its curve saturated; otherwise a would-be better or
+    worse is NOT_MEASURED (method CENSORED)."""
+    a, b = base.peak_runs(), new.peak_runs()
+    if not a or not b:
+        return None
+    result = change(a, b, threshold)
+    lower = new if result.difference < 0 else base
+    if result.verdict in (BETTER, WORSE) and not lower.saturated:
+        return replace(result, verdict=NOT_MEASURED, method=CENSORED)
+    return result
 
 
 def saturation_of(runs: Sequence[Run]) -> float | None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.report.data import Curve, main_accept_limit
-from orchestrator.report.stats import BETTER, WORSE, Change, change
+from orchestrator.report.data import Curve, main_accept_limit, peak_change
+from orchestrator.report.stats import BETTER, CENSORED, NOT_MEASURED, WORSE, Change
 from orchestrator.report.syscalls import SyscallTable
 
-HOLDS, DOES_NOT_HOLD, NOT_MEASURED = "holds", "does not hold", "not measured"
+HOLDS, DOES_NOT_HOLD = "holds", "does not hold"  # and NOT_MEASURED, as for a change
 
 COMPARABLE = 0.10  # peaks within 10 % of the best count as "perform as well"
 APPRECIABLE = 0.10  # a gain of 10 % or more would be an appreciable improvement
@@ -76,7 +76,6 @@ def idle_degradation(curves: Sequence[Curve], threshold: float = DEGRADES) -> li
                 without.accept_limit,
             ) or other.idle_connections == 0:
                 continue
-            a, b = without.peak_runs(), other.peak_runs()
             rows.append(
                 IdleRow(
                     workload=without.workload,
@@ -85,7 +84,7 @@ def idle_degradation(curves: Sequence[Curve], threshold: float = DEGRADES) -> li
                     idle_connections=other.idle_connections,
                     without=without,
                     with_idle=other,
-                    change=change(a, b, threshold) if a and b else None,
+                    change=peak_change(without, other, threshold),
                 )
             )
     return rows
@@ -154,15 +153,16 @@ def _epoll_ctl_techniques(curves: Sequence[Curve], tables: Sequence[SyscallTable
             if fewer is False:
                 verdicts.append(False)
             continue
-        gains = []
-        for curve in techniques:
-            result = change(base.peak_runs(), curve.peak_runs(), APPRECIABLE)
-            gains.append(result.verdict != BETTER)
+        gains = [peak_change(base, curve, APPRECIABLE) for curve in techniques]
+        for curve, gain in zip(techniques, gains, strict=True):
             evidence.append(
                 f"{workload}: {curve.label} peak {_estimate(curve)} against epoll-LT"
-                f" {_estimate(base)}: {result.text()}"
+                f" {_estimate(base)}: {_change_text(gain)}"
             )
-        verdicts.append(all(gains) and fewer is not False)
+        if fewer is False:
+            verdicts.append(False)
+        elif _decided(gains):
+            verdicts.append(all(g is not None and g.verdict != BETTER for g in gains))
     return Finding(claim, source, _overall(verdicts), tuple(evidence))
 
 
@@ -218,10 +218,16 @@ def _idle_degradation(curves: Sequence[Curve]) -> Finding:
         if not any(r.with_idle.saturated for r in (*degrading, by["epoll-et"])):
             evidence.append(f"{workload}: no curve with idle connections saturated")
             continue
-        degraded = all(r.change is not None and r.change.verdict == WORSE for r in degrading)
         et = by["epoll-et"]
-        steady = change(et.without.peak_runs(), et.with_idle.peak_runs(), UNAFFECTED)
-        verdicts.append(degraded and steady.verdict != WORSE)
+        steady = peak_change(et.without, et.with_idle, UNAFFECTED)
+        changes = [r.change for r in degrading]
+        if not _decided([*changes, steady]):
+            evidence.append(
+                f"{workload}: a lower peak whose curve did not saturate decides nothing"
+            )
+            continue
+        degraded = all(c is not None and c.verdict == WORSE for c in changes)
+        verdicts.append(degraded and steady is not None and steady.verdict != WORSE)
     if not rows:
         evidence.append("the sweep has no idle-connection count besides 0 for the same curves")
     return Finding(claim, source, _overall(verdicts), tuple(evidence))
@@ -240,17 +246,20 @@ def _accept_limit(curves: Sequence[Curve]) -> Finding:
             " connections"
         )
         return Finding(claim, source, NOT_MEASURED, tuple(evidence))
-    lift = change(unlimited.peak_runs(), limited.peak_runs(), MATCHES)
-    gap = change(select.peak_runs(), limited.peak_runs(), MATCHES)
+    lift = peak_change(unlimited, limited, MATCHES)
+    gap = peak_change(select, limited, MATCHES)
     evidence += [
         f"epoll-LT accept-limit 10: {_estimate(limited)}; inf: {_estimate(unlimited)}:"
-        f" {lift.text()}",
-        f"select (inf): {_estimate(select)}; epoll-LT at 10 against it: {gap.text()}",
+        f" {_change_text(lift)}",
+        f"select (inf): {_estimate(select)}; epoll-LT at 10 against it: {_change_text(gap)}",
     ]
     if not any(c.saturated for c in (limited, unlimited, select)):
         evidence.append("no curve saturated")
         return Finding(claim, source, NOT_MEASURED, tuple(evidence))
-    holds = lift.verdict == BETTER and gap.verdict != WORSE
+    if not _decided([lift, gap]):
+        evidence.append("a lower peak whose curve did not saturate decides nothing")
+        return Finding(claim, source, NOT_MEASURED, tuple(evidence))
+    holds = lift is not None and lift.verdict == BETTER and gap is not None and gap.verdict != WORSE
     return Finding(claim, source, HOLDS if holds else DOES_NOT_HOLD, tuple(evidence))
 
 
@@ -291,6 +300,17 @@ def _peaks(found: dict[str, Curve]) -> str:
 
 def _peaks_of(curves: Sequence[Curve]) -> str:
     return ", ".join(f"{c.label} peak {_estimate(c)}" for c in curves)
+
+
+def _decided(changes: Sequence[Change | None]) -> bool:
+    """Whether every comparison was measured (no missing curve, no censored lower peak)."""
+    return all(c is not None and c.verdict != NOT_MEASURED for c in changes)
+
+
+def _change_text(result: Change | None) -> str:
+    if result is None:
+        return "-"
+    return result.text() + (" (its curve did not saturate)" if result.method == CENSORED else "")
 
 
 def _overall(verdicts: list[bool]) -> str:

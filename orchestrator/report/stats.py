@@ -28,6 +28,7 @@ WELCH = "Welch t, 95 % CI"
 POOLED = "t with the repeated side's variance, 95 % CI"
 THRESHOLD_ONLY = "single runs: no CI, threshold only"
 IDENTICAL = "identical runs"
+CENSORED = "the lower peak's curve did not saturate: a lower bound"
 
 
 @dataclass(frozen=True)

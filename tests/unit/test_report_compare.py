@@ -14,7 +14,7 @@ from orchestrator.report.compare import (
     comparison_page,
     print_comparison,
 )
-from orchestrator.report.stats import BETTER, NO_CHANGE, NOT_MEASURED, WELCH, WORSE
+from orchestrator.report.stats import BETTER, CENSORED, NO_CHANGE, NOT_MEASURED, WELCH, WORSE
 from orchestrator.store import Store
 from tests.report_stores import HOSTS, P, sweep_with
 
@@ -98,3 +98,25 @@ def test_the_comparison_is_shown_in_the_terminal_and_as_a_page(tmp_path: Path) -
     assert page.startswith("<!DOCTYPE html>") and "<table>" in page
     assert "significantly worse: one-byte/idle=0/select" in page
     assert BETTER not in {row.verdict for row in result.rows}
+
+
+def test_a_lower_peak_cut_short_by_its_clients_is_not_a_regression(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    base = sweep_with(store, runs("select", [5000, 5100]))
+    # The new sweep served every rate it was measured ok at; its top rate was client-limited.
+    cut = [
+        P(
+            "select",
+            rate,
+            min(rate, 5000),
+            rep=rep,
+            status="client-limited" if rate == 6000 else "ok",
+        )
+        for rep in (1, 2)
+        for rate in RATES
+    ]
+    new = sweep_with(store, cut)
+    [row] = compare_sweeps(store, base, new).rows
+    assert row.peak.relative is not None and row.peak.relative < -0.05
+    assert (row.peak.verdict, row.peak.method) == (NOT_MEASURED, CENSORED)
+    assert row.verdict != WORSE and not compare_sweeps(store, base, new).regressed

@@ -97,3 +97,16 @@ def test_idle_degradation_compares_each_mechanism_with_itself(tmp_path: Path) ->
     assert row.ratio == pytest.approx(1000 / 5000, rel=1e-3)
     assert row.change is not None and row.change.verdict == WORSE
     assert row.with_idle.saturated
+
+
+def test_a_degradation_needs_the_idle_curve_to_saturate(tmp_path: Path) -> None:
+    cut = [
+        P("poll", rate, rate, rep=rep, idle=2000, status="ok" if rate == 2000 else "client-limited")
+        for rate in RATES
+        for rep in (1, 2)
+    ]
+    store = Store.open(tmp_path)
+    every = curves(SweepData.load(store, sweep_with(store, [*curve("poll", 5000), *cut])))
+    [row] = idle_degradation(every)
+    assert row.ratio is not None and row.ratio < 0.5  # 2,000 against 5,000: but only a bound
+    assert row.change is not None and row.change.verdict == NOT_MEASURED
