@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.report.data import Curve, main_accept_limit, peak_change
-from orchestrator.report.stats import BETTER, CENSORED, NOT_MEASURED, WORSE, Change
+from orchestrator.report.stats import BETTER, NOT_MEASURED, WORSE, Change
 from orchestrator.report.syscalls import SyscallTable
 
 HOLDS, DOES_NOT_HOLD = "holds", "does not hold"  # and NOT_MEASURED, as for a change
@@ -213,7 +213,7 @@ def _idle_degradation(curves: Sequence[Curve]) -> Finding:
         for row in (*degrading, by["epoll-et"]):
             evidence.append(
                 f"{workload}, {idle:,} idle: {row.without.label} peak {_estimate(row.without)}"
-                f" → {_estimate(row.with_idle)}: {row.change.text() if row.change else '-'}"
+                f" → {_estimate(row.with_idle)}: {_change_text(row.change)}"
             )
         if not any(r.with_idle.saturated for r in (*degrading, by["epoll-et"])):
             evidence.append(f"{workload}: no curve with idle connections saturated")
@@ -308,9 +308,7 @@ def _decided(changes: Sequence[Change | None]) -> bool:
 
 
 def _change_text(result: Change | None) -> str:
-    if result is None:
-        return "-"
-    return result.text() + (" (its curve did not saturate)" if result.method == CENSORED else "")
+    return result.text() if result is not None else "-"
 
 
 def _overall(verdicts: list[bool]) -> str:

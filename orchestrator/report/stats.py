@@ -96,8 +96,8 @@ class Change:
 
     def text(self) -> str:
         """'-23.1% [-27.0%, -19.2%]' or '-23.1% (single runs)'."""
-        suffix = " (single runs)" if self.method == THRESHOLD_ONLY else ""
-        return relative_text(self.relative, self.low, self.high) + suffix
+        suffixes = {THRESHOLD_ONLY: " (single runs)", CENSORED: " (lower peak not saturated)"}
+        return relative_text(self.relative, self.low, self.high) + suffixes.get(self.method, "")
 
 
 def relative_text(relative: float | None, low: float | None, high: float | None) -> str:
