@@ -8,6 +8,8 @@
     orchestrate status lab.yml        where the lab's sweeps stand
     orchestrate down lab.yml          stop everything the orchestrator started on the hosts
     orchestrate export results/       one row per point, CSV or JSON
+    orchestrate report results/       the paper's figures and Table 1 of a sweep, as HTML
+    orchestrate compare results/ A B  sweep B against sweep A; exit 1 if anything got worse
 
 `main()` maps expected failures (`TestbedError`) to one line per problem on stderr and an exit
 status (2 for bad input, 1 for failures, 130 for Ctrl-C), never a traceback.
@@ -36,6 +38,8 @@ from orchestrator.model import Lab
 from orchestrator.monitoring import Prometheus
 from orchestrator.nightly import baseline_for
 from orchestrator.remote import Remote
+from orchestrator.report.compare import compare_sweeps, print_comparison
+from orchestrator.report.write import write_comparison, write_report
 from orchestrator.schedule import Scheduler, parse_daily
 from orchestrator.store import Store
 from orchestrator.ui import console, error_line, hosts_table, warn
@@ -52,6 +56,7 @@ lab_app = typer.Typer(no_args_is_help=True, help="Create or remove an emulated l
 app.add_typer(lab_app, name="lab")
 
 LabArgument = Annotated[Path, typer.Argument(help="The lab file, e.g. lab.yml.")]
+ResultsArgument = Annotated[Path, typer.Argument(help="A results directory or its testbed.sqlite.")]
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -204,7 +209,6 @@ def dashboards_export_command(
 
 baseline_app = typer.Typer(no_args_is_help=True, help="The sweep nightly runs compare with.")
 app.add_typer(baseline_app, name="baseline")
-ResultsArgument = Annotated[Path, typer.Argument(help="A results directory or its testbed.sqlite.")]
 
 
 @baseline_app.command("set")
@@ -275,6 +279,59 @@ def export_command(
     else:
         output.write_text(text)
         console.print(f"wrote {output}")
+
+
+@app.command("report")
+def report_command(
+    results: ResultsArgument,
+    sweep: Annotated[
+        str | None, typer.Option("--sweep", help="The sweep to report (default: the latest).")
+    ] = None,
+    profile_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--profile-rate",
+            help="Table 1's request rate (default: the highest at which every mechanism was ok).",
+        ),
+    ] = None,
+) -> None:
+    """Write a sweep's report (figures, Table 1, findings) under RESULTS/reports/<sweep>/."""
+    store = Store.open(results, create=False)
+    sweep_id = sweep if sweep is not None else _latest_sweep(store)
+    if store.sweep(sweep_id) is None:
+        raise TestbedError(f"--sweep: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
+    written = write_report(store, sweep_id, profile_rate)
+    for finding in written.report.findings:
+        console.print(f"{finding.verdict:>14}: {finding.claim}")
+    console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
+
+
+@app.command("compare")
+def compare_command(
+    results: ResultsArgument,
+    base: Annotated[str, typer.Argument(help="The sweep to compare against.")],
+    new: Annotated[str, typer.Argument(help="The sweep to judge.")],
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", help="Smallest change that counts, in percent.", min=0.0),
+    ] = 5.0,
+) -> int:
+    """Compare sweep NEW against BASE per curve; exit 1 if any is significantly worse."""
+    store = Store.open(results, create=False)
+    for name, sweep_id in (("BASE", base), ("NEW", new)):
+        if store.sweep(sweep_id) is None:
+            raise TestbedError(f"{name}: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
+    comparison = compare_sweeps(store, base, new, threshold / 100)
+    print_comparison(comparison, console)
+    console.print(f"comparison: {write_comparison(store, comparison)}")
+    return 1 if comparison.regressed else 0
+
+
+def _latest_sweep(store: Store) -> str:
+    sweeps = store.sweeps()
+    if not sweeps:
+        raise TestbedError(f"{store.path}: no sweep stored yet")
+    return sweeps[-1].id
 
 
 def _emulated(lab: Lab) -> Lab:

@@ -45,15 +45,16 @@ COLUMNS = (
 def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:
     """Every point of one sweep (or of all sweeps, oldest first), in run order."""
     sweeps = [sweep_id] if sweep_id else [sweep.id for sweep in store.sweeps()]
-    table = []
-    for sweep in sweeps:
-        for point in store.points(sweep):
-            row = {column: point.get(column) for column in COLUMNS}
-            row["point"] = point["key"]
-            for stamp in ("started_at", "ended_at"):
-                row[stamp] = _iso(point[stamp])
-            table.append(row)
-    return table
+    return [row(point) for sweep in sweeps for point in store.points(sweep)]
+
+
+def row(point: dict[str, Any]) -> dict[str, Any]:
+    """One stored point (as `Store.points` returns it) as an export row."""
+    values = {column: point.get(column) for column in COLUMNS}
+    values["point"] = point["key"]
+    for stamp in ("started_at", "ended_at"):
+        values[stamp] = _iso(point[stamp])
+    return values
 
 
 def render(table: list[dict[str, Any]], fmt: str) -> str:

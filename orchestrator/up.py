@@ -5,7 +5,8 @@
 Steps: create the emulated lab if needed, preflight, provision, then (holding the lab's run
 lock) continue the lab's unfinished sweep when its plan is unchanged or start a new one, stop
 whatever a dead run left on the hosts, write the workload files, run every point not yet done,
-and print the summary. Ctrl-C stores the point in progress as interrupted and re-raises.
+print the summary and write the sweep's report. Ctrl-C stores the point in progress as
+interrupted and re-raises.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from orchestrator.plan import Point, expand, plan_digest
 from orchestrator.preflight import print_report, run_preflight
 from orchestrator.provision import Ansible
 from orchestrator.remote import Remote
+from orchestrator.report.write import write_report
 from orchestrator.store import Store, Sweep
 from orchestrator.sweep import (
     Observers,
@@ -208,7 +210,19 @@ def _sweep(
     status = "failed" if outcome.failed else "complete"
     store.finish_sweep(sweep.id, status, outcome.summary)
     print_summary(sweep, outcome, store)
+    write_sweep_report(store, sweep)
     return UpResult(sweep, outcome, str(store.path))
+
+
+def write_sweep_report(store: Store, sweep: Sweep) -> None:
+    """Write the sweep's report and say where it is. The sweep is stored whatever happens here,
+    so any failure, a bug included, is a warning and never the sweep's exit status."""
+    try:
+        written = write_report(store, sweep.id)
+    except Exception as error:
+        warn(f"the report of sweep {sweep.id} could not be written: {error}")
+        return
+    console.print(f"report: {written.index}")
 
 
 def _resumable(lab: Lab, store: Store) -> Sweep | None:

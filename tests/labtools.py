@@ -6,8 +6,10 @@ import contextlib
 import ipaddress
 import os
 import random
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,3 +109,52 @@ def start_orchestrate(*args: str, state: Path, log: Path) -> subprocess.Popen[by
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+class ServerHogs(threading.Thread):
+    """CPU hogs on the lab server's CPU from the moment a new sweep appears in the lab's store,
+    so that sweep's points run beside them but its preflight and provisioning do not. Use as a
+    context manager around the run; the hogs are killed by PID on exit.
+
+    Each hog is a busy loop pinned to the server's CPU in a session of its own: the scheduler's
+    autogroups then weigh each as much as the server, which keeps about 1/(count + 1) of it."""
+
+    def __init__(self, lab: Lab, count: int) -> None:
+        super().__init__(daemon=True)
+        self.store = lab.results_directory / "testbed.sqlite"
+        self.pin = ",".join(map(str, lab.server.cpus or (0,)))
+        self.count = count
+        self.before = self._sweeps()  # the sweeps already there; start when one more appears
+        self.done = threading.Event()
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> ServerHogs:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+        for hog in self.started:
+            if hog.poll() is None:
+                hog.kill()
+            hog.wait()
+        assert not any(pid_alive(hog.pid) for hog in self.started)
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            if self._sweeps() > self.before:
+                self.started = [
+                    subprocess.Popen(
+                        ["taskset", "-c", self.pin, sys.executable, "-c", "while True: pass"],
+                        start_new_session=True,
+                    )
+                    for _ in range(self.count)
+                ]
+                return
+
+    def _sweeps(self) -> int:
+        if not self.store.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0])

@@ -1,0 +1,67 @@
+"""Everything a sweep's report shows, computed once from the stored sweep.
+
+    report = build(SweepData.load(store, sweep_id), profile_rate=None)
+    report.figures, report.tables, report.idle, report.findings
+
+Pure: the PNGs, CSVs and the HTML page are all drawn from a `Report` (see `write`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.errors import EXIT_USAGE, TestbedError
+from orchestrator.report.data import Curve, Figure, SweepData, curves, figures, main_accept_limit
+from orchestrator.report.findings import Finding, IdleRow, check_findings, idle_degradation
+from orchestrator.report.syscalls import SyscallTable, syscall_table
+
+
+@dataclass(frozen=True)
+class Report:
+    """A sweep's report: its figures' data, Table 1 per group, idle degradation, findings."""
+
+    data: SweepData
+    curves: tuple[Curve, ...]
+    figures: tuple[Figure, ...]
+    tables: tuple[SyscallTable, ...]
+    idle: tuple[IdleRow, ...]
+    findings: tuple[Finding, ...]
+
+    def spreads(self) -> list[float]:
+        """Spread between repetitions: the reply rate's coefficient of variation at every
+        point with more than one ok run."""
+        return [
+            reply.cv
+            for curve in self.curves
+            for point in curve.points
+            if (reply := point.reply) is not None and reply.cv is not None
+        ]
+
+
+def build(data: SweepData, profile_rate: float | None = None) -> Report:
+    """The report of `data`; `profile_rate` chooses Table 1's rate (it must have been measured)."""
+    if not data.points:
+        raise TestbedError(f"sweep {data.id} has no stored point: nothing to report")
+    every = curves(data)
+    if profile_rate is not None:
+        measured = sorted({float(p["target_rate"]) for p in data.points})
+        if profile_rate not in measured:
+            rates = ", ".join(f"{rate:g}" for rate in measured)
+            raise TestbedError(
+                f"--profile-rate: {profile_rate:g} was not measured in sweep {data.id}"
+                f" (rates: {rates})",
+                EXIT_USAGE,
+            )
+    tables = []
+    groups = dict.fromkeys((c.workload, c.idle_connections) for c in every)
+    for workload, idle in groups:
+        main = main_accept_limit(c.accept_limit for c in every if c.workload == workload)
+        tables.append(syscall_table(data, workload, idle, main, profile_rate))
+    return Report(
+        data=data,
+        curves=tuple(every),
+        figures=tuple(figures(data)),
+        tables=tuple(tables),
+        idle=tuple(idle_degradation(every)),
+        findings=tuple(check_findings(every, tables)),
+    )

@@ -1,0 +1,331 @@
+"""Comparing two sweeps: for every curve, did the server get better, worse, or stay the same?
+
+    result = compare_sweeps(store, base_id, new_id, threshold=0.05)
+    result.regressed, result.improved      # any curve significantly worse / better (none worse)
+    result.worse(), result.lines()         # one line per worse curve; the table as text
+    for row in result.rows:                # one per mechanism × workload × idle × accept-limit
+        row.peak.relative, row.peak.low, row.peak.high, row.peak.verdict
+        row.saturation.verdict
+
+A curve's peak reply rate and saturation rate are compared (higher is better for both): the
+change relative to base with its 95 % CI over the repetitions (`stats.change`), judged against
+`threshold`. A saturation that one sweep did not reach inside its rates is a bound, not a value:
+it can still be judged when the bounds alone put the change beyond the threshold.
+
+`compare` is the pure part (two `SweepData`); `print_comparison` and `comparison_page` show it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.report.data import (
+    MECHANISM_LABELS,
+    Curve,
+    Saturation,
+    SweepData,
+    accept_order,
+    curves,
+    mechanism_order,
+    peak_change,
+)
+from orchestrator.report.html import esc, page, table
+from orchestrator.report.stats import (
+    BETTER,
+    NO_CHANGE,
+    NOT_MEASURED,
+    WORSE,
+    Change,
+    Estimate,
+    change,
+    relative_text,
+)
+from orchestrator.store import Store
+
+DEFAULT_THRESHOLD = 0.05
+BOUNDS_ONLY = "bounds: a saturation not reached inside the rates"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One quantity of one curve (peak or saturation), base against new.
+
+    `relative`, `low` and `high` are fractions of the base value (-0.2: 20 % lower); `low` and
+    `high` bound the 95 % CI and are None without one (single runs, bounds)."""
+
+    base: str  # as shown, e.g. "9,950 ± 373 (n=3)" or "not reached (above 7,000)"
+    new: str
+    base_value: Estimate | None
+    new_value: Estimate | None
+    relative: float | None
+    low: float | None
+    high: float | None
+    verdict: str
+    method: str
+
+    def text(self) -> str:
+        return relative_text(self.relative, self.low, self.high)
+
+    @classmethod
+    def of(cls, base: str, new: str, result: Change) -> Difference:
+        return cls(
+            base,
+            new,
+            result.base,
+            result.new,
+            result.relative,
+            result.low,
+            result.high,
+            result.verdict,
+            result.method,
+        )
+
+
+@dataclass(frozen=True)
+class CurveComparison:
+    """One curve (mechanism × workload × idle connections × accept-limit) in both sweeps."""
+
+    mechanism: str
+    workload: str
+    idle_connections: int
+    accept_limit: str
+    peak: Difference
+    saturation: Difference
+
+    @property
+    def verdict(self) -> str:
+        """Worse if either measure is worse, else better if either is, else no change."""
+        verdicts = {self.peak.verdict, self.saturation.verdict}
+        for verdict in (WORSE, BETTER, NO_CHANGE):
+            if verdict in verdicts:
+                return verdict
+        return NOT_MEASURED
+
+    @property
+    def name(self) -> str:
+        """'one-byte/idle=0/select' ('/accept=10' before the mechanism when not inf)."""
+        accept = f"/accept={self.accept_limit}" if self.accept_limit != "inf" else ""
+        return f"{self.workload}/idle={self.idle_connections}{accept}/{self.mechanism}"
+
+    def summary(self) -> str:
+        """'one-byte/idle=0/select: peak -66.9% [-68.9%, -64.8%], saturation -63.0%'."""
+        return f"{self.name}: peak {self.peak.text()}, saturation {self.saturation.text()}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The comparison of sweep `new` against sweep `base`."""
+
+    base: str
+    new: str
+    threshold: float
+    rows: tuple[CurveComparison, ...]
+    notes: tuple[str, ...]  # what differs between the sweeps besides the results
+
+    def rows_with(self, verdict: str) -> list[CurveComparison]:
+        return [row for row in self.rows if row.verdict == verdict]
+
+    @property
+    def regressed(self) -> bool:
+        """Some curve is significantly worse (the nightly run's exit status 1)."""
+        return bool(self.rows_with(WORSE))
+
+    @property
+    def improved(self) -> bool:
+        """Some curve is significantly better and none is worse."""
+        return not self.regressed and bool(self.rows_with(BETTER))
+
+    def worse(self) -> list[str]:
+        """One line per significantly worse curve (`CurveComparison.summary`)."""
+        return [row.summary() for row in self.rows_with(WORSE)]
+
+    def lines(self) -> list[str]:
+        """The comparison as plain text, the table then its notes, for a log."""
+        buffer = io.StringIO()
+        print_comparison(self, Console(file=buffer, width=200, no_color=True, highlight=False))
+        return buffer.getvalue().splitlines()
+
+
+def compare_sweeps(
+    store: Store, base: str, new: str, threshold: float = DEFAULT_THRESHOLD
+) -> Comparison:
+    """Compare two stored sweeps (see the module docstring)."""
+    return compare(SweepData.load(store, base), SweepData.load(store, new), threshold)
+
+
+def compare(base: SweepData, new: SweepData, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+    """Compare every curve of `base` and `new` (curves of only one are 'not measured')."""
+    before = {_key(c): c for c in curves(base)}
+    after = {_key(c): c for c in curves(new)}
+    rows = []
+    for key in sorted(before.keys() | after.keys(), key=_order):
+        mechanism, workload, idle, accept = key
+        a, b = before.get(key), after.get(key)
+        rows.append(
+            CurveComparison(
+                mechanism,
+                workload,
+                idle,
+                accept,
+                peak=_peak(a, b, threshold),
+                saturation=_saturation(a, b, threshold),
+            )
+        )
+    return Comparison(base.id, new.id, threshold, tuple(rows), tuple(_notes(base, new)))
+
+
+def _peak(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
+    shown_a = base.peak.text() if base and base.peak else "not measured"
+    shown_b = new.peak.text() if new and new.peak else "not measured"
+    result = peak_change(base, new, threshold) if base and new else None
+    if result is None:
+        return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
+    return Difference.of(shown_a, shown_b, result)
+
+
+def _saturation(base: Curve | None, new: Curve | None, threshold: float) -> Difference:
+    a = base.saturation if base else Saturation(None)
+    b = new.saturation if new else Saturation(None)
+    shown_a, shown_b = a.text(), b.text()
+    if a.estimate is not None and b.estimate is not None:
+        assert base is not None and new is not None  # they have estimates
+        result = change(base.saturation_runs(), new.saturation_runs(), threshold)
+        return Difference.of(shown_a, shown_b, result)
+    bounds_a, bounds_b = a.bounds, b.bounds
+    if bounds_a is None or bounds_b is None:
+        return Difference(shown_a, shown_b, None, None, None, None, None, NOT_MEASURED, "")
+    (low_a, high_a), (low_b, high_b) = bounds_a, bounds_b
+    verdict = NO_CHANGE
+    if low_a > 0 and high_b <= low_a * (1 - threshold):
+        verdict = WORSE
+    elif math.isfinite(high_a) and low_b >= high_a * (1 + threshold):
+        verdict = BETTER
+    relative = None
+    if low_a > 0 and math.isfinite(high_b) and verdict == WORSE:
+        relative = high_b / low_a - 1  # at least this much lower
+    elif math.isfinite(high_a) and high_a > 0 and verdict == BETTER:
+        relative = low_b / high_a - 1  # at least this much higher
+    return Difference(
+        shown_a, shown_b, a.estimate, b.estimate, relative, None, None, verdict, BOUNDS_ONLY
+    )
+
+
+def _notes(base: SweepData, new: SweepData) -> list[str]:
+    notes = []
+    a, b = base.details, new.details
+    if a.get("lab") != b.get("lab"):
+        notes.append(f"different labs: {a.get('lab')} and {b.get('lab')}")
+    if a.get("digest") != b.get("digest"):
+        notes.append("different plans: only the curves both measured are compared")
+    if base.emulated != new.emulated:
+        notes.append("one sweep ran on an emulated lab, the other on a physical one")
+    if a.get("revision") != b.get("revision"):
+        notes.append(f"revision {a.get('revision')} → {b.get('revision')}")
+    hosts_a, hosts_b = a.get("hosts") or {}, b.get("hosts") or {}
+    for name in sorted(hosts_a.keys() & hosts_b.keys()):
+        for fact in ("kernel", "cpu_model", "sysctls"):
+            if hosts_a[name].get(fact) != hosts_b[name].get(fact):
+                notes.append(f"{name}: {fact} differs between the sweeps")
+    return notes
+
+
+def _key(curve: Curve) -> tuple[str, str, int, str]:
+    return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)
+
+
+def _order(key: tuple[str, str, int, str]) -> tuple[str, int, float, int]:
+    mechanism, workload, idle, accept = key
+    return (workload, idle, accept_order(accept), mechanism_order(mechanism))
+
+
+# -- showing it ----------------------------------------------------------------------------------
+
+VERDICT_STYLES = {WORSE: "bold red", BETTER: "green", NO_CHANGE: "", NOT_MEASURED: "dim"}
+
+
+COLUMNS = (
+    "workload",
+    "idle",
+    "accept",
+    "mechanism",
+    "peak base",
+    "peak new",
+    "peak change",
+    "saturation base",
+    "saturation new",
+    "saturation change",
+    "verdict",
+)
+
+
+def cells(row: CurveComparison) -> list[str]:
+    """A row's values in the order of COLUMNS."""
+    return [
+        row.workload,
+        f"{row.idle_connections:,}",
+        row.accept_limit,
+        MECHANISM_LABELS.get(row.mechanism, row.mechanism),
+        row.peak.base,
+        row.peak.new,
+        row.peak.text(),
+        row.saturation.base,
+        row.saturation.new,
+        row.saturation.text(),
+        row.verdict,
+    ]
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """The comparison as a table in the terminal, then its notes and what got worse."""
+    grid = Table(
+        title=f"{comparison.new} against {comparison.base} "
+        f"(threshold {comparison.threshold:.0%}, 95 % CI)"
+    )
+    for column in COLUMNS:
+        grid.add_column(column, justify="right" if column == "idle" else "left")
+    for row in comparison.rows:
+        *values, verdict = cells(row)
+        style = VERDICT_STYLES.get(verdict, "")
+        grid.add_row(*values, f"[{style}]{verdict}[/]" if style else verdict)
+    console.print(grid)
+    for note in comparison.notes:
+        console.print(f"note: {note}")
+    summary = _summary(comparison)
+    console.print(f"[bold red]{summary}[/]" if comparison.regressed else summary)
+
+
+def comparison_page(comparison: Comparison) -> str:
+    """The comparison as one self-contained HTML page (with each change's method)."""
+    at = COLUMNS.index("peak change") + 1
+    headers = [*COLUMNS[:at], "method", *COLUMNS[at:]]
+    rows = [[*cells(row)[:at], row.peak.method, *cells(row)[at:]] for row in comparison.rows]
+    classes = [_css(row.verdict) for row in comparison.rows]
+    notes = "".join(f"<li>{esc(note)}</li>" for note in comparison.notes)
+    body = (
+        f"<h1>{esc(comparison.new)} against {esc(comparison.base)}</h1>"
+        f'<p class="meta">Peak reply rate and saturation rate per curve; change relative to '
+        f"the base with its 95 % confidence interval (Welch t over the repetitions); a change "
+        f"counts when the interval excludes zero and it is at least "
+        f"{comparison.threshold:.0%}.</p>"
+        f'<p class="verdict {"worse" if comparison.regressed else "same"}">'
+        f"{esc(_summary(comparison))}</p>"
+        + table(headers, rows, row_classes=classes)
+        + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+    )
+    return page(f"testbed comparison: {comparison.new} against {comparison.base}", body)
+
+
+def _summary(comparison: Comparison) -> str:
+    worse = comparison.rows_with(WORSE)
+    if worse:
+        return f"significantly worse: {', '.join(row.name for row in worse)}"
+    return "nothing significantly worse"
+
+
+def _css(verdict: str) -> str:
+    return {WORSE: "worse", BETTER: "better"}.get(verdict, "same")

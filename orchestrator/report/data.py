@@ -1,0 +1,485 @@
+"""The data behind the report's figures, computed from a sweep's stored points.
+
+    data = SweepData.load(store, sweep_id)
+    for figure in figures(data):                 # the paper's Figures 1-7 for this sweep
+        for curve in figure.curves:              # one per mechanism (and accept-limit)
+            curve.points, curve.peak, curve.saturation
+
+A curve is one mechanism under one workload, idle-connection count and accept-limit: its reply
+rate against the request rate. At each rate, the runs (repetitions) that were `ok` give the mean
+and its 95 % CI; `client-limited` and `failed` runs are kept apart, to be drawn as such and never
+averaged in as the server's result.
+
+Saturation is where replies stop tracking requests: the first rate at which a run served less
+than 95 % of the load offered (`served_fraction`), interpolated linearly on that fraction from
+the last rate that still tracked; it is found per repetition (each is a whole curve) and then
+averaged. The peak is the highest mean reply rate over the rates, with that mean's interval.
+
+Everything here is a pure function of `SweepData`; nothing reads the store but `load`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from orchestrator.model import MECHANISMS, WORKLOADS
+from orchestrator.report.stats import (
+    BETTER,
+    CENSORED,
+    NOT_MEASURED,
+    WORSE,
+    Change,
+    Estimate,
+    change,
+    estimate,
+)
+from orchestrator.store import Store
+
+TRACKING = 0.95  # replies within 5 % of the offered rate
+DRAWN = ("ok", "client-limited", "failed")  # interrupted points are listed, not drawn
+
+WORKLOAD_TITLES = {"one-byte": "one-byte workload", "specweb99": "SPECweb99-like workload"}
+MECHANISM_LABELS = {
+    "select": "select",
+    "poll": "poll",
+    "epoll-lt": "epoll-LT",
+    "epoll-et": "epoll-ET",
+    "epoll2": "epoll2",
+    "epoll-ctlv": "epoll-ctlv",
+    "io_uring": "io_uring",
+}
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """A sweep as stored: its recorded context, its points in run order, their syscalls."""
+
+    id: str
+    details: dict[str, Any]
+    points: tuple[dict[str, Any], ...]
+    syscalls: dict[str, dict[str, tuple[int, float]]]
+
+    @classmethod
+    def load(cls, store: Store, sweep_id: str) -> SweepData:
+        details = store.sweep_details(sweep_id)
+        return cls(sweep_id, details, tuple(store.points(sweep_id)), store.syscalls(sweep_id))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.details.get("settings") or {})
+
+    @property
+    def experiment(self) -> dict[str, Any]:
+        return dict(self.settings.get("experiment") or {})
+
+    @property
+    def emulated(self) -> bool | None:
+        value = self.settings.get("emulate")
+        return bool(value) if value is not None else None
+
+    @property
+    def repetitions(self) -> int:
+        planned = self.experiment.get("repetitions")
+        if isinstance(planned, int):
+            return planned
+        return max((int(p["repetition"]) for p in self.points), default=0)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One stored point: one repetition of one curve at one rate."""
+
+    key: str
+    repetition: int
+    status: str
+    reason: str
+    target_rate: float
+    request_rate: float | None
+    reply_rate: float | None
+    served: float  # the fraction of the offered load served (see `served_fraction`)
+
+    @property
+    def tracks(self) -> bool:
+        """Whether the replies kept up with the load offered (within 5 %)."""
+        return self.served >= TRACKING
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """A curve at one target rate: the ok runs' mean and CI, and every run."""
+
+    rate: float
+    runs: tuple[Run, ...]
+
+    @property
+    def ok(self) -> tuple[Run, ...]:
+        return tuple(run for run in self.runs if run.status == "ok" and run.reply_rate is not None)
+
+    @property
+    def reply(self) -> Estimate | None:
+        ok = self.ok
+        return estimate([run.reply_rate or 0.0 for run in ok]) if ok else None
+
+    @property
+    def request(self) -> Estimate | None:
+        values = [run.request_rate for run in self.ok if run.request_rate is not None]
+        return estimate(values) if values else None
+
+    def with_status(self, status: str) -> tuple[Run, ...]:
+        return tuple(run for run in self.runs if run.status == status)
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """Where a curve stops tracking: a mean over its repetitions, or a bound.
+
+    `estimate` when every repetition saturated inside the measured rates; otherwise `above` (not
+    reached in some repetition: saturation lies above the highest rate measured) or `below`
+    (already saturated at the lowest rate in some repetition)."""
+
+    estimate: Estimate | None
+    above: float | None = None
+    below: float | None = None
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The interval the saturation rate lies in, or None when nothing was measured."""
+        if self.estimate is not None:
+            return self.estimate.mean, self.estimate.mean
+        if self.below is not None:
+            return 0.0, self.below
+        if self.above is not None:
+            return self.above, math.inf
+        return None
+
+    def text(self) -> str:
+        if self.estimate is not None:
+            return self.estimate.text()
+        if self.below is not None:
+            return f"below {self.below:,.0f} (the lowest rate)"
+        if self.above is not None:
+            return f"not reached (above {self.above:,.0f})"
+        return "not measured"
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One mechanism's reply rate against request rate under one configuration."""
+
+    mechanism: str
+    workload: str
+    idle_connections: int
+    accept_limit: str
+    points: tuple[RatePoint, ...]  # by ascending rate
+
+    @property
+    def label(self) -> str:
+        return MECHANISM_LABELS.get(self.mechanism, self.mechanism)
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return tuple(run for point in self.points for run in point.runs)
+
+    @property
+    def repetitions(self) -> list[int]:
+        return sorted({run.repetition for run in self.runs})
+
+    def ok_runs(self, repetition: int) -> list[Run]:
+        """The ok runs of one repetition, by ascending rate."""
+        return [run for point in self.points for run in point.ok if run.repetition == repetition]
+
+    @property
+    def peak_point(self) -> RatePoint | None:
+        """The rate with the highest mean ok reply rate (the lowest such rate on a tie)."""
+        measured = [point for point in self.points if point.reply is not None]
+        return max(measured, key=_mean_reply, default=None)
+
+    def peak_runs(self) -> list[float]:
+        """The ok reply rates at the peak rate: one per repetition that was ok there.
+
+        Taken from the mean curve rather than as each repetition's own maximum, so that a
+        repetition whose top rate was client-limited does not pull the peak down to a lower
+        rate: it just contributes no run at the peak."""
+        point = self.peak_point
+        return [run.reply_rate or 0.0 for run in point.ok] if point else []
+
+    @property
+    def peak(self) -> Estimate | None:
+        peaks = self.peak_runs()
+        return estimate(peaks) if peaks else None
+
+    @property
+    def saturated(self) -> bool:
+        """Whether the server ran out of capacity inside the measured rates."""
+        return self.saturation.estimate is not None or self.saturation.below is not None
+
+    def saturation_runs(self) -> list[float]:
+        """Each repetition's saturation rate, of the repetitions that saturated inside the
+        rates (see `saturation`)."""
+        return [value for value in self._per_repetition() if isinstance(value, float)]
+
+    @property
+    def saturation(self) -> Saturation:
+        """Where the curve stops tracking, over its repetitions.
+
+        A repetition that served the lowest rate short says "below"; one that tracked up to the
+        curve's highest rate says "above"; either outweighs the repetitions that did saturate
+        (the curve does not saturate consistently inside the rates). A repetition that tracked
+        as far as it went but lacks an ok run at a higher rate (client-limited or failed there)
+        is inconclusive and left out."""
+        values = self.saturation_runs()
+        outcomes = self._per_repetition()
+        belows = [o[1] for o in outcomes if isinstance(o, tuple) and o[0] == "below"]
+        aboves = [o[1] for o in outcomes if isinstance(o, tuple) and o[0] == "above"]
+        if belows:
+            return Saturation(None, below=min(belows))
+        if aboves:
+            return Saturation(None, above=max(aboves))
+        if values:
+            return Saturation(estimate(values))
+        inconclusive = [o[1] for o in outcomes if isinstance(o, tuple)]
+        return Saturation(None, above=max(inconclusive)) if inconclusive else Saturation(None)
+
+    def _per_repetition(self) -> list[float | tuple[str, float]]:
+        """Each repetition's saturation: a rate, or ("below" | "above" | "inconclusive", rate)."""
+        highest = max((point.rate for point in self.points), default=0.0)
+        outcomes: list[float | tuple[str, float]] = []
+        for repetition in self.repetitions:
+            ok = self.ok_runs(repetition)
+            if not ok:
+                continue
+            found = saturation_of(ok)
+            if found is None:
+                last = ok[-1].target_rate
+                outcomes.append(("above" if last == highest else "inconclusive", last))
+            elif not ok[0].tracks:
+                outcomes.append(("below", ok[0].target_rate))
+            else:
+                outcomes.append(found)
+        return outcomes
+
+
+def peak_change(base: Curve, new: Curve, threshold: float) -> Change | None:
+    """`new`'s peak against `base`'s (`stats.change`), None when either has no ok run.
+
+    A curve that did not saturate peaks at the highest rate it was measured ok at: a lower
+    bound on what the server can do, cut short by the rates or by client-limited runs. A lower
+    peak is therefore only a result when its curve saturated; otherwise a would-be better or
+    worse is NOT_MEASURED (method CENSORED)."""
+    a, b = base.peak_runs(), new.peak_runs()
+    if not a or not b:
+        return None
+    result = change(a, b, threshold)
+    lower = new if result.difference < 0 else base
+    if result.verdict in (BETTER, WORSE) and not lower.saturated:
+        return replace(result, verdict=NOT_MEASURED, method=CENSORED)
+    return result
+
+
+def saturation_of(runs: Sequence[Run]) -> float | None:
+    """The rate at which `runs` (one repetition, ascending rate) stop tracking, or None.
+
+    Between the last tracking run and the first that does not, linear in the fraction served;
+    the lowest rate itself when even that did not track."""
+    previous: Run | None = None
+    for run in runs:
+        if not run.tracks:
+            if previous is None:
+                return run.target_rate
+            share = (previous.served - TRACKING) / (previous.served - run.served)
+            return previous.target_rate + share * (run.target_rate - previous.target_rate)
+        previous = run
+    return None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: reply rate against request rate, one curve per mechanism (and accept-limit)."""
+
+    number: int  # our numbering inside the report
+    slug: str  # file name stem, e.g. "one-byte-idle0"
+    title: str
+    paper: str  # which of the paper's figures it redraws
+    workload: str
+    idle_connections: int
+    accept_variants: bool  # Figure 7: curves differ in accept-limit too
+    curves: tuple[Curve, ...]
+
+    @property
+    def runs_per_point(self) -> int:
+        return max((len(p.runs) for c in self.curves for p in c.points), default=0)
+
+    @property
+    def single_runs(self) -> bool:
+        return all(len(p.ok) <= 1 for c in self.curves for p in c.points)
+
+
+def runs_of(data: SweepData) -> dict[tuple[str, str, int, str], list[tuple[float, Run]]]:
+    """Drawn runs by curve (mechanism, workload, idle, accept-limit), with their target rate."""
+    grouped: dict[tuple[str, str, int, str], list[tuple[float, Run]]] = {}
+    for point in data.points:
+        if point["status"] not in DRAWN:
+            continue
+        key = (
+            point["mechanism"],
+            point["workload"],
+            int(point["idle_connections"]),
+            str(point["accept_limit"]),
+        )
+        run = Run(
+            key=point["key"],
+            repetition=int(point["repetition"]),
+            status=point["status"],
+            reason=point["reason"] or "",
+            target_rate=float(point["target_rate"]),
+            request_rate=_float(point.get("request_rate")),
+            reply_rate=_float(point.get("reply_rate")),
+            served=served_fraction(point),
+        )
+        grouped.setdefault(key, []).append((run.target_rate, run))
+    return grouped
+
+
+def served_fraction(point: dict[str, Any]) -> float:
+    """How much of the load offered at a point the server served (1.0: all of it).
+
+    One request per connection (one-byte): replies against the target rate. httperf's own
+    "request rate" is no measure of what was offered here: a connection the server never
+    accepted in time sends no request, so overload lowers it along with the replies.
+    Sessions (specweb99): a session's next request waits for the previous reply, so the
+    requests sent are the offered load as long as sessions complete; a short run's sessions
+    are a sample of the trace, so the target (the trace's mean) is no exact measure either.
+    Served is the lower of replies against requests sent and sessions completed against
+    sessions started."""
+    reply = _float(point.get("reply_rate")) or 0.0
+    if point["workload"] != "specweb99":
+        target = float(point["target_rate"])
+        return reply / target if target > 0 else 0.0
+    request = _float(point.get("request_rate")) or 0.0
+    fractions = [reply / request if request > 0 else 0.0]
+    started = completed = 0.0
+    for agent in (point.get("agents") or {}).values():
+        totals = ((agent or {}).get("load") or {}).get("totals") or {}
+        started += _float(totals.get("sessions_started")) or 0.0
+        completed += _float(totals.get("sessions_completed")) or 0.0
+    if started > 0:
+        fractions.append(completed / started)
+    return min(fractions)
+
+
+def curves(data: SweepData) -> list[Curve]:
+    """Every curve of the sweep, in a stable order (workload, idle, accept-limit, mechanism)."""
+    result = []
+    for (mechanism, workload, idle, accept), runs in runs_of(data).items():
+        rates = sorted({rate for rate, _ in runs})
+        points = tuple(
+            RatePoint(rate, tuple(sorted((r for x, r in runs if x == rate), key=_by_rep)))
+            for rate in rates
+        )
+        result.append(Curve(mechanism, workload, idle, accept, points))
+    return sorted(result, key=_curve_order)
+
+
+def figures(data: SweepData) -> list[Figure]:
+    """The paper's figures for this sweep: one per workload × idle count at the main
+    accept-limit (inf when measured), then one per workload × idle count that varies it."""
+    every = curves(data)
+    found: list[Figure] = []
+    groups = sorted({(c.workload, c.idle_connections) for c in every}, key=_group_order)
+    for workload, idle in groups:
+        members = [c for c in every if (c.workload, c.idle_connections) == (workload, idle)]
+        main = main_accept_limit(c.accept_limit for c in members)
+        found.append(
+            Figure(
+                number=len(found) + 1,
+                slug=f"{workload}-idle{idle}",
+                title=_title(workload, idle) + ("" if main == "inf" else f" (accept-limit {main})"),
+                paper=paper_figures(workload, idle),
+                workload=workload,
+                idle_connections=idle,
+                accept_variants=False,
+                curves=tuple(c for c in members if c.accept_limit == main),
+            )
+        )
+    for workload, idle in groups:
+        members = [c for c in every if (c.workload, c.idle_connections) == (workload, idle)]
+        if len({c.accept_limit for c in members}) < 2:
+            continue
+        found.append(
+            Figure(
+                number=len(found) + 1,
+                slug=f"{workload}-idle{idle}-accept",
+                title=_title(workload, idle) + ", accept-limits compared",
+                paper="Figure 7" if workload == "one-byte" and idle == 0 else "beyond the paper",
+                workload=workload,
+                idle_connections=idle,
+                accept_variants=True,
+                curves=tuple(sorted(members, key=_accept_then_mechanism)),
+            )
+        )
+    return found
+
+
+def _title(workload: str, idle: int) -> str:
+    name = WORKLOAD_TITLES.get(workload, workload)
+    return f"{name[:1].upper()}{name[1:]}, " + (
+        f"{idle:,} idle connections" if idle else "no idle connections"
+    )
+
+
+def paper_figures(workload: str, idle: int) -> str:
+    """Which of the paper's figures show this workload and idle count."""
+    if workload == "one-byte":
+        return "Figures 1 and 3" if idle == 0 else "Figure 5"
+    if workload == "specweb99":
+        return "Figures 2 and 4" if idle == 0 else "Figure 6"
+    return "beyond the paper"
+
+
+def main_accept_limit(limits: Iterable[str]) -> str:
+    """The accept-limit of Figures 1-6: inf (the paper's default) when measured, else the
+    largest one."""
+    present = set(limits)
+    if "inf" in present or not present:
+        return "inf"
+    return max(present, key=accept_order)
+
+
+def accept_order(limit: str) -> float:
+    return math.inf if limit == "inf" else float(limit)
+
+
+def mechanism_order(mechanism: str) -> int:
+    return MECHANISMS.index(mechanism) if mechanism in MECHANISMS else len(MECHANISMS)
+
+
+def _group_order(group: tuple[str, int]) -> tuple[int, int]:
+    workload, idle = group
+    return (WORKLOADS.index(workload) if workload in WORKLOADS else len(WORKLOADS), idle)
+
+
+def _curve_order(curve: Curve) -> tuple[Any, ...]:
+    return (
+        *_group_order((curve.workload, curve.idle_connections)),
+        accept_order(curve.accept_limit),
+        mechanism_order(curve.mechanism),
+    )
+
+
+def _accept_then_mechanism(curve: Curve) -> tuple[int, float]:
+    return (mechanism_order(curve.mechanism), -accept_order(curve.accept_limit))
+
+
+def _mean_reply(point: RatePoint) -> float:
+    return point.reply.mean if point.reply is not None else -math.inf
+
+
+def _by_rep(run: Run) -> int:
+    return run.repetition
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

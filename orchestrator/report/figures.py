@@ -1,0 +1,147 @@
+"""Drawing a report figure with matplotlib (Agg, no display, no global pyplot state).
+
+    png = render(figure)          # bytes of a PNG
+
+The server's results are lines through the mean of the ok runs at each rate, with 95 % CI error
+bars where there are repetitions. Runs where the load generators were the bottleneck
+(client-limited) are hollow markers and failed runs crosses, never joined to the line: they are
+not the server's result. A dotted diagonal is "replies = requests".
+"""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+
+from orchestrator.report.data import Curve, Figure, accept_order
+
+COLOURS = {
+    "select": "#1f77b4",
+    "poll": "#17becf",
+    "epoll-lt": "#d62728",
+    "epoll-et": "#2ca02c",
+    "epoll2": "#ff7f0e",
+    "epoll-ctlv": "#9467bd",
+    "io_uring": "#8c564b",
+}
+MARKERS = {
+    "select": "o",
+    "poll": "s",
+    "epoll-lt": "^",
+    "epoll-et": "v",
+    "epoll2": "D",
+    "epoll-ctlv": "P",
+    "io_uring": "*",
+}
+ACCEPT_STYLES = ("-", "--", ":", "-.")
+SIZE = (8.0, 5.0)  # inches, at 100 dpi
+DPI = 100
+
+
+def render(figure: Figure) -> bytes:
+    """The figure as a PNG."""
+    canvas = FigureCanvasAgg(MplFigure(figsize=SIZE, dpi=DPI))
+    mpl = canvas.figure
+    axes = mpl.add_subplot()
+    limits = sorted({c.accept_limit for c in figure.curves}, key=accept_order)
+    highest = 0.0
+    for curve in figure.curves:
+        style = ACCEPT_STYLES[limits.index(curve.accept_limit) % len(ACCEPT_STYLES)]
+        highest = max(highest, _draw(axes, curve, figure.accept_variants, style))
+    rates = [p.rate for c in figure.curves for p in c.points]
+    top = max([*rates, highest, 1.0])
+    axes.plot([0, top], [0, top], ":", color="#999999", linewidth=1, zorder=0)
+    axes.set_xlim(0, top * 1.05)
+    axes.set_ylim(0, top * 1.05)
+    axes.set_xlabel("Requests/s (offered)")
+    axes.set_ylabel("Replies/s")
+    axes.set_title(f"{figure.title}\n(the paper's {figure.paper})", fontsize=11)
+    axes.grid(True, color="#e5e5e5")
+    axes.legend(handles=_legend(axes, figure), fontsize=8, loc="upper left")
+    note = (
+        "single runs: no error bars"
+        if figure.single_runs
+        else f"mean ± 95 % CI (Student t) of up to {figure.runs_per_point} runs"
+    )
+    mpl.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=8, color="#555555")
+    mpl.tight_layout()
+    buffer = io.BytesIO()
+    mpl.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
+    """Draw one curve; return the highest reply rate drawn."""
+    colour = COLOURS.get(curve.mechanism, "#333333")
+    marker = MARKERS.get(curve.mechanism, "o")
+    label = curve.label + (f" accept={curve.accept_limit}" if with_accept else "")
+    xs, ys, errors = [], [], []
+    highest = 0.0
+    for point in curve.points:
+        reply = point.reply
+        if reply is not None:
+            xs.append(point.rate)
+            ys.append(reply.mean)
+            errors.append(reply.half_width or 0.0)
+            highest = max(highest, reply.high or reply.mean)
+    if xs:
+        axes.errorbar(
+            xs,
+            ys,
+            yerr=errors if any(errors) else None,
+            fmt=style,
+            marker=marker,
+            color=colour,
+            label=label,
+            capsize=3,
+            markersize=6,
+            linewidth=1.5,
+        )
+    for point in curve.points:
+        for run in point.with_status("client-limited"):
+            if run.reply_rate is not None:
+                axes.scatter(
+                    [point.rate],
+                    [run.reply_rate],
+                    marker=marker,
+                    s=50,
+                    linewidths=1.5,
+                    facecolors="none",
+                    edgecolors=colour,
+                    zorder=3,
+                )
+                highest = max(highest, run.reply_rate)
+        for run in point.with_status("failed"):
+            y = run.reply_rate or 0.0
+            axes.scatter([point.rate], [y], marker="x", s=50, color=colour, zorder=3)
+            highest = max(highest, y)
+    return highest
+
+
+def _legend(axes: Axes, figure: Figure) -> list[Artist]:
+    handles: list[Artist]
+    handles, _ = axes.get_legend_handles_labels()
+    statuses = {run.status for c in figure.curves for p in c.points for run in p.runs}
+    if "client-limited" in statuses:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="none",
+                color="#555555",
+                label="client-limited run (not the server's result)",
+            )
+        )
+    if "failed" in statuses:
+        handles.append(
+            Line2D([], [], marker="x", linestyle="", color="#555555", label="failed run")
+        )
+    handles.append(Line2D([], [], linestyle=":", color="#999999", label="replies = requests"))
+    return handles

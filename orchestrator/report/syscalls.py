@@ -1,0 +1,208 @@
+"""The paper's Table 1: where the server's time goes, per system call and mechanism, at one rate.
+
+    table = syscall_table(data, "one-byte", 0, "inf")            # default rate
+    table = syscall_table(data, "one-byte", 0, "inf", rate=6000)  # --profile-rate
+    table.rows[0].cells["select"].percent, .calls
+
+The server times every system call it makes (CLOCK_MONOTONIC around the call) and counts its
+own CPU time; a cell is the call's seconds as a percentage of the server's CPU seconds over the
+measurement (the paper's gprof percentages are of run time, which at its profiling rate, near
+saturation, is CPU time). Wait calls (select, poll, epoll_wait, io_uring_enter) also count time
+spent blocked waiting for events, which is not CPU time: below saturation they can take a large
+share, even above 100 %. The table therefore also gives the server's CPU utilisation.
+
+The counters are read just before and just after the load agents' run, so they cover the whole
+measure phase (starting the agents over SSH, their synchronised start, the run, collecting their
+results), which is longer than httperf's test: utilisation is over that window, and a wait call
+blocks through the quiet ends of it.
+
+The default rate is the highest at which every mechanism's every run was `ok`, so each column
+is the server's own work at the same offered load.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.report.data import SweepData, mechanism_order
+
+# The paper's row order, then the calls it did not show.
+PAPER_ORDER = (
+    "read",
+    "close",
+    "select",
+    "poll",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_ctlv",
+    "setsockopt",
+    "accept4",
+    "write",
+    "writev",
+    "fcntl",
+    "sendfile",
+)
+WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")
+INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
+LOOP_ROUNDS = "testbed_server_loop_rounds_total"
+EVENTS_FIRED = "testbed_server_events_fired_total"
+EVENTS_HANDLED = "testbed_server_events_handled_total"
+
+
+@dataclass(frozen=True)
+class Cell:
+    percent: float  # of the server's CPU seconds, mean over the runs
+    calls: float  # per run (mean)
+    seconds: float  # per run (mean)
+
+
+@dataclass(frozen=True)
+class Row:
+    syscall: str
+    cells: dict[str, Cell]  # by mechanism; a mechanism that never made the call has no cell
+
+
+@dataclass(frozen=True)
+class Column:
+    """What one mechanism's runs at the table's rate did, besides the system calls."""
+
+    mechanism: str
+    runs: int
+    cpu_seconds: float  # per run (mean)
+    utilisation: float  # CPU seconds over the counters' window (see the module docstring)
+    window: float  # seconds the counters covered, per run (mean)
+    replies: float  # per run (mean), the server's own count
+    interest_calls: float  # epoll_ctl + epoll_ctlv per run
+    waits: float  # event-loop rounds per run: one wait each
+    events_per_wait: float | None
+    handled_share: float | None  # of the events returned, the share the server acted on
+
+
+@dataclass(frozen=True)
+class SyscallTable:
+    workload: str
+    idle_connections: int
+    accept_limit: str
+    rate: float | None  # None: no rate qualified (see `choice`)
+    choice: str  # how the rate was chosen, or why there is none
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def mechanisms(self) -> list[str]:
+        return [column.mechanism for column in self.columns]
+
+
+def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> float | None:
+    """The highest rate at which every mechanism of the group was `ok` in every run."""
+    group = _group(data, workload, idle, accept)
+    mechanisms = {p["mechanism"] for p in group}
+    good = []
+    for rate in sorted({float(p["target_rate"]) for p in group}):
+        at = [p for p in group if float(p["target_rate"]) == rate]
+        if {p["mechanism"] for p in at} == mechanisms and all(p["status"] == "ok" for p in at):
+            good.append(rate)
+    return good[-1] if good else None
+
+
+def syscall_table(
+    data: SweepData, workload: str, idle: int, accept: str, rate: float | None = None
+) -> SyscallTable:
+    """Table 1 for one group of the sweep at `rate` (default: see `default_rate`)."""
+    if rate is None:
+        rate = default_rate(data, workload, idle, accept)
+        choice = (
+            "the highest rate at which every mechanism was ok"
+            if rate is not None
+            else "no rate at which every mechanism was ok: choose one with --profile-rate"
+        )
+    else:
+        choice = "chosen with --profile-rate"
+    runs = [
+        p
+        for p in _group(data, workload, idle, accept)
+        if rate is not None and float(p["target_rate"]) == rate and p["status"] == "ok"
+    ]
+    by_mechanism: dict[str, list[dict[str, Any]]] = {}
+    for point in runs:
+        by_mechanism.setdefault(point["mechanism"], []).append(point)
+    mechanisms = sorted(by_mechanism, key=mechanism_order)
+    columns = tuple(_column(data, m, by_mechanism[m]) for m in mechanisms)
+    names = {name for point in runs for name in data.syscalls.get(point["key"], {})}
+    rows = []
+    for name in sorted(names, key=_row_order):
+        cells = {}
+        for mechanism in mechanisms:
+            points = by_mechanism[mechanism]
+            made = [data.syscalls.get(p["key"], {}).get(name) for p in points]
+            if not any(made):
+                continue
+            calls = [float(m[0]) if m else 0.0 for m in made]
+            seconds = [float(m[1]) if m else 0.0 for m in made]
+            percents = [
+                100 * s / _cpu(p) if _cpu(p) > 0 else 0.0
+                for s, p in zip(seconds, points, strict=True)
+            ]
+            cells[mechanism] = Cell(
+                statistics.fmean(percents), statistics.fmean(calls), statistics.fmean(seconds)
+            )
+        rows.append(Row(name, cells))
+    return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows))
+
+
+def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]]) -> Column:
+    def mean(values: list[float]) -> float:
+        return statistics.fmean(values) if values else 0.0
+
+    cpu = [_cpu(p) for p in points]
+    windows = [_window(p) for p in points]
+    totals = [(p.get("server") or {}).get("totals") or {} for p in points]
+    rounds = mean([float(t.get(LOOP_ROUNDS, 0.0)) for t in totals])
+    fired = mean([float(t.get(EVENTS_FIRED, 0.0)) for t in totals])
+    handled = mean([float(t.get(EVENTS_HANDLED, 0.0)) for t in totals])
+    interest = mean(
+        [
+            float(sum(data.syscalls.get(p["key"], {}).get(n, (0, 0.0))[0] for n in INTEREST_CALLS))
+            for p in points
+        ]
+    )
+    return Column(
+        mechanism=mechanism,
+        runs=len(points),
+        cpu_seconds=mean(cpu),
+        utilisation=sum(cpu) / sum(windows) if sum(windows) > 0 else 0.0,
+        window=mean(windows),
+        replies=mean([float(p.get("server_replies") or 0) for p in points]),
+        interest_calls=interest,
+        waits=rounds,
+        events_per_wait=fired / rounds if rounds else None,
+        handled_share=handled / fired if fired else None,
+    )
+
+
+def _group(data: SweepData, workload: str, idle: int, accept: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in data.points
+        if p["workload"] == workload
+        and int(p["idle_connections"]) == idle
+        and str(p["accept_limit"]) == accept
+        and p["status"] in ("ok", "client-limited", "failed")
+    ]
+
+
+def _window(point: dict[str, Any]) -> float:
+    """How long the server's counters ran for a point: its measure phase (httperf's own
+    duration for points stored without phases)."""
+    phases = point.get("phases") or {}
+    return float(phases.get("measure") or point.get("measure_seconds") or 0.0)
+
+
+def _cpu(point: dict[str, Any]) -> float:
+    return float((point.get("server") or {}).get("cpu_seconds") or 0.0)
+
+
+def _row_order(name: str) -> tuple[int, str]:
+    return (PAPER_ORDER.index(name) if name in PAPER_ORDER else len(PAPER_ORDER), name)

@@ -1,0 +1,247 @@
+"""Writing a sweep's report: `reports/<sweep-id>/` under the results directory.
+
+    written = write_report(store, sweep_id, profile_rate=None)
+    written.directory, written.report
+    # index.html, figure-1-one-byte-idle0.png, figure-1-one-byte-idle0.csv, table1-...csv,
+    # curves.csv, idle.csv, findings.csv, points.csv
+
+The files are written into a fresh temporary directory and renamed into place at the end, so a
+report directory is always a whole report (an older one is replaced, never mixed with).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator import export
+from orchestrator.report.build import Report, build
+from orchestrator.report.compare import Comparison, comparison_page
+from orchestrator.report.data import Figure, SweepData
+from orchestrator.report.html import report_page
+from orchestrator.report.stats import Estimate
+from orchestrator.report.syscalls import SyscallTable
+from orchestrator.store import Store
+
+REPORTS = "reports"
+FIGURE_COLUMNS = (
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "ok_runs",
+    "reply_rate_mean",
+    "reply_rate_ci_low",
+    "reply_rate_ci_high",
+    "reply_rate_stddev",
+    "request_rate_mean",
+    "client_limited_runs",
+    "client_limited_reply_rates",
+    "failed_runs",
+    "keys",
+)
+
+
+def reports_directory(store: Store) -> Path:
+    """Where a store's reports go: `reports/` beside the store's file."""
+    return store.path.parent / REPORTS
+
+
+@dataclass(frozen=True)
+class Written:
+    directory: Path
+    report: Report
+
+    @property
+    def index(self) -> Path:
+        return self.directory / "index.html"
+
+
+def write_report(store: Store, sweep_id: str, profile_rate: float | None = None) -> Written:
+    """Write the report of `sweep_id` (see the module docstring)."""
+    report = build(SweepData.load(store, sweep_id), profile_rate)
+    target = reports_directory(store) / sweep_id
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{sweep_id}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
+    try:
+        write_files(report, staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Written(target, report)
+
+
+def write_comparison(store: Store, comparison: Comparison) -> Path:
+    """Write a comparison's page as reports/compare-<base>--<new>.html; return its path."""
+    directory = reports_directory(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"compare-{comparison.base}--{comparison.new}.html"
+    path.write_text(comparison_page(comparison))
+    return path
+
+
+def write_files(report: Report, directory: Path) -> list[str]:
+    """Every file of the report into `directory`; return their names, index.html last."""
+    # matplotlib takes a second or more to import: only when drawing, not with every command.
+    from orchestrator.report import figures as drawing
+
+    files: dict[str, str] = {}
+    pngs: dict[str, bytes] = {}
+    for figure in report.figures:
+        stem = f"figure-{figure.number}-{figure.slug}"
+        pngs[figure.slug] = drawing.render(figure)
+        (directory / f"{stem}.png").write_bytes(pngs[figure.slug])
+        files[f"{stem}.csv"] = _csv(FIGURE_COLUMNS, figure_rows(figure))
+    for table in report.tables:
+        name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
+        files[name] = _csv(
+            ("syscall", "mechanism", "percent", "calls", "seconds", "rate"), table1_rows(table)
+        )
+    files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
+    files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
+    files["findings.csv"] = _csv(
+        ("claim", "paper", "verdict", "evidence"),
+        [[f.claim, f.source, f.verdict, " | ".join(f.evidence)] for f in report.findings],
+    )
+    files["points.csv"] = export.render([export.row(p) for p in report.data.points], "csv")
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    names = [*(f"figure-{f.number}-{f.slug}.png" for f in report.figures), *files]
+    (directory / "index.html").write_text(report_page(report, pngs, names))
+    return [*names, "index.html"]
+
+
+def figure_rows(figure: Figure) -> list[list[Any]]:
+    """One row per curve and rate: the ok runs' mean and CI, the other runs apart."""
+    rows = []
+    for curve in figure.curves:
+        for point in curve.points:
+            reply, request = point.reply, point.request
+            limited = point.with_status("client-limited")
+            rows.append(
+                [
+                    figure.number,
+                    curve.mechanism,
+                    curve.accept_limit,
+                    point.rate,
+                    len(point.ok),
+                    *_interval(reply),
+                    reply.stddev if reply else None,
+                    request.mean if request else None,
+                    len(limited),
+                    " ".join(repr(r.reply_rate) for r in limited),
+                    len(point.with_status("failed")),
+                    " ".join(r.key for r in point.runs),
+                ]
+            )
+    return rows
+
+
+CURVE_COLUMNS = (
+    "workload",
+    "idle_connections",
+    "accept_limit",
+    "mechanism",
+    "runs",
+    "peak_mean",
+    "peak_ci_low",
+    "peak_ci_high",
+    "peak_runs",
+    "saturation_mean",
+    "saturation_ci_low",
+    "saturation_ci_high",
+    "saturation_above",
+    "saturation_below",
+)
+
+
+def curve_rows(report: Report) -> list[list[Any]]:
+    rows = []
+    for curve in report.curves:
+        peak, saturation = curve.peak, curve.saturation
+        estimate = saturation.estimate
+        rows.append(
+            [
+                curve.workload,
+                curve.idle_connections,
+                curve.accept_limit,
+                curve.mechanism,
+                len(curve.runs),
+                *_interval(peak),
+                len(curve.peak_runs()),
+                *_interval(estimate),
+                saturation.above,
+                saturation.below,
+            ]
+        )
+    return rows
+
+
+IDLE_COLUMNS = (
+    "workload",
+    "accept_limit",
+    "mechanism",
+    "idle_connections",
+    "peak_without",
+    "peak_with",
+    "ratio",
+    "change",
+    "change_ci_low",
+    "change_ci_high",
+    "verdict",
+)
+
+
+def idle_rows(report: Report) -> list[list[Any]]:
+    rows = []
+    for row in report.idle:
+        a, b, change = row.without.peak, row.with_idle.peak, row.change
+        rows.append(
+            [
+                row.workload,
+                row.accept_limit,
+                row.mechanism,
+                row.idle_connections,
+                a.mean if a else None,
+                b.mean if b else None,
+                row.ratio,
+                change.relative if change else None,
+                change.low if change else None,
+                change.high if change else None,
+                change.verdict if change else "not measured",
+            ]
+        )
+    return rows
+
+
+def table1_rows(table: SyscallTable) -> list[list[Any]]:
+    return [
+        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate]
+        for row in table.rows
+        for mechanism, cell in row.cells.items()
+    ]
+
+
+def _interval(estimate: Estimate | None) -> list[float | None]:
+    """Mean, CI low, CI high: the three CSV columns of an estimate (empty when absent)."""
+    if estimate is None:
+        return [None, None, None]
+    return [estimate.mean, estimate.low, estimate.high]
+
+
+def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return buffer.getvalue()

@@ -1,0 +1,186 @@
+"""`orchestrate report` and `orchestrate compare` on hand-made stores: the files, their data, the
+page, the exit statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.report.write import write_report
+from orchestrator.store import Store
+from orchestrator.up import write_sweep_report
+from tests.labtools import orchestrate
+from tests.report_stores import (
+    P,
+    assert_figures_match_store,
+    assert_png_drawn,
+    csv_rows,
+    sweep_with,
+)
+from tests.unit.test_store import new_sweep
+
+LT_CALLS = {
+    "read": (9000, 0.5),
+    "close": (9000, 0.4),
+    "epoll_ctl": (18000, 0.6),
+    "epoll_wait": (3000, 0.3),
+    "accept4": (9000, 0.2),
+}
+
+
+def repeated(reps: int = 3) -> list[P]:
+    """Two mechanisms, two idle counts, three rates, `reps` repetitions, every status."""
+    points = []
+    for rep in range(1, reps + 1):
+        wobble = 1 + 0.01 * rep
+        for idle in (0, 1000):
+            for rate in (1000, 2000, 3000):
+                points.append(
+                    P(
+                        "epoll-lt",
+                        rate,
+                        min(rate, 2500) * wobble,
+                        rep=rep,
+                        idle=idle,
+                        syscalls=LT_CALLS,
+                    )
+                )
+                capacity = 2400 if idle == 0 else 1200
+                status = "client-limited" if (rate, rep) == (3000, 2) else "ok"
+                points.append(
+                    P(
+                        "select",
+                        rate,
+                        min(rate, capacity) * wobble,
+                        rep=rep,
+                        idle=idle,
+                        status=status,
+                        syscalls={"read": (9000, 0.5)},
+                    )
+                )
+    points.append(P("select", 3000, None, rep=reps + 1, status="failed"))
+    return points
+
+
+def test_a_report_from_several_repetitions_holds_the_stores_numbers(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    store = Store.open(tmp_path)
+    sweep = sweep_with(store, repeated(), repetitions=3)
+    result = orchestrate("report", str(tmp_path), state=state_dir)
+    assert result.returncode == 0, result.stderr
+    directory = tmp_path / "reports" / sweep
+    assert str(directory / "index.html") in result.stdout.replace("\n", "")
+    assert_figures_match_store(directory, store, sweep)
+    pngs = sorted(directory.glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "figure-1-one-byte-idle0.png",
+        "figure-2-one-byte-idle1000.png",
+    ]
+    for png in pngs:
+        assert_png_drawn(png)
+    page = (directory / "index.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2
+    for text in (
+        "The paper's findings, checked",
+        "Table 1",
+        "Idle-connection degradation",
+        "3 repetitions per point",
+        "Emulated lab.",
+        "Unit CPU @ 2.4GHz",
+        "6.18.0",
+        "client-limited",
+        "failed on purpose",
+    ):
+        assert text in page, text
+    [table] = [
+        row
+        for row in csv_rows(directory / "table1-one-byte-idle0.csv")
+        if (row["syscall"], row["mechanism"]) == ("epoll_ctl", "epoll-lt")
+    ]
+    assert float(table["rate"]) == 2000.0 and float(table["percent"]) == 30.0  # 0.6 s of 2 s
+    idle = {row["mechanism"]: row for row in csv_rows(directory / "idle.csv")}
+    assert idle["select"]["verdict"] == "worse" and idle["epoll-lt"]["verdict"] == (
+        "no significant change"
+    )
+    findings = {row["paper"]: row["verdict"] for row in csv_rows(directory / "findings.csv")}
+    assert findings["Figures 5 and 6"] == "not measured"  # no epoll-ET in this sweep
+    assert set(findings.values()) <= {"holds", "does not hold", "not measured"}
+
+
+def test_single_runs_are_labelled_and_an_older_report_is_replaced(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = sweep_with(store, [P("poll", 1000, 1000.0), P("poll", 2000, 1500.0)])
+    directory = write_report(store, sweep).directory
+    (directory / "stale.txt").write_text("from an older report")
+    assert write_report(store, sweep).directory == directory
+    assert not (directory / "stale.txt").exists()
+    page = (directory / "index.html").read_text()
+    assert "Every point is a single run" in page and "(single run)" in page
+    assert [p.name for p in directory.parent.iterdir()] == [sweep]  # no staging left behind
+
+
+def test_table_1_says_when_the_server_was_preempted_inside_its_calls(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    starved = sweep_with(store, [P("poll", 1000, 900.0, cpu=0.2, syscalls={"read": (900, 0.5)})])
+    page = (write_report(store, starved).directory / "index.html").read_text()
+    assert "the server was preempted inside them" in page
+    assert "250.00" in page  # 0.5 s in read over 0.2 CPU seconds
+    fine = sweep_with(store, [P("poll", 1000, 900.0, cpu=2.0, syscalls={"read": (900, 0.5)})])
+    assert "preempted" not in (write_report(store, fine).directory / "index.html").read_text()
+
+
+def test_report_and_compare_exit_statuses(tmp_path: Path, state_dir: Path) -> None:
+    store = Store.open(tmp_path)
+    base = sweep_with(store, repeated(), repetitions=3)
+    slower = [
+        P(
+            p.mechanism,
+            p.rate,
+            (p.reply or 0) * 0.5 if p.reply else None,
+            rep=p.rep,
+            idle=p.idle,
+            status=p.status,
+        )
+        for p in repeated()
+    ]
+    new = sweep_with(store, slower, repetitions=3, now=1_800_000_500.0)
+
+    worse = orchestrate("compare", str(tmp_path), base, new, state=state_dir)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "significantly worse" in worse.stdout
+    page = tmp_path / "reports" / f"compare-{base}--{new}.html"
+    assert page.exists() and "significantly worse" in page.read_text()
+
+    same = orchestrate("compare", str(tmp_path), base, base, state=state_dir)
+    assert same.returncode == 0 and "nothing significantly worse" in same.stdout
+
+    loose = orchestrate("compare", str(tmp_path), base, new, "--threshold", "60", state=state_dir)
+    assert loose.returncode == 0, loose.stdout  # a 50 % drop is under a 60 % threshold
+
+    missing = orchestrate("report", str(tmp_path), "--sweep", "nope", state=state_dir)
+    assert missing.returncode == 2 and "error: --sweep: 'nope': no such sweep" in missing.stderr
+    rate = orchestrate("report", str(tmp_path), "--profile-rate", "1234", state=state_dir)
+    assert rate.returncode == 2 and "1234 was not measured" in rate.stderr
+    chosen = orchestrate(
+        "report", str(tmp_path), "--sweep", base, "--profile-rate", "1000", state=state_dir
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    rows = csv_rows(tmp_path / "reports" / base / "table1-one-byte-idle0.csv")
+    assert {float(row["rate"]) for row in rows} == {1000.0}
+    nothing = orchestrate("report", str(tmp_path / "empty"), state=state_dir)
+    assert nothing.returncode == 1 and "no results store here" in nothing.stderr
+
+
+def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store.open(tmp_path)
+    sweep = store.sweep(new_sweep(store))  # interrupted before its first point: nothing to report
+    assert sweep is not None
+    write_sweep_report(store, sweep)
+    assert (
+        f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "reports" / sweep.id).exists()
