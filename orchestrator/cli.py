@@ -10,6 +10,8 @@
     orchestrate export results/       one row per point, CSV or JSON
     orchestrate report results/       the paper's figures and Table 1 of a sweep, as HTML
     orchestrate compare results/ A B  sweep B against sweep A; exit 1 if anything got worse
+    orchestrate nightly lab.yml       a new sweep compared with the baseline (exit 1: regressed)
+    orchestrate schedule lab.yml ...  run `nightly` every day (systemd timer or cron)
 
 `main()` maps expected failures (`TestbedError`) to one line per problem on stderr and an exit
 status (2 for bad input, 1 for failures, 130 for Ctrl-C), never a traceback.
@@ -36,7 +38,7 @@ from orchestrator.labfile import load_lab
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
 from orchestrator.monitoring import Prometheus
-from orchestrator.nightly import baseline_for
+from orchestrator.nightly import baseline_for, run_nightly
 from orchestrator.remote import Remote
 from orchestrator.report.compare import compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
@@ -233,6 +235,16 @@ def baseline_show_command(results: ResultsArgument) -> None:
         console.print(
             f"{lab}: {chosen.id if chosen else 'none yet'}" + (f" ({how})" if chosen else "")
         )
+
+
+@app.command("nightly")
+def nightly_command(lab_file: LabArgument) -> int:
+    """One unattended run: a new sweep, its report, and a comparison with the baseline.
+
+    Writes the night's log under RESULTS/nightly/, alerts the lab's webhook and command on a
+    regression or failure, and keeps the last `nightly.keep` nights. Exits 0 when nothing got
+    worse, 1 on a regression, 2 when the run failed, 3 when another run holds the lab."""
+    return run_nightly(load_lab(lab_file)).exit_code
 
 
 @app.command("schedule")

@@ -168,10 +168,12 @@ class Prometheus:
         changed = self.write_config()
         self.check_config()
         pid = self.running_pid()
-        listen = f"--web.listen-address=127.0.0.1:{self.lab.monitoring.prometheus.port}".encode()
-        if pid is not None and listen not in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
-            self.stop()  # the lab file moved it to another port
-            pid = None
+        flags = self._flags()
+        if pid is not None:
+            running = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if not set(flags) <= set(running):
+                self.stop()  # the lab file moved its port or changed how long it keeps data
+                pid = None
         if pid is not None:
             if changed:
                 os.kill(pid, signal.SIGHUP)  # Prometheus reloads its configuration on HUP
@@ -184,17 +186,9 @@ class Prometheus:
                 f"port {port} is taken (another Prometheus?): set monitoring.prometheus.port in "
                 f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
             )
-        data = self.directory / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        (self.directory / "data").mkdir(parents=True, exist_ok=True)
         log = (self.directory / "prometheus.log").open("ab")
-        command = [
-            PROMETHEUS,
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=90d",
-            "--log.level=warn",
-        ]
+        command = [PROMETHEUS, *flags, "--log.level=warn"]
         cpus = self._cpus()
         if cpus:
             command = ["taskset", "-c", cpus, *command]
@@ -204,6 +198,18 @@ class Prometheus:
         self.pid_path.write_text(str(process.pid))
         self.wait_ready(process)
         return self.url
+
+    def _flags(self) -> list[str]:
+        """The flags that make a running Prometheus ours and current. Its data lasts one day
+        more than the nights the lab keeps (`nightly.keep`): a night's series outlive its
+        results by less than a day, and the TSDB can only expire by age."""
+        assert self.directory is not None
+        return [
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.lab.monitoring.prometheus.port}",
+            f"--storage.tsdb.retention.time={self.lab.nightly.keep + 1}d",
+        ]
 
     def _cpus(self) -> str:
         """In an emulated lab, keep Prometheus off the server's CPUs (it measures, not serves)."""

@@ -1,15 +1,16 @@
 """`orchestrate nightly`: one unattended run that only speaks up when something moved.
 
-    result = run_nightly(lab, compare=...)     # NightResult; its exit_code for the shell
+    result = run_nightly(lab)      # NightResult; its exit_code for the shell
 
-A new sweep of the lab (`orchestrate up --new`), its report, and a comparison against the
-baseline: the sweep pinned with `orchestrate baseline set`, or else the last nightly sweep that
-completed without failures. The night's log (everything printed, and the comparison) is written
-under `<results>/nightly/`; one summary line goes to stdout. On a regression or a failed run the
-lab's webhook is POSTed and its command run with a JSON summary; neither can fail the night.
-Then old nights are removed: results, reports and logs beyond `nightly.keep`, never the
-baseline. Exit status: 0 no change (or improved), 1 regressed, 2 the run failed, 3 another run
-of the lab holds its lock.
+A new sweep of the lab (`orchestrate up --new`, which writes its report), and a comparison
+against the baseline (`orchestrate compare`, its page written beside the reports): the sweep
+pinned with `orchestrate baseline set`, or else the last nightly sweep that completed without
+failures. The night's log (everything printed, and the comparison) is written under
+`<results>/nightly/`; one summary line goes to stdout. On a regression or a failed run the lab's
+webhook is POSTed and its command run with a JSON summary; neither can fail the night. Then old
+nights are removed: results, reports and logs beyond `nightly.keep`, never the baseline. Exit
+status: 0 no change (or improved), 1 regressed, 2 the run failed, 3 another run of the lab
+holds its lock.
 """
 
 from __future__ import annotations
@@ -22,39 +23,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from orchestrator import ui
-from orchestrator.errors import TestbedError
+from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lock import LabLock
 from orchestrator.model import Lab
+from orchestrator.report.compare import compare_sweeps
+from orchestrator.report.write import reports_directory, write_comparison
 from orchestrator.store import Store, Sweep
 from orchestrator.up import run_up
 
 EXIT_REGRESSED = 1
 EXIT_FAILED = 2
 HOOK_TIMEOUT = 10.0
-
-
-class Comparison(Protocol):
-    """What a comparison of two sweeps tells the nightly run (see orchestrator.compare)."""
-
-    @property
-    def regressed(self) -> bool: ...
-
-    @property
-    def improved(self) -> bool: ...
-
-    def lines(self) -> list[str]: ...  # the comparison table as text, for the log
-
-    def worse(self) -> list[str]: ...  # one line per significantly worse comparison
-
-
-Comparer = Callable[[Store, str, str, float], Comparison]
-Reporter = Callable[[Store, str], Path | None]
 
 
 @dataclass
@@ -91,31 +76,33 @@ class NightResult:
         }
 
 
-def run_nightly(lab: Lab, compare: Comparer, report: Reporter) -> NightResult:
+def run_nightly(lab: Lab) -> NightResult:
     """One nightly run; see the module docstring. Raises LockHeld (exit 3) when busy."""
     nights = lab.results_directory / "nightly"
     nights.mkdir(parents=True, exist_ok=True)
     log_path = nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log"
     with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, _teed(log):
-        result = _night(lab, compare, report)
+        result = _night(lab)
         result.log = str(log_path)
-        ui.console.print(result.summary_line())
+        ui.console.print(result.summary_line(), markup=False, soft_wrap=True)  # one line, for grep
         if result.status in ("regressed", "failed"):
             _alert(lab, result)
-        _retain(lab, log_path, result)
-    sys.stdout.write(result.summary_line() + "\n")
+        _retain(lab, log_path)
     return result
 
 
-def _night(lab: Lab, compare: Comparer, report: Reporter) -> NightResult:
+def _night(lab: Lab) -> NightResult:
     try:
         outcome = run_up(lab, new=True, kind="nightly")
     except TestbedError as error:
+        if error.exit_code == EXIT_INTERRUPTED:
+            raise  # someone stopped the night by hand: not a failure to alert anyone about
         return NightResult(lab.name, "failed", EXIT_FAILED, reason=error.message)
     sweep = outcome.sweep.id
     store = Store.open(lab.results_directory)
     try:
-        report_path = _report(report, store, sweep)
+        index = reports_directory(store) / sweep / "index.html"
+        report_path = str(index) if index.exists() else None  # up warned if it is missing
         if outcome.outcome.failed:
             return NightResult(
                 lab.name,
@@ -136,9 +123,10 @@ def _night(lab: Lab, compare: Comparer, report: Reporter) -> NightResult:
                 report=report_path,
                 reason="no baseline yet: later nights compare with this one",
             )
-        comparison = compare(store, baseline.id, sweep, lab.nightly.threshold)
+        comparison = compare_sweeps(store, baseline.id, sweep, lab.nightly.threshold)
         for line in comparison.lines():
-            ui.console.print(line)
+            ui.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        ui.console.print(f"comparison: {write_comparison(store, comparison)}", soft_wrap=True)
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))
         if comparison.regressed:
             status, code = "regressed", EXIT_REGRESSED
@@ -158,15 +146,6 @@ def _night(lab: Lab, compare: Comparer, report: Reporter) -> NightResult:
         )
     finally:
         store.close()
-
-
-def _report(report: Reporter, store: Store, sweep: str) -> str | None:
-    try:
-        path = report(store, sweep)
-    except TestbedError as error:
-        ui.warn(f"the report of {sweep} could not be written: {error.message}")
-        return None
-    return str(path) if path else None
 
 
 # -- baselines ------------------------------------------------------------------------------------
@@ -249,9 +228,9 @@ def _alert(lab: Lab, result: NightResult) -> None:
 # -- retention ------------------------------------------------------------------------------------
 
 
-def _retain(lab: Lab, current_log: Path, result: NightResult) -> None:
+def _retain(lab: Lab, current_log: Path) -> None:
     """Keep the last `nightly.keep` nightly sweeps (and the baseline); remove the rest with their
-    reports and logs. Prometheus keeps as many days (see orchestrator.monitoring)."""
+    reports, comparison pages and logs. Prometheus keeps a day more (orchestrator.monitoring)."""
     store = Store.open(lab.results_directory)
     try:
         nightly = [sweep for sweep in store.sweeps(lab.name) if sweep.kind == "nightly"]
@@ -263,7 +242,10 @@ def _retain(lab: Lab, current_log: Path, result: NightResult) -> None:
             if sweep.id in keep:
                 continue
             store.delete_sweep(sweep.id)
-            shutil.rmtree(lab.results_directory / "reports" / sweep.id, ignore_errors=True)
+            reports = reports_directory(store)
+            shutil.rmtree(reports / sweep.id, ignore_errors=True)
+            for page in reports.glob(f"compare-*{sweep.id}*.html"):
+                page.unlink()
             ui.console.print(f"retention: removed night {sweep.id}")
     finally:
         store.close()

@@ -19,6 +19,30 @@ import pytest
 from orchestrator.labfile import machine_routes
 from orchestrator.model import Lab
 
+# A plan whose server a CPU hog can make measurably slower (the report and nightly tests).
+# The emulated server makes about 25,000 one-byte replies per CPU-second here, and the eight
+# clients (sharing the other CPU) keep up with 3,000 requests/s even on a busy machine: the base
+# tracks both rates. Twenty hogs leave the server a twenty-first of its CPU when it is saturated
+# (a server that sleeps gets a little more: the scheduler favours waking tasks), about 1,500
+# replies/s, so the slowed sweep saturates between the two rates; twelve were not always enough.
+# A 1 s client timeout keeps the connections an overloaded server leaves open under httperf's
+# ~1,000 descriptors per client.
+SLOWING_HOGS = 20
+SLOWABLE_PLAN = {
+    "mechanisms": ["select", "epoll-lt"],
+    "workloads": ["one-byte"],
+    "idle_connections": [0],
+    "accept_limits": ["inf"],
+    "rates": [1000, 3000],
+    "duration": "3s",
+    "warmup": "1s",
+    "repetitions": 2,
+    "cooldown": {"max": "1s"},
+    "timeout": "1s",
+    "retries": 1,
+    "specweb99": {"directories": 1, "seed": 3},
+}
+
 
 def free_third_octet(second_octet: int = 19) -> int:
     """A base X such that 198.<second>.X..X+2.0/24 overlap no route of this machine."""
@@ -67,9 +91,14 @@ def pid_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def own_lab(
-    directory: Path, name: str, experiment: dict[str, Any] | None = None, build: bool = False
+    directory: Path,
+    name: str,
+    experiment: dict[str, Any] | None = None,
+    build: bool = False,
+    sections: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Lab, Path, Path]]:
-    """A lab of the tests' own: (lab, lab file, state dir) on a free 198.19.x block.
+    """A lab of the tests' own: (lab, lab file, state dir) on a free 198.19.x block, with
+    `experiment` and any other top-level `sections` of the lab file replaced.
 
     TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the emulated
     lab and every Prometheus started for a lab file in `directory` are stopped afterwards.
@@ -80,9 +109,13 @@ def own_lab(
     from tests.conftest import write_lab
 
     state = directory / "state"
-    changes = {"experiment": experiment} if experiment else None
+    changes = {**(sections or {}), **({"experiment": experiment} if experiment else {})}
     path = write_lab(
-        directory, name=name, second_octet=19, third_base=free_third_octet(), lab_changes=changes
+        directory,
+        name=name,
+        second_octet=19,
+        third_base=free_third_octet(),
+        lab_changes=changes or None,
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TESTBED_STATE_DIR", str(state))

@@ -28,34 +28,12 @@ from orchestrator.report.stats import BETTER, WORSE
 from orchestrator.store import Store
 from tests.browser import Browser, Seen
 from tests.conftest import REPOSITORY
-from tests.labtools import ServerHogs, orchestrate, own_lab
+from tests.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab
 from tests.report_stores import assert_figures_match_store, assert_png_drawn, csv_rows
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-report"
 ARTIFACTS = REPOSITORY / "test-artifacts"
-# The emulated server makes about 25,000 one-byte replies per CPU-second here, and the eight
-# clients (sharing the other CPU) keep up with 3,000 requests/s even on a busy machine: the base
-# tracks both rates. Twenty hogs leave the server a twenty-first of its CPU when it is saturated
-# (a server that sleeps gets a little more: the scheduler favours waking tasks), about 1,500
-# replies/s, so the slowed sweep saturates between the two rates; twelve were not always enough.
-# A 1 s client timeout keeps the connections an overloaded server leaves open under httperf's
-# ~1,000 descriptors per client.
-HOGS = 20
-EXPERIMENT = {
-    "mechanisms": ["select", "epoll-lt"],
-    "workloads": ["one-byte"],
-    "idle_connections": [0],
-    "accept_limits": ["inf"],
-    "rates": [1000, 3000],
-    "duration": "3s",
-    "warmup": "1s",
-    "repetitions": 2,
-    "cooldown": {"max": "1s"},
-    "timeout": "1s",
-    "retries": 1,
-    "specweb99": {"directories": 1, "seed": 3},
-}
 
 
 @dataclass(frozen=True)
@@ -69,10 +47,10 @@ class Sweeps:
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweeps]:
     directory = tmp_path_factory.mktemp("report")
-    with own_lab(directory, LAB_NAME, EXPERIMENT) as (lab, path, state):
+    with own_lab(directory, LAB_NAME, SLOWABLE_PLAN) as (lab, path, state):
         slowed_file = directory / "slowed.yml"
         data = yaml.safe_load(path.read_text())
-        data["experiment"] = {**EXPERIMENT, "repetitions": 1}
+        data["experiment"] = {**SLOWABLE_PLAN, "repetitions": 1}
         slowed_file.write_text(yaml.safe_dump(data, sort_keys=False))
         outputs = {}
         started = time.monotonic()
@@ -83,7 +61,7 @@ def sweeps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweeps]:
         base_id = store.sweeps()[-1].id
         outputs[base_id] = base.stdout
         started = time.monotonic()
-        with ServerHogs(lab, HOGS) as hogs:
+        with ServerHogs(lab, SLOWING_HOGS) as hogs:
             slowed = orchestrate("up", str(slowed_file), state=state)
         print(slowed.stdout[-3000:], f"slowed: {time.monotonic() - started:.0f} s")
         assert hogs.started, "the slowed sweep never started: no hogs ran"

@@ -1,0 +1,79 @@
+"""The nightly run's pure parts: which sweep is the baseline, what drifted between two sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.nightly import NightResult, baseline_for, environment_drift
+from orchestrator.store import Store
+from tests.unit.test_store import new_sweep
+
+
+def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    assert baseline_for(store, "unit") is None
+    manual = new_sweep(store, now=1.0)
+    store.finish_sweep(manual, "complete", {})
+    good = new_sweep(store, kind="nightly", now=2.0)
+    store.finish_sweep(good, "complete", {})
+    bad = new_sweep(store, kind="nightly", now=3.0)
+    store.finish_sweep(bad, "failed", {})
+    running = new_sweep(store, kind="nightly", now=4.0)
+    chosen = baseline_for(store, "unit", exclude=running)
+    assert chosen is not None and chosen.id == good  # not the manual, failed or running ones
+    store.set_baseline("unit", manual)
+    chosen = baseline_for(store, "unit", exclude=running)
+    assert chosen is not None and chosen.id == manual
+    # A night is never compared with itself, even when it is the pin.
+    chosen = baseline_for(store, "unit", exclude=manual)
+    assert chosen is not None and chosen.id == good
+    # A pin whose sweep is gone falls back to the last good night.
+    store.delete_sweep(manual)
+    chosen = baseline_for(store, "unit")
+    assert chosen is not None and chosen.id == good
+    assert baseline_for(store, "other") is None
+
+
+def test_drift_names_what_changed_and_nothing_else() -> None:
+    host = {
+        "kernel": "6.1.0-18",
+        "cpu_model": "Xeon",
+        "nics": {"exp-a": "198.18.1.1"},
+        "sysctls": {"net.ipv4.tcp_fin_timeout": "60", "net.core.somaxconn": "4096"},
+    }
+    base = {"revision": "a" * 40, "hosts": {"server": host, "client1": host}}
+    assert environment_drift(base, base) == []
+    moved = {
+        **host,
+        "kernel": "6.1.0-21",
+        "sysctls": {**host["sysctls"], "net.core.somaxconn": 128},
+    }
+    new = {"revision": "b" * 40 + "-dirty", "hosts": {"server": moved, "client1": host}}
+    assert environment_drift(base, new) == [
+        f"revision {'a' * 12} → {'b' * 12}-dirty",
+        "server kernel 6.1.0-18 → 6.1.0-21",
+        "server net.core.somaxconn 4096 → 128",
+    ]
+    gone = {"revision": "a" * 40, "hosts": {"server": host}}
+    assert environment_drift(base, gone)[0].startswith("client1 kernel 6.1.0-18 → None")
+
+
+def test_summary_line_and_payload_say_what_happened() -> None:
+    result = NightResult(
+        "emulated",
+        "regressed",
+        1,
+        sweep="emulated-2",
+        baseline="emulated-1",
+        reason="one-byte/idle=0/select: peak -40%",
+        worse=["one-byte/idle=0/select: peak -40%"],
+        drift=["server kernel 6.1 → 6.2"],
+    )
+    line = result.summary_line()
+    assert line == (
+        "nightly emulated: regressed — sweep emulated-2 against emulated-1: "
+        "one-byte/idle=0/select: peak -40% (environment changed: server kernel 6.1 → 6.2)"
+    )
+    payload = result.payload()
+    assert payload["status"] == "regressed" and payload["summary"] == line
+    assert payload["worse"] == result.worse
