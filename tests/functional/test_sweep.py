@@ -271,13 +271,21 @@ def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Pat
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130, log.read_text()[-2000:]
     assert "error: interrupted: the point in progress is stored as interrupted" in log.read_text()
-    [point] = points(lab_file)
-    assert point["status"] == "interrupted"
+    [interrupted] = points(lab_file)
+    assert interrupted["status"] == "interrupted"
     assert not our_processes(lab)
 
+    # Resuming measures the interrupted point again and the one never started. Whether the eight
+    # clients, sharing one CPU, kept up is the machine's business: client-limited is a measured
+    # verdict too (with its reason), never interrupted or failed.
     result = orchestrate("up", str(lab_file), state=lab_dir[1])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
-    assert [p["status"] for p in points(lab_file)] == ["ok", "ok"]
+    resumed = points(lab_file)
+    assert len(resumed) == 2, resumed
+    for point in resumed:
+        assert point["status"] in ("ok", "client-limited"), point["reason"]
+        assert point["status"] == "ok" or "client" in point["reason"], point["reason"]
+        assert point["started_at"] > interrupted["started_at"]
 
 
 def test_a_changed_plan_starts_a_new_sweep(lab_dir: tuple[Path, Path]) -> None:
