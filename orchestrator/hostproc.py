@@ -75,13 +75,16 @@ class HostProcesses:
         run = f"{RUN_DIR}/{name}"
         inner = (
             f"{command} >{run}.out 2>{run}.err </dev/null & echo $! >{run}.pid.tmp; "
-            f"mv {run}.pid.tmp {run}.pid; wait $!; echo $? >{run}.exit"
+            f"mv {run}.pid.tmp {run}.pid; wait $!; "
+            f"echo $? >{run}.exit.tmp; mv {run}.exit.tmp {run}.exit"
         )
+        # Both files appear whole (rename): `>file` creates it empty before the echo writes, and
+        # a waiter that saw an empty .exit read "no exit status" -- a finished run as overrun.
         # Statements on their own lines: `a && b & c` would background the whole list, and a
         # subshell holding the SSH channel open would make the command never return.
         return [
             f"cd {shlex.quote(host.directory)} && mkdir -p {RUN_DIR} || exit 1",
-            f"rm -f {run}.pid {run}.pgid {run}.exit {run}.out {run}.err",
+            f"rm -f {run}.pid {run}.pgid {run}.exit {run}.exit.tmp {run}.out {run}.err",
             f"export TESTBED_TAG={shlex.quote(self.tag)}",
             f"setsid sh -c {shlex.quote(inner)} >/dev/null 2>&1 </dev/null &",
             f"echo $! >{run}.pgid",  # setsid did not fork (no job control): $! leads the group

@@ -387,6 +387,7 @@ class SweepRunner:
         limit = self.start_delay + duration + 3 * self.experiment.timeout + AGENT_SLACK
         for host in self.lab.clients:
             self.started.setdefault(host.name, []).append(name)
+        began = time.monotonic()
         with ThreadPoolExecutor(max_workers=len(self.lab.clients)) as pool:
             runs = {
                 host.name: pool.submit(
@@ -409,8 +410,10 @@ class SweepRunner:
                 result = None
             if done.ssh_error:
                 problems.append(f"{client}: {done.ssh_error}")
-            elif done.exit_code is None:
+            elif done.exit_code is None and time.monotonic() - began >= limit:
                 problems.append(f"{client}: {name} agent overran {limit:.0f} s and was stopped")
+            elif done.exit_code is None:
+                problems.append(f"{client}: {name} agent: {done.reason}")
             elif result is None:
                 problems.append(f"{client}: {name} agent died without a result ({done.reason})")
             elif result.get("error"):
