@@ -142,6 +142,7 @@ class PointRecord:
     agents: dict[str, Any] = field(default_factory=dict)
     server: dict[str, Any] = field(default_factory=dict)
     syscalls: dict[str, tuple[int, float]] = field(default_factory=dict)
+    near_miss: bool = False  # client-limited, but only just: the sweep measures it again
 
 
 @dataclass(frozen=True)

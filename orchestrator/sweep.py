@@ -16,7 +16,9 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 
 A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
-failed with its reason and retried up to `experiment.retries` times; the sweep goes on. Ctrl-C
+failed with its reason and retried up to `experiment.retries` times; the sweep goes on. So is a
+client-limited point whose clients only just fell behind their schedule (`summary.near_miss`);
+every attempt is kept in the store. Ctrl-C
 stops the point in progress, stores it as interrupted, stops everything on the hosts and
 re-raises.
 """
@@ -40,7 +42,7 @@ from orchestrator.model import Host, Lab
 from orchestrator.plan import Point, accept_label
 from orchestrator.remote import CommandResult, Remote
 from orchestrator.store import PointRecord, Store, Sweep
-from orchestrator.summary import client_limits, summarise
+from orchestrator.summary import client_limits, near_miss, summarise
 
 SERVER_PORT = 8080
 LOAD_METRICS_PORT = 9181
@@ -203,7 +205,9 @@ class SweepRunner:
                     record = self.run_point(seq, point, attempt)
                     self.store.record_point(sweep.id, record)
                     self.observer.point_finished(record)
-                    if record.status != "failed":
+                    if record.status != "failed" and not (
+                        record.status == "client-limited" and record.near_miss
+                    ):
                         break
                 outcome.records.append(record)
                 if record.status == "failed":
@@ -295,6 +299,7 @@ class SweepRunner:
             record.status, record.reason = (
                 ("client-limited", "; ".join(limits)) if limits else ("ok", "")
             )
+            record.near_miss = near_miss(loads)
         except PointFailure as failure:
             record.status, record.reason = "failed", str(failure)
         except KeyboardInterrupt:

@@ -1,0 +1,45 @@
+"""Summing the load agents' JSON of one point, and which client limits are worth a retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.summary import client_limits, near_miss, summarise
+
+
+def agent(
+    issued: float, *reasons: str, target: float = 200.0, replies: int = 800
+) -> dict[str, Any]:
+    return {
+        "client_limited": bool(reasons),
+        "client_limited_reasons": list(reasons),
+        "request_rate": {"target": target, "issued": issued, "achieved": issued},
+        "reply_rate": {"total": replies / 4},
+        "totals": {"replies": replies, "connections": replies},
+        "errors": {"client-timo": 1, "fd-unavail": 0},
+    }
+
+
+def test_rates_replies_and_errors_add_up_over_clients() -> None:
+    summary = summarise({"client1": agent(200.0), "client2": agent(197.8, replies=791)})
+    assert summary["target_rate"] == 400.0
+    assert summary["request_rate"] == pytest.approx(397.8)
+    assert summary["replies"] == 1591
+    assert summary["client_timeouts"] == 2 and summary["errors_total"] == 2
+
+
+def test_a_client_just_behind_schedule_is_a_near_miss_a_clear_shortfall_is_not() -> None:
+    on_time = agent(200.0)
+    hiccup = agent(197.8, "request-rate-below-target", "client-cpu-pegged")
+    assert client_limits({"client1": on_time, "client5": hiccup}) == [
+        "client5: request-rate-below-target, client-cpu-pegged"
+    ]
+    assert near_miss({"client1": on_time, "client5": hiccup})
+    assert not near_miss({"client1": on_time})  # nothing limited: nothing to retry
+    behind = agent(150.0, "request-rate-below-target")
+    assert not near_miss({"client5": hiccup, "client6": behind})
+    out_of_ports = agent(199.0, "request-rate-below-target", "addrunavail")
+    assert not near_miss({"client5": out_of_ports})
+    assert not near_miss({"client5": agent(0.0, "request-rate-below-target", target=0.0)})
