@@ -205,9 +205,7 @@ class SweepRunner:
                     record = self.run_point(seq, point, attempt)
                     self.store.record_point(sweep.id, record)
                     self.observer.point_finished(record)
-                    if record.status != "failed" and not (
-                        record.status == "client-limited" and record.near_miss
-                    ):
+                    if record.status != "failed" and not record.near_miss:
                         break
                 outcome.records.append(record)
                 if record.status == "failed":
