@@ -13,10 +13,11 @@ raw results, so nothing measured is ever lost.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,17 +173,16 @@ class Store:
         if not path.exists() and not create:
             raise TestbedError(f"{location}: no results store here ({STORE_FILE} not found)")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _create(path)
         try:
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(SCHEMA)
+            connection = _connect(path)
+            connection.executescript(SCHEMA)  # a store from an earlier revision gains new tables
         except sqlite3.DatabaseError as error:
             raise TestbedError(f"{path}: not a usable results store: {error}") from None
         store = cls(path, connection)
         version = store._meta("schema_version")
-        if version is None:
+        if version is None:  # an empty SQLite file someone made: it is ours now
             store._set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) > SCHEMA_VERSION:
             raise TestbedError(
@@ -223,12 +223,12 @@ class Store:
     ) -> Sweep:
         started = time.time() if now is None else now
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
-        sweep_id = f"{lab}-{stamp}"
-        suffix = 1
-        while self.sweep(sweep_id) is not None:  # two sweeps in one second
-            suffix += 1
-            sweep_id = f"{lab}-{stamp}-{suffix}"
-        with self.transaction() as db:
+        with self.transaction() as db:  # the id is chosen and taken in one transaction
+            sweep_id = f"{lab}-{stamp}"
+            suffix = 1
+            while self.sweep(sweep_id) is not None:  # two sweeps in one second
+                suffix += 1
+                sweep_id = f"{lab}-{stamp}-{suffix}"
             db.execute(
                 "INSERT INTO sweeps (id, lab, digest, seed, status, started_at, points_planned,"
                 " kind, lab_file, inventory, revision, hosts, settings, workloads)"
@@ -412,6 +412,35 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    return connection
+
+
+def _create(path: Path) -> None:
+    """Make a new store whole beside `path`, then link it into place: a reader (`export`, a
+    watching script, a second orchestrator) never finds the file without its tables. If another
+    process created it first, theirs stands."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        connection = _connect(partial)
+        connection.executescript(SCHEMA)
+        connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        connection.close()  # the last connection checkpoints the WAL into the file
+        with suppress(FileExistsError):
+            os.link(partial, path)
+    except sqlite3.DatabaseError as error:
+        raise TestbedError(f"{path}: cannot create a results store: {error}") from None
+    finally:
+        for leftover in (partial, *(partial.with_name(partial.name + s) for s in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
 
 
 def _json(value: Any) -> str:

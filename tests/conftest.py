@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.labtools import stop_background_orchestrators
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,12 @@ def write_lab(
     path = directory / "lab.yml"
     path.write_text(yaml.safe_dump(lab, sort_keys=False))
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_orchestrator_outlives_its_test() -> Iterator[None]:
+    yield
+    stop_background_orchestrators()
 
 
 def free_port() -> int:

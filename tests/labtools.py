@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -131,17 +132,38 @@ def own_lab(
             EmulatedLab(lab).down()
 
 
+BACKGROUND: list[subprocess.Popen[bytes]] = []  # started by start_orchestrate, not yet reaped
+
+
 def start_orchestrate(*args: str, state: Path, log: Path) -> subprocess.Popen[bytes]:
     """The real CLI in the background; both output streams go to `log` (a file, never a pipe
-    nobody reads, which would block the run once full)."""
+    nobody reads, which would block the run once full). One still running when its test ends
+    is stopped by `stop_background_orchestrators`."""
     env = {**os.environ, "TESTBED_STATE_DIR": str(state), "COLUMNS": "200"}
     with log.open("wb") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli", *args],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    BACKGROUND.append(process)
+    return process
+
+
+def stop_background_orchestrators() -> None:
+    """Stop what a test started and left running (it failed before it could): Ctrl-C first, so
+    the run stops its agents and server on the lab, then SIGKILL. A run left going would go on
+    loading the lab and writing the store under the next test."""
+    while BACKGROUND:
+        process = BACKGROUND.pop()
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.wait()
 
 
 class ServerHogs(threading.Thread):

@@ -133,3 +133,31 @@ def test_schema_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(TestbedError, match="newer testbed"):
         Store.open(tmp_path)
+
+
+def test_a_store_is_never_seen_without_its_tables(tmp_path: Path) -> None:
+    """Four writers create the same store at once while a reader polls it, as `export` or a
+    test may while `orchestrate up` starts: the reader finds no file or a whole store, and
+    every writer's sweep lands in the one store."""
+    for attempt in range(3):
+        directory = tmp_path / str(attempt)
+        code = (
+            "import sys; sys.path.insert(0, '.');"
+            "from pathlib import Path; from orchestrator.store import Store;"
+            "from tests.unit.test_store import new_sweep;"
+            f"new_sweep(Store.open(Path({str(directory)!r})))"
+        )
+        writers = [
+            subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
+            for _ in range(4)
+        ]
+        seen = 0
+        while any(writer.poll() is None for writer in writers):
+            if (directory / "testbed.sqlite").exists():
+                with sqlite3.connect(directory / "testbed.sqlite") as db:
+                    db.execute("SELECT COUNT(*) FROM points").fetchone()
+                seen += 1
+        assert [writer.wait() for writer in writers] == [0, 0, 0, 0]
+        assert len(Store.open(directory).sweeps()) == 4
+        assert not [p.name for p in directory.iterdir() if ".new" in p.name]  # no partial store
+        print(f"attempt {attempt}: the reader looked {seen} times")
