@@ -29,24 +29,24 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from orchestrator import export
-from orchestrator.dashboards import write_provisioning
-from orchestrator.emulated import EmulatedLab
+from orchestrator.config.labfile import load_lab
+from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
-from orchestrator.hostproc import HostProcesses
-from orchestrator.labfile import load_lab
-from orchestrator.lock import LabLock
-from orchestrator.model import Lab
-from orchestrator.monitoring import Prometheus
-from orchestrator.nightly import baseline_for, run_nightly
-from orchestrator.remote import Remote
+from orchestrator.lab.emulated import EmulatedLab
+from orchestrator.lab.remote import Remote
+from orchestrator.monitoring.dashboards import write_provisioning
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.watch import watch
+from orchestrator.nightly.nightly import baseline_for, run_nightly
+from orchestrator.nightly.schedule import Scheduler, parse_daily
 from orchestrator.report.compare import compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
-from orchestrator.schedule import Scheduler, parse_daily
-from orchestrator.store import Store
+from orchestrator.results import export
+from orchestrator.results.store import Store
+from orchestrator.run.hostproc import HostProcesses
+from orchestrator.run.lock import LabLock
+from orchestrator.run.up import lab_up, preflight, provision, publish_dashboards, run_up
 from orchestrator.ui import console, error_line, hosts_table, warn
-from orchestrator.up import lab_up, preflight, provision, publish_dashboards, run_up
-from orchestrator.watch import watch
 
 app = typer.Typer(
     add_completion=False,

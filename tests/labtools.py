@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.labfile import machine_routes
-from orchestrator.model import Lab
+from orchestrator.config.labfile import machine_routes
+from orchestrator.config.model import Lab
 
 # A plan whose server a CPU hog can make measurably slower (the report and nightly tests).
 # The emulated server makes about 25,000 one-byte replies per CPU-second here, and the eight
@@ -104,9 +104,9 @@ def own_lab(
     TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the emulated
     lab and every Prometheus started for a lab file in `directory` are stopped afterwards.
     """
-    from orchestrator.emulated import EmulatedLab
-    from orchestrator.labfile import load_lab
-    from orchestrator.monitoring import Prometheus
+    from orchestrator.config.labfile import load_lab
+    from orchestrator.lab.emulated import EmulatedLab
+    from orchestrator.monitoring.prometheus import Prometheus
     from tests.conftest import write_lab
 
     state = directory / "state"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from orchestrator.plan import Point
-from orchestrator.store import PointRecord, Store
+from orchestrator.config.plan import Point
+from orchestrator.results.store import PointRecord, Store
 
 HOSTS = {
     "server": {

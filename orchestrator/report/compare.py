@@ -45,7 +45,7 @@ from orchestrator.report.stats import (
     change,
     relative_text,
 )
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 
 DEFAULT_THRESHOLD = 0.05
 BOUNDS_ONLY = "bounds: a saturation not reached inside the rates"

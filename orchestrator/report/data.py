@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from orchestrator.model import MECHANISMS, WORKLOADS
+from orchestrator.config.model import MECHANISMS, WORKLOADS
 from orchestrator.report.stats import (
     BETTER,
     CENSORED,
@@ -36,7 +36,7 @@ from orchestrator.report.stats import (
     change,
     estimate,
 )
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 
 TRACKING = 0.95  # replies within 5 % of the offered rate
 DRAWN = ("ok", "client-limited", "failed")  # interrupted points are listed, not drawn

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import export
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
 from orchestrator.report.data import Figure, SweepData
 from orchestrator.report.html import report_page
 from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
-from orchestrator.store import Store
+from orchestrator.results import export
+from orchestrator.results.store import Store
 
 REPORTS = "reports"
 FIGURE_COLUMNS = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.labfile import machine_routes
+from orchestrator.config.labfile import machine_routes
 from tests.conftest import REPOSITORY, write_lab
 from tests.labtools import free_third_octet, links, namespaces, orchestrate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.dashboards import DATASOURCE_UID, load_dashboards
+from orchestrator.monitoring.dashboards import DATASOURCE_UID, load_dashboards
 from tests.conftest import write_lab
 from tests.grafana_fake import FakeGrafana
 from tests.labtools import orchestrate

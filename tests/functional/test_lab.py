@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import naming
-from orchestrator.model import Lab
+from orchestrator.config.model import Lab
 from tests.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

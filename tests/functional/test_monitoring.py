@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dashboards import load_dashboards, panels
-from orchestrator.model import Lab
-from orchestrator.monitoring import Prometheus
+from orchestrator.config.model import Lab
+from orchestrator.monitoring.dashboards import load_dashboards, panels
+from orchestrator.monitoring.prometheus import Prometheus
 from tests.labtools import own_lab, start_orchestrate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

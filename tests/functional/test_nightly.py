@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 from tests.conftest import free_port
 from tests.labtools import (
     SLOWABLE_PLAN,

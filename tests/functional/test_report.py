@@ -25,7 +25,7 @@ import yaml
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.data import SweepData, curves
 from orchestrator.report.stats import BETTER, WORSE
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 from tests.browser import Browser, Seen
 from tests.conftest import REPOSITORY
 from tests.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.report.write import write_report
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 from tests.browser import Browser
 from tests.conftest import REPOSITORY
 from tests.report_stores import assert_figures_match_store, assert_png_drawn, sweep_with

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.labfile import load_lab
-from orchestrator.lock import LabLock
-from orchestrator.schedule import CRON_DIR, PREFIX
+from orchestrator.config.labfile import load_lab
+from orchestrator.nightly.schedule import CRON_DIR, PREFIX
+from orchestrator.run.lock import LabLock
 from tests.conftest import write_lab
 from tests.labtools import free_third_octet, orchestrate
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.emulated import namespace_pids
-from orchestrator.labfile import load_lab
-from orchestrator.model import Lab
-from orchestrator.monitoring import Prometheus
+from orchestrator.config.labfile import load_lab
+from orchestrator.config.model import Lab
+from orchestrator.lab.emulated import namespace_pids
+from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.naming import namespace
 from tests.conftest import free_port
 from tests.labtools import orchestrate, own_lab, pid_alive, start_orchestrate

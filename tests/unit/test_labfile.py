@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.config.labfile import load_lab
 from orchestrator.errors import ConfigError
-from orchestrator.labfile import load_lab
 from tests.conftest import REPOSITORY, write_lab
 
 NO_ROUTES: Callable[[], list[Any]] = list

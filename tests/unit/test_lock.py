@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lock import LabLock, LockHeld
+from orchestrator.run.lock import LabLock, LockHeld
 
 HOLD = (
     "import sys, time; sys.path.insert(0, '.');"
-    "from orchestrator.lock import LabLock;"
+    "from orchestrator.run.lock import LabLock;"
     "lock = LabLock('locked', purpose='nightly'); lock.acquire();"
     "print('held', flush=True); time.sleep(60)"
 )

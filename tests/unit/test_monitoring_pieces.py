@@ -10,13 +10,13 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
-from orchestrator.dashboards import load_dashboards, problems
-from orchestrator.exporter import SweepExporter
-from orchestrator.labfile import load_lab
-from orchestrator.monitoring import scrape_config
-from orchestrator.plan import Point
-from orchestrator.store import PointRecord, Sweep
-from orchestrator.watch import render
+from orchestrator.config.labfile import load_lab
+from orchestrator.config.plan import Point
+from orchestrator.monitoring.dashboards import load_dashboards, problems
+from orchestrator.monitoring.exporter import SweepExporter
+from orchestrator.monitoring.prometheus import scrape_config
+from orchestrator.monitoring.watch import render
+from orchestrator.results.store import PointRecord, Sweep
 from tests.conftest import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)

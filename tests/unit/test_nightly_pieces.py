@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.nightly import NightResult, baseline_for, environment_drift
-from orchestrator.store import Store
+from orchestrator.nightly.nightly import NightResult, baseline_for, environment_drift
+from orchestrator.results.store import Store
 from tests.unit.test_store import new_sweep
 
 

@@ -4,8 +4,8 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
-from orchestrator.labfile import load_lab
-from orchestrator.plan import expand, plan_digest
+from orchestrator.config.labfile import load_lab
+from orchestrator.config.plan import expand, plan_digest
 from tests.conftest import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)

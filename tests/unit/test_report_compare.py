@@ -15,7 +15,7 @@ from orchestrator.report.compare import (
     print_comparison,
 )
 from orchestrator.report.stats import BETTER, CENSORED, NO_CHANGE, NOT_MEASURED, WELCH, WORSE
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 from tests.report_stores import HOSTS, P, sweep_with
 
 RATES = (2000, 4000, 6000)

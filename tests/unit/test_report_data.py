@@ -12,7 +12,7 @@ from orchestrator.report.build import build
 from orchestrator.report.data import SweepData, curves, figures, saturation_of, served_fraction
 from orchestrator.report.stats import estimate
 from orchestrator.report.syscalls import default_rate, syscall_table
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 from tests.report_stores import P, sweep_with
 
 

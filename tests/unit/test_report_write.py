@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.report.write import write_report
-from orchestrator.store import Store
-from orchestrator.up import write_sweep_report
+from orchestrator.results.store import Store
+from orchestrator.run.up import write_sweep_report
 from tests.labtools import orchestrate
 from tests.report_stores import (
     P,

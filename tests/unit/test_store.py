@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
-from orchestrator.plan import Point
-from orchestrator.store import PointRecord, Store
+from orchestrator.results.store import PointRecord, Store
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
 
@@ -104,7 +104,7 @@ def test_a_committed_point_survives_a_killed_writer(tmp_path: Path) -> None:
     # Another process commits a point and is killed before it could close anything.
     code = (
         "import os, signal, sys; sys.path.insert(0, '.');"
-        "from pathlib import Path; from orchestrator.store import Store;"
+        "from pathlib import Path; from orchestrator.results.store import Store;"
         "from tests.unit.test_store import record;"
         f"s = Store.open(Path({str(tmp_path)!r})); s.record_point({sweep!r}, record());"
         "os.kill(os.getpid(), signal.SIGKILL)"
@@ -143,7 +143,7 @@ def test_a_store_is_never_seen_without_its_tables(tmp_path: Path) -> None:
         directory = tmp_path / str(attempt)
         code = (
             "import sys; sys.path.insert(0, '.');"
-            "from pathlib import Path; from orchestrator.store import Store;"
+            "from pathlib import Path; from orchestrator.results.store import Store;"
             "from tests.unit.test_store import new_sweep;"
             f"new_sweep(Store.open(Path({str(directory)!r})))"
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.summary import client_limits, near_miss, summarise
+from orchestrator.run.summary import client_limits, near_miss, summarise
 
 
 def agent(

@@ -1,6 +1,6 @@
 import pytest
 
-from orchestrator.units import format_duration, parse_duration
+from orchestrator.config.units import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,8 @@ import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from orchestrator.model import Host
-from orchestrator.remote import CommandResult, Remote
+from orchestrator.config.model import Host
+from orchestrator.lab.remote import CommandResult, Remote
 
 RUN_DIR = "run"
 MARK = "@@testbed"  # separates the sections of a collecting command's output

@@ -1,6 +1,6 @@
 """The Grafana dashboards kept in dashboards/: loading, checking, binding, provisioning files.
 
-Pure JSON work; `orchestrator.grafana` is what talks to a Grafana server.
+Pure JSON work; `orchestrator.monitoring.grafana` is what talks to a Grafana server.
 """
 
 from __future__ import annotations

@@ -21,21 +21,22 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator import grafana, hostfacts
-from orchestrator.emulated import EmulatedLab
+from orchestrator.config.model import Lab
+from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
-from orchestrator.exporter import SweepExporter
-from orchestrator.lock import LabLock
-from orchestrator.model import Lab
-from orchestrator.monitoring import Prometheus
+from orchestrator.lab import hostfacts
+from orchestrator.lab.emulated import EmulatedLab
+from orchestrator.lab.preflight import print_report, run_preflight
+from orchestrator.lab.provision import Ansible
+from orchestrator.lab.remote import Remote
+from orchestrator.monitoring import grafana
+from orchestrator.monitoring.exporter import SweepExporter
+from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.paths import REPOSITORY
-from orchestrator.plan import Point, expand, plan_digest
-from orchestrator.preflight import print_report, run_preflight
-from orchestrator.provision import Ansible
-from orchestrator.remote import Remote
 from orchestrator.report.write import write_report
-from orchestrator.store import Store, Sweep
-from orchestrator.sweep import (
+from orchestrator.results.store import Store, Sweep
+from orchestrator.run.lock import LabLock
+from orchestrator.run.sweep import (
     Observers,
     SweepObserver,
     SweepOutcome,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config.plan import Point, accept_label
 from orchestrator.errors import TestbedError
-from orchestrator.plan import Point, accept_label
 
 STORE_FILE = "testbed.sqlite"
 SCHEMA_VERSION = 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orchestrator.model import Lab
-from orchestrator.remote import Remote
+from orchestrator.config.model import Lab
+from orchestrator.lab.remote import Remote
 
 SYSCTLS = (
     "net.core.somaxconn",

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
-from orchestrator.units import parse_duration
-from orchestrator.yamlsource import PathElement, YamlDocument
+from orchestrator.config.units import parse_duration
+from orchestrator.config.yamlsource import PathElement, YamlDocument
 
 T = TypeVar("T")
 Path_ = tuple[PathElement, ...]

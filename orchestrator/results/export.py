@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from orchestrator.store import Store
+from orchestrator.results.store import Store
 
 COLUMNS = (
     "sweep",

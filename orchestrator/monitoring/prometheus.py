@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
+from orchestrator.config.model import Lab
+from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
-from orchestrator.model import Lab
-from orchestrator.units import format_duration
 
 NODE_EXPORTER_PORT = 9100
 SERVER_METRICS_PORT = 9180

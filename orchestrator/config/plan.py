@@ -16,7 +16,7 @@ import json
 import random
 from dataclasses import asdict, dataclass
 
-from orchestrator.model import Experiment, Lab
+from orchestrator.config.model import Experiment, Lab
 
 
 @dataclass(frozen=True)

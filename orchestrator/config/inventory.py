@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.checker import Checker
-from orchestrator.yamlsource import PathElement
+from orchestrator.config.checker import Checker
+from orchestrator.config.yamlsource import PathElement
 
 GROUP_KEYS = ("hosts", "vars", "children")
 Origin = tuple[PathElement, ...]

@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agents.workloads import ONE_BYTE_URI, mean_session_length
-from orchestrator import servermetrics
+from orchestrator.config.model import Host, Lab
+from orchestrator.config.plan import Point, accept_label
 from orchestrator.errors import TestbedError
-from orchestrator.hostproc import HostProcesses
-from orchestrator.model import Host, Lab
-from orchestrator.plan import Point, accept_label
-from orchestrator.remote import CommandResult, Remote
-from orchestrator.store import PointRecord, Store, Sweep
-from orchestrator.summary import client_limits, near_miss, summarise
+from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.results.store import PointRecord, Store, Sweep
+from orchestrator.run import servermetrics
+from orchestrator.run.hostproc import HostProcesses
+from orchestrator.run.summary import client_limits, near_miss, summarise
 
 SERVER_PORT = 8080
 LOAD_METRICS_PORT = 9181

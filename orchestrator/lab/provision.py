@@ -24,10 +24,10 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from orchestrator.emulated import ssh_identity
-from orchestrator.model import Lab
+from orchestrator.config.model import Lab
+from orchestrator.lab.emulated import ssh_identity
+from orchestrator.lab.staging import stage_sources
 from orchestrator.paths import REPOSITORY, lab_state_dir
-from orchestrator.staging import stage_sources
 
 PLAYBOOKS = REPOSITORY / "playbooks"
 KEEP_RUNS = 5

@@ -17,8 +17,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from orchestrator.config.model import Host
 from orchestrator.errors import TestbedError
-from orchestrator.model import Host
 
 SERVER_METRICS_PORT = 9180
 

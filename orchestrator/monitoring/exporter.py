@@ -26,10 +26,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, start_http_server
 
-from orchestrator.model import Lab
-from orchestrator.monitoring import ORCHESTRATOR_METRICS_PORT, exporter_address
-from orchestrator.plan import Point
-from orchestrator.store import PointRecord, Sweep
+from orchestrator.config.model import Lab
+from orchestrator.config.plan import Point
+from orchestrator.monitoring.prometheus import ORCHESTRATOR_METRICS_PORT, exporter_address
+from orchestrator.results.store import PointRecord, Sweep
 
 POINT_LABELS = ("mechanism", "workload", "idle_connections", "accept_limit", "rate", "repetition")
 

@@ -30,9 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import local, naming
+from orchestrator import naming
+from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.model import Host, Lab
+from orchestrator.lab import local
 from orchestrator.paths import lab_state_dir
 
 OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH

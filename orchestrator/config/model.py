@@ -1,7 +1,7 @@
 """The frozen lab model: what `lab.yml` and its inventory describe, validated once at load.
 
-Nothing in here does I/O; `orchestrator.labfile.load_lab` builds a `Lab` from files, and every
-other module takes a `Lab` and trusts it.
+Nothing in here does I/O; `orchestrator.config.labfile.load_lab` builds a `Lab` from files, and
+every other module takes a `Lab` and trusts it.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Nightly:
 class Lab:
     """A validated lab: hosts, networks, the experiment plan and where results go.
 
-    >>> lab = load_lab(Path("lab.yml"))          # orchestrator.labfile
+    >>> lab = load_lab(Path("lab.yml"))          # orchestrator.config.labfile
     >>> [client.name for client in lab.clients]
     ['client1', ..., 'client8']
     """

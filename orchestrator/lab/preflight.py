@@ -23,8 +23,8 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.model import Host, Lab
-from orchestrator.remote import CommandResult, Remote
+from orchestrator.config.model import Host, Lab
+from orchestrator.lab.remote import CommandResult, Remote
 
 Status = Literal["ok", "warn", "fail"]
 CHECKS = ("ssh", "nics", "routes", "clock", "open files", "ports")

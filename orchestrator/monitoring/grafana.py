@@ -17,8 +17,8 @@ from typing import Any
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from orchestrator.dashboards import DATASOURCE_UID, bound, datasource, load_dashboards
 from orchestrator.errors import TestbedError
+from orchestrator.monitoring.dashboards import DATASOURCE_UID, bound, datasource, load_dashboards
 
 FOLDER_UID = "testbed"
 ApiFactory = Callable[[str, str], Any]

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_USAGE, TestbedError
-from orchestrator.model import Lab
 from orchestrator.paths import REPOSITORY, lab_state_dir
 
 CRON_DIR = Path("/etc/cron.d")

@@ -17,9 +17,9 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from orchestrator.config.model import Lab
 from orchestrator.errors import TestbedError
-from orchestrator.model import Lab
-from orchestrator.monitoring import Prometheus
+from orchestrator.monitoring.prometheus import Prometheus
 
 QUERIES = {
     "phase": "testbed_point_phase == 1",

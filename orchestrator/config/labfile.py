@@ -20,10 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.checker import Checker, Path_, show
-from orchestrator.errors import ConfigError
-from orchestrator.inventory import InventoryHost, read_inventory
-from orchestrator.model import (
+from orchestrator.config.checker import Checker, Path_, show
+from orchestrator.config.inventory import InventoryHost, read_inventory
+from orchestrator.config.model import (
     MECHANISMS,
     WORKLOADS,
     Experiment,
@@ -36,9 +35,10 @@ from orchestrator.model import (
     Prometheus,
     SpecWeb99,
 )
+from orchestrator.config.yamlsource import YamlDocument
+from orchestrator.errors import ConfigError
 from orchestrator.naming import lab_bridges
 from orchestrator.paths import emulated_host_dir
-from orchestrator.yamlsource import YamlDocument
 
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchestrator import ui
+from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
-from orchestrator.lock import LabLock
-from orchestrator.model import Lab
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.write import reports_directory, write_comparison
-from orchestrator.store import Store, Sweep
-from orchestrator.up import run_up
+from orchestrator.results.store import Store, Sweep
+from orchestrator.run.lock import LabLock
+from orchestrator.run.up import run_up
 
 EXIT_REGRESSED = 1
 EXIT_FAILED = 2
@@ -230,7 +230,7 @@ def _alert(lab: Lab, result: NightResult) -> None:
 
 def _retain(lab: Lab, current_log: Path) -> None:
     """Keep the last `nightly.keep` nightly sweeps (and the baseline); remove the rest with their
-    reports, comparison pages and logs. Prometheus keeps a day more (orchestrator.monitoring)."""
+    reports, comparison pages and logs. Prometheus keeps a day more (monitoring.prometheus)."""
     store = Store.open(lab.results_directory)
     try:
         nightly = [sweep for sweep in store.sweeps(lab.name) if sweep.kind == "nightly"]

@@ -24,8 +24,8 @@ import paramiko
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
-from orchestrator.emulated import ssh_identity
-from orchestrator.model import Host, Lab
+from orchestrator.config.model import Host, Lab
+from orchestrator.lab.emulated import ssh_identity
 
 CONNECT_TIMEOUT = 5.0
 
