@@ -22,6 +22,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from orchestrator.results.records import SweepSummary
+
 # Piped output (logs, CI) gets room for the host tables instead of rich's 80-column default.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -120,7 +122,7 @@ class SweepProgress:
         if final and self.task is not None:
             self.progress.advance(self.task)
 
-    def sweep_finished(self, summary: dict[str, Any]) -> None:
+    def sweep_finished(self, summary: SweepSummary) -> None:
         self.progress.stop()
 
     def _show(self, extra: str = "") -> None:

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from orchestrator.config.plan import Point
-from orchestrator.results.store import PointRecord, Store
+from orchestrator.results.records import PointRecord, SweepSummary
+from orchestrator.results.store import Store
 
 HOSTS = {
     "server": {
@@ -82,7 +83,7 @@ def sweep_with(
     )
     for seq, spec in enumerate(points):
         store.record_point(sweep.id, record(spec, seq))
-    store.finish_sweep(sweep.id, "complete", {}, now=now + 100)
+    store.finish_sweep(sweep.id, "complete", SweepSummary(), now=now + 100)
     return sweep.id
 
 

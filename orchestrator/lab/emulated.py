@@ -27,32 +27,18 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import naming
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
 from orchestrator.lab import local
+from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
 from orchestrator.paths import lab_state_dir
 
 OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH
 SSHD = "/usr/sbin/sshd"
-SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 SSH_WAIT_SECONDS = 15.0
-
-
-@dataclass(frozen=True)
-class SshIdentity:
-    """How the orchestrator logs in to an emulated lab: its key and the hosts' known keys."""
-
-    private_key: Path
-    known_hosts: Path
-
-
-def ssh_identity(lab: Lab) -> SshIdentity:
-    ssh_dir = lab_state_dir(lab.name) / "ssh"
-    return SshIdentity(ssh_dir / "id_ed25519", ssh_dir / "known_hosts")
 
 
 def open_files_limit() -> int:
@@ -156,7 +142,7 @@ class EmulatedLab:
         ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = self.identity.private_key
         if not key.exists():
-            _new_key(key, f"testbed-{self.lab.name}")
+            new_key(key, f"testbed-{self.lab.name}")
         key.chmod(0o600)
         shutil.copyfile(f"{key}.pub", ssh_dir / "authorized_keys")
 
@@ -233,9 +219,9 @@ class EmulatedLab:
             return
         host_key = state / "ssh_host_ed25519_key"
         if not host_key.exists():
-            _new_key(host_key, host.name)
+            new_key(host_key, host.name)
         config = state / "sshd_config"
-        config.write_text(_sshd_config(host, host_key, state, self.identity))
+        config.write_text(sshd_config(host, host_key, state, self.identity))
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         files = open_files_limit()
         command = ["ip", "netns", "exec", namespace, "prlimit", f"--nofile={files}:{files}"]
@@ -269,39 +255,7 @@ class EmulatedLab:
             raise TestbedError(f"sshd did not start on {names} (see their .sshd/sshd.log)")
 
 
-def _sshd_config(host: Host, host_key: Path, state: Path, identity: SshIdentity) -> str:
-    return "\n".join(
-        [
-            f"# sshd of emulated host {host.name}, written by `orchestrate lab up`",
-            f"ListenAddress {host.management}",
-            f"Port {host.ssh_port}",
-            f"HostKey {host_key}",
-            f"PidFile {state / 'sshd.pid'}",
-            f"AuthorizedKeysFile {identity.private_key.parent / 'authorized_keys'}",
-            "PermitRootLogin prohibit-password",
-            # The key files are the lab's own, written 0600 into a 0700 directory by `lab up`; the
-            # state root may sit under /tmp (tests), whose mode StrictModes rejects on principle.
-            "StrictModes no",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",  # PAM would reset the open-file limit that sshd was started with
-            "UseDNS no",
-            "X11Forwarding no",
-            "PrintMotd no",
-            "MaxStartups 100:30:200",
-            "MaxSessions 100",
-            f"Subsystem sftp {SFTP_SERVER}",
-            "",
-        ]
-    )
-
-
 # -- kernel objects --------------------------------------------------------------------------------
-
-
-def _new_key(path: Path, comment: str) -> None:
-    """An ed25519 key pair without passphrase at `path` (and `path`.pub)."""
-    local.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
 def _require_root() -> None:

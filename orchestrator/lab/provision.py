@@ -25,7 +25,7 @@ import ansible_runner
 import yaml
 
 from orchestrator.config.model import Lab
-from orchestrator.lab.emulated import ssh_identity
+from orchestrator.lab.sshd import ssh_identity
 from orchestrator.lab.staging import stage_sources
 from orchestrator.paths import REPOSITORY, lab_state_dir
 

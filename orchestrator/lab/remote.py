@@ -25,7 +25,7 @@ from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
 from orchestrator.config.model import Host, Lab
-from orchestrator.lab.emulated import ssh_identity
+from orchestrator.lab.sshd import ssh_identity
 
 CONNECT_TIMEOUT = 5.0
 

@@ -22,14 +22,14 @@ bounded by the plan):
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, start_http_server
 
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point
-from orchestrator.monitoring.prometheus import ORCHESTRATOR_METRICS_PORT, exporter_address
-from orchestrator.results.store import PointRecord, Sweep
+from orchestrator.monitoring.prometheus import exporter_address
+from orchestrator.ports import ORCHESTRATOR_METRICS_PORT
+from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 
 POINT_LABELS = ("mechanism", "workload", "idle_connections", "accept_limit", "rate", "repetition")
 
@@ -145,7 +145,7 @@ class SweepExporter:
                 self.counts[key] += 1
         self._publish_counts()
 
-    def sweep_finished(self, summary: dict[str, Any]) -> None:
+    def sweep_finished(self, summary: SweepSummary) -> None:
         if self.current is not None:
             self.phase_gauge.remove(*self.current)
             self.current = None

@@ -1,8 +1,8 @@
-"""The one seam to Prometheus: its configuration, the server process, and queries.
+"""The lab's Prometheus: its configuration and the server process (queries: `promql`).
 
     prometheus = Prometheus.for_lab(lab)
     prometheus.ensure_running()         # Debian's prometheus, started once, reused across sweeps
-    prometheus.query('testbed_server_connections_open')
+    prometheus.client.query('testbed_server_connections_open')   # see promql
     prometheus.stop()                   # `orchestrate monitoring down`
 
 The configuration is generated from the lab: the server's metrics listener, the load and idle
@@ -14,7 +14,6 @@ set, nothing is started and queries go to that Prometheus.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -33,12 +32,15 @@ import yaml
 from orchestrator.config.model import Lab
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
+from orchestrator.monitoring.promql import PrometheusClient
+from orchestrator.ports import (
+    IDLE_METRICS_PORT,
+    LOAD_METRICS_PORT,
+    NODE_EXPORTER_PORT,
+    ORCHESTRATOR_METRICS_PORT,
+    SERVER_METRICS_PORT,
+)
 
-NODE_EXPORTER_PORT = 9100
-SERVER_METRICS_PORT = 9180
-LOAD_METRICS_PORT = 9181
-IDLE_METRICS_PORT = 9182
-ORCHESTRATOR_METRICS_PORT = 9188
 PROMETHEUS = "prometheus"
 PROMTOOL = "promtool"
 START_TIMEOUT = 20.0
@@ -249,40 +251,7 @@ class Prometheus:
         self.pid_path.unlink(missing_ok=True)
         return True
 
-    # -- queries -------------------------------------------------------------------------------
-
-    def query(self, expression: str, at: float | None = None) -> list[dict[str, Any]]:
-        """An instant query: [{"metric": {...}, "value": [time, "value"]}, ...]."""
-        parameters = {"query": expression}
-        if at is not None:
-            parameters["time"] = f"{at:.3f}"
-        return list(self._get("/api/v1/query", parameters)["result"])
-
-    def query_range(
-        self, expression: str, start: float, end: float, step: float = 1.0
-    ) -> list[dict[str, Any]]:
-        """A range query: [{"metric": {...}, "values": [[time, "value"], ...]}, ...]."""
-        parameters = {
-            "query": expression,
-            "start": f"{start:.3f}",
-            "end": f"{end:.3f}",
-            "step": f"{step:g}",
-        }
-        return list(self._get("/api/v1/query_range", parameters)["result"])
-
-    def targets(self) -> list[dict[str, Any]]:
-        return list(self._get("/api/v1/targets", {})["activeTargets"])
-
-    def _get(self, path: str, parameters: dict[str, str]) -> dict[str, Any]:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(parameters)}"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                body = json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:300]
-            raise TestbedError(f"prometheus {path}: HTTP {error.code}: {detail}") from None
-        except (urllib.error.URLError, OSError) as error:
-            raise TestbedError(f"prometheus at {self.url} does not answer: {error}") from None
-        if body.get("status") != "success":
-            raise TestbedError(f"prometheus {path}: {body.get('error', body)}")
-        return dict(body["data"])
+    @property
+    def client(self) -> PrometheusClient:
+        """Queries to this Prometheus."""
+        return PrometheusClient(self.url)

@@ -42,7 +42,7 @@ Snapshot = dict[str, list[dict[str, Any]]]
 
 
 def snapshot(prometheus: Prometheus) -> Snapshot:
-    return {name: prometheus.query(expression) for name, expression in QUERIES.items()}
+    return {name: prometheus.client.query(expression) for name, expression in QUERIES.items()}
 
 
 def _scalar(snap: Snapshot, name: str) -> float | None:

@@ -33,7 +33,8 @@ from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.write import reports_directory, write_comparison
-from orchestrator.results.store import Store, Sweep
+from orchestrator.results.records import Sweep
+from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
 from orchestrator.run.up import run_up
 
@@ -111,7 +112,7 @@ def _night(lab: Lab) -> NightResult:
                 sweep=sweep,
                 report=report_path,
                 reason=f"{len(outcome.outcome.failed)} points failed: "
-                + "; ".join(outcome.outcome.summary["failed"][:3]),
+                + "; ".join(outcome.outcome.summary.failed[:3]),
             )
         baseline = baseline_for(store, lab.name, exclude=sweep)
         if baseline is None:

@@ -18,17 +18,22 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config.plan import Point, accept_label
+from orchestrator.config.plan import accept_label
 from orchestrator.errors import TestbedError
+from orchestrator.results.records import (
+    FINAL_STATUSES,
+    SUMMARY_FIELDS,
+    PointRecord,
+    Sweep,
+    SweepSummary,
+)
 
 STORE_FILE = "testbed.sqlite"
 SCHEMA_VERSION = 1
-FINAL_STATUSES = ("ok", "client-limited", "failed")  # a point in one of these is done
-STATUSES = (*FINAL_STATUSES, "interrupted")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,56 +112,6 @@ CREATE TABLE IF NOT EXISTS syscalls (
 );
 CREATE TABLE IF NOT EXISTS baselines (lab TEXT PRIMARY KEY, sweep TEXT NOT NULL);
 """
-
-SUMMARY_FIELDS = (
-    "request_rate",
-    "reply_rate",
-    "reply_rate_min",
-    "reply_rate_max",
-    "reply_rate_stddev",
-    "replies",
-    "errors_total",
-    "client_timeouts",
-    "reply_time_ms",
-    "connection_time_ms",
-    "server_replies",
-)
-
-
-@dataclass
-class PointRecord:
-    """Everything measured about one attempt at one point, as the sweep hands it over."""
-
-    point: Point
-    seq: int
-    status: str
-    reason: str
-    attempt: int
-    started_at: float
-    ended_at: float
-    warmup_seconds: float | None = None
-    measure_seconds: float | None = None
-    cooldown_seconds: float | None = None
-    cooldown_left: dict[str, int] = field(default_factory=dict)
-    phases: dict[str, float] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)  # SUMMARY_FIELDS and "errors"
-    agents: dict[str, Any] = field(default_factory=dict)
-    server: dict[str, Any] = field(default_factory=dict)
-    syscalls: dict[str, tuple[int, float]] = field(default_factory=dict)
-    near_miss: bool = False  # client-limited, but only just: the sweep measures it again
-
-
-@dataclass(frozen=True)
-class Sweep:
-    id: str
-    lab: str
-    digest: str
-    seed: int
-    status: str
-    started_at: float
-    ended_at: float | None
-    points_planned: int
-    kind: str
 
 
 class Store:
@@ -284,13 +239,13 @@ class Store:
             db.execute("UPDATE sweeps SET status = ? WHERE id = ?", (status, sweep_id))
 
     def finish_sweep(
-        self, sweep_id: str, status: str, summary: Mapping[str, Any], now: float | None = None
+        self, sweep_id: str, status: str, summary: SweepSummary, now: float | None = None
     ) -> None:
         ended = time.time() if now is None else now
         with self.transaction() as db:
             db.execute(
                 "UPDATE sweeps SET status = ?, ended_at = ?, summary = ? WHERE id = ?",
-                (status, ended, _json(summary), sweep_id),
+                (status, ended, _json(asdict(summary)), sweep_id),
             )
 
     # -- points --------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.config.model import Host
 from orchestrator.errors import TestbedError
-
-SERVER_METRICS_PORT = 9180
+from orchestrator.ports import SERVER_METRICS_PORT
 
 
 @dataclass

@@ -1,15 +1,18 @@
-"""Summing the load agents' results of one point into the figures stored with it.
+"""Summing up: the load agents' results of one point, and the points of one sweep.
 
-Pure functions of the agents' JSON (see agents/load.py for its schema). Rates add up over
-clients; the 5 s reply-rate samples are added sample by sample, so the spread is that of the
-total offered to the server, not of one client.
+Pure functions. `summarise` adds up the agents' JSON of one point (see agents/load.py for its
+schema): rates add up over clients; the 5 s reply-rate samples are added sample by sample, so
+the spread is that of the total offered to the server, not of one client. `sweep_summary` says
+where a sweep's wall time went.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from orchestrator.results.records import PointRecord, PointSummary, SweepSummary
 
 ERROR_KINDS = (
     "client-timo",
@@ -23,31 +26,31 @@ ERROR_KINDS = (
 )
 
 
-def summarise(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def summarise(agents: Mapping[str, Mapping[str, Any]]) -> PointSummary:
     """The point's figures from {host: load agent JSON}."""
     results = [result for result in agents.values() if result]
     errors = {kind: sum(_get(r, "errors", kind) for r in results) for kind in ERROR_KINDS}
     replies = sum(_get(r, "totals", "replies") for r in results)
     connections = sum(_get(r, "totals", "connections") for r in results)
     samples = _summed_samples(results)
-    return {
-        "target_rate": sum(_get(r, "request_rate", "target") for r in results),
-        "request_rate": sum(_get(r, "request_rate", "achieved") for r in results),
-        "reply_rate": sum(_get(r, "reply_rate", "total") for r in results),
-        "reply_rate_min": min(samples) if samples else None,
-        "reply_rate_max": max(samples) if samples else None,
-        "reply_rate_stddev": statistics.pstdev(samples) if len(samples) > 1 else None,
-        "reply_rate_samples": len(samples),
-        "replies": int(replies),
-        "connections": int(connections),
-        "errors": {kind: int(count) for kind, count in errors.items()},
-        "errors_total": int(sum(errors.values())),
-        "client_timeouts": int(errors["client-timo"]),
-        "reply_time_ms": _weighted(results, ("reply_time_ms", "response"), ("totals", "replies")),
-        "connection_time_ms": _weighted(
+    return PointSummary(
+        target_rate=sum(_get(r, "request_rate", "target") for r in results),
+        request_rate=sum(_get(r, "request_rate", "achieved") for r in results),
+        reply_rate=sum(_get(r, "reply_rate", "total") for r in results),
+        reply_rate_min=min(samples) if samples else None,
+        reply_rate_max=max(samples) if samples else None,
+        reply_rate_stddev=statistics.pstdev(samples) if len(samples) > 1 else None,
+        reply_rate_samples=len(samples),
+        replies=int(replies),
+        connections=int(connections),
+        errors={kind: int(count) for kind, count in errors.items()},
+        errors_total=int(sum(errors.values())),
+        client_timeouts=int(errors["client-timo"]),
+        reply_time_ms=_weighted(results, ("reply_time_ms", "response"), ("totals", "replies")),
+        connection_time_ms=_weighted(
             results, ("connection_time_ms", "avg"), ("totals", "connections")
         ),
-    }
+    )
 
 
 def client_limits(agents: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -107,3 +110,34 @@ def _summed_samples(results: list[Mapping[str, Any]]) -> list[float]:
         return []
     length = min(len(s) for s in series)
     return [sum(s[index] for s in series) for index in range(length)]
+
+
+def sweep_summary(
+    records: Sequence[PointRecord], wall: float, interrupted: bool = False
+) -> SweepSummary:
+    """The summary of a sweep whose points ended as `records` (the last attempt of each)."""
+    measured = sum(r.measure_seconds or 0.0 for r in records)
+    forced = [
+        (r.ended_at - r.started_at)
+        - (r.measure_seconds or 0)
+        - (r.warmup_seconds or 0)
+        - (r.cooldown_seconds or 0)
+        for r in records
+        if r.status != "failed"
+    ]
+    statuses = [r.status for r in records]
+    return SweepSummary(
+        points_run=len(records),
+        ok=statuses.count("ok"),
+        client_limited=statuses.count("client-limited"),
+        failed=tuple(f"{r.point.key}: {r.reason}" for r in records if r.status == "failed"),
+        wall_seconds=wall,
+        measured_seconds=measured,
+        measurement_fraction=measured / wall if wall > 0 else 0.0,
+        overhead_seconds_mean=statistics.fmean(forced) if forced else None,
+        overhead_seconds_max=max(forced) if forced else None,
+        cooldown_seconds_mean=(
+            statistics.fmean(r.cooldown_seconds or 0 for r in records) if records else None
+        ),
+        interrupted=interrupted,
+    )

@@ -26,36 +26,30 @@ re-raises.
 from __future__ import annotations
 
 import json
-import shlex
-import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.workloads import ONE_BYTE_URI, mean_session_length
+from agents.workloads import mean_session_length
 from orchestrator.config.model import Host, Lab
-from orchestrator.config.plan import Point, accept_label
+from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
-from orchestrator.results.store import PointRecord, Store, Sweep
-from orchestrator.run import servermetrics
+from orchestrator.results.records import PointRecord, Sweep, SweepSummary
+from orchestrator.results.store import Store
+from orchestrator.run import commands, servermetrics
+from orchestrator.run.commands import LoadRun
 from orchestrator.run.hostproc import HostProcesses
-from orchestrator.run.summary import client_limits, near_miss, summarise
+from orchestrator.run.summary import client_limits, near_miss, summarise, sweep_summary
 
-SERVER_PORT = 8080
-LOAD_METRICS_PORT = 9181
-IDLE_METRICS_PORT = 9182
 START_DELAY = 0.6  # from starting the load agents to their common start instant, seconds
 MAX_START_DELAY = 5.0  # the delay grows when agents are late for the start, up to this
 SERVER_START_TIMEOUT = 10.0
 IDLE_OPEN_TIMEOUT = 15.0  # plus one second per 1,000 idle connections
 AGENT_SLACK = 20.0  # beyond duration + timeouts before a load agent counts as overrunning
 STOP_TIMEOUT = 10.0
-SESSIONS_PER_CLIENT = 1000  # httperf plays at most 1,000 per process: the whole file is used
-DOCROOT = "docroot"
-SESSIONS_FILE = "sessions.wsesslog"
 SERVER, IDLE, LOAD, WARMUP = "server", "idle", "load", "warmup"
 
 
@@ -79,7 +73,7 @@ class SweepObserver(Protocol):
     def phase(self, name: str) -> None: ...
     def live(self, reply_rate: float) -> None: ...
     def point_finished(self, record: PointRecord) -> None: ...
-    def sweep_finished(self, summary: dict[str, Any]) -> None: ...
+    def sweep_finished(self, summary: SweepSummary) -> None: ...
 
 
 class Observers:
@@ -121,7 +115,7 @@ class SweepOutcome:
     records: list[PointRecord] = field(default_factory=list)  # final attempt of each point run
     failed: list[PointRecord] = field(default_factory=list)
     interrupted: bool = False
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: SweepSummary = field(default_factory=SweepSummary)
 
 
 class SweepRunner:
@@ -161,12 +155,7 @@ class SweepRunner:
         """Write the file set on the server and a session trace per client, from the seed."""
         spec = self.experiment.specweb99
         server = self.lab.server
-        fileset = self.remote.run(
-            server,
-            f"cd {shlex.quote(server.directory)} && {server.python} -m agents.workloads fileset"
-            f" --docroot {DOCROOT} --seed {spec.seed} --directories {spec.directories}",
-            timeout=300,
-        )
+        fileset = self.remote.run(server, commands.fileset_command(server, spec), timeout=300)
         if not fileset.ok:
             raise TestbedError(f"{server.name}: writing the file set failed: {fileset.reason()}")
         workloads: dict[str, Any] = {"seed": spec.seed, "fileset": json.loads(fileset.stdout)}
@@ -174,13 +163,7 @@ class SweepRunner:
             count = len(self.lab.clients)
 
             def sessions(host: Host) -> str:
-                index = self.lab.clients.index(host)
-                return (
-                    f"cd {shlex.quote(host.directory)} && {host.python} -m agents.workloads"
-                    f" sessions --seed {spec.seed} --client {index} --clients {count}"
-                    f" --directories {spec.directories} --sessions {SESSIONS_PER_CLIENT}"
-                    f" --output {SESSIONS_FILE}"
-                )
+                return commands.sessions_command(host, spec, self.lab.clients.index(host), count)
 
             results = self.remote.run_all(self.lab.clients, sessions, timeout=120)
             failed = [f"{name}: {r.reason()}" for name, r in results.items() if not r.ok]
@@ -216,37 +199,11 @@ class SweepRunner:
             outcome.interrupted = True
             raise KeyboardInterrupt from None
         finally:
-            outcome.summary = self._summary(outcome, self.clock() - started)
+            outcome.summary = sweep_summary(
+                outcome.records, self.clock() - started, outcome.interrupted
+            )
             self.observer.sweep_finished(outcome.summary)
         return outcome
-
-    def _summary(self, outcome: SweepOutcome, wall: float) -> dict[str, Any]:
-        records = outcome.records
-        measured = sum(r.measure_seconds or 0.0 for r in records)
-        forced = [
-            (r.ended_at - r.started_at)
-            - (r.measure_seconds or 0)
-            - (r.warmup_seconds or 0)
-            - (r.cooldown_seconds or 0)
-            for r in records
-            if r.status != "failed"
-        ]
-        statuses = [r.status for r in records]
-        return {
-            "points_run": len(records),
-            "ok": statuses.count("ok"),
-            "client_limited": statuses.count("client-limited"),
-            "failed": [f"{r.point.key}: {r.reason}" for r in outcome.failed],
-            "wall_seconds": wall,
-            "measured_seconds": measured,
-            "measurement_fraction": measured / wall if wall > 0 else 0.0,
-            "overhead_seconds_mean": statistics.fmean(forced) if forced else None,
-            "overhead_seconds_max": max(forced) if forced else None,
-            "cooldown_seconds_mean": statistics.fmean(r.cooldown_seconds or 0 for r in records)
-            if records
-            else None,
-            "interrupted": outcome.interrupted,
-        }
 
     # -- one point ---------------------------------------------------------------------------
 
@@ -320,12 +277,7 @@ class SweepRunner:
 
     def _start_server(self, point: Point) -> None:
         server = self.lab.server
-        command = (
-            f"{self._pin(server)}server/userver --mechanism {point.mechanism}"
-            f" --accept-limit {accept_label(point.accept_limit)} --port {SERVER_PORT}"
-            f" --docroot {DOCROOT} --metrics-address {server.management}"
-            f" --metrics-port {servermetrics.SERVER_METRICS_PORT}"
-        )
+        command = commands.server_command(self.lab, point)
         started = self.procs.start(server, SERVER, command)
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
@@ -353,19 +305,14 @@ class SweepRunner:
 
     def _open_idle(self, point: Point) -> None:
         shares = _split(point.idle_connections, len(self.lab.clients))
-        commands = {
-            host: (
-                f"{host.python} -m agents.idle --host {host.name}"
-                f" --server {self.lab.server_address_for(host)} --port {SERVER_PORT}"
-                f" --connections {share} --metrics-address {host.management}"
-                f" --metrics-port {IDLE_METRICS_PORT}"
-            )
+        idle = {
+            host: commands.idle_command(self.lab, host, share)
             for host, share in zip(self.lab.clients, shares, strict=True)
             if share > 0
         }
-        for host in commands:
+        for host in idle:
             self.started.setdefault(host.name, []).append(IDLE)
-        _require_all("starting the idle agents", self.procs.start_many(IDLE, commands))
+        _require_all("starting the idle agents", self.procs.start_many(IDLE, idle))
         timeout = IDLE_OPEN_TIMEOUT + point.idle_connections / 1000
         deadline = time.monotonic() + timeout
         held = 0
@@ -442,23 +389,16 @@ class SweepRunner:
     def _load_command(
         self, host: Host, point: Point, share: float, duration: float, start_at: float
     ) -> str:
-        if point.workload == "specweb99":
-            # The agent takes sessions/s: the share of requests over this client's own trace.
-            rate = share / self.session_lengths.get(host.name, mean_session_length())
-            work = f"--sessions {SESSIONS_FILE}"
-        else:
-            rate, work = share, f"--uri {ONE_BYTE_URI}"
-        pinned = host.cpus and not self.lab.emulate  # emulated hosts are pinned via their sshd
-        cpus = f" --cpus {','.join(map(str, host.cpus))}" if pinned else ""
-        if not self.starvation_check:
-            cpus += " --starved-below 0"
-        return (
-            f"{host.python} -m agents.load --host {host.name}"
-            f" --server {self.lab.server_address_for(host)} --port {SERVER_PORT}"
-            f" --workload {point.workload} {work} --rate {rate:.6g} --duration {duration:g}"
-            f" --timeout {self.experiment.timeout:g} --start-at {start_at:.3f}"
-            f" --metrics-address {host.management} --metrics-port {LOAD_METRICS_PORT}{cpus}"
+        run = LoadRun(
+            point=point,
+            share=share,
+            duration=duration,
+            start_at=start_at,
+            timeout=self.experiment.timeout,
+            session_length=self.session_lengths.get(host.name, mean_session_length()),
+            starvation_check=self.starvation_check,
         )
+        return commands.load_command(self.lab, host, run)
 
     def _watch_live_rate(self, futures: list[Future[Any]]) -> None:
         """Until `futures` are done, report the server's reply rate about once a second."""
@@ -515,13 +455,7 @@ class SweepRunner:
 
         Each host polls itself (no SSH round trip per poll) and reports how long it waited and
         what was left; the state itself is counted, not sockstat's tw (orphans count there)."""
-        max_ms = int(self.experiment.cooldown_max * 1000)
-        script = (
-            "now() { echo $(( $(date +%s%N) / 1000000 )); }; start=$(now)\n"
-            'while :; do n=$(ss -Htan state time-wait | wc -l); [ "$n" -eq 0 ] && break\n'
-            f"[ $(( $(now) - start )) -ge {max_ms} ] && break; sleep 0.2; done\n"
-            'echo "$n $(( $(now) - start ))"'
-        )
+        script = commands.cooldown_script(self.experiment.cooldown_max)
         results = self.remote.run_all(
             self.lab.hosts, script, timeout=self.experiment.cooldown_max + 30
         )
@@ -536,12 +470,6 @@ class SweepRunner:
             if count:
                 left[name] = count
         return waited, left
-
-    def _pin(self, host: Host) -> str:
-        """taskset prefix on a real lab; emulated hosts are pinned through their sshd."""
-        if host.cpus and not self.lab.emulate:
-            return f"taskset -c {','.join(map(str, host.cpus))} "
-        return ""
 
 
 def _require_all(what: str, results: dict[str, CommandResult]) -> None:

@@ -34,7 +34,8 @@ from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.paths import REPOSITORY
 from orchestrator.report.write import write_report
-from orchestrator.results.store import Store, Sweep
+from orchestrator.results.records import Sweep, SweepSummary
+from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
 from orchestrator.run.sweep import (
     Observers,
@@ -202,7 +203,7 @@ def _sweep(
     try:
         outcome = runner.run(sweep, todo, len(plan))
     except KeyboardInterrupt:
-        store.finish_sweep(sweep.id, "interrupted", {"interrupted": True})
+        store.finish_sweep(sweep.id, "interrupted", SweepSummary(interrupted=True))
         raise TestbedError(
             f"interrupted: the point in progress is stored as interrupted; "
             f"`orchestrate up {lab.path}` resumes sweep {sweep.id}",
@@ -271,27 +272,27 @@ def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
     table.add_column("what")
     table.add_column("value")
     rows = [
-        ("points run now", str(summary["points_run"])),
+        ("points run now", str(summary.points_run)),
         (
             "ok / client-limited / failed",
-            f"{summary['ok']} / {summary['client_limited']} / {len(summary['failed'])}",
+            f"{summary.ok} / {summary.client_limited} / {len(summary.failed)}",
         ),
-        ("wall time", f"{summary['wall_seconds']:.0f} s"),
+        ("wall time", f"{summary.wall_seconds:.0f} s"),
         (
             "measurement fraction",
-            f"{summary['measurement_fraction']:.1%} (the paper's fixed protocol: 50.0%)",
+            f"{summary.measurement_fraction:.1%} (the paper's fixed protocol: 50.0%)",
         ),
         (
             "overhead per point (mean / max)",
-            _pair(summary["overhead_seconds_mean"], summary["overhead_seconds_max"]),
+            _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
         ),
-        ("cooldown per point (mean)", _pair(summary["cooldown_seconds_mean"], None)),
+        ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
         ("results", str(store.path)),
     ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
-    for failure in summary["failed"]:
+    for failure in summary.failed:
         error_line(f"failed: {failure}")
 
 

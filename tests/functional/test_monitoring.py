@@ -114,7 +114,7 @@ def fill(expression: str, values: dict[str, str]) -> str:
 
 def test_every_panel_query_returns_data_from_the_real_prometheus(swept: dict[str, Any]) -> None:
     lab: Lab = swept["lab"]
-    prometheus = Prometheus.for_lab(lab)
+    prometheus = Prometheus.for_lab(lab).client
     [sweep] = {
         r["metric"]["sweep"]
         for r in prometheus.query_range("testbed_sweep_info", swept["started"], swept["ended"])
@@ -182,7 +182,7 @@ def test_every_exporter_of_ours_passes_promtool(swept: dict[str, Any]) -> None:
 def test_lag_from_a_host_to_prometheus(swept: dict[str, Any]) -> None:
     """The load agents export the instant they started; the first sample holding it shows how
     long a change on a host takes to become queryable."""
-    prometheus = Prometheus.for_lab(swept["lab"])
+    prometheus = Prometheus.for_lab(swept["lab"]).client
     series = prometheus.query_range(
         "testbed_load_start_time_seconds", swept["started"], swept["ended"], step=0.1
     )

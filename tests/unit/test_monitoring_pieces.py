@@ -16,7 +16,7 @@ from orchestrator.monitoring.dashboards import load_dashboards, problems
 from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.monitoring.prometheus import scrape_config
 from orchestrator.monitoring.watch import render
-from orchestrator.results.store import PointRecord, Sweep
+from orchestrator.results.records import PointRecord, Sweep
 from tests.conftest import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.nightly.nightly import NightResult, baseline_for, environment_drift
+from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
 from tests.unit.test_store import new_sweep
 
@@ -13,11 +14,11 @@ def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> N
     store = Store.open(tmp_path)
     assert baseline_for(store, "unit") is None
     manual = new_sweep(store, now=1.0)
-    store.finish_sweep(manual, "complete", {})
+    store.finish_sweep(manual, "complete", SweepSummary())
     good = new_sweep(store, kind="nightly", now=2.0)
-    store.finish_sweep(good, "complete", {})
+    store.finish_sweep(good, "complete", SweepSummary())
     bad = new_sweep(store, kind="nightly", now=3.0)
-    store.finish_sweep(bad, "failed", {})
+    store.finish_sweep(bad, "failed", SweepSummary())
     running = new_sweep(store, kind="nightly", now=4.0)
     chosen = baseline_for(store, "unit", exclude=running)
     assert chosen is not None and chosen.id == good  # not the manual, failed or running ones

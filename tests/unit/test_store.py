@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
-from orchestrator.results.store import PointRecord, Store
+from orchestrator.results.records import PointRecord, SweepSummary
+from orchestrator.results.store import Store
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
 
@@ -93,7 +94,7 @@ def test_interrupted_points_are_not_done(tmp_path: Path) -> None:
     store.record_point(sweep, record("interrupted"))
     assert store.done_keys(sweep) == set()
     assert store.resumable("unit") is not None and store.resumable("unit").id == sweep  # type: ignore[union-attr]
-    store.finish_sweep(sweep, "complete", {"points": 1})
+    store.finish_sweep(sweep, "complete", SweepSummary(points_run=1))
     assert store.resumable("unit") is None
 
 

@@ -1,0 +1,107 @@
+"""What a sweep produces, as typed records: a point's attempt, a sweep, its summary.
+
+    record = PointRecord(point=point, seq=3, status="ok", ...)   # the sweep hands it to the store
+    SUMMARY_FIELDS                                                # a point's figures, in order
+
+These cross rooms (run → results → report, monitoring, nightly), so they are defined once here;
+the store's columns, the export's columns and the exporter's series all come from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from orchestrator.config.plan import Point
+
+FINAL_STATUSES = ("ok", "client-limited", "failed")  # a point in one of these is done
+STATUSES = (*FINAL_STATUSES, "interrupted")
+
+
+class PointSummary(TypedDict, total=False):
+    """A point's figures summed over its load agents (`run.summary.summarise`), plus the
+    server's own reply count."""
+
+    target_rate: float
+    request_rate: float
+    reply_rate: float
+    reply_rate_min: float | None
+    reply_rate_max: float | None
+    reply_rate_stddev: float | None
+    reply_rate_samples: int
+    replies: int
+    connections: int
+    errors: dict[str, int]
+    errors_total: int
+    client_timeouts: int
+    reply_time_ms: float | None
+    connection_time_ms: float | None
+    server_replies: int
+
+
+SUMMARY_FIELDS = (
+    "request_rate",
+    "reply_rate",
+    "reply_rate_min",
+    "reply_rate_max",
+    "reply_rate_stddev",
+    "replies",
+    "errors_total",
+    "client_timeouts",
+    "reply_time_ms",
+    "connection_time_ms",
+    "server_replies",
+)
+
+
+@dataclass
+class PointRecord:
+    """Everything measured about one attempt at one point, as the sweep hands it over."""
+
+    point: Point
+    seq: int
+    status: str
+    reason: str
+    attempt: int
+    started_at: float
+    ended_at: float
+    warmup_seconds: float | None = None
+    measure_seconds: float | None = None
+    cooldown_seconds: float | None = None
+    cooldown_left: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    summary: PointSummary = field(default_factory=lambda: PointSummary())
+    agents: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)
+    syscalls: dict[str, tuple[int, float]] = field(default_factory=dict)
+    near_miss: bool = False  # client-limited, but only just: the sweep measures it again
+
+
+@dataclass(frozen=True)
+class Sweep:
+    id: str
+    lab: str
+    digest: str
+    seed: int
+    status: str
+    started_at: float
+    ended_at: float | None
+    points_planned: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Where a sweep's wall time went, for `up`'s summary, the exporter and nightly runs."""
+
+    points_run: int = 0
+    ok: int = 0
+    client_limited: int = 0
+    failed: tuple[str, ...] = field(default_factory=tuple)  # "point key: reason" of each
+    wall_seconds: float = 0.0
+    measured_seconds: float = 0.0
+    measurement_fraction: float = 0.0
+    overhead_seconds_mean: float | None = None  # wall - warm-up - measurement - cooldown
+    overhead_seconds_max: float | None = None
+    cooldown_seconds_mean: float | None = None
+    interrupted: bool = False

@@ -1,0 +1,169 @@
+"""Every command line the sweep sends to a host, built by pure functions.
+
+    server_command(lab, point)                      # the server under test, as started
+    load_command(lab, host, LoadRun(...))           # one client's share of a point's load
+    idle_command(lab, host, connections)            # one client's share of the idle connections
+
+Each returns one shell command line. Every value that comes from the lab file or the inventory
+(directories, interpreters, addresses, names) is quoted with `shlex`, so a value that got past
+validation still cannot run anything; the unit tests check them as strings.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from agents.workloads import ONE_BYTE_URI
+from orchestrator.config.model import Host, Lab, SpecWeb99
+from orchestrator.config.plan import Point, accept_label
+from orchestrator.ports import (
+    IDLE_METRICS_PORT,
+    LOAD_METRICS_PORT,
+    SERVER_METRICS_PORT,
+    SERVER_PORT,
+)
+
+USERVER = "server/userver"  # relative to the server host's directory
+DOCROOT = "docroot"
+SESSIONS_FILE = "sessions.wsesslog"
+SESSIONS_PER_CLIENT = 1000  # httperf plays at most 1,000 per process: the whole file is used
+
+
+def _line(*words: object, flags: dict[str, object] | None = None) -> str:
+    """`words` then each `--flag value` of `flags`, every one quoted."""
+    argv = [str(word) for word in words]
+    for flag, value in (flags or {}).items():
+        argv += [flag, str(value)]
+    return shlex.join(argv)
+
+
+def _pin(lab: Lab, host: Host) -> list[str]:
+    """taskset on a real lab; emulated hosts are pinned through their sshd."""
+    if host.cpus and not lab.emulate:
+        return ["taskset", "-c", ",".join(map(str, host.cpus))]
+    return []
+
+
+def in_directory(host: Host, command: str) -> str:
+    """`command` run from the host's own directory."""
+    return f"cd {shlex.quote(host.directory)} && {command}"
+
+
+def fileset_command(host: Host, spec: SpecWeb99) -> str:
+    """Write the workloads' file set under the server's docroot, from the seed."""
+    return in_directory(
+        host,
+        _line(
+            host.python,
+            *("-m", "agents.workloads", "fileset"),
+            flags={"--docroot": DOCROOT, "--seed": spec.seed, "--directories": spec.directories},
+        ),
+    )
+
+
+def sessions_command(host: Host, spec: SpecWeb99, index: int, clients: int) -> str:
+    """Write client `index`'s SPECweb99-like session trace, from the seed."""
+    return in_directory(
+        host,
+        _line(
+            host.python,
+            *("-m", "agents.workloads", "sessions"),
+            flags={
+                "--seed": spec.seed,
+                "--client": index,
+                "--clients": clients,
+                "--directories": spec.directories,
+                "--sessions": SESSIONS_PER_CLIENT,
+                "--output": SESSIONS_FILE,
+            },
+        ),
+    )
+
+
+def server_command(lab: Lab, point: Point) -> str:
+    """The server under test for `point`, its metrics on the management address."""
+    server = lab.server
+    return _line(
+        *_pin(lab, server),
+        USERVER,
+        flags={
+            "--mechanism": point.mechanism,
+            "--accept-limit": accept_label(point.accept_limit),
+            "--port": SERVER_PORT,
+            "--docroot": DOCROOT,
+            "--metrics-address": server.management,
+            "--metrics-port": SERVER_METRICS_PORT,
+        },
+    )
+
+
+def idle_command(lab: Lab, host: Host, connections: int) -> str:
+    """`host`'s share of the idle connections, held open to its own server address."""
+    return _line(
+        host.python,
+        *("-m", "agents.idle"),
+        flags={
+            "--host": host.name,
+            "--server": lab.server_address_for(host),
+            "--port": SERVER_PORT,
+            "--connections": connections,
+            "--metrics-address": host.management,
+            "--metrics-port": IDLE_METRICS_PORT,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One client's part of a load run: its share of the point's rate, from a common instant."""
+
+    point: Point
+    share: float  # requests/s for this client
+    duration: float  # seconds
+    start_at: float  # the common start instant, wall-clock seconds
+    timeout: float  # httperf's per-connection timeout, seconds
+    session_length: float  # mean requests per session of this client's trace (specweb99)
+    starvation_check: bool  # False where clients share CPUs by design
+
+
+def load_command(lab: Lab, host: Host, run: LoadRun) -> str:
+    """The load agent on `host` for `run`."""
+    if run.point.workload == "specweb99":
+        # The agent takes sessions/s: the share of requests over this client's own trace.
+        rate, work = run.share / run.session_length, ("--sessions", SESSIONS_FILE)
+    else:
+        rate, work = run.share, ("--uri", ONE_BYTE_URI)
+    extra: dict[str, object] = {}
+    if host.cpus and not lab.emulate:  # emulated hosts are pinned via their sshd
+        extra["--cpus"] = ",".join(map(str, host.cpus))
+    if not run.starvation_check:
+        extra["--starved-below"] = 0
+    flags = {
+        "--host": host.name,
+        "--server": lab.server_address_for(host),
+        "--port": SERVER_PORT,
+        "--workload": run.point.workload,
+        work[0]: work[1],
+        "--rate": f"{rate:.6g}",
+        "--duration": f"{run.duration:g}",
+        "--timeout": f"{run.timeout:g}",
+        "--start-at": f"{run.start_at:.3f}",
+        "--metrics-address": host.management,
+        "--metrics-port": LOAD_METRICS_PORT,
+        **extra,
+    }
+    return _line(host.python, *("-m", "agents.load"), flags=flags)
+
+
+def cooldown_script(max_seconds: float) -> str:
+    """Wait on the host until it holds no TIME_WAIT socket, at most `max_seconds`; print how
+    many are left and how long it waited (ms). The state itself is counted, not sockstat's tw
+    (orphaned FIN-WAIT-2 sockets count there)."""
+    max_ms = int(max_seconds * 1000)
+    return (
+        "now() { echo $(( $(date +%s%N) / 1000000 )); }; start=$(now)\n"
+        'while :; do n=$(ss -Htan state time-wait | wc -l); [ "$n" -eq 0 ] && break\n'
+        f"[ $(( $(now) - start )) -ge {max_ms} ] && break; sleep 0.2; done\n"
+        'echo "$n $(( $(now) - start ))"'
+    )
