@@ -7,12 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agents_support import Nginx
 
 from agents import workloads
-
-FILESET_SEED = 1
-FILESET_DIRECTORIES = 3
+from tests.support.agents import FILESET_DIRECTORIES, FILESET_SEED, Nginx
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents_support import (
+
+from agents.idle import IdleAgent, Metrics
+from tests.support.agents import (
     REPO,
     HoldingServer,
     Nginx,
@@ -27,8 +29,6 @@ from agents_support import (
     run_module,
     scrape,
 )
-
-from agents.idle import IdleAgent, Metrics
 
 
 @pytest.fixture

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents_support import (
+
+from agents import workloads
+from agents.load_plan import ProcessPlan
+from agents.load_runner import Metrics, Runner
+from tests.support.agents import (
+    FILESET_DIRECTORIES,
     REPO,
     Nginx,
     closed_port,
@@ -26,11 +31,6 @@ from agents_support import (
     run_module,
     scrape,
 )
-from conftest import FILESET_DIRECTORIES
-
-from agents import workloads
-from agents.load_plan import ProcessPlan
-from agents.load_runner import Metrics, Runner
 
 GOLDEN = Path(__file__).parent / "golden"
 ERRORS = ["client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail"]

@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from agents_support import run_module
 
 from agents import workloads as w
+from tests.support.agents import run_module
 
 DRAWS = 200_000
 

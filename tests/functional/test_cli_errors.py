@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config.labfile import machine_routes
-from tests.conftest import REPOSITORY, write_lab
-from tests.labtools import free_third_octet, links, namespaces, orchestrate
+from tests.support.labfiles import REPOSITORY, write_lab
+from tests.support.labtools import free_third_octet, links, namespaces, orchestrate
 
 SUBCOMMANDS = [["lab", "up"], ["preflight"], ["provision"], ["up"]]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 
 from orchestrator.monitoring.dashboards import DATASOURCE_UID, load_dashboards
-from tests.conftest import write_lab
-from tests.grafana_fake import FakeGrafana
-from tests.labtools import orchestrate
+from tests.support.grafana_fake import FakeGrafana
+from tests.support.labfiles import write_lab
+from tests.support.labtools import orchestrate
 
 TOKEN = "glsa_testbedSecretToken_0123456789abcdef"
 

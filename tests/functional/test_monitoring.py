@@ -20,7 +20,7 @@ import pytest
 from orchestrator.config.model import Lab
 from orchestrator.monitoring.dashboards import load_dashboards, panels
 from orchestrator.monitoring.prometheus import Prometheus
-from tests.labtools import own_lab, start_orchestrate
+from tests.support.labtools import own_lab, start_orchestrate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-monitor"

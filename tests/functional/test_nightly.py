@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from orchestrator.results.store import Store
-from tests.conftest import free_port
-from tests.labtools import (
+from tests.support.labfiles import free_port
+from tests.support.labtools import (
     SLOWABLE_PLAN,
     SLOWING_HOGS,
     ServerHogs,

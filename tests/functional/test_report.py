@@ -26,10 +26,10 @@ from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.data import SweepData, curves
 from orchestrator.report.stats import BETTER, WORSE
 from orchestrator.results.store import Store
-from tests.browser import Browser, Seen
-from tests.conftest import REPOSITORY
-from tests.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab
-from tests.report_stores import assert_figures_match_store, assert_png_drawn, csv_rows
+from tests.support.browser import Browser, Seen
+from tests.support.labfiles import REPOSITORY
+from tests.support.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab
+from tests.support.report_stores import assert_figures_match_store, assert_png_drawn, csv_rows
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-report"

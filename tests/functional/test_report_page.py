@@ -10,10 +10,14 @@ import pytest
 
 from orchestrator.report.write import write_report
 from orchestrator.results.store import Store
-from tests.browser import Browser
-from tests.conftest import REPOSITORY
-from tests.report_stores import assert_figures_match_store, assert_png_drawn, sweep_with
-from tests.unit.test_report_write import repeated
+from tests.support.browser import Browser
+from tests.support.labfiles import REPOSITORY
+from tests.support.report_stores import (
+    assert_figures_match_store,
+    assert_png_drawn,
+    repeated,
+    sweep_with,
+)
 
 pytestmark = [pytest.mark.slow]
 

@@ -13,8 +13,8 @@ import pytest
 from orchestrator.config.labfile import load_lab
 from orchestrator.nightly.schedule import CRON_DIR, PREFIX
 from orchestrator.run.lock import LabLock
-from tests.conftest import write_lab
-from tests.labtools import free_third_octet, orchestrate
+from tests.support.labfiles import write_lab
+from tests.support.labtools import free_third_octet, orchestrate
 
 LAB_NAME = "tbtest-cron"
 

@@ -27,8 +27,8 @@ from orchestrator.config.model import Lab
 from orchestrator.lab.emulated import namespace_pids
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.naming import namespace
-from tests.conftest import free_port
-from tests.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
+from tests.support.labfiles import free_port
+from tests.support.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-sweep"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from userver_harness import MECHANISMS, REPO, USERVER, Userver
+
+from tests.support.userver import MECHANISMS, REPO, USERVER, Userver
 
 CLASS_BASE = [102, 1024, 10240, 102400]  # SPECweb99 classes: file i of class c is base*(i+1)
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from userver_harness import Userver, raw_request, read_response
+from tests.support.userver import Userver, raw_request, read_response
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from userver_harness import Userver, parse_httperf, raise_nofile, raw_request
+
+from tests.support.userver import Userver, parse_httperf, raise_nofile, raw_request
 
 pytestmark = pytest.mark.slow
 

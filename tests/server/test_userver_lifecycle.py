@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from userver_harness import USERVER, Userver, raw_request, read_response
+
+from tests.support.userver import USERVER, Userver, raw_request, read_response
 
 OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", "--max-conns",
            "--metrics-address", "--metrics-port", "--help"]  # fmt: skip

@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from userver_harness import MECHANISMS, Userver, parse_httperf, parse_wrk, read_response
+
+from tests.support.userver import MECHANISMS, Userver, parse_httperf, parse_wrk, read_response
 
 pytestmark = pytest.mark.slow
 

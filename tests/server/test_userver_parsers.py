@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from userver_harness import parse_httperf, parse_metrics, parse_wrk
+
+from tests.support.userver import parse_httperf, parse_metrics, parse_wrk
 
 HTTPERF_SESSIONS = """\
 httperf --timeout=5 --client=0/1 --server=127.0.0.1 --port=18123 --uri=/ --rate=20 \

@@ -27,12 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[2]))
 
-from agents_support import Nginx, closed_port, silent_listener  # noqa: E402
-
 from agents import workloads  # noqa: E402
+from tests.support.agents import Nginx, closed_port, silent_listener  # noqa: E402
 
 
 def httperf(*args: str) -> list[str]:

@@ -16,7 +16,7 @@ from orchestrator.report.compare import (
 )
 from orchestrator.report.stats import BETTER, CENSORED, NO_CHANGE, NOT_MEASURED, WELCH, WORSE
 from orchestrator.results.store import Store
-from tests.report_stores import HOSTS, P, sweep_with
+from tests.support.report_stores import HOSTS, P, sweep_with
 
 RATES = (2000, 4000, 6000)
 

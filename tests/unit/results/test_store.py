@@ -13,26 +13,9 @@ from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
 from orchestrator.results.records import PointRecord, SweepSummary
 from orchestrator.results.store import Store
+from tests.support.report_stores import new_sweep
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
-
-
-def new_sweep(store: Store, **changes: object) -> str:
-    fields: dict[str, object] = dict(
-        lab="unit",
-        digest="abc",
-        seed=1,
-        points_planned=2,
-        lab_file="version: 1\n",
-        inventory="all: {}\n",
-        revision="deadbeef",
-        hosts={"server": {"kernel": "6.1"}},
-        settings={"duration": 5},
-        workloads={"seed": 1},
-        now=1_000_000.0,
-    )
-    fields.update(changes)
-    return store.create_sweep(**fields).id  # type: ignore[arg-type]
 
 
 def record(status: str = "ok", attempt: int = 1, **summary: object) -> PointRecord:
@@ -106,11 +89,11 @@ def test_a_committed_point_survives_a_killed_writer(tmp_path: Path) -> None:
     code = (
         "import os, signal, sys; sys.path.insert(0, '.');"
         "from pathlib import Path; from orchestrator.results.store import Store;"
-        "from tests.unit.test_store import record;"
+        "from tests.unit.results.test_store import record;"
         f"s = Store.open(Path({str(tmp_path)!r})); s.record_point({sweep!r}, record());"
         "os.kill(os.getpid(), signal.SIGKILL)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3])
     assert result.returncode == -9
     assert [row["key"] for row in Store.open(tmp_path).points(sweep)] == [POINT.key]
 
@@ -145,11 +128,11 @@ def test_a_store_is_never_seen_without_its_tables(tmp_path: Path) -> None:
         code = (
             "import sys; sys.path.insert(0, '.');"
             "from pathlib import Path; from orchestrator.results.store import Store;"
-            "from tests.unit.test_store import new_sweep;"
+            "from tests.support.report_stores import new_sweep;"
             f"new_sweep(Store.open(Path({str(directory)!r})))"
         )
         writers = [
-            subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
+            subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[3])
             for _ in range(4)
         ]
         seen = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 from orchestrator.nightly.nightly import NightResult, baseline_for, environment_drift
 from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
-from tests.unit.test_store import new_sweep
+from tests.support.report_stores import new_sweep
 
 
 def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> None:

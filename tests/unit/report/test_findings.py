@@ -17,7 +17,7 @@ from orchestrator.report.findings import (
 from orchestrator.report.stats import WORSE
 from orchestrator.report.syscalls import syscall_table
 from orchestrator.results.store import Store
-from tests.report_stores import P, sweep_with
+from tests.support.report_stores import P, sweep_with
 
 RATES = (2000, 4000, 6000)
 

@@ -24,7 +24,7 @@ HOLD = (
 def hold_in_another_process(state: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", HOLD],
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
         env={**os.environ, "TESTBED_STATE_DIR": str(state)},
         stdout=subprocess.PIPE,
         text=True,

@@ -17,7 +17,7 @@ from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.monitoring.prometheus import scrape_config
 from orchestrator.monitoring.watch import render
 from orchestrator.results.records import PointRecord, Sweep
-from tests.conftest import REPOSITORY
+from tests.support.labfiles import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
 

@@ -195,3 +195,64 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
             covered.update(row["keys"].split())
     drawn = {point["key"] for point in points if point["status"] != "interrupted"}
     assert drawn == covered
+
+
+def new_sweep(store: Store, **changes: object) -> str:
+    fields: dict[str, object] = dict(
+        lab="unit",
+        digest="abc",
+        seed=1,
+        points_planned=2,
+        lab_file="version: 1\n",
+        inventory="all: {}\n",
+        revision="deadbeef",
+        hosts={"server": {"kernel": "6.1"}},
+        settings={"duration": 5},
+        workloads={"seed": 1},
+        now=1_000_000.0,
+    )
+    fields.update(changes)
+    return store.create_sweep(**fields).id  # type: ignore[arg-type]
+
+
+LT_CALLS = {
+    "read": (9000, 0.5),
+    "close": (9000, 0.4),
+    "epoll_ctl": (18000, 0.6),
+    "epoll_wait": (3000, 0.3),
+    "accept4": (9000, 0.2),
+}
+
+
+def repeated(reps: int = 3) -> list[P]:
+    """Two mechanisms, two idle counts, three rates, `reps` repetitions, every status."""
+    points = []
+    for rep in range(1, reps + 1):
+        wobble = 1 + 0.01 * rep
+        for idle in (0, 1000):
+            for rate in (1000, 2000, 3000):
+                points.append(
+                    P(
+                        "epoll-lt",
+                        rate,
+                        min(rate, 2500) * wobble,
+                        rep=rep,
+                        idle=idle,
+                        syscalls=LT_CALLS,
+                    )
+                )
+                capacity = 2400 if idle == 0 else 1200
+                status = "client-limited" if (rate, rep) == (3000, 2) else "ok"
+                points.append(
+                    P(
+                        "select",
+                        rate,
+                        min(rate, capacity) * wobble,
+                        rep=rep,
+                        idle=idle,
+                        status=status,
+                        syscalls={"read": (9000, 0.5)},
+                    )
+                )
+    points.append(P("select", 3000, None, rep=reps + 1, status="failed"))
+    return points

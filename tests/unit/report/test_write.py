@@ -10,57 +10,16 @@ import pytest
 from orchestrator.report.write import write_report
 from orchestrator.results.store import Store
 from orchestrator.run.up import write_sweep_report
-from tests.labtools import orchestrate
-from tests.report_stores import (
+from tests.support.labtools import orchestrate
+from tests.support.report_stores import (
     P,
     assert_figures_match_store,
     assert_png_drawn,
     csv_rows,
+    new_sweep,
+    repeated,
     sweep_with,
 )
-from tests.unit.test_store import new_sweep
-
-LT_CALLS = {
-    "read": (9000, 0.5),
-    "close": (9000, 0.4),
-    "epoll_ctl": (18000, 0.6),
-    "epoll_wait": (3000, 0.3),
-    "accept4": (9000, 0.2),
-}
-
-
-def repeated(reps: int = 3) -> list[P]:
-    """Two mechanisms, two idle counts, three rates, `reps` repetitions, every status."""
-    points = []
-    for rep in range(1, reps + 1):
-        wobble = 1 + 0.01 * rep
-        for idle in (0, 1000):
-            for rate in (1000, 2000, 3000):
-                points.append(
-                    P(
-                        "epoll-lt",
-                        rate,
-                        min(rate, 2500) * wobble,
-                        rep=rep,
-                        idle=idle,
-                        syscalls=LT_CALLS,
-                    )
-                )
-                capacity = 2400 if idle == 0 else 1200
-                status = "client-limited" if (rate, rep) == (3000, 2) else "ok"
-                points.append(
-                    P(
-                        "select",
-                        rate,
-                        min(rate, capacity) * wobble,
-                        rep=rep,
-                        idle=idle,
-                        status=status,
-                        syscalls={"read": (9000, 0.5)},
-                    )
-                )
-    points.append(P("select", 3000, None, rep=reps + 1, status="failed"))
-    return points
 
 
 def test_a_report_from_several_repetitions_holds_the_stores_numbers(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.plan import expand, plan_digest
-from tests.conftest import REPOSITORY
+from tests.support.labfiles import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
 

@@ -107,7 +107,7 @@ def own_lab(
     from orchestrator.config.labfile import load_lab
     from orchestrator.lab.emulated import EmulatedLab
     from orchestrator.monitoring.prometheus import Prometheus
-    from tests.conftest import write_lab
+    from tests.support.labfiles import write_lab
 
     state = directory / "state"
     changes = {**(sections or {}), **({"experiment": experiment} if experiment else {})}

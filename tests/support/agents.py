@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+FILESET_SEED = 1  # the agents' tests' docroot: a 3-directory file set from seed 1
+FILESET_DIRECTORIES = 3
 REPO = Path(__file__).resolve().parents[2]
 PORT_RANGE = (28000, 28999)
 

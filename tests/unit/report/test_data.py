@@ -13,7 +13,7 @@ from orchestrator.report.data import SweepData, curves, figures, saturation_of, 
 from orchestrator.report.stats import estimate
 from orchestrator.report.syscalls import default_rate, syscall_table
 from orchestrator.results.store import Store
-from tests.report_stores import P, sweep_with
+from tests.support.report_stores import P, sweep_with
 
 
 def load(tmp_path: Path, points: list[P], **options: object) -> SweepData:

@@ -12,7 +12,7 @@ import yaml
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.errors import ConfigError
-from tests.conftest import REPOSITORY, write_lab
+from tests.support.labfiles import REPOSITORY, write_lab
 
 NO_ROUTES: Callable[[], list[Any]] = list
 
