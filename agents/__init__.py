@@ -4,5 +4,8 @@ to any host with python3 (Debian's, with python3-prometheus-client 0.16, or the 
 - ``agents.load``: the load agent, httperf driven for this client's share of the rate.
 - ``agents.idle``: the idle-connection agent, 10,000+ silent connections from one process.
 - ``agents.workloads``: the one-byte file, the SPECweb99-like file set and session traces.
-- ``agents.httperf``: the pure parser of httperf's output (the orchestrator imports it too).
+- ``agents.httperf``: the pure parser of httperf's output.
+
+The orchestrator imports ``agents.workloads`` alone (the workloads' constants and mean
+session length); nothing here imports the orchestrator.
 """

@@ -12,6 +12,11 @@
     orchestrate compare results/ A B  sweep B against sweep A; exit 1 if anything got worse
     orchestrate nightly lab.yml       a new sweep compared with the baseline (exit 1: regressed)
     orchestrate schedule lab.yml ...  run `nightly` every day (systemd timer or cron)
+    orchestrate baseline set|show     the sweep nightly runs compare with
+    orchestrate watch lab.yml         the live run in the terminal, from Prometheus
+    orchestrate monitoring up|down    start or stop the lab's Prometheus
+    orchestrate dashboards publish    the data source and dashboards in Grafana
+    orchestrate dashboards export DIR Grafana file-provisioning YAML and the dashboards' JSON
 
 `main()` maps expected failures (`TestbedError`) to one line per problem on stderr and an exit
 status (2 for bad input, 1 for failures, 130 for Ctrl-C), never a traceback.

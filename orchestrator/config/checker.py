@@ -17,7 +17,7 @@ from orchestrator.config.units import parse_duration
 from orchestrator.config.yamlsource import PathElement, YamlDocument
 
 T = TypeVar("T")
-Path_ = tuple[PathElement, ...]
+FieldPath = tuple[PathElement, ...]
 
 
 def show(value: Any) -> str:
@@ -39,11 +39,11 @@ class Checker:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def fail(self, path: Path_, value: Any, expected: str) -> None:
+    def fail(self, path: FieldPath, value: Any, expected: str) -> None:
         """Record `file:line: path: value: expected ...`."""
         self.problems.append(f"{self.document.where(path)}: {show(value)}: {expected}")
 
-    def fail_plain(self, path: Path_, message: str) -> None:
+    def fail_plain(self, path: FieldPath, message: str) -> None:
         """Record a problem about a place rather than a value (missing key, unknown key)."""
         self.problems.append(f"{self.document.where(path)}: {message}")
 
@@ -51,7 +51,7 @@ class Checker:
 
     def mapping(
         self,
-        path: Path_,
+        path: FieldPath,
         value: Any,
         known: Collection[str],
         required: Collection[str] = (),
@@ -79,7 +79,7 @@ class Checker:
                 self.fail_plain((*path, key), "missing (required)")
         return value
 
-    def sequence(self, path: Path_, value: Any, *, non_empty: bool = True) -> list[Any] | None:
+    def sequence(self, path: FieldPath, value: Any, *, non_empty: bool = True) -> list[Any] | None:
         if not isinstance(value, list):
             self.fail(path, value, "expected a list")
             return None
@@ -90,9 +90,9 @@ class Checker:
 
     def each(
         self,
-        path: Path_,
+        path: FieldPath,
         value: Any,
-        check: Callable[[Path_, Any], T | None],
+        check: Callable[[FieldPath, Any], T | None],
         *,
         non_empty: bool = True,
     ) -> tuple[T, ...] | None:
@@ -108,21 +108,21 @@ class Checker:
     # -- scalars -----------------------------------------------------------------------------
 
     def string(
-        self, path: Path_, value: Any, pattern: str | None = None, expected: str = "a string"
+        self, path: FieldPath, value: Any, pattern: str | None = None, expected: str = "a string"
     ) -> str | None:
         if not isinstance(value, str) or (pattern is not None and not re.fullmatch(pattern, value)):
             self.fail(path, value, f"expected {expected}")
             return None
         return value
 
-    def boolean(self, path: Path_, value: Any) -> bool | None:
+    def boolean(self, path: FieldPath, value: Any) -> bool | None:
         if not isinstance(value, bool):
             self.fail(path, value, "expected true or false")
             return None
         return value
 
     def integer(
-        self, path: Path_, value: Any, minimum: int | None = None, maximum: int | None = None
+        self, path: FieldPath, value: Any, minimum: int | None = None, maximum: int | None = None
     ) -> int | None:
         ok = isinstance(value, int) and not isinstance(value, bool)
         ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
@@ -132,13 +132,13 @@ class Checker:
             return None
         return int(value)
 
-    def positive_number(self, path: Path_, value: Any) -> float | None:
+    def positive_number(self, path: FieldPath, value: Any) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             self.fail(path, value, "expected a positive number")
             return None
         return float(value)
 
-    def duration(self, path: Path_, value: Any, *, allow_zero: bool = True) -> float | None:
+    def duration(self, path: FieldPath, value: Any, *, allow_zero: bool = True) -> float | None:
         try:
             if isinstance(value, bool) or not isinstance(value, str):
                 raise ValueError("expected a duration string with a unit, like '120s' or '2m'")
@@ -151,7 +151,7 @@ class Checker:
             return None
         return seconds
 
-    def choice(self, path: Path_, value: Any, choices: Sequence[str]) -> str | None:
+    def choice(self, path: FieldPath, value: Any, choices: Sequence[str]) -> str | None:
         if not isinstance(value, str) or value not in choices:
             hint = difflib.get_close_matches(str(value), list(choices), n=1)
             suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
@@ -159,7 +159,7 @@ class Checker:
             return None
         return value
 
-    def ipv4_address(self, path: Path_, value: Any) -> ipaddress.IPv4Address | None:
+    def ipv4_address(self, path: FieldPath, value: Any) -> ipaddress.IPv4Address | None:
         try:
             if not isinstance(value, str):
                 raise ValueError
@@ -168,7 +168,7 @@ class Checker:
             self.fail(path, value, "expected an IPv4 address like 198.18.1.1")
             return None
 
-    def ipv4_network(self, path: Path_, value: Any) -> ipaddress.IPv4Network | None:
+    def ipv4_network(self, path: FieldPath, value: Any) -> ipaddress.IPv4Network | None:
         try:
             if not isinstance(value, str) or "/" not in value:
                 raise ValueError
@@ -177,7 +177,7 @@ class Checker:
             self.fail(path, value, "expected an IPv4 network like 198.18.1.0/24 (host bits zero)")
             return None
 
-    def unique(self, path: Path_, values: Sequence[Any]) -> None:
+    def unique(self, path: FieldPath, values: Sequence[Any]) -> None:
         """Record each value listed twice in `values`, at the position of its repetition."""
         seen: set[Any] = set()
         for index, item in enumerate(values):

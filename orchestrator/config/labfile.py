@@ -13,16 +13,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config.checker import Checker, Path_, show
+from orchestrator.config.checker import Checker, FieldPath, show
 from orchestrator.config.model import (
     MECHANISMS,
     WORKLOADS,
     Experiment,
-    Grafana,
+    GrafanaSettings,
     Lab,
     Monitoring,
     Nightly,
-    Prometheus,
+    PrometheusSettings,
     SpecWeb99,
 )
 from orchestrator.config.topology import (
@@ -137,12 +137,12 @@ def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:
 
 
 def _experiment(checker: Checker, value: Any) -> Experiment | None:
-    at: Path_ = ("experiment",)
+    at: FieldPath = ("experiment",)
     section = checker.mapping(at, value, EXPERIMENT_KEYS, required=EXPERIMENT_REQUIRED)
     if section is None:
         return None
 
-    def item(key: str) -> tuple[Path_, Any]:
+    def item(key: str) -> tuple[FieldPath, Any]:
         return (*at, key), section.get(key)
 
     mechanisms = checker.each(*item("mechanisms"), lambda p, v: checker.choice(p, v, MECHANISMS))
@@ -210,7 +210,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     )
 
 
-def _accept_limit(checker: Checker, path: Path_, value: Any) -> int | str | None:
+def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:
     """An accept-limit: a positive integer, or 'inf' (accept until EAGAIN)."""
     if value == "inf":
         return "inf"
@@ -220,7 +220,7 @@ def _accept_limit(checker: Checker, path: Path_, value: Any) -> int | str | None
     return checker.integer(path, value, minimum=1)
 
 
-def _rates(checker: Checker, path: Path_, value: Any) -> tuple[float, ...] | None:
+def _rates(checker: Checker, path: FieldPath, value: Any) -> tuple[float, ...] | None:
     if isinstance(value, dict):
         spec = checker.mapping(path, value, ("from", "to", "step"), required=("from", "to", "step"))
         if spec is None or any(key not in spec for key in ("from", "to", "step")):
@@ -254,7 +254,7 @@ def _rates(checker: Checker, path: Path_, value: Any) -> tuple[float, ...] | Non
 
 
 def _cooldown(checker: Checker, value: Any) -> float | None:
-    at: Path_ = ("experiment", "cooldown")
+    at: FieldPath = ("experiment", "cooldown")
     section = checker.mapping(at, value, ("max",), required=("max",))
     if section is None or "max" not in section:
         return None
@@ -262,7 +262,7 @@ def _cooldown(checker: Checker, value: Any) -> float | None:
 
 
 def _specweb99(checker: Checker, value: Any) -> SpecWeb99 | None:
-    at: Path_ = ("experiment", "specweb99")
+    at: FieldPath = ("experiment", "specweb99")
     section = checker.mapping(at, value, ("directories", "seed"))
     if section is None:
         return None
@@ -276,16 +276,16 @@ def _specweb99(checker: Checker, value: Any) -> SpecWeb99 | None:
 
 
 def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
-    at: Path_ = ("monitoring",)
+    at: FieldPath = ("monitoring",)
     problems_before = len(checker.problems)
     section = checker.mapping(at, value, ("prometheus", "grafana"))
     if section is None:
         return None
-    prom_at: Path_ = (*at, "prometheus")
+    prom_at: FieldPath = (*at, "prometheus")
     prom = checker.mapping(
         prom_at, section.get("prometheus", {}), ("url", "port", "scrape_interval")
     )
-    graf_at: Path_ = (*at, "grafana")
+    graf_at: FieldPath = (*at, "grafana")
     graf = checker.mapping(
         graf_at, section.get("grafana", {}), ("url", "token_env", "folder", "prometheus_url")
     )
@@ -314,14 +314,14 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
     assert port is not None and interval is not None
     assert token_env is not None and folder is not None
     return Monitoring(
-        prometheus=Prometheus(url=url, port=port, scrape_interval=interval),
-        grafana=Grafana(
+        prometheus=PrometheusSettings(url=url, port=port, scrape_interval=interval),
+        grafana=GrafanaSettings(
             url=grafana_url, token_env=token_env, folder=folder, prometheus_url=seen_from_grafana
         ),
     )
 
 
-def _optional_url(checker: Checker, path: Path_, value: Any) -> str | None:
+def _optional_url(checker: Checker, path: FieldPath, value: Any) -> str | None:
     """A URL without its trailing slash; None when absent (or bad, after recording it)."""
     if value is None:
         return None
@@ -330,7 +330,7 @@ def _optional_url(checker: Checker, path: Path_, value: Any) -> str | None:
 
 
 def _nightly(checker: Checker, value: Any) -> Nightly | None:
-    at: Path_ = ("nightly",)
+    at: FieldPath = ("nightly",)
     problems_before = len(checker.problems)
     section = checker.mapping(at, value, ("keep", "webhook", "command", "threshold"))
     if section is None:
@@ -346,7 +346,7 @@ def _nightly(checker: Checker, value: Any) -> Nightly | None:
     return Nightly(keep=keep, webhook=webhook, command=command, threshold=threshold)
 
 
-def _fraction(checker: Checker, path: Path_, value: Any) -> float | None:
+def _fraction(checker: Checker, path: FieldPath, value: Any) -> float | None:
     """'5%' or 0.05 -> 0.05; a fraction strictly between 0 and 1."""
     number: float | None = None
     if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?%", value.strip()):

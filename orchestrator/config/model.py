@@ -83,14 +83,14 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Prometheus:
+class PrometheusSettings:
     url: str | None  # an external Prometheus; None: the orchestrator starts Debian's
     port: int
     scrape_interval: float
 
 
 @dataclass(frozen=True)
-class Grafana:
+class GrafanaSettings:
     url: str | None
     token_env: str  # the environment variable holding the API token (never the token itself)
     folder: str
@@ -99,8 +99,8 @@ class Grafana:
 
 @dataclass(frozen=True)
 class Monitoring:
-    prometheus: Prometheus
-    grafana: Grafana
+    prometheus: PrometheusSettings
+    grafana: GrafanaSettings
 
 
 @dataclass(frozen=True)

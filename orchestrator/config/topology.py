@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from orchestrator.config.checker import Checker, Path_
+from orchestrator.config.checker import Checker, FieldPath
 from orchestrator.config.inventory import InventoryHost, read_inventory
 from orchestrator.config.model import Experiment, Host, Lab, Monitoring, Nic, Nightly
 from orchestrator.errors import ConfigError
@@ -141,7 +141,7 @@ def lab_from_inventory(
     )
 
 
-def _group_path(checker: Checker, group: str) -> Path_:
+def _group_path(checker: Checker, group: str) -> FieldPath:
     """Where a group is (or would be) in the inventory, for messages."""
     data = checker.document.data
     if isinstance(data, dict) and isinstance(data.get("all"), dict):
@@ -371,7 +371,7 @@ def _check_topology(
         owners[str(orchestrator)] = "the orchestrator"
     for host in (server, *clients):
         entry = entries[host.name]
-        places: list[tuple[str, Path_]] = [(host.management, entry.var_path("ansible_host"))]
+        places: list[tuple[str, FieldPath]] = [(host.management, entry.var_path("ansible_host"))]
         places += [
             (str(nic.address), _nic_path(entry, index, "address"))
             for index, nic in enumerate(host.nics)
@@ -383,7 +383,7 @@ def _check_topology(
                 owners[address] = host.name
 
 
-def _nic_path(entry: InventoryHost, index: int, key: str) -> Path_:
+def _nic_path(entry: InventoryHost, index: int, key: str) -> FieldPath:
     return (*entry.var_path("testbed_nics"), index, key)
 
 
@@ -393,7 +393,7 @@ def check_route_overlap(checker: Checker, lab: Lab, routes: Sequence[Route]) -> 
     Routes through this lab's own bridges are the lab itself, from an earlier `lab up`.
     """
     own = set(lab_bridges(lab.name, list(lab.subnets)).values())
-    networks: list[tuple[Path_, ipaddress.IPv4Network]] = [
+    networks: list[tuple[FieldPath, ipaddress.IPv4Network]] = [
         (("all", "vars", "testbed_subnets", subnet), network)
         for subnet, network in lab.subnets.items()
     ]

@@ -229,7 +229,7 @@ class Store:
 
     def resumable(self, lab: str) -> Sweep | None:
         """The lab's latest sweep if it did not finish (a crash, a kill, Ctrl-C)."""
-        sweeps = [sweep for sweep in self.sweeps(lab) if sweep.kind != "imported"]
+        sweeps = self.sweeps(lab)
         if sweeps and sweeps[-1].status in ("running", "interrupted"):
             return sweeps[-1]
         return None
