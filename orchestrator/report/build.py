@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.errors import EXIT_USAGE, TestbedError
-from orchestrator.report.data import Curve, Figure, SweepData, curves, figures, main_accept_limit
+from orchestrator.report.data import Curve, SweepData, curves, main_accept_limit
 from orchestrator.report.findings import Finding, IdleRow, check_findings, idle_degradation
+from orchestrator.report.layout import Figure, figures
 from orchestrator.report.syscalls import SyscallTable, syscall_table
 
 

@@ -34,7 +34,7 @@ from orchestrator.report.data import (
     mechanism_order,
     peak_change,
 )
-from orchestrator.report.html import esc, page, table
+from orchestrator.report.htmlkit import esc, page, table
 from orchestrator.report.stats import (
     BETTER,
     NO_CHANGE,

@@ -1,9 +1,8 @@
 """The data behind the report's figures, computed from a sweep's stored points.
 
     data = SweepData.load(store, sweep_id)
-    for figure in figures(data):                 # the paper's Figures 1-7 for this sweep
-        for curve in figure.curves:              # one per mechanism (and accept-limit)
-            curve.points, curve.peak, curve.saturation
+    for curve in curves(data):                   # one per mechanism, workload, idle, accept
+        curve.points, curve.peak, curve.saturation
 
 A curve is one mechanism under one workload, idle-connection count and accept-limit: its reply
 rate against the request rate. At each rate, the runs (repetitions) that were `ok` give the mean
@@ -295,28 +294,6 @@ def saturation_of(runs: Sequence[Run]) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One figure: reply rate against request rate, one curve per mechanism (and accept-limit)."""
-
-    number: int  # our numbering inside the report
-    slug: str  # file name stem, e.g. "one-byte-idle0"
-    title: str
-    paper: str  # which of the paper's figures it redraws
-    workload: str
-    idle_connections: int
-    accept_variants: bool  # Figure 7: curves differ in accept-limit too
-    curves: tuple[Curve, ...]
-
-    @property
-    def runs_per_point(self) -> int:
-        return max((len(p.runs) for c in self.curves for p in c.points), default=0)
-
-    @property
-    def single_runs(self) -> bool:
-        return all(len(p.ok) <= 1 for c in self.curves for p in c.points)
-
-
 def runs_of(data: SweepData) -> dict[tuple[str, str, int, str], list[tuple[float, Run]]]:
     """Drawn runs by curve (mechanism, workload, idle, accept-limit), with their target rate."""
     grouped: dict[tuple[str, str, int, str], list[tuple[float, Run]]] = {}
@@ -383,62 +360,6 @@ def curves(data: SweepData) -> list[Curve]:
     return sorted(result, key=_curve_order)
 
 
-def figures(data: SweepData) -> list[Figure]:
-    """The paper's figures for this sweep: one per workload × idle count at the main
-    accept-limit (inf when measured), then one per workload × idle count that varies it."""
-    every = curves(data)
-    found: list[Figure] = []
-    groups = sorted({(c.workload, c.idle_connections) for c in every}, key=_group_order)
-    for workload, idle in groups:
-        members = [c for c in every if (c.workload, c.idle_connections) == (workload, idle)]
-        main = main_accept_limit(c.accept_limit for c in members)
-        found.append(
-            Figure(
-                number=len(found) + 1,
-                slug=f"{workload}-idle{idle}",
-                title=_title(workload, idle) + ("" if main == "inf" else f" (accept-limit {main})"),
-                paper=paper_figures(workload, idle),
-                workload=workload,
-                idle_connections=idle,
-                accept_variants=False,
-                curves=tuple(c for c in members if c.accept_limit == main),
-            )
-        )
-    for workload, idle in groups:
-        members = [c for c in every if (c.workload, c.idle_connections) == (workload, idle)]
-        if len({c.accept_limit for c in members}) < 2:
-            continue
-        found.append(
-            Figure(
-                number=len(found) + 1,
-                slug=f"{workload}-idle{idle}-accept",
-                title=_title(workload, idle) + ", accept-limits compared",
-                paper="Figure 7" if workload == "one-byte" and idle == 0 else "beyond the paper",
-                workload=workload,
-                idle_connections=idle,
-                accept_variants=True,
-                curves=tuple(sorted(members, key=_accept_then_mechanism)),
-            )
-        )
-    return found
-
-
-def _title(workload: str, idle: int) -> str:
-    name = WORKLOAD_TITLES.get(workload, workload)
-    return f"{name[:1].upper()}{name[1:]}, " + (
-        f"{idle:,} idle connections" if idle else "no idle connections"
-    )
-
-
-def paper_figures(workload: str, idle: int) -> str:
-    """Which of the paper's figures show this workload and idle count."""
-    if workload == "one-byte":
-        return "Figures 1 and 3" if idle == 0 else "Figure 5"
-    if workload == "specweb99":
-        return "Figures 2 and 4" if idle == 0 else "Figure 6"
-    return "beyond the paper"
-
-
 def main_accept_limit(limits: Iterable[str]) -> str:
     """The accept-limit of Figures 1-6: inf (the paper's default) when measured, else the
     largest one."""
@@ -456,21 +377,17 @@ def mechanism_order(mechanism: str) -> int:
     return MECHANISMS.index(mechanism) if mechanism in MECHANISMS else len(MECHANISMS)
 
 
-def _group_order(group: tuple[str, int]) -> tuple[int, int]:
+def group_order(group: tuple[str, int]) -> tuple[int, int]:
     workload, idle = group
     return (WORKLOADS.index(workload) if workload in WORKLOADS else len(WORKLOADS), idle)
 
 
 def _curve_order(curve: Curve) -> tuple[Any, ...]:
     return (
-        *_group_order((curve.workload, curve.idle_connections)),
+        *group_order((curve.workload, curve.idle_connections)),
         accept_order(curve.accept_limit),
         mechanism_order(curve.mechanism),
     )
-
-
-def _accept_then_mechanism(curve: Curve) -> tuple[int, float]:
-    return (mechanism_order(curve.mechanism), -accept_order(curve.accept_limit))
 
 
 def _mean_reply(point: RatePoint) -> float:

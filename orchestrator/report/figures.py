@@ -18,7 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
-from orchestrator.report.data import Curve, Figure, accept_order
+from orchestrator.report.data import Curve, accept_order
+from orchestrator.report.layout import Figure
 
 COLOURS = {
     "select": "#1f77b4",

@@ -3,81 +3,26 @@
     text = report_page(report, pngs={"one-byte-idle0": b"\\x89PNG..."}, files=["points.csv"])
 
 It opens from the file system with nothing else (no network, no other file), so a report can be
-mailed or archived as the one file. `page` and `table` are shared with `compare`'s page.
+mailed or archived as the one file. Its building blocks, shared with `compare`'s page, are in
+`htmlkit`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import statistics
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.report.build import Report
-from orchestrator.report.data import MECHANISM_LABELS, Figure
+from orchestrator.report.data import MECHANISM_LABELS
 from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS
+from orchestrator.report.htmlkit import data_uri, esc, maybe, page, table, when
+from orchestrator.report.layout import Figure
 from orchestrator.report.syscalls import WAIT_CALLS, SyscallTable
 
-CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em;
-       color: #222; }
-h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.meta { color: #555; } .note { color: #555; font-size: 13px; }
-.notice { background: #fff8e1; border: 1px solid #f0d37a; padding: .6em .9em; }
-.verdict { font-weight: 600; white-space: nowrap; }
-.holds, .better { color: #1b7f2a; } .fails, .worse { color: #b3261e; }
-.unmeasured, .same { color: #666; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 13px; color: #444; }
-pre { background: #f7f7f7; padding: .7em; overflow-x: auto; font-size: 12px; }
-nav a { margin-right: 1em; }
-tr.client-limited td { background: #fffbea; }
-tr.failed td, tr.interrupted td { background: #fdecea; }
-"""
-
 VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails"}
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def page(title: str, body: str) -> str:
-    """A complete HTML document with the shared style."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n"
-        "</body>\n</html>\n"
-    )
-
-
-def table(
-    headers: Sequence[str],
-    rows: Iterable[Sequence[object]],
-    *,
-    numeric: Iterable[int] = (),
-    row_classes: Sequence[str] | None = None,
-    raw: bool = False,
-) -> str:
-    """An HTML table; cells are escaped unless `raw` (the caller built them as HTML)."""
-    right = set(numeric)
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    lines = []
-    for index, row in enumerate(rows):
-        cells = "".join(
-            f"<td{' class=num' if column in right else ''}>{cell if raw else esc(cell)}</td>"
-            for column, cell in enumerate(row)
-        )
-        kind = row_classes[index] if row_classes and index < len(row_classes) else ""
-        lines.append(f"<tr{f' class={esc(kind)}' if kind else ''}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
 
 
 def report_page(report: Report, pngs: Mapping[str, bytes], files: Sequence[str]) -> str:
@@ -103,10 +48,6 @@ def report_page(report: Report, pngs: Mapping[str, bytes], files: Sequence[str])
     return page(f"testbed report: {data.id}", "\n".join(sections))
 
 
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
 # -- sections ------------------------------------------------------------------------------------
 
 
@@ -117,8 +58,8 @@ def _header(report: Report) -> str:
     for point in data.points:
         statuses[point["status"]] = statuses.get(point["status"], 0) + 1
     counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-    started = _when(d.get("started_at"))
-    ended = _when(d.get("ended_at"))
+    started = when(d.get("started_at"))
+    ended = when(d.get("ended_at"))
     if data.emulated:
         kind = (
             '<p class="notice"><b>Emulated lab.</b> Every host is a network namespace on one '
@@ -265,8 +206,8 @@ def _table1(item: SyscallTable) -> str:
         ["replies per run (server)", *(f"{c.replies:,.0f}" for c in columns)],
         ["epoll_ctl + epoll_ctlv calls per run", *(f"{c.interest_calls:,.0f}" for c in columns)],
         ["event-loop waits per run", *(f"{c.waits:,.0f}" for c in columns)],
-        ["events returned per wait", *(_maybe(c.events_per_wait, ".2f") for c in columns)],
-        ["events acted on", *(_maybe(c.handled_share, ".1%") for c in columns)],
+        ["events returned per wait", *(maybe(c.events_per_wait, ".2f") for c in columns)],
+        ["events acted on", *(maybe(c.handled_share, ".1%") for c in columns)],
     ]
     call_rows = [
         [row.syscall, *(_cell(row.cells.get(m), "calls") for m in mechanisms)] for row in item.rows
@@ -417,10 +358,10 @@ def _points(report: Report) -> str:
                 point["seq"],
                 point["key"],
                 point["status"],
-                _maybe(point.get("request_rate"), ",.1f"),
-                _maybe(point.get("reply_rate"), ",.1f"),
+                maybe(point.get("request_rate"), ",.1f"),
+                maybe(point.get("reply_rate"), ",.1f"),
                 point.get("errors_total") if point.get("errors_total") is not None else "-",
-                _maybe((point.get("server") or {}).get("cpu_seconds"), ".2f"),
+                maybe((point.get("server") or {}).get("cpu_seconds"), ".2f"),
                 point.get("attempts"),
                 point.get("reason") or "",
             ]
@@ -460,16 +401,6 @@ def _cell(cell: Any, field: str) -> str:
         return "-"
     value = getattr(cell, field)
     return f"{value:.2f}" if field == "percent" else f"{value:,.0f}"
-
-
-def _maybe(value: Any, fmt: str) -> str:
-    return format(value, fmt) if isinstance(value, int | float) else "-"
-
-
-def _when(stamp: Any) -> str:
-    if not isinstance(stamp, int | float):
-        return "?"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
 
 
 def _memory(kib: Any) -> str:

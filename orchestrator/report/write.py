@@ -22,8 +22,9 @@ from typing import Any
 
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
-from orchestrator.report.data import Figure, SweepData
+from orchestrator.report.data import SweepData
 from orchestrator.report.html import report_page
+from orchestrator.report.layout import Figure
 from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
 from orchestrator.results import export

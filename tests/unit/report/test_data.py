@@ -9,7 +9,8 @@ import pytest
 
 from orchestrator.errors import TestbedError
 from orchestrator.report.build import build
-from orchestrator.report.data import SweepData, curves, figures, saturation_of, served_fraction
+from orchestrator.report.data import SweepData, curves, saturation_of, served_fraction
+from orchestrator.report.layout import figures
 from orchestrator.report.stats import estimate
 from orchestrator.report.syscalls import default_rate, syscall_table
 from orchestrator.results.store import Store
