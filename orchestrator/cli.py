@@ -51,7 +51,7 @@ from orchestrator.results.store import Store
 from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.lock import LabLock
 from orchestrator.run.up import lab_up, preflight, provision, publish_dashboards, run_up
-from orchestrator.ui import console, error_line, hosts_table, warn
+from orchestrator.ui import Terminal, console, error_line, hosts_table, warn
 
 app = typer.Typer(
     add_completion=False,
@@ -72,7 +72,7 @@ ResultsArgument = Annotated[Path, typer.Argument(help="A results directory or it
 @lab_app.command("up")
 def lab_up_command(lab_file: LabArgument) -> None:
     """Create the emulated lab that LAB describes (only what is missing)."""
-    lab_up(_emulated(load_lab(lab_file)))
+    lab_up(_emulated(load_lab(lab_file)), Terminal())
 
 
 @lab_app.command("down")
@@ -86,13 +86,13 @@ def lab_down_command(lab_file: LabArgument) -> None:
 @app.command("preflight")
 def preflight_command(lab_file: LabArgument) -> None:
     """Check every host at once: SSH, NICs, routes, clocks, limits."""
-    preflight(load_lab(lab_file))
+    preflight(load_lab(lab_file), Terminal())
 
 
 @app.command("provision")
 def provision_command(lab_file: LabArgument) -> None:
     """Provision and deploy every host with the playbooks (Ansible)."""
-    provision(load_lab(lab_file))
+    provision(load_lab(lab_file), Terminal())
 
 
 @app.command("up")
@@ -104,7 +104,7 @@ def up_command(
 
     Resumes the lab's unfinished sweep when its plan is unchanged. Exits 1 if a point stayed
     failed, 130 on Ctrl-C (the point in progress is stored as interrupted)."""
-    return run_up(load_lab(lab_file), new=new).exit_code
+    return run_up(load_lab(lab_file), Terminal(), new=new).exit_code
 
 
 @app.command("status")
@@ -198,7 +198,7 @@ def dashboards_publish_command(lab_file: LabArgument) -> None:
     lab = load_lab(lab_file)
     if not lab.monitoring.grafana.url:
         raise TestbedError(f"{lab.path}: monitoring.grafana.url is not set", EXIT_USAGE)
-    publish_dashboards(lab, Prometheus.for_lab(lab).url)
+    console.print(publish_dashboards(lab, Prometheus.for_lab(lab).url))
 
 
 @dashboards_app.command("export")
@@ -249,7 +249,7 @@ def nightly_command(lab_file: LabArgument) -> int:
     Writes the night's log under RESULTS/nightly/, alerts the lab's webhook and command on a
     regression or failure, and keeps the last `nightly.keep` nights. Exits 0 when nothing got
     worse, 1 on a regression, 2 when the run failed, 3 when another run holds the lab."""
-    return run_nightly(load_lab(lab_file)).exit_code
+    return run_nightly(load_lab(lab_file), Terminal()).exit_code
 
 
 @app.command("schedule")

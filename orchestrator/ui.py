@@ -1,4 +1,5 @@
-"""Terminal output shared by the subcommands: one console for results, warnings on stderr.
+"""Terminal output: one console for results, warnings on stderr, and `Terminal`, the view that
+`up` and `nightly` report to (see `orchestrator.run.view`).
 
 Error messages are written as plain lines (never wrapped by rich) so that one problem is one
 line, whatever the terminal width.
@@ -6,9 +7,11 @@ line, whatever the terminal width.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,7 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from orchestrator.results.records import SweepSummary
+from orchestrator.config.model import Lab
+from orchestrator.lab.preflight import CHECKS, PreflightReport
+from orchestrator.lab.provision import PlaybookResult
+from orchestrator.results.records import Sweep, SweepSummary
+from orchestrator.run.view import PlaybookEvents
 
 # Piped output (logs, CI) gets room for the host tables instead of rich's 80-column default.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -128,3 +135,141 @@ class SweepProgress:
     def _show(self, extra: str = "") -> None:
         if self.task is not None:
             self.progress.update(self.task, description=f"{self.label} · {self.phase_name}{extra}")
+
+
+# -- preflight -------------------------------------------------------------------------------
+
+STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def print_preflight(report: PreflightReport) -> None:
+    table = Table(title=f"preflight ({report.seconds:.1f} s)", show_lines=False)
+    table.add_column("host")
+    table.add_column("role")
+    for name in CHECKS:
+        table.add_column(name)
+    for host_report in report.hosts:
+        cells = []
+        for name in CHECKS:
+            check = host_report.checks.get(name)
+            if check is None:
+                cells.append("[dim]-[/dim]")
+            else:
+                label = check.detail if check.status == "ok" else f"{check.status}: {check.detail}"
+                cells.append(f"[{STYLE[check.status]}]{label}[/]")
+        name_style = STYLE["fail"] if host_report.failed else ""
+        table.add_row(
+            f"[{name_style}]{host_report.host.name}[/]" if name_style else host_report.host.name,
+            host_report.host.role,
+            *cells,
+        )
+    console.print(table)
+
+
+# -- the view of `up` and `nightly` -----------------------------------------------------------
+
+
+class Terminal:
+    """The terminal's `View` (orchestrator.run.view): rich tables and progress on `console`."""
+
+    def info(self, text: str) -> None:
+        console.print(text, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        warn(text)
+
+    def line(self, text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, text: str) -> None:
+        error_line(text)
+
+    def preflight(self, report: PreflightReport) -> None:
+        print_preflight(report)
+
+    @contextlib.contextmanager
+    def playbook(self, hosts: int) -> Iterator[PlaybookEvents]:
+        progress, on_event = playbook_progress(hosts)
+        with progress:
+            yield on_event
+
+    def provisioned(self, lab: Lab, result: PlaybookResult) -> None:
+        rows = [
+            [
+                host.name,
+                str(result.ok.get(host.name, 0)),
+                str(result.changed.get(host.name, 0)),
+                "unreachable" if host.name in result.unreachable else "",
+            ]
+            for host in lab.hosts
+        ]
+        title = f"provision ({result.seconds:.1f} s, {result.total_changed} changed)"
+        console.print(hosts_table(title, ["host", "ok", "changed", "problem"], rows))
+        for failure in result.failures:
+            error_line(failure)
+
+    def sweep_progress(self, retries: int) -> SweepProgress:
+        return SweepProgress(console, retries)
+
+    def sweep_done(self, sweep: Sweep, summary: SweepSummary, results: Path) -> None:
+        table = Table(title=f"sweep {sweep.id}", show_header=False)
+        table.add_column("what")
+        table.add_column("value")
+        rows = [
+            ("points run now", str(summary.points_run)),
+            (
+                "ok / client-limited / failed",
+                f"{summary.ok} / {summary.client_limited} / {len(summary.failed)}",
+            ),
+            ("wall time", f"{summary.wall_seconds:.0f} s"),
+            (
+                "measurement fraction",
+                f"{summary.measurement_fraction:.1%} (the paper's fixed protocol: 50.0%)",
+            ),
+            (
+                "overhead per point (mean / max)",
+                _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
+            ),
+            ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
+            ("results", str(results)),
+        ]
+        for name, value in rows:
+            table.add_row(name, value)
+        console.print(table)
+        for failure in summary.failed:
+            error_line(f"failed: {failure}")
+
+    @contextlib.contextmanager
+    def teed(self, log: IO[str]) -> Iterator[None]:
+        """Everything printed meanwhile also goes to `log` (a night's log), as plain lines."""
+        previous = console.file
+        console.file = _Tee(sys.stdout, log)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            console.file = previous
+
+
+class _Tee:
+    """A file-like object writing to the terminal and a log (not a terminal: rich then prints
+    plain lines, no live animations, into both)."""
+
+    def __init__(self, *targets: IO[str]) -> None:
+        self.targets = targets
+
+    def write(self, text: str) -> int:
+        for target in self.targets:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for target in self.targets:
+            target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _pair(first: float | None, second: float | None) -> str:
+    parts = [f"{value:.1f} s" for value in (first, second) if value is not None]
+    return " / ".join(parts) or "-"

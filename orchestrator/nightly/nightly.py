@@ -15,20 +15,17 @@ holds its lock.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from orchestrator import ui
 from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.report.compare import compare_sweeps
@@ -37,10 +34,21 @@ from orchestrator.results.records import Sweep
 from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
 from orchestrator.run.up import run_up
+from orchestrator.run.view import View
 
 EXIT_REGRESSED = 1
 EXIT_FAILED = 2
 HOOK_TIMEOUT = 10.0
+
+
+class NightView(View, Protocol):
+    """A `View` that can also copy everything printed into the night's log."""
+
+    def teed(self, log: IO[str]) -> AbstractContextManager[None]:
+        """Everything shown meanwhile also goes to `log`."""
+
+    def line(self, text: str) -> None:
+        """One plain line (no markup), never wrapped: summaries and comparisons, for grep."""
 
 
 @dataclass
@@ -77,24 +85,24 @@ class NightResult:
         }
 
 
-def run_nightly(lab: Lab) -> NightResult:
+def run_nightly(lab: Lab, view: NightView) -> NightResult:
     """One nightly run; see the module docstring. Raises LockHeld (exit 3) when busy."""
     nights = lab.results_directory / "nightly"
     nights.mkdir(parents=True, exist_ok=True)
     log_path = nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log"
-    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, _teed(log):
-        result = _night(lab)
+    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, view.teed(log):
+        result = _night(lab, view)
         result.log = str(log_path)
-        ui.console.print(result.summary_line(), markup=False, soft_wrap=True)  # one line, for grep
+        view.line(result.summary_line())  # one line, for grep
         if result.status in ("regressed", "failed"):
-            _alert(lab, result)
-        _retain(lab, log_path)
+            _alert(lab, result, view)
+        _retain(lab, log_path, view)
     return result
 
 
-def _night(lab: Lab) -> NightResult:
+def _night(lab: Lab, view: NightView) -> NightResult:
     try:
-        outcome = run_up(lab, new=True, kind="nightly")
+        outcome = run_up(lab, view, new=True, kind="nightly")
     except TestbedError as error:
         if error.exit_code == EXIT_INTERRUPTED:
             raise  # someone stopped the night by hand: not a failure to alert anyone about
@@ -126,8 +134,8 @@ def _night(lab: Lab) -> NightResult:
             )
         comparison = compare_sweeps(store, baseline.id, sweep, lab.nightly.threshold)
         for line in comparison.lines():
-            ui.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        ui.console.print(f"comparison: {write_comparison(store, comparison)}", soft_wrap=True)
+            view.line(line)
+        view.line(f"comparison: {write_comparison(store, comparison)}")
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))
         if comparison.regressed:
             status, code = "regressed", EXIT_REGRESSED
@@ -196,7 +204,7 @@ def _short(revision: Any) -> str:
 # -- alerts ---------------------------------------------------------------------------------------
 
 
-def _alert(lab: Lab, result: NightResult) -> None:
+def _alert(lab: Lab, result: NightResult, view: NightView) -> None:
     """Tell the webhook and the command; a failure of either is logged, never fatal."""
     body = json.dumps(result.payload()).encode()
     if lab.nightly.webhook:
@@ -208,28 +216,28 @@ def _alert(lab: Lab, result: NightResult) -> None:
         )
         try:
             with urllib.request.urlopen(request, timeout=HOOK_TIMEOUT) as answer:
-                ui.console.print(f"webhook {lab.nightly.webhook}: HTTP {answer.status}")
+                view.line(f"webhook {lab.nightly.webhook}: HTTP {answer.status}")
         except urllib.error.HTTPError as error:
-            ui.warn(f"webhook {lab.nightly.webhook}: HTTP {error.code}")
+            view.warn(f"webhook {lab.nightly.webhook}: HTTP {error.code}")
         except (urllib.error.URLError, OSError) as error:
-            ui.warn(f"webhook {lab.nightly.webhook}: {getattr(error, 'reason', error)}")
+            view.warn(f"webhook {lab.nightly.webhook}: {getattr(error, 'reason', error)}")
     if lab.nightly.command:
         try:
             done = subprocess.run(
                 lab.nightly.command, shell=True, input=body, timeout=60, capture_output=True
             )
         except subprocess.TimeoutExpired:
-            ui.warn(f"alert command did not finish within 60 s: {lab.nightly.command}")
+            view.warn(f"alert command did not finish within 60 s: {lab.nightly.command}")
             return
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            ui.warn(f"alert command exited {done.returncode}: {tail[0]}")
+            view.warn(f"alert command exited {done.returncode}: {tail[0]}")
 
 
 # -- retention ------------------------------------------------------------------------------------
 
 
-def _retain(lab: Lab, current_log: Path) -> None:
+def _retain(lab: Lab, current_log: Path, view: NightView) -> None:
     """Keep the last `nightly.keep` nightly sweeps (and the baseline); remove the rest with their
     reports, comparison pages and logs. Prometheus keeps a day more (monitoring.prometheus)."""
     store = Store.open(lab.results_directory)
@@ -247,43 +255,10 @@ def _retain(lab: Lab, current_log: Path) -> None:
             shutil.rmtree(reports / sweep.id, ignore_errors=True)
             for page in reports.glob(f"compare-*{sweep.id}*.html"):
                 page.unlink()
-            ui.console.print(f"retention: removed night {sweep.id}")
+            view.line(f"retention: removed night {sweep.id}")
     finally:
         store.close()
     logs = sorted((lab.results_directory / "nightly").glob(f"*-{lab.name}.log"))
     for old in logs[: -lab.nightly.keep]:
         if old != current_log:
             old.unlink(missing_ok=True)
-
-
-# -- the night's log ------------------------------------------------------------------------------
-
-
-class _Tee:
-    """A file-like object writing to the terminal and the night's log (not a terminal: rich
-    then prints plain lines, no live animations, into both)."""
-
-    def __init__(self, *targets: IO[str]) -> None:
-        self.targets = targets
-
-    def write(self, text: str) -> int:
-        for target in self.targets:
-            target.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for target in self.targets:
-            target.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-@contextlib.contextmanager
-def _teed(log: IO[str]) -> Iterator[None]:
-    previous = ui.console.file
-    ui.console.file = _Tee(sys.stdout, log)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        ui.console.file = previous

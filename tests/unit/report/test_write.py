@@ -10,6 +10,7 @@ import pytest
 from orchestrator.report.write import write_report
 from orchestrator.results.store import Store
 from orchestrator.run.up import write_sweep_report
+from orchestrator.ui import Terminal
 from tests.support.labtools import orchestrate
 from tests.support.report_stores import (
     P,
@@ -138,7 +139,7 @@ def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
     store = Store.open(tmp_path)
     sweep = store.sweep(new_sweep(store))  # interrupted before its first point: nothing to report
     assert sweep is not None
-    write_sweep_report(store, sweep)
+    write_sweep_report(store, sweep, Terminal())
     assert (
         f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
     )
