@@ -15,10 +15,10 @@ import ipaddress
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from orchestrator import local
 from orchestrator.config.checker import Checker, FieldPath
 from orchestrator.config.inventory import InventoryHost, read_inventory
 from orchestrator.config.model import Experiment, Host, Lab, Monitoring, Nic, Nightly
@@ -38,12 +38,7 @@ RouteSource = Callable[[], Sequence[Route]]
 
 def machine_routes() -> list[Route]:
     """IPv4 routes of this machine, every table, without the default route."""
-    output = subprocess.run(
-        ["ip", "-j", "-4", "route", "show", "table", "all"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    output = local.run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout
     routes: list[Route] = []
     for entry in json.loads(output or "[]"):
         destination = entry.get("dst", "")

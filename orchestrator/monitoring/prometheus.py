@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
@@ -140,12 +141,7 @@ class Prometheus:
         """`promtool check config` on the generated file; TestbedError if it objects."""
         if shutil.which(PROMTOOL) is None:
             return
-        result = subprocess.run(
-            [PROMTOOL, "check", "config", str(self.config_path)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = local.run([PROMTOOL, "check", "config", str(self.config_path)], check=False)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise TestbedError(f"{self.config_path}: promtool: {detail[-1] if detail else '?'}")
@@ -194,9 +190,7 @@ class Prometheus:
         cpus = self._cpus()
         if cpus:
             command = ["taskset", "-c", cpus, *command]
-        process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        process = local.start(command, log)
         self.pid_path.write_text(str(process.pid))
         self.wait_ready(process)
         return self.url

@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.paths import REPOSITORY, lab_state_dir
@@ -113,7 +113,7 @@ class Scheduler:
     cron_dir: Path = CRON_DIR
     systemd_dir: Path = SYSTEMD_DIR
     systemd: bool | None = None  # None: look at the machine
-    run: Callable[[list[str]], object] = lambda command: subprocess.run(command, check=True)
+    run: Callable[[list[str]], object] = local.run
 
     def __post_init__(self) -> None:
         if self.systemd is None:

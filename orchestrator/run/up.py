@@ -14,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
@@ -250,13 +250,11 @@ def git_revision() -> str:
     """The project's git revision, '-dirty' when the tree has uncommitted changes."""
 
     def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        return local.run(["git", "-C", str(REPOSITORY), *args], check=False, timeout=10).stdout
 
     try:
-        revision = git("rev-parse", "HEAD") or "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.TimeoutExpired):
+        revision = git("rev-parse", "HEAD").strip() or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no").strip()
+    except TestbedError:
         return "unknown"
     return f"{revision}-dirty" if dirty else revision

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "orchestrator"
 
-BASICS = {"errors", "paths", "naming", "ports"}
+BASICS = {"errors", "paths", "naming", "ports", "local"}
 LEVELS: list[set[str]] = [
     {"cli", "ui"},
     {"nightly"},
