@@ -2,6 +2,7 @@
 from the packages below it, so the layering cannot silently decay.
 
     cli, ui  >  nightly  >  run  >  report, monitoring  >  results, lab  >  config  >  basics
+        >  errors
 
 Packages on one level do not import each other. `agents` is below everything (the orchestrator
 may use its pure parts; it never imports the orchestrator).
@@ -19,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "orchestrator"
 
-BASICS = {"errors", "paths", "naming", "ports", "local"}
+BASICS = {"paths", "naming", "ports", "local"}
 LEVELS: list[set[str]] = [
     {"cli", "ui"},
     {"nightly"},
@@ -28,6 +29,7 @@ LEVELS: list[set[str]] = [
     {"results", "lab"},
     {"config"},
     BASICS,
+    {"errors"},
 ]
 # ui prints what the layers below return: a level of its own under cli.
 LEVEL_OF = {name: index for index, names in enumerate(LEVELS) for name in names}
