@@ -67,26 +67,8 @@ def lab_from_inventory(
     hosts = read_inventory(checker)
     if checker.problems:
         raise ConfigError(checker.problems)
-    servers = [host for host in hosts.values() if "server" in host.groups]
-    clients = [host for host in hosts.values() if "clients" in host.groups]
-    if len(servers) != 1:
-        found = ", ".join(host.name for host in servers) or "none"
-        checker.fail_plain(
-            _group_path(checker, "server"),
-            f"expected exactly one host in group 'server', found {found}",
-        )
-    if not clients:
-        checker.fail_plain(
-            _group_path(checker, "clients"),
-            "expected at least one host in group 'clients', found none",
-        )
-    for host in servers:
-        if host in clients:
-            checker.fail_plain(host.path, "a host cannot be both the server and a client")
-    if checker.problems:
-        raise ConfigError(checker.problems)
+    reference, clients = _roles(checker, hosts)
 
-    reference = servers[0]
     for key in LAB_TESTBED_VARS:
         for host in hosts.values():
             if key in host.vars and host.var_path(key) != reference.var_path(key):
@@ -134,6 +116,31 @@ def lab_from_inventory(
         results_directory=results,
         nightly=nightly,
     )
+
+
+def _roles(
+    checker: Checker, hosts: dict[str, InventoryHost]
+) -> tuple[InventoryHost, list[InventoryHost]]:
+    """The one server and the clients, or ConfigError naming what the groups lack."""
+    servers = [host for host in hosts.values() if "server" in host.groups]
+    clients = [host for host in hosts.values() if "clients" in host.groups]
+    if len(servers) != 1:
+        found = ", ".join(host.name for host in servers) or "none"
+        checker.fail_plain(
+            _group_path(checker, "server"),
+            f"expected exactly one host in group 'server', found {found}",
+        )
+    if not clients:
+        checker.fail_plain(
+            _group_path(checker, "clients"),
+            "expected at least one host in group 'clients', found none",
+        )
+    for host in servers:
+        if host in clients:
+            checker.fail_plain(host.path, "a host cannot be both the server and a client")
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return servers[0], clients
 
 
 def _group_path(checker: Checker, group: str) -> FieldPath:
