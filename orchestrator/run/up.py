@@ -23,18 +23,16 @@ from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
-from orchestrator.lab.emulated import EmulatedLab
 from orchestrator.lab.preflight import run_preflight
-from orchestrator.lab.provision import Ansible
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring import grafana
 from orchestrator.monitoring.exporter import SweepExporter
-from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.paths import REPOSITORY
 from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
+from orchestrator.run.seams import Seams
 from orchestrator.run.sweep import (
     Observers,
     SweepObserver,
@@ -43,6 +41,8 @@ from orchestrator.run.sweep import (
     clients_share_cpus,
 )
 from orchestrator.run.view import View
+
+REAL = Seams()
 
 
 @dataclass
@@ -59,27 +59,27 @@ class UpResult:
 # -- the steps before a sweep ---------------------------------------------------------------------
 
 
-def lab_up(lab: Lab, view: View) -> None:
+def lab_up(lab: Lab, view: View, seams: Seams = REAL) -> None:
     started = time.monotonic()
-    EmulatedLab(lab, warn=view.warn).up()
+    seams.emulated_lab(lab, warn=view.warn).up()
     view.info(
         f"lab [bold]{lab.name}[/]: {len(lab.hosts)} hosts up ({time.monotonic() - started:.1f} s)"
     )
 
 
-def preflight(lab: Lab, view: View) -> None:
-    if lab.emulate and not EmulatedLab(lab).exists():
+def preflight(lab: Lab, view: View, seams: Seams = REAL) -> None:
+    if lab.emulate and not seams.emulated_lab(lab).exists():
         raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
-    with Remote.for_lab(lab) as remote:
+    with seams.remote(lab) as remote:
         report = run_preflight(lab, remote)
     view.preflight(report)
     if report.failed:
         raise TestbedError(f"preflight failed on {report.summary()}")
 
 
-def provision(lab: Lab, view: View) -> None:
+def provision(lab: Lab, view: View, seams: Seams = REAL) -> None:
     with view.playbook(len(lab.hosts)) as on_event:
-        result = Ansible(lab).run("site.yml", on_event=on_event)
+        result = seams.ansible(lab).run("site.yml", on_event=on_event)
     view.provisioned(lab, result)
     if not result.succeeded:
         hosts = ", ".join(result.unreachable) or "see above"
@@ -96,16 +96,18 @@ def run_up(
     new: bool = False,
     kind: str = "manual",
     observer: SweepObserver | None = None,
+    seams: Seams = REAL,
 ) -> UpResult:
-    """The whole of `orchestrate up`; see the module docstring."""
+    """The whole of `orchestrate up`; see the module docstring. `seams` builds the outside
+    systems (SSH, the store, Ansible, Prometheus); tests may replace any."""
     if lab.emulate:
-        lab_up(lab, view)
-    preflight(lab, view)
-    provision(lab, view)
-    with LabLock(lab.name, purpose="up"), Remote.for_lab(lab) as remote:
+        lab_up(lab, view, seams)
+    preflight(lab, view, seams)
+    provision(lab, view, seams)
+    with LabLock(lab.name, purpose="up"), seams.remote(lab) as remote:
         observers = [observer] if observer else []
-        observers.append(start_monitoring(lab, view))
-        store = Store.open(lab.results_directory)
+        observers.append(start_monitoring(lab, view, seams))
+        store = seams.store(lab.results_directory)
         try:
             return _sweep(
                 lab, remote, store, view, new=new, kind=kind, observer=Observers(*observers)
@@ -114,9 +116,9 @@ def run_up(
             store.close()
 
 
-def start_monitoring(lab: Lab, view: View) -> SweepExporter:
+def start_monitoring(lab: Lab, view: View, seams: Seams = REAL) -> SweepExporter:
     """Prometheus (started once, reused) and the orchestrator's exporter for this run."""
-    prometheus = Prometheus.for_lab(lab)
+    prometheus = seams.prometheus(lab)
     url = prometheus.ensure_running()
     exporter = SweepExporter(lab)
     try:
