@@ -215,6 +215,7 @@ static int serve(struct server *s, int fd, struct conn *c, const struct http_req
     c->keep_alive = r->keep_alive && !r->has_body && !s->draining;
     c->linger = (uint8_t)r->has_body; /* its body is left unread */
     int kind = http_method_kind(r->method, r->method_len);
+    if (r->has_te) return respond(s, fd, c, ST_501, NULL, 0); /* no transfer coding is known */
     if (r->major != 1) return respond(s, fd, c, ST_505, NULL, 0);
     if (kind == 0) return respond(s, fd, c, ST_501, NULL, 0);
     if (kind == 3) return respond(s, fd, c, ST_405, NULL, 0);
