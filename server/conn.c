@@ -34,7 +34,7 @@ static const char *const reasons[ST_COUNT] = {
 
 void conn_init(struct server *s, int fd)
 {
-    s->conns[fd] = (struct conn){.state = C_READ};
+    s->conns[fd] = (struct conn){.state = C_READ, .since = s->now};
 }
 
 void conn_close(struct server *s, int fd)
@@ -332,13 +332,22 @@ void conn_event(aeLoop *l, int fd, void *data, int mask)
 {
     struct server *s = data;
     struct conn *c = &s->conns[fd];
+    uint8_t state = c->state;
     (void)l;
-    if (c->state == C_WRITE && (mask & AE_WRITABLE))
+    if (state == C_WRITE && (mask & AE_WRITABLE))
         on_writable(s, fd, c);
-    else if (c->state == C_READ && (mask & AE_READABLE))
+    else if (state == C_READ && (mask & AE_READABLE))
         on_readable(s, fd, c, mask & AE_ERROR);
-    else if (c->state == C_LINGER && (mask & AE_READABLE))
+    else if (state == C_LINGER && (mask & AE_READABLE))
         on_linger(s, fd, c);
+    else
+        return;
+    /* Timeouts (server.h): a wait begins at a change of state, when the socket took bytes of
+     * a response, and when no partial request is held; a request trickling in keeps the time
+     * its wait began, so the idle timeout bounds it as a whole. */
+    if (c->state != C_FREE && (c->state != state || c->state == C_WRITE ||
+                               (c->state == C_READ && c->len == 0)))
+        c->since = s->now;
 }
 
 void conn_drain(struct server *s, int fd)

@@ -97,6 +97,13 @@ void metrics_render(FILE *f, const struct metrics_info *info)
     for (int i = 0; i < EK_COUNT; i++)
         fprintf(f, "testbed_server_errors_total{kind=\"%s\"} %llu\n", ek_names[i],
                 (unsigned long long)STAT_GET(stats.errors[i]));
+    family(f, "testbed_server_timeouts_total", "counter",
+           "Connections closed for waiting too long: idle (no complete request within "
+           "--idle-timeout), write (no progress within --write-timeout), linger (a lingering "
+           "close past its bound).");
+    for (int i = 0; i < TK_COUNT; i++)
+        fprintf(f, "testbed_server_timeouts_total{kind=\"%s\"} %llu\n", tk_names[i],
+                (unsigned long long)STAT_GET(stats.timeouts[i]));
     one(f, "testbed_server_loop_rounds_total", "counter",
         "Event-loop rounds, each with one wait on the mechanism.", (double)STAT_GET(stats.rounds));
     one(f, "testbed_server_events_fired_total", "counter",
