@@ -14,7 +14,8 @@ import pytest
 from userver_harness import USERVER, Userver, raw_request, read_response
 
 OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", "--max-conns",
-           "--metrics-address", "--metrics-port", "--help"]  # fmt: skip
+           "--idle-timeout", "--write-timeout", "--metrics-address", "--metrics-port",
+           "--help"]  # fmt: skip
 SYSCALLS = [
     "accept4", "read", "write", "sendfile", "close", "setsockopt", "shutdown", "openat2", "fstat",
     "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter",
@@ -40,6 +41,9 @@ def test_help_lists_every_option(userver_bin: Path) -> None:
         ["--accept-limit", "many"],
         ["--max-conns", "-1"],
         ["--metrics-port", "-5"],
+        ["--idle-timeout", "-1"],
+        ["--idle-timeout", "1s"],
+        ["--write-timeout", "86401"],
         ["--bogus"],
         ["--docroot"],
         ["extra-argument"],
@@ -65,7 +69,7 @@ def test_one_line_at_start_and_stop_and_none_per_request(userver_bin: Path, docr
     assert re.fullmatch(
         rf"userver: started mechanism=epoll-et listen=127\.0\.0\.1:{srv.port} "
         rf"metrics=127\.0\.0\.1:{srv.metrics_port} accept-limit=10 max-conns=\d+ "
-        rf"docroot=\S+ pid={srv.pid}\n",
+        rf"idle-timeout=off write-timeout=60 docroot=\S+ pid={srv.pid}\n",
         start,
     )
     assert stop.startswith("userver: stopped mechanism=epoll-et accepted=30 requests=30 ")
@@ -155,6 +159,8 @@ def test_metrics_pass_promtool_and_name_what_table_1_needs(server: Userver) -> N
         assert f'testbed_server_syscall_seconds_total{{syscall="{name}",mechanism="{mech}"}}' in m
     for kind in ["emfile", "accept", "parse", "oversize", "reset", "io", "open", "event"]:
         assert f'testbed_server_errors_total{{kind="{kind}"}}' in m
+    for kind in ["idle", "write", "linger"]:
+        assert f'testbed_server_timeouts_total{{kind="{kind}"}}' in m
     for status in ["200", "400", "404", "405", "500", "501", "503", "505"]:
         assert f'testbed_server_replies_total{{status="{status}"}}' in m
     assert m["testbed_server_connections_accepted_total"] >= 1
