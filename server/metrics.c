@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -134,9 +135,11 @@ void metrics_render(FILE *f, const struct metrics_info *info)
 #define DEADLINE_MS 2000 /* for a whole exchange */
 #define REQ_BYTES   2048 /* a request head longer than this is answered as it stands */
 #define BACKOFF_MS  100  /* accept4 out of descriptors: the listener rests this long */
+#define SPARES      3    /* descriptors held back for a scrape when the process has no more */
 
 struct client {
-    int fd; /* -1: a free slot */
+    int fd;    /* -1: a free slot */
+    int spare; /* accepted on the spare descriptors: they are taken back when it is done */
     uint64_t deadline;
     size_t len;          /* request bytes in req */
     char req[REQ_BYTES]; /* NUL-terminated */
@@ -151,11 +154,42 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * A process out of descriptors is when its counters matter most, and the serving loop takes
+ * every descriptor it can (accept4 until EMFILE). So this thread holds SPARES descriptors on
+ * /dev/null - the client's socket, /proc/self/statm, /proc/self/fd - and when accept4 fails
+ * for want of one it lets them go for one scrape. The serving loop is backing off from its
+ * own EMFILE then, so it rarely takes them first; if it does, the scrape waits as before.
+ */
+static int spare[SPARES] = {-1, -1, -1};
+
+/* Opens the spares that are not held; some may stay closed while descriptors are short. */
+static void hold_spares(void)
+{
+    for (int i = 0; i < SPARES; i++)
+        if (spare[i] < 0) spare[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Closes the spares held. Returns how many there were. */
+static int release_spares(void)
+{
+    int n = 0;
+    for (int i = 0; i < SPARES; i++)
+        if (spare[i] >= 0) {
+            close(spare[i]);
+            spare[i] = -1;
+            n++;
+        }
+    return n;
+}
+
 static void drop(struct client *c)
 {
     close(c->fd);
     free(c->out);
+    if (c->spare) hold_spares();
     c->fd = -1;
+    c->spare = 0;
     c->out = NULL;
 }
 
@@ -225,12 +259,15 @@ static void *run(void *arg)
     static struct client cl[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) cl[i] = (struct client){.fd = -1};
     uint64_t rest_until = 0; /* the listener rests (EMFILE) until then */
+    hold_spares();
     while (!M.stop) {
         struct pollfd p[CLIENTS + 1];
         int slot[CLIENTS + 1], n = 0, free_slots = 0;
         uint64_t now = now_ms();
         int timeout = 200; /* at most: M.stop is checked five times a second */
+        int on_spares = 0;
         for (int i = 0; i < CLIENTS; i++) {
+            on_spares |= cl[i].fd >= 0 && cl[i].spare;
             if (cl[i].fd < 0) {
                 free_slots++;
                 continue;
@@ -244,6 +281,7 @@ static void *run(void *arg)
             p[n] = (struct pollfd){.fd = cl[i].fd, .events = cl[i].out ? POLLOUT : POLLIN};
             slot[n++] = i;
         }
+        if (!on_spares) hold_spares(); /* those the serving loop took back may be free again */
         if (free_slots && now >= rest_until) {
             p[n] = (struct pollfd){.fd = M.fd, .events = POLLIN};
             slot[n++] = -1;
@@ -259,12 +297,19 @@ static void *run(void *arg)
             }
             for (int i = 0; i < CLIENTS; i++) { /* the listener: fill free slots */
                 if (cl[i].fd >= 0) continue;
-                int fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), sp = 0;
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !on_spares &&
+                    release_spares() > 0) {
+                    fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (fd < 0) hold_spares();
+                    sp = on_spares = fd >= 0;
+                }
                 if (fd < 0) {
                     if (errno == EMFILE || errno == ENFILE) rest_until = now_ms() + BACKOFF_MS;
                     break; /* EAGAIN, or the like: poll again */
                 }
                 cl[i].fd = fd;
+                cl[i].spare = sp;
                 cl[i].len = 0;
                 cl[i].deadline = now_ms() + DEADLINE_MS;
                 if (step(&cl[i]) < 0) drop(&cl[i]); /* the request is often there already */
@@ -273,6 +318,7 @@ static void *run(void *arg)
     }
     for (int i = 0; i < CLIENTS; i++)
         if (cl[i].fd >= 0) drop(&cl[i]);
+    release_spares();
     return NULL;
 }
 

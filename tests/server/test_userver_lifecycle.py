@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from userver_harness import USERVER, Userver, raw_request, read_response
+from userver_harness import MECHANISMS, USERVER, Userver, raw_request, read_response
 
 OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", "--max-conns",
            "--idle-timeout", "--write-timeout", "--metrics-address", "--metrics-port",
@@ -180,4 +180,48 @@ def test_metrics_port_zero_disables_the_endpoint(userver_bin: Path, docroot: Pat
         assert " metrics=off " in srv.stderr_lines[0]
         assert raw_request(srv.port, b"GET /one HTTP/1.0\r\n\r\n").endswith(b"x")
     finally:
+        assert srv.stop() == 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("mechanism", [m for m in MECHANISMS if m != "epoll2"])
+def test_out_of_descriptors_sleeps_until_a_close(
+    mechanism: str, userver_bin: Path, docroot: Path
+) -> None:
+    """With every descriptor taken and connections queued, the server sleeps; a close wakes it.
+
+    Not epoll2: idle keep-alive connections are always writable and epoll2 is interested in
+    writability, so it returns at once with all of them - the paper's epoll2 cost, kept (see
+    server/README.md).
+    """
+    srv = Userver(
+        mechanism, docroot, extra=["--max-conns", "1000"], preexec=lambda: _limit_nofile(64, 64)
+    ).start()
+    flood: list[socket.socket] = []
+    try:
+        flood = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(100)]
+        emfile = 'testbed_server_errors_total{kind="emfile"}'
+        assert srv.wait_metric(emfile, lambda v: v > 0) > 0
+        time.sleep(0.3)
+        before, cpu0, t0 = srv.metrics(), _cpu_seconds(srv.pid), time.monotonic()
+        time.sleep(2.0)
+        after, cpu1, elapsed = srv.metrics(), _cpu_seconds(srv.pid), time.monotonic() - t0
+        assert cpu1 - cpu0 < 0.2 * elapsed  # a spinning server takes the whole core
+        rounds = after["testbed_server_loop_rounds_total"] - before["testbed_server_loop_rounds_total"]
+        assert rounds < 10 * elapsed, rounds
+        assert after[emfile] - before[emfile] <= 4  # a retry a second at most, not one per round
+        accepted = after["testbed_server_connections_accepted_total"]
+        flood[0].close()  # accepted first: its close frees a descriptor
+        t0 = time.monotonic()
+        now = srv.wait_metric(
+            "testbed_server_connections_accepted_total", lambda v: v > accepted, timeout=3
+        )
+        assert now > accepted and time.monotonic() - t0 < 1.5
+    finally:
+        for s in flood:
+            s.close()
         assert srv.stop() == 0
