@@ -91,6 +91,9 @@ void metrics_render(FILE *f, const struct metrics_info *info)
                 (unsigned long long)STAT_GET(stats.replies[i]));
     one(f, "testbed_server_sent_bytes_total", "counter", "Bytes sent: headers and bodies.",
         (double)STAT_GET(stats.sent_bytes));
+    one(f, "testbed_server_accept_paused", "gauge",
+        "1 while accepting is paused: --max-conns connections open, or out of descriptors.",
+        (double)STAT_GET(stats.accept_paused));
     one(f, "testbed_server_accept_limit_hits_total", "counter",
         "Times accepting stopped at the accept-limit with connections possibly still pending.",
         (double)STAT_GET(stats.accept_limit_hits));
@@ -158,8 +161,10 @@ static uint64_t now_ms(void)
  * A process out of descriptors is when its counters matter most, and the serving loop takes
  * every descriptor it can (accept4 until EMFILE). So this thread holds SPARES descriptors on
  * /dev/null - the client's socket, /proc/self/statm, /proc/self/fd - and when accept4 fails
- * for want of one it lets them go for one scrape. The serving loop is backing off from its
- * own EMFILE then, so it rarely takes them first; if it does, the scrape waits as before.
+ * for want of one it lets them go for one scrape - only while the serving loop is not
+ * accepting (stats.accept_paused: it is backing off from its own EMFILE, or full), so that its
+ * accept4 does not take them first. If it still does (a close resumed it in between), the
+ * spares come back as descriptors free up, and the scrape waits as it would have.
  */
 static int spare[SPARES] = {-1, -1, -1};
 
@@ -299,7 +304,7 @@ static void *run(void *arg)
                 if (cl[i].fd >= 0) continue;
                 int fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), sp = 0;
                 if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !on_spares &&
-                    release_spares() > 0) {
+                    STAT_GET(stats.accept_paused) && release_spares() > 0) {
                     fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                     if (fd < 0) hold_spares();
                     sp = on_spares = fd >= 0;

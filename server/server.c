@@ -31,6 +31,7 @@ static void pause_accept(struct server *s, int paused)
 {
     if (s->lfd < 0 || s->accept_paused == paused) return;
     s->accept_paused = paused;
+    __atomic_store_n(&stats.accept_paused, (uint64_t)paused, __ATOMIC_RELAXED);
     if (aeSetMask(s->loop, s->lfd, paused ? AE_NONE : AE_READABLE) < 0)
         STAT_INC(stats.errors[EK_EVENT]);
 }

@@ -67,6 +67,7 @@ struct stats {
     uint64_t replies[ST_COUNT];
     uint64_t errors[EK_COUNT];
     uint64_t timeouts[TK_COUNT];
+    uint64_t accept_paused; /* 1 while the listener's interest is off (max-conns, EMFILE) */
 };
 
 extern struct stats stats;

@@ -211,9 +211,11 @@ def test_out_of_descriptors_sleeps_until_a_close(
         time.sleep(2.0)
         after, cpu1, elapsed = srv.metrics(), _cpu_seconds(srv.pid), time.monotonic() - t0
         assert cpu1 - cpu0 < 0.2 * elapsed  # a spinning server takes the whole core
-        rounds = after["testbed_server_loop_rounds_total"] - before["testbed_server_loop_rounds_total"]
+        name = "testbed_server_loop_rounds_total"
+        rounds = after[name] - before[name]
         assert rounds < 10 * elapsed, rounds
         assert after[emfile] - before[emfile] <= 4  # a retry a second at most, not one per round
+        assert after["testbed_server_accept_paused"] == 1
         accepted = after["testbed_server_connections_accepted_total"]
         flood[0].close()  # accepted first: its close frees a descriptor
         t0 = time.monotonic()
@@ -221,6 +223,10 @@ def test_out_of_descriptors_sleeps_until_a_close(
             "testbed_server_connections_accepted_total", lambda v: v > accepted, timeout=3
         )
         assert now > accepted and time.monotonic() - t0 < 1.5
+        for s in flood:
+            s.close()
+        flood = []
+        assert srv.wait_metric("testbed_server_accept_paused", lambda v: v == 0) == 0
     finally:
         for s in flood:
             s.close()
