@@ -155,7 +155,7 @@ def test_a_trickling_metrics_client_delays_no_scrape(userver_bin: Path, bigroot:
         for _ in range(4):
             t0 = time.monotonic()
             counters = servermetrics.fetch(host, srv.metrics_port, timeout=10)
-            assert time.monotonic() - t0 < 0.5
+            assert time.monotonic() - t0 < 1.0  # the trickler's request alone would take 35 s
             assert counters.info["mechanism"] == "epoll-lt"
             time.sleep(0.3)
         for t in tricklers:
@@ -170,7 +170,7 @@ def test_a_trickling_metrics_client_delays_no_scrape(userver_bin: Path, bigroot:
         time.sleep(0.3)
         t0 = time.monotonic()
         servermetrics.fetch(host, srv.metrics_port, timeout=10)
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 3.0  # one 2 s deadline, and slack for a loaded machine
         for t in tricklers:
             t.join(10)
         assert len(cut_after) == 10 and all(d < 5.0 for d in cut_after), cut_after
