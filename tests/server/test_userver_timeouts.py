@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from orchestrator.model import Host
 
-from orchestrator import servermetrics
+from orchestrator.config.model import Host
+from orchestrator.run import servermetrics
 from tests.support.userver import MECHANISMS, Userver, read_response
 
 TIMEOUTS = 'testbed_server_timeouts_total{{kind="{}"}}'
