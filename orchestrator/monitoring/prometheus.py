@@ -46,10 +46,14 @@ PROMTOOL = "promtool"
 START_TIMEOUT = 20.0
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def exporter_address(lab: Lab) -> str:
-    """Where the orchestrator's exporter listens: its management address in an emulated lab
-    (the lab's hosts and Prometheus reach it there), all addresses otherwise."""
-    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else "0.0.0.0"
+    """Where the orchestrator's exporter listens, which is where Prometheus scrapes it: its
+    management address in an emulated lab (the lab's own bridge), loopback on a real lab (our
+    Prometheus runs beside it). Never every address: the exporter is not for the network."""
+    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else LOOPBACK
 
 
 def scrape_config(lab: Lab) -> dict[str, Any]:
@@ -68,7 +72,6 @@ def scrape_config(lab: Lab) -> dict[str, Any]:
         ]
 
     orchestrator = exporter_address(lab)
-    orchestrator = "127.0.0.1" if orchestrator == "0.0.0.0" else orchestrator
     return {
         "global": {
             "scrape_interval": interval,
