@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from orchestrator.config.redact import redact_text
 from orchestrator.results.records import SweepSummary
 
 # Piped output (logs, CI) gets room for the host tables instead of rich's 80-column default.
@@ -29,12 +30,12 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def error_line(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {redact_text(message)}\n")
     sys.stderr.flush()
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {redact_text(message)}\n")
     sys.stderr.flush()
 
 

@@ -33,6 +33,7 @@ from orchestrator.config.model import Lab
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
 from orchestrator.monitoring.promql import PrometheusClient
+from orchestrator.paths import log_file
 from orchestrator.ports import (
     IDLE_METRICS_PORT,
     LOAD_METRICS_PORT,
@@ -192,7 +193,7 @@ class Prometheus:
                 f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
             )
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "prometheus.log").open("ab")
+        log = log_file(self.directory / "prometheus.log").open("ab")
         command = [PROMETHEUS, *flags, "--log.level=warn"]
         cpus = self._cpus()
         if cpus:

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
+from orchestrator.config.redact import display_url, redact_yaml
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
 from orchestrator.lab.emulated import EmulatedLab
@@ -147,14 +148,14 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> None:
     token = os.environ.get(settings.token_env)
     if not token:
         raise TestbedError(
-            f"grafana at {settings.url}: the environment variable {settings.token_env} "
-            "(monitoring.grafana.token_env) holds no API token"
+            f"grafana at {display_url(settings.url)}: the environment variable"
+            f" {settings.token_env} (monitoring.grafana.token_env) holds no API token"
         )
     result = grafana.publish(
         settings.url, token, settings.prometheus_url or prometheus_url, settings.folder
     )
     changes = ", ".join(f"{name} {change}" for name, change in result.changes.items())
-    console.print(f"grafana {settings.url}: {changes}")
+    console.print(f"grafana {display_url(settings.url)}: {changes}")
 
 
 def _sweep(
@@ -182,8 +183,8 @@ def _sweep(
             digest=plan_digest(lab),
             seed=seed,
             points_planned=len(plan),
-            lab_file=lab.text,
-            inventory=lab.inventory_text,
+            lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
+            inventory=redact_yaml(lab.inventory_text),
             revision=git_revision(),
             hosts=hostfacts.gather(lab, remote),
             settings=_settings(lab),
