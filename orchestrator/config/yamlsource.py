@@ -62,9 +62,9 @@ class YamlDocument:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            line = raw[: error.start].count(b"\n") + 1
+            number = raw[: error.start].count(b"\n") + 1
             raise ConfigError(
-                [f"{path}:{line}: {what} is not UTF-8 text (byte {raw[error.start]:#04x})"]
+                [f"{path}:{number}: {what} is not UTF-8 text (byte {raw[error.start]:#04x})"]
             ) from None
         too_deep = _too_deep(text)
         if too_deep is not None:
@@ -75,8 +75,8 @@ class YamlDocument:
             if size > MAX_NODES:  # counted over shared nodes, before anything expands them
                 raise ConfigError(
                     [
-                        f"{path}: {what} expands to {size:.3g} values (YAML aliases); at most"
-                        f" {MAX_NODES} accepted"
+                        f"{path}: {what} expands to more than {MAX_NODES} values (YAML"
+                        " aliases): refused"
                     ]
                 )
             data = yaml.safe_load(text)
@@ -163,6 +163,7 @@ def expanded_size(root: yaml.Node | None) -> int:
             for key_node, value in node.value:
                 total += size(key_node) + size(value)
         active.discard(key)
+        total = min(total, MAX_NODES + 1)  # past the limit the exact count does not matter
         sizes[key] = total
         return total
 

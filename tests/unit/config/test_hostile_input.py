@@ -149,7 +149,7 @@ def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     path = tmp_path / "lab.yml"
     path.write_text("\n".join(lines) + "\n")  # 10^10 values once expanded
     [line] = _problems(path)
-    assert "expands to" in line and "YAML aliases" in line
+    assert "expands to more than 200000 values" in line
 
 
 def test_recursive_alias_is_refused(tmp_path: Path) -> None:
