@@ -47,6 +47,7 @@ def display_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Every URL in `text` shortened by `display_url` (for log lines and messages)."""
+
     def shorten(match: re.Match[str]) -> str:
         url = match.group(0)
         trail = len(url) - len(url.rstrip(".,;:!?)]}"))  # punctuation after a URL stays
