@@ -158,7 +158,7 @@ app.add_typer(monitoring_app, name="monitoring")
 def monitoring_up_command(lab_file: LabArgument) -> None:
     """Start the lab's Prometheus (or reload its configuration) without running a sweep."""
     url = Prometheus.for_lab(load_lab(lab_file)).ensure_running()
-    console.print(f"prometheus: {url}")
+    console.print(f"prometheus: {display_url(url)}")
 
 
 @monitoring_app.command("down")

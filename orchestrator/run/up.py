@@ -132,7 +132,8 @@ def start_monitoring(lab: Lab) -> SweepExporter:
         exporter.serve()
     except OSError as error:
         warn(f"the orchestrator's exporter cannot listen ({error.strerror}): no live point metrics")
-    console.print(f"prometheus: {url} (1 s scrapes, data in {prometheus.directory or url})")
+    shown = display_url(url)  # an external one may carry credentials
+    console.print(f"prometheus: {shown} (1 s scrapes, data in {prometheus.directory or shown})")
     if lab.monitoring.grafana.url:
         try:
             publish_dashboards(lab, url)
