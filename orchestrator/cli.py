@@ -36,6 +36,7 @@ from typer.exceptions import TyperException
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
+from orchestrator.config.redact import display_url
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
 from orchestrator.lab.emulated import EmulatedLab
 from orchestrator.lab.remote import Remote
@@ -47,6 +48,7 @@ from orchestrator.nightly.schedule import Scheduler, parse_daily
 from orchestrator.report.compare import compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
 from orchestrator.results import export
+from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
 from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.lock import LabLock
@@ -111,7 +113,7 @@ def up_command(
 def status_command(lab_file: LabArgument) -> None:
     """Where the lab's sweeps stand, from the results store."""
     lab = load_lab(lab_file)
-    store = Store.open(lab.results_directory, create=False)
+    store = Store.open(lab.results_directory, readonly=True)
     rows = []
     for sweep in store.sweeps(lab.name):
         points = store.points(sweep.id)
@@ -161,7 +163,7 @@ app.add_typer(monitoring_app, name="monitoring")
 def monitoring_up_command(lab_file: LabArgument) -> None:
     """Start the lab's Prometheus (or reload its configuration) without running a sweep."""
     url = Prometheus.for_lab(load_lab(lab_file)).ensure_running()
-    console.print(f"prometheus: {url}")
+    console.print(f"prometheus: {display_url(url)}")
 
 
 @monitoring_app.command("down")
@@ -169,7 +171,7 @@ def monitoring_down_command(lab_file: LabArgument) -> None:
     """Stop the lab's Prometheus (its data stays under the results directory)."""
     prometheus = Prometheus.for_lab(load_lab(lab_file))
     if prometheus.directory is None:
-        console.print(f"prometheus at {prometheus.url} is external: not ours to stop")
+        console.print(f"prometheus at {display_url(prometheus.url)} is external: not ours to stop")
     elif prometheus.stop():
         console.print(f"prometheus: stopped (data kept in {prometheus.directory})")
     else:
@@ -221,6 +223,7 @@ app.add_typer(baseline_app, name="baseline")
 @baseline_app.command("set")
 def baseline_set_command(results: ResultsArgument, sweep: str) -> None:
     """Pin SWEEP as the baseline of its lab's nightly runs."""
+    check_sweep_id(sweep, "SWEEP")
     store = Store.open(results, create=False)
     found = store.sweep(sweep)
     if found is None:
@@ -232,7 +235,7 @@ def baseline_set_command(results: ResultsArgument, sweep: str) -> None:
 @baseline_app.command("show")
 def baseline_show_command(results: ResultsArgument) -> None:
     """The baseline of every lab in the store: pinned, or the last good nightly sweep."""
-    store = Store.open(results, create=False)
+    store = Store.open(results, readonly=True)
     for lab in sorted({sweep.lab for sweep in store.sweeps()}):
         pinned = store.baseline(lab)
         chosen = baseline_for(store, lab)
@@ -287,15 +290,20 @@ def export_command(
     """Write one row per point (all sweeps, or one) as CSV or JSON."""
     if fmt not in ("csv", "json"):
         raise TestbedError(f"--format: {fmt!r}: expected csv or json", exit_code=EXIT_USAGE)
-    store = Store.open(results, create=False)
+    if sweep is not None:
+        check_sweep_id(sweep, "--sweep")
+    store = Store.open(results, readonly=True)
     if sweep is not None and store.sweep(sweep) is None:
         raise TestbedError(f"--sweep: {sweep!r}: no such sweep in {store.path}", EXIT_USAGE)
     text = export.render(export.rows(store, sweep), fmt)
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text)
-        console.print(f"wrote {output}")
+    except OSError as error:
+        raise TestbedError(f"--output: {output}: {error.strerror}", EXIT_USAGE) from None
+    console.print(f"wrote {output}")
 
 
 @app.command("report")
@@ -311,13 +319,28 @@ def report_command(
             help="Table 1's request rate (default: the highest at which every mechanism was ok).",
         ),
     ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write it under this directory (default: RESULTS/reports)."),
+    ] = None,
 ) -> None:
     """Write a sweep's report (figures, Table 1, findings) under RESULTS/reports/<sweep>/."""
-    store = Store.open(results, create=False)
+    if sweep is not None:
+        check_sweep_id(sweep, "--sweep")
+    store = Store.open(results, readonly=True)
     sweep_id = sweep if sweep is not None else _latest_sweep(store)
+    check_sweep_id(sweep_id, f"the latest sweep in {store.path}")
     if store.sweep(sweep_id) is None:
         raise TestbedError(f"--sweep: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
-    written = write_report(store, sweep_id, profile_rate)
+    try:
+        written = write_report(store, sweep_id, profile_rate, output)
+    except OSError as error:
+        where = error.filename or output or store.path.parent
+        raise TestbedError(
+            f"cannot write the report in {where}: {error.strerror} (--output DIR writes it"
+            " elsewhere)",
+            EXIT_USAGE,
+        ) from None
     for finding in written.report.findings:
         console.print(f"{finding.verdict:>14}: {finding.claim}")
     console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
@@ -334,13 +357,18 @@ def compare_command(
     ] = 5.0,
 ) -> int:
     """Compare sweep NEW against BASE per curve; exit 1 if any is significantly worse."""
-    store = Store.open(results, create=False)
+    check_sweep_id(base, "BASE")
+    check_sweep_id(new, "NEW")
+    store = Store.open(results, readonly=True)
     for name, sweep_id in (("BASE", base), ("NEW", new)):
         if store.sweep(sweep_id) is None:
             raise TestbedError(f"{name}: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
     comparison = compare_sweeps(store, base, new, threshold / 100)
     print_comparison(comparison, console)
-    console.print(f"comparison: {write_comparison(store, comparison)}")
+    try:
+        console.print(f"comparison: {write_comparison(store, comparison)}")
+    except OSError as error:  # a store on a read-only mount: the verdict stands without a page
+        warn(f"the comparison page was not written: {error.filename}: {error.strerror}")
     return 1 if comparison.regressed else 0
 
 

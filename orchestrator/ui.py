@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from orchestrator.config.model import Lab
+from orchestrator.config.redact import redact_text
 from orchestrator.lab.preflight import CHECKS, PreflightReport
 from orchestrator.lab.provision import PlaybookResult
 from orchestrator.results.records import Sweep, SweepSummary
@@ -36,12 +37,12 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def error_line(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {redact_text(message)}\n")
     sys.stderr.flush()
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {redact_text(message)}\n")
     sys.stderr.flush()
 
 
@@ -241,25 +242,34 @@ class Terminal:
 
     @contextlib.contextmanager
     def teed(self, log: IO[str]) -> Iterator[None]:
-        """Everything printed meanwhile also goes to `log` (a night's log), as plain lines."""
-        previous = console.file
-        console.file = _Tee(sys.stdout, log)  # type: ignore[assignment]
+        """The console into the terminal and `log` (a night's log); and whatever else this
+        process prints to stdout or stderr (a library's message) with its URLs shortened, for
+        cron.log."""
+        # The console's own setting (None: whatever sys.stdout is when it prints), not `.file`,
+        # which would pin today's sys.stdout into it for good.
+        previous = console._file
+        stdout, stderr = sys.stdout, sys.stderr
+        console.file = _Tee(stdout, log)  # type: ignore[assignment]
+        sys.stdout = _Tee(stdout)
+        sys.stderr = _Tee(stderr)
         try:
             yield
         finally:
-            console.file = previous
+            console._file = previous
+            sys.stdout, sys.stderr = stdout, stderr
 
 
 class _Tee:
     """A file-like object writing to the terminal and a log (not a terminal: rich then prints
-    plain lines, no live animations, into both)."""
+    plain lines, no live animations, into both), every URL in it shortened."""
 
     def __init__(self, *targets: IO[str]) -> None:
         self.targets = targets
 
     def write(self, text: str) -> int:
+        shown = redact_text(text)  # a URL printed by anyone (a library's message) is shortened
         for target in self.targets:
-            target.write(text)
+            target.write(shown)
         return len(text)
 
     def flush(self) -> None:

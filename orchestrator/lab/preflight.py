@@ -86,8 +86,8 @@ def probe_script(targets: Sequence[str]) -> str:
     ]
     for target in targets:
         quoted = shlex.quote(target)
-        lines.append(f'echo "@route {target}"; ip -j route get {quoted} 2>&1')
-        lines.append(f'ping -c 1 -W 1 {quoted} >/dev/null 2>&1; echo "@ping {target} $?"')
+        lines.append(f"echo @route {quoted}; ip -j route get {quoted} 2>&1")
+        lines.append(f'ping -c 1 -W 1 {quoted} >/dev/null 2>&1; echo @ping {quoted} "$?"')
     return "\n".join(lines)
 
 

@@ -34,6 +34,7 @@ from orchestrator.config.model import Lab
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
 from orchestrator.monitoring.promql import PrometheusClient
+from orchestrator.paths import log_file
 from orchestrator.ports import (
     IDLE_METRICS_PORT,
     LOAD_METRICS_PORT,
@@ -47,10 +48,14 @@ PROMTOOL = "promtool"
 START_TIMEOUT = 20.0
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def exporter_address(lab: Lab) -> str:
-    """Where the orchestrator's exporter listens: its management address in an emulated lab
-    (the lab's hosts and Prometheus reach it there), all addresses otherwise."""
-    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else "0.0.0.0"
+    """Where the orchestrator's exporter listens, which is where Prometheus scrapes it: its
+    management address in an emulated lab (the lab's own bridge), loopback on a real lab (our
+    Prometheus runs beside it). Never every address: the exporter is not for the network."""
+    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else LOOPBACK
 
 
 def scrape_config(lab: Lab) -> dict[str, Any]:
@@ -69,7 +74,6 @@ def scrape_config(lab: Lab) -> dict[str, Any]:
         ]
 
     orchestrator = exporter_address(lab)
-    orchestrator = "127.0.0.1" if orchestrator == "0.0.0.0" else orchestrator
     return {
         "global": {
             "scrape_interval": interval,
@@ -185,7 +189,7 @@ class Prometheus:
                 f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
             )
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "prometheus.log").open("ab")
+        log = log_file(self.directory / "prometheus.log").open("ab")
         command = [PROMETHEUS, *flags, "--log.level=warn"]
         cpus = self._cpus()
         if cpus:

@@ -19,6 +19,7 @@ and returns the output in one, `stop` signals, waits, escalates and collects in 
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 from collections.abc import Iterable, Sequence
@@ -49,6 +50,12 @@ class Finished:
         return describe_exit(self.exit_code) + (f": {tail}" if tail else "")
 
 
+def _check_name(name: str) -> None:
+    """Process names become file names in shell lines unquoted (next to globs): plain only."""
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
+        raise ValueError(f"process name {name!r}: expected lower-case letters, digits, - and _")
+
+
 def describe_exit(code: int | None) -> str:
     """'exit status 1', 'killed by SIGKILL' (the shell reports a signal as 128 + its number)."""
     if code is None:
@@ -72,6 +79,7 @@ class HostProcesses:
 
     def _launch(self, host: Host, name: str, command: str) -> list[str]:
         """Lines that start `command` as tracked process `name` and wait until its pid is known."""
+        _check_name(name)
         run = f"{RUN_DIR}/{name}"
         inner = (
             f"{command} >{run}.out 2>{run}.err </dev/null & echo $! >{run}.pid.tmp; "
@@ -94,6 +102,8 @@ class HostProcesses:
     @staticmethod
     def _wait(names: Sequence[str], timeout: float) -> list[str]:
         """Lines that wait until every process in `names` wrote its exit status, or timeout."""
+        for name in names:
+            _check_name(name)
         files = " ".join(f"{RUN_DIR}/{name}.exit" for name in names)
         return [
             f"end=$(( $(date +%s%N) / 1000000 + {int(timeout * 1000)} ))",
@@ -186,6 +196,7 @@ def report_lines(names: Sequence[str]) -> list[str]:
     """Lines printing, per name, its exit status, stdout and stderr tail between marks."""
     lines = []
     for name in names:
+        _check_name(name)
         run = f"{RUN_DIR}/{name}"
         lines += [
             f'echo "{MARK} {name} $(cat {run}.exit 2>/dev/null || echo -)"',

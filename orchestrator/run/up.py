@@ -21,6 +21,7 @@ from typing import Any
 from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
+from orchestrator.config.redact import display_url, redact_yaml
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
 from orchestrator.lab.preflight import run_preflight
@@ -127,7 +128,8 @@ def start_monitoring(lab: Lab, view: View, seams: Seams = REAL) -> SweepExporter
         view.warn(
             f"the orchestrator's exporter cannot listen ({error.strerror}): no live point metrics"
         )
-    view.info(f"prometheus: {url} (1 s scrapes, data in {prometheus.directory or url})")
+    shown = display_url(url)  # an external one may carry credentials
+    view.info(f"prometheus: {shown} (1 s scrapes, data in {prometheus.directory or shown})")
     if lab.monitoring.grafana.url:
         try:
             view.info(publish_dashboards(lab, url))
@@ -144,14 +146,14 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> str:
     token = os.environ.get(settings.token_env)
     if not token:
         raise TestbedError(
-            f"grafana at {settings.url}: the environment variable {settings.token_env} "
-            "(monitoring.grafana.token_env) holds no API token"
+            f"grafana at {display_url(settings.url)}: the environment variable"
+            f" {settings.token_env} (monitoring.grafana.token_env) holds no API token"
         )
     result = grafana.publish(
         settings.url, token, settings.prometheus_url or prometheus_url, settings.folder
     )
     changes = ", ".join(f"{name} {change}" for name, change in result.changes.items())
-    return f"grafana {settings.url}: {changes}"
+    return f"grafana {display_url(settings.url)}: {changes}"
 
 
 def _sweep(
@@ -180,8 +182,8 @@ def _sweep(
             digest=plan_digest(lab),
             seed=seed,
             points_planned=len(plan),
-            lab_file=lab.text,
-            inventory=lab.inventory_text,
+            lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
+            inventory=redact_yaml(lab.inventory_text),
             revision=git_revision(),
             hosts=hostfacts.gather(lab, remote),
             settings=_settings(lab),
