@@ -24,6 +24,8 @@ struct server_config {
     long accept_limit; /* connections accepted per readiness notification; 0: until EAGAIN */
     int max_conns;     /* 0: as many as descriptors allow */
     int setsize;       /* highest descriptor + 1 the process may use */
+    int write_first;   /* reply as soon as a request is read, without waiting for writability
+                        * (not the paper's state machine: see conn.c) */
 };
 
 /* One connection; the array of them is indexed by descriptor. Kept small: an idle keep-alive
@@ -35,6 +37,9 @@ struct conn {
     uint8_t linger;     /* close through a lingering close: the client may still be sending */
     uint32_t len;       /* bytes held in buf */
     uint32_t scanned;   /* of those, already scanned for the end of a request head */
+    uint8_t st;         /* the current response's status (enum st) */
+    uint8_t head_only;  /* ... answers a HEAD request */
+    uint8_t head_due;   /* ... is decided but its head not yet sent (waiting for writability) */
     char *buf;          /* REQ_MAX bytes, only while a partial or pipelined request is held */
     char *out;          /* unsent header bytes of the current response, NULL when none */
     uint32_t out_len, out_off;
