@@ -138,6 +138,13 @@ void metrics_render(FILE *f, const struct metrics_info *info)
                 sc_names[i], info->mechanism,
                 cpu_timed && wall > cpu ? (double)(wall - cpu) / 1e9 : 0.0);
     }
+    uint64_t ncalls = 0;
+    for (int i = 0; i < SC_COUNT; i++) ncalls += STAT_GET(stats.sc[i].calls);
+    one(f, "testbed_server_syscall_timing_cpu_seconds_total", "counter",
+        "CPU time the per-call timing itself cost (its clock reads, outside every call's row; "
+        "estimated from a calibration at start; 0 when nothing is timed): part of "
+        "process_cpu_seconds_total that is not the server's work.",
+        (double)ncalls * stats_timing_cost_ns / 1e9);
     family(f, "testbed_server_epoll_ctl_operations_total", "counter",
            "Interest-set operations of the epoll mechanisms, by operation and by the system call "
            "that carried them (one epoll_ctlv submission carries many).");

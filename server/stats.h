@@ -75,6 +75,7 @@ enum ep_via { VIA_EPOLL_CTL, VIA_EPOLL_CTLV, VIA_COUNT };
 
 enum timing { TIMING_NONE, TIMING_WALL, TIMING_CPU };
 extern int stats_timing;          /* enum timing; set once at start, before serving */
+extern double stats_timing_cost_ns; /* CPU time the timing adds per timed call (estimated) */
 extern const char *const timing_names[3];
 
 struct stats {

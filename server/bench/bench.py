@@ -536,7 +536,7 @@ def main() -> int:
         servers.append((m, str(USERVER), m, common))
     for spec in args.userver:
         label, rest = spec.split("=", 1)
-        path, mech, flags = [*rest.split(":"), "epoll-et", ""][:3]
+        path, mech, flags = [*rest.split(":", 2), "", ""][:3]
         servers.append((label, path, mech or "epoll-et", [f for f in flags.split(",") if f]))
 
     lab = Lab()

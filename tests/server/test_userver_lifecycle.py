@@ -17,7 +17,8 @@ OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", 
            "--metrics-address", "--metrics-port", "--help"]  # fmt: skip
 SYSCALLS = [
     "accept4", "read", "write", "sendfile", "close", "setsockopt", "shutdown", "openat2", "fstat",
-    "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter", "sendmsg", "pread64",
+    "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter", "sendmsg",
+    "pread64",
 ]  # fmt: skip
 
 

@@ -86,7 +86,9 @@ def test_httperf_one_byte_at_a_fixed_rate_without_errors(server: Userver) -> Non
         assert dsc("epoll_ctl") == 2000  # read+write registered once at accept, DEL at close
     # Calls are counted, not timed, unless --syscall-timing asks for it.
     assert all(
-        v == 0 for k, v in server.metrics().items() if k.startswith("testbed_server_syscall_seconds")
+        v == 0
+        for k, v in server.metrics().items()
+        if k.startswith("testbed_server_syscall_seconds")
     )
 
 
