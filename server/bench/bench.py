@@ -373,7 +373,8 @@ def point(lab: Lab, t: Target, rate: int, duration: float) -> tuple[float, int, 
 
 
 def find_ceiling(lab: Lab, nginx: Target, args: argparse.Namespace) -> tuple[int, str]:
-    """The highest probe rate httperf sustains against nginx, and what stopped the probe."""
+    """The highest probe rate httperf sustains against nginx (every connection answered,
+    within 10 % of the rate), and what stopped the probe."""
     best, why = 0, "every probe rate was sustained"
     for rate in [int(r) for r in args.probe_rates.split(",")]:
         time.sleep(args.cooldown)
@@ -382,7 +383,9 @@ def find_ceiling(lab: Lab, nginx: Target, args: argparse.Namespace) -> tuple[int
             f"  probe {rate:>6}/s  replies {reply_rate:>7.0f}/s  nginx cpu {busy:>4.0%}  "
             f"errors {errors} {kinds}"
         )
-        if errors or reply_rate < 0.97 * rate:
+        # Fell behind: an error, or the run took more than 10 % longer than planned (httperf
+        # offers late when it is short of CPU; on a shared machine a few % late is normal).
+        if errors or reply_rate < 0.9 * rate:
             who = "the server (nginx)" if busy >= CLIENT_BOUND_CPU else "the client (httperf)"
             why = f"at {rate}/s {who} fell behind (nginx cpu {busy:.0%}, {errors} errors)"
             break

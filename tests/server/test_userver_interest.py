@@ -14,7 +14,7 @@ from userver_harness import Userver, parse_httperf, read_response
 
 pytestmark = pytest.mark.slow
 
-CONNS = 600
+CONNS = 300
 OPS = "testbed_server_epoll_ctl_operations_total"
 
 
@@ -25,7 +25,7 @@ def one_byte_run(srv: Userver) -> tuple[dict[str, float], dict[str, float]]:
     r = subprocess.run(
         ["httperf", "--server", "127.0.0.1", "--port", str(srv.port), "--uri", "/one",
          "--http-version", "1.0", "--add-header", "Connection: close\\n",
-         "--rate", "400", "--num-conns", str(CONNS), "--timeout", "5"],
+         "--rate", "200", "--num-conns", str(CONNS), "--timeout", "10"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -118,7 +118,9 @@ def test_epoll_ctlv_carries_many_operations_per_submission(
         srv.wait_metric("testbed_server_connections_open", lambda v: v == 0)
         after = srv.metrics()
         carried = ops(before, after, "epoll-ctlv", "epoll_ctlv")
-        assert carried >= 100  # an ADD and a MOD per connection (and the listener's, if any)
+        # An ADD and a MOD per connection (+1: a fresh server's listener ADD may be submitted
+        # after the first scrape).
+        assert 100 <= carried <= 101
         assert calls(before, after, "epoll-ctlv", "epoll_ctlv") < carried / 5
     finally:
         for s in socks:
@@ -167,7 +169,7 @@ def test_profile_switch_times_cpu_apart_from_blocked(
         assert seen >= 4  # accept4, read, sendmsg, close, the wait ...
         wait = {"select": "select", "io_uring": "io_uring_enter"}.get(mechanism, "epoll_wait")
         labels = f'{{syscall="{wait}",mechanism="{mechanism}"}}'
-        # 600 connections at 400/s: the server is idle most of the time, inside its wait.
+        # 300 connections at 200/s: the server is idle most of the time, inside its wait.
         assert (
             after["testbed_server_syscall_blocked_seconds_total" + labels]
             > after["testbed_server_syscall_cpu_seconds_total" + labels]

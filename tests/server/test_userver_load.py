@@ -77,7 +77,8 @@ def test_httperf_one_byte_at_a_fixed_rate_without_errors(server: Userver) -> Non
                   f'via="epoll_ctlv",mechanism="epoll-ctlv"}}')
             for op in ("add", "mod")
         )  # fmt: skip
-        assert ops == 3000 and 1 <= dsc("epoll_ctlv") <= ops
+        # (+1: a fresh server's listener ADD may be submitted after the first scrape.)
+        assert 3000 <= ops <= 3001 and 1 <= dsc("epoll_ctlv") <= ops
     elif server.mechanism == "epoll-lt":
         # The paper's state machine over a keep-alive connection: ADD, MOD to write, MOD back
         # to read after the reply, DEL before close.
