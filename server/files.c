@@ -209,7 +209,8 @@ static int load(struct files *fs, const char *path, struct file *f)
     if (st.st_size > 0 && st.st_size <= FILE_INLINE_MAX) {
         if (!(f->data = malloc((size_t)st.st_size))) goto err;
         for (off_t got = 0; got < st.st_size;) {
-            ssize_t r = SYSCALL_RETRY(SC_PREAD, pread(fd, f->data + got, (size_t)(st.st_size - got), got));
+            size_t want = (size_t)(st.st_size - got);
+            ssize_t r = SYSCALL_RETRY(SC_PREAD, pread(fd, f->data + got, want, got));
             if (r <= 0) { /* shrank under us, or failed: serve it by sendfile after all */
                 free(f->data);
                 f->data = NULL;
