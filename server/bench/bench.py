@@ -377,15 +377,19 @@ def find_ceiling(lab: Lab, nginx: Target, args: argparse.Namespace) -> tuple[int
     within 10 % of the rate), and what stopped the probe."""
     best, why = 0, "every probe rate was sustained"
     for rate in [int(r) for r in args.probe_rates.split(",")]:
-        time.sleep(args.cooldown)
-        reply_rate, errors, busy, kinds = point(lab, nginx, rate, args.probe_duration)
-        log(
-            f"  probe {rate:>6}/s  replies {reply_rate:>7.0f}/s  nginx cpu {busy:>4.0%}  "
-            f"errors {errors} {kinds}"
-        )
-        # Fell behind: an error, or the run took more than 10 % longer than planned (httperf
-        # offers late when it is short of CPU; on a shared machine a few % late is normal).
-        if errors or reply_rate < 0.9 * rate:
+        for _ in range(1 + args.retries):  # others' bursts on the shared CPUs come and go
+            time.sleep(args.cooldown)
+            reply_rate, errors, busy, kinds = point(lab, nginx, rate, args.probe_duration)
+            log(
+                f"  probe {rate:>6}/s  replies {reply_rate:>7.0f}/s  nginx cpu {busy:>4.0%}  "
+                f"errors {errors} {kinds}"
+            )
+            # Fell behind: an error, or the run took more than 10 % longer than planned
+            # (httperf offers late when short of CPU; on a shared machine a few % is normal).
+            behind = errors > 0 or reply_rate < 0.9 * rate
+            if not behind:
+                break
+        if behind:
             who = "the server (nginx)" if busy >= CLIENT_BOUND_CPU else "the client (httperf)"
             why = f"at {rate}/s {who} fell behind (nginx cpu {busy:.0%}, {errors} errors)"
             break
@@ -496,7 +500,9 @@ def main() -> int:
         "FLAGS: extra options, comma-separated), e.g. before=/tmp/userver-old",
     )
     ap.add_argument("--flags", default="", help="extra options for every userver, comma-separated")
-    ap.add_argument("--probe-rates", default="6000,9000,12000,15000,18000,21000,24000,27000")
+    ap.add_argument(
+        "--probe-rates", default="500,1000,2000,4000,6000,9000,12000,15000,18000,21000,24000"
+    )
     ap.add_argument("--probe-duration", type=float, default=2.0)
     ap.add_argument(
         "--cost-fractions", default="0.4,0.7", help="cost rates as fractions of the ceiling"
