@@ -147,7 +147,19 @@ static int dispatch(aeLoop *l, int fd, int mask)
     }
     if (!call) return 0;
     fe->round = l->round;
-    fe->proc(l, fd, fe->data, call | error);
+    /* A handler that changes its interest (a connection going from reading its request to
+     * writing the reply) is called again at once when this round already showed the descriptor
+     * ready for the new interest: epoll2 reports read and write together, edge backends
+     * remember writability. Level backends that asked only for reading learn of writability
+     * from their next wait, as the paper's server did. Bounded: a state machine that keeps
+     * flipping waits for the next round. */
+    for (int again = 0;; again++) {
+        int before = fe->mask;
+        fe->proc(l, fd, fe->data, call | error);
+        if (!(fe->flags & AE_F_REGISTERED) || fe->mask == before || again == 2) break;
+        call = (l->be->edge ? fe->ready : mask) & fe->mask;
+        if (!call) break;
+    }
     if (fe->flags & AE_F_REGISTERED) queue_if_ready(l, fd);
     return 1;
 }

@@ -100,8 +100,11 @@ int aeGetMask(aeLoop *l, int fd);
 
 /*
  * One round: flushes queued interest changes, waits up to timeout_ms (-1: forever, 0: not at
- * all; forced to 0 while descriptors are queued) and calls the handlers. Returns the number of
- * handler calls, or -1 with errno when the mechanism failed.
+ * all; forced to 0 while descriptors are queued) and calls the handlers. A handler that changes
+ * its descriptor's interest is called again at once (at most twice more) for the new interest
+ * when this round already showed the descriptor ready for it: what fired (level backends), or
+ * the remembered readiness (edge backends). Returns the number of descriptors served, or -1
+ * with errno when the mechanism failed.
  */
 int aeProcessEvents(aeLoop *l, int timeout_ms);
 

@@ -51,6 +51,8 @@ int ep_ctl(aeLoop *l, int op, int fd, int mask, uint32_t extra)
 {
     struct epstate *s = l->state;
     struct epoll_event ev = {.events = ep_events(mask) | extra, .data.fd = fd};
+    stat_ep_op(op == EPOLL_CTL_ADD ? EP_ADD : op == EPOLL_CTL_MOD ? EP_MOD : EP_DEL,
+               VIA_EPOLL_CTL, 1);
     return SYSCALL_TIMED(SC_EPOLL_CTL, epoll_ctl(s->epfd, op, fd, &ev));
 }
 

@@ -21,7 +21,8 @@ struct epstate {
 int ep_create(aeLoop *l, char *err, size_t errlen);
 void ep_free(aeLoop *l);
 
-/* epoll_ctl(op, fd) for the AE mask plus extra flags, counted. Returns 0 or -1 with errno. */
+/* epoll_ctl(op, fd) for the AE mask plus extra flags, counted as a call and as an operation
+ * (stats.ep_ops). Returns 0 or -1 with errno. */
 int ep_ctl(aeLoop *l, int op, int fd, int mask, uint32_t extra);
 
 /* The epoll_event bits for an AE mask. */

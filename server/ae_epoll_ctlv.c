@@ -96,6 +96,7 @@ static int ctlv_flush(aeLoop *l)
         sqe->len = (__u32)ch->op;
         sqe->addr = (__u64)(uintptr_t)&c->evs[n];
         sqe->user_data = (__u64)ch->fd;
+        stat_ep_op(ch->op == EPOLL_CTL_ADD ? EP_ADD : EP_MOD, VIA_EPOLL_CTLV, 1);
         n++;
     }
     c->nq = 0;

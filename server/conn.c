@@ -1,12 +1,21 @@
 /*
  * conn.c - one HTTP connection: read, parse, answer, send, keep alive or close.
  *
+ * The paper's state machine (section 3) is the default: a connection wants to read until a
+ * request is parsed, then wants to write, and its reply is sent when the mechanism reports the
+ * socket writable; after the reply it wants to read again, or it is closed. Every change is an
+ * interest change (aeSetMask), so epoll-lt pays an epoll_ctl for each (ADD, MOD to write, DEL:
+ * three per one-request connection), epoll-ctlv queues them, and the backends that register
+ * read and write once (epoll-et, epoll2, io_uring) pay nothing. With --write-first the reply is
+ * sent right after its request is parsed, and a connection asks for writability only when the
+ * socket is full (two epoll_ctl per connection under epoll-lt).
+ *
  * A connection reads into the server's shared buffer; only the bytes of a partial request, or
- * of pipelined requests waiting behind a response that did not fit in the socket, are copied
- * into a buffer of its own, freed again when it is empty. A response is written at once after
- * its request is parsed; the connection asks for writability only when the socket is full.
- * Bodies go out with sendfile from the cached descriptor, between TCP_CORK on and off (the
- * paper's configuration, section 4.2).
+ * of pipelined requests waiting behind a reply, are copied into a buffer of its own, freed again
+ * when it is empty. A reply's head and a small body (cached in memory) go out in one sendmsg,
+ * with MSG_MORE when the connection closes right after, so that the close's FIN leaves in the
+ * same segment. Larger bodies go out with sendfile from the cached descriptor, between TCP_CORK
+ * on and off (the paper's configuration, section 4.2).
  */
 #include "http.h"
 #include "server.h"
@@ -19,6 +28,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *const reasons[ST_COUNT] = {
@@ -167,17 +177,13 @@ static char *append(char *p, const char *s, size_t n)
 }
 #define APPEND(p, lit) append((p), (lit), sizeof(lit) - 1)
 
-/* Starts a response: composes its head in s->obuf and sends what the socket takes. Error
- * responses other than 404 and 405 close the connection. Returns as send_more. */
-static int respond(struct server *s, int fd, struct conn *c, enum st st, struct file *f,
-                   int head_only)
+/* Composes the current reply's head (and an error's text body) in s->obuf. Returns its
+ * length. */
+static size_t compose(struct server *s, struct conn *c)
 {
-    STAT_INC(stats.requests);
-    STAT_INC(stats.replies[st]);
-    if (st != ST_200 && st != ST_404 && st != ST_405) c->keep_alive = 0;
-    if (st == ST_400 || st == ST_405 || st == ST_501 || st == ST_505) c->linger = 1;
-    const char *reason = reasons[st];
+    const char *reason = reasons[c->st];
     size_t rlen = strlen(reason);
+    struct file *f = c->file;
     char *p = APPEND(s->obuf, "HTTP/1.1 ");
     p = append(p, reason, rlen);
     p = APPEND(p, "\r\nServer: userver\r\n");
@@ -191,29 +197,77 @@ static int respond(struct server *s, int fd, struct conn *c, enum st st, struct 
         for (size_t v = rlen + 1; v; v /= 10) num[nl++] = (char)('0' + v % 10);
         while (nl) *p++ = num[--nl];
         p = APPEND(p, "\r\n");
-        if (st == ST_405) p = APPEND(p, "Allow: GET, HEAD\r\n");
+        if (c->st == ST_405) p = APPEND(p, "Allow: GET, HEAD\r\n");
     }
     p = c->keep_alive ? APPEND(p, "Connection: keep-alive\r\n\r\n")
                       : APPEND(p, "Connection: close\r\n\r\n");
-    if (!f && !head_only) {
+    if (!f && !c->head_only) {
         p = append(p, reason, rlen);
         *p++ = '\n';
     }
-    if (f && !head_only && f->size > 0) {
-        c->file = f;
-        c->off = 0;
-        c->end = f->size;
+    return (size_t)(p - s->obuf);
+}
+
+/* Sends the current reply from its start. A head with no body or a small cached body goes out
+ * in one sendmsg (with MSG_MORE when the connection closes after it: the FIN then leaves with
+ * the data); a larger body follows its head by sendfile, corked. Returns as send_more. */
+static int send_reply(struct server *s, int fd, struct conn *c)
+{
+    size_t hlen = compose(s, c);
+    struct file *f = c->file;
+    c->head_due = 0;
+    c->off = 0;
+    c->end = f && !c->head_only ? f->size : 0;
+    if (c->end == 0) c->file = NULL;
+#ifndef USERVER_NO_ONESEND
+    if (!c->file || f->data) {
+        struct iovec iov[2] = {{s->obuf, hlen}, {c->file ? f->data : NULL, (size_t)c->end}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = c->file ? 2 : 1};
+        int flags = MSG_NOSIGNAL;
+#ifndef USERVER_NO_MSGMORE
+        if (!c->keep_alive) flags |= MSG_MORE;
+#endif
+        ssize_t n = SYSCALL_RETRY(SC_SENDMSG, sendmsg(fd, &m, flags));
+        if (n < 0 && errno != EAGAIN) return -1;
+        if (n < 0) n = 0;
+        STAT_ADD(stats.sent_bytes, (uint64_t)n);
+        if ((size_t)n >= hlen) { /* the rest of the body, if any, by sendfile */
+            c->off = (off_t)((size_t)n - hlen);
+            return send_more(s, fd, c, "", 0);
+        }
+        return send_more(s, fd, c, s->obuf + n, hlen - (size_t)n);
+    }
+#endif
+    if (c->file) {
         cork(fd, 1);
         c->corked = 1;
     }
-    return send_more(s, fd, c, s->obuf, (size_t)(p - s->obuf));
+    return send_more(s, fd, c, s->obuf, hlen);
+}
+
+/* Decides a reply: counts it and notes what it is. Error replies other than 404 and 405 close
+ * the connection. With --write-first it is sent at once (returns as send_more); otherwise it
+ * waits for the socket to be writable (returns 0: the caller switches to writing). */
+static int respond(struct server *s, int fd, struct conn *c, enum st st, struct file *f,
+                   int head_only)
+{
+    STAT_INC(stats.requests);
+    STAT_INC(stats.replies[st]);
+    if (st != ST_200 && st != ST_404 && st != ST_405) c->keep_alive = 0;
+    if (st == ST_400 || st == ST_405 || st == ST_501 || st == ST_505) c->linger = 1;
+    c->st = (uint8_t)st;
+    c->file = f;
+    c->head_only = !!head_only;
+    c->head_due = 1;
+    if (!s->cfg.write_first) return 0;
+    return send_reply(s, fd, c);
 }
 
 /* Answers one well-formed request head. Returns as send_more. */
 static int serve(struct server *s, int fd, struct conn *c, const struct http_request *r)
 {
     c->keep_alive = r->keep_alive && !r->has_body && !s->draining;
-    c->linger = (uint8_t)r->has_body; /* its body is left unread */
+    c->linger = !!r->has_body; /* its body is left unread */
     int kind = http_method_kind(r->method, r->method_len);
     if (r->has_te) return respond(s, fd, c, ST_501, NULL, 0); /* no transfer coding is known */
     if (r->major != 1) return respond(s, fd, c, ST_505, NULL, 0);
@@ -291,9 +345,18 @@ static void on_readable(struct server *s, int fd, struct conn *c, int error)
     }
     if (n < 0) {
         io_error(s, fd);
-    } else if (n == 0) {
+        return;
+    }
+    if (n == 0) {
         conn_close(s, fd); /* the client closed */
-    } else if (c->buf) {
+        return;
+    }
+#ifndef USERVER_NO_SHORTREAD
+    /* A short read emptied the socket: what arrives later brings a new event (edge backends
+     * wake on every arrival), so there is no second read just to see EAGAIN. */
+    if ((size_t)n < room) aeNotReady(s->loop, fd, AE_READABLE);
+#endif
+    if (c->buf) {
         c->len += (uint32_t)n;
         process(s, fd, c, c->buf, c->len, c->scanned);
     } else {
@@ -315,7 +378,7 @@ static void on_linger(struct server *s, int fd, struct conn *c)
 
 static void on_writable(struct server *s, int fd, struct conn *c)
 {
-    int rc = send_more(s, fd, c, NULL, 0);
+    int rc = c->head_due ? send_reply(s, fd, c) : send_more(s, fd, c, NULL, 0);
     if (rc < 0) {
         io_error(s, fd);
     } else if (rc == 1 && !c->keep_alive) {

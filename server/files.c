@@ -155,6 +155,7 @@ void files_close(struct files *fs)
         close(fs->tab[i].f.fd);
         free(fs->tab[i].path);
         free(fs->tab[i].f.hdr);
+        free(fs->tab[i].f.data);
     }
     if (fs->rootfd >= 0) close(fs->rootfd);
     free(fs->tab);
@@ -204,6 +205,20 @@ static int load(struct files *fs, const char *path, struct file *f)
     int n = snprintf(buf, sizeof buf,
                      "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n",
                      content_type(path), (long long)st.st_size, date);
+    f->data = NULL;
+    if (st.st_size > 0 && st.st_size <= FILE_INLINE_MAX) {
+        if (!(f->data = malloc((size_t)st.st_size))) goto err;
+        for (off_t got = 0; got < st.st_size;) {
+            size_t want = (size_t)(st.st_size - got);
+            ssize_t r = SYSCALL_RETRY(SC_PREAD, pread(fd, f->data + got, want, got));
+            if (r <= 0) { /* shrank under us, or failed: serve it by sendfile after all */
+                free(f->data);
+                f->data = NULL;
+                break;
+            }
+            got += r;
+        }
+    }
     f->hdr = strdup(buf);
     if (!f->hdr) goto err;
     f->hdr_len = (size_t)n;
@@ -211,6 +226,7 @@ static int load(struct files *fs, const char *path, struct file *f)
     f->size = st.st_size;
     return 0;
 err:
+    free(f->data);
     SYSCALL_TIMED(SC_CLOSE, close(fd));
     return -3;
 }
@@ -238,6 +254,7 @@ int files_get(struct files *fs, const char *path, struct file **out)
 nomem:
     close(f.fd);
     free(f.hdr);
+    free(f.data);
     errno = ENOMEM;
     return -3;
 }

@@ -2,8 +2,9 @@
  * files.h - the docroot: request targets to paths, and a cache of open files with their
  * prepared header lines.
  *
- * A file is opened and fstat'ed once, on its first request, with openat2(RESOLVE_BENEATH), so
- * that no path, ".." or symbolic link can leave the docroot; later requests cost no system call.
+ * A file is opened and fstat'ed (and, when small, read into memory) once, on its first request,
+ * with openat2(RESOLVE_BENEATH), so that no path, ".." or symbolic link can leave the docroot;
+ * later requests cost no system call.
  * The workloads' file sets are static during a run and fit in memory, so entries are never
  * evicted or revalidated (a file changed on disk keeps its first size: a documented shortcut).
  */
@@ -18,7 +19,11 @@ struct file {
     off_t size;
     char *hdr; /* "Content-Type: ...\r\nContent-Length: ...\r\nLast-Modified: ...\r\n" */
     size_t hdr_len;
+    char *data; /* the whole body when size <= FILE_INLINE_MAX (read once, on first use), else
+                 * NULL: a small reply goes out in one sendmsg, a large one by sendfile */
 };
+
+#define FILE_INLINE_MAX 16384
 
 struct files;
 

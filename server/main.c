@@ -48,6 +48,12 @@ static void usage(FILE *f)
             "                       response for S seconds (default 60; 0: never)\n"
             "  --metrics-address A  address of the Prometheus endpoint (default 127.0.0.1)\n"
             "  --metrics-port P     its port, GET /metrics (default 9180; 0 disables it)\n"
+            "  --write-first        reply as soon as a request is read instead of waiting for\n"
+            "                       writability (default: the paper's state machine)\n"
+            "  --syscall-timing T   none|wall|cpu: time each system call (default none: count\n"
+            "                       only); cpu adds its CPU time apart from time blocked, at\n"
+            "                       two extra system calls per call\n"
+            "  --profile-syscalls   the same as --syscall-timing cpu (Table 1's profiling run)\n"
             "  --help               this text\n"
             "  --version            the version\n");
 }
@@ -93,7 +99,7 @@ int main(int argc, char **argv)
 {
     enum {
         O_MECH = 256, O_ADDR, O_PORT, O_DOC, O_ALIM, O_MAXC, O_IDLE, O_WRITE, O_MADDR, O_MPORT,
-        O_HELP, O_VER
+        O_HELP, O_VER, O_WFIRST, O_TIMING, O_PROFILE
     };
     static const struct option opts[] = {
         {"mechanism", required_argument, 0, O_MECH},
@@ -106,6 +112,9 @@ int main(int argc, char **argv)
         {"write-timeout", required_argument, 0, O_WRITE},
         {"metrics-address", required_argument, 0, O_MADDR},
         {"metrics-port", required_argument, 0, O_MPORT},
+        {"write-first", no_argument, 0, O_WFIRST},
+        {"syscall-timing", required_argument, 0, O_TIMING},
+        {"profile-syscalls", no_argument, 0, O_PROFILE},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VER},
         {0, 0, 0, 0},
@@ -113,7 +122,7 @@ int main(int argc, char **argv)
     struct server_config cfg = {
         .be = aeBackendByName("epoll-lt"), .address = "0.0.0.0", .port = 8080, .write_timeout = 60};
     const char *maddr = "127.0.0.1", *alim = "inf";
-    int mport = 9180, o;
+    int mport = 9180, o, timing = TIMING_NONE;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -136,6 +145,13 @@ int main(int argc, char **argv)
         case O_WRITE: cfg.write_timeout = (int)number("--write-timeout", optarg, 0, 86400); break;
         case O_MADDR: maddr = optarg; break;
         case O_MPORT: mport = (int)number("--metrics-port", optarg, 0, 65535); break;
+        case O_WFIRST: cfg.write_first = 1; break;
+        case O_TIMING:
+            for (timing = 0; timing < 3 && strcmp(optarg, timing_names[timing]) != 0; timing++)
+                ;
+            if (timing == 3) bad("--syscall-timing: unknown '%s' (none, wall, cpu)", optarg);
+            break;
+        case O_PROFILE: timing = TIMING_CPU; break;
         case O_HELP: usage(stdout); return 0;
         case O_VER: puts("userver " VERSION); return 0;
         case ':': bad("%s needs a value", argv[optind - 1]); break;
@@ -155,13 +171,15 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    stats_set_timing(timing);
     char err[256];
     struct server *s = server_create(&cfg, err, sizeof err);
     if (!s) {
         fprintf(stderr, "userver: %s\n", err);
         return 1;
     }
-    struct metrics_info info = {cfg.be->name, alim, VERSION};
+    const char *interest = cfg.write_first ? "write-first" : "state-machine";
+    struct metrics_info info = {cfg.be->name, alim, VERSION, interest, timing_names[timing]};
     if (mport && metrics_start(maddr, mport, &info, err, sizeof err) < 0) {
         fprintf(stderr, "userver: %s\n", err);
         server_free(s);
@@ -173,9 +191,10 @@ int main(int argc, char **argv)
     if (cfg.write_timeout) snprintf(wr, sizeof wr, "%d", cfg.write_timeout);
     fprintf(stderr,
             "userver: started mechanism=%s listen=%s:%d metrics=%s accept-limit=%s "
-            "max-conns=%d idle-timeout=%s write-timeout=%s docroot=%s pid=%d\n",
-            cfg.be->name, cfg.address, cfg.port, mlisten, alim, cfg.max_conns, idle, wr,
-            cfg.docroot, (int)getpid());
+            "max-conns=%d idle-timeout=%s write-timeout=%s interest=%s syscall-timing=%s "
+            "docroot=%s pid=%d\n",
+            cfg.be->name, cfg.address, cfg.port, mlisten, alim, cfg.max_conns, idle, wr, interest,
+            timing_names[timing], cfg.docroot, (int)getpid());
     int rc = server_run(s, &stop, err, sizeof err);
     if (rc < 0) fprintf(stderr, "userver: %s\n", err);
     server_free(s);

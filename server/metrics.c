@@ -74,9 +74,13 @@ static void process_metrics(FILE *f)
 
 void metrics_render(FILE *f, const struct metrics_info *info)
 {
-    family(f, "testbed_server_info", "gauge", "The server under test: mechanism, accept-limit.");
-    fprintf(f, "testbed_server_info{mechanism=\"%s\",accept_limit=\"%s\",version=\"%s\"} 1\n",
-            info->mechanism, info->accept_limit, info->version);
+    family(f, "testbed_server_info", "gauge",
+           "The server under test: mechanism, accept-limit, interest handling, syscall timing.");
+    fprintf(f,
+            "testbed_server_info{mechanism=\"%s\",accept_limit=\"%s\",version=\"%s\","
+            "interest=\"%s\",syscall_timing=\"%s\"} 1\n",
+            info->mechanism, info->accept_limit, info->version, info->interest,
+            info->syscall_timing);
     one(f, "testbed_server_connections_accepted_total", "counter", "Connections accepted.",
         (double)STAT_GET(stats.accepted));
     one(f, "testbed_server_connections_closed_total", "counter", "Connections closed.",
@@ -120,10 +124,48 @@ void metrics_render(FILE *f, const struct metrics_info *info)
         fprintf(f, "testbed_server_syscalls_total{syscall=\"%s\",mechanism=\"%s\"} %llu\n",
                 sc_names[i], info->mechanism, (unsigned long long)STAT_GET(stats.sc[i].calls));
     family(f, "testbed_server_syscall_seconds_total", "counter",
-           "Time spent in system calls of the serving path (CLOCK_MONOTONIC around each call).");
+           "Wall time spent in system calls of the serving path (CLOCK_MONOTONIC around each "
+           "call; 0 unless --syscall-timing is wall or cpu).");
     for (int i = 0; i < SC_COUNT; i++)
         fprintf(f, "testbed_server_syscall_seconds_total{syscall=\"%s\",mechanism=\"%s\"} %.9f\n",
                 sc_names[i], info->mechanism, (double)STAT_GET(stats.sc[i].ns) / 1e9);
+    family(f, "testbed_server_syscall_cpu_seconds_total", "counter",
+           "CPU time of the serving thread inside each system call (0 unless --syscall-timing "
+           "cpu).");
+    for (int i = 0; i < SC_COUNT; i++)
+        fprintf(f,
+                "testbed_server_syscall_cpu_seconds_total{syscall=\"%s\",mechanism=\"%s\"} "
+                "%.9f\n",
+                sc_names[i], info->mechanism, (double)STAT_GET(stats.sc[i].cpu_ns) / 1e9);
+    family(f, "testbed_server_syscall_blocked_seconds_total", "counter",
+           "Wall time inside each system call during which the serving thread did not run: "
+           "blocked or preempted (0 unless --syscall-timing cpu).");
+    int cpu_timed = strcmp(info->syscall_timing, "cpu") == 0;
+    for (int i = 0; i < SC_COUNT; i++) {
+        uint64_t wall = STAT_GET(stats.sc[i].ns), cpu = STAT_GET(stats.sc[i].cpu_ns);
+        fprintf(f,
+                "testbed_server_syscall_blocked_seconds_total{syscall=\"%s\",mechanism=\"%s\"} "
+                "%.9f\n",
+                sc_names[i], info->mechanism,
+                cpu_timed && wall > cpu ? (double)(wall - cpu) / 1e9 : 0.0);
+    }
+    uint64_t ncalls = 0;
+    for (int i = 0; i < SC_COUNT; i++) ncalls += STAT_GET(stats.sc[i].calls);
+    one(f, "testbed_server_syscall_timing_cpu_seconds_total", "counter",
+        "CPU time the per-call timing itself cost (its clock reads, outside every call's row; "
+        "estimated from a calibration at start; 0 when nothing is timed): part of "
+        "process_cpu_seconds_total that is not the server's work.",
+        (double)ncalls * stats_timing_cost_ns / 1e9);
+    family(f, "testbed_server_epoll_ctl_operations_total", "counter",
+           "Interest-set operations of the epoll mechanisms, by operation and by the system call "
+           "that carried them (one epoll_ctlv submission carries many).");
+    for (int op = 0; op < EP_OP_COUNT; op++)
+        for (int via = 0; via < VIA_COUNT; via++)
+            fprintf(f,
+                    "testbed_server_epoll_ctl_operations_total{op=\"%s\",via=\"%s\","
+                    "mechanism=\"%s\"} %llu\n",
+                    ep_op_names[op], ep_via_names[via], info->mechanism,
+                    (unsigned long long)STAT_GET(stats.ep_ops[op][via]));
     process_metrics(f);
 }
 

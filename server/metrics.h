@@ -19,6 +19,8 @@ struct metrics_info {
     const char *mechanism;
     const char *accept_limit; /* "inf" or the number */
     const char *version;
+    const char *interest;       /* "state-machine" (the paper's) or "write-first" */
+    const char *syscall_timing; /* "none", "wall" or "cpu" */
 };
 
 /* Writes the whole exposition to f. */

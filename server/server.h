@@ -26,18 +26,25 @@ struct server_config {
     int setsize;       /* highest descriptor + 1 the process may use */
     int idle_timeout;  /* seconds a connection may wait for a request; 0: for ever */
     int write_timeout; /* seconds a response may make no progress; 0: for ever */
+    int write_first;   /* reply as soon as a request is read, without waiting for writability
+                        * (not the paper's state machine: see conn.c) */
 };
 
 /* One connection; the array of them is indexed by descriptor. Kept small: an idle keep-alive
  * connection owns nothing else (no buffer), which is what the 1 KiB/connection budget needs. */
 struct conn {
-    uint8_t state;      /* C_* below */
-    uint8_t keep_alive; /* after the current response */
-    uint8_t corked;     /* TCP_CORK is on */
-    uint8_t linger;     /* close through a lingering close: the client may still be sending */
-    uint32_t len;       /* bytes held in buf */
-    uint32_t scanned;   /* of those, already scanned for the end of a request head */
-    uint32_t since;     /* server.now when the connection's current wait began: see timeouts */
+    /* One byte of flags and one of status, so that with three 32-bit fields the connection
+     * stays 64 bytes: an idle keep-alive connection holds nothing else. */
+    uint8_t state : 2;      /* C_* below */
+    uint8_t keep_alive : 1; /* after the current response */
+    uint8_t corked : 1;     /* TCP_CORK is on */
+    uint8_t linger : 1;     /* close through a lingering close: the client may still be sending */
+    uint8_t head_only : 1;  /* the current response answers a HEAD request */
+    uint8_t head_due : 1;   /* ... is decided but its head not yet sent (waiting for writability) */
+    uint8_t st;             /* the current response's status (enum st) */
+    uint32_t len;           /* bytes held in buf */
+    uint32_t scanned;       /* of those, already scanned for the end of a request head */
+    uint32_t since;         /* server.now when the connection's current wait began: see timeouts */
     char *buf;          /* REQ_MAX bytes, only while a partial or pipelined request is held */
     char *out;          /* unsent header bytes of the current response, NULL when none */
     uint32_t out_len, out_off;

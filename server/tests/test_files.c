@@ -100,8 +100,24 @@ static void cache(void)
     uint64_t opens = stats.sc[SC_OPENAT2].calls;
     CHECK(files_get(fs, "one", &g) == 0 && g == f);
     CHECK(stats.sc[SC_OPENAT2].calls == opens); /* cached: no system call */
+    CHECK(f->data && f->data[0] == 'x'); /* small: its body is cached, read once */
     CHECK(files_get(fs, "sub/page.html", &f) == 0 && f->size == 10);
     CHECK(strstr(f->hdr, "Content-Type: text/html\r\n") != NULL);
+    CHECK(f->data && memcmp(f->data, "<p>hi</p>\n", 10) == 0);
+    {
+        static char big[FILE_INLINE_MAX + 1];
+        memset(big, 'b', sizeof big - 1);
+        snprintf(p, sizeof p, "%s/big", root);
+        put(p, big);
+        CHECK(files_get(fs, "big", &f) == 0 && f->size == FILE_INLINE_MAX);
+        CHECK(f->data && f->data[FILE_INLINE_MAX - 1] == 'b'); /* the largest cached in memory */
+        snprintf(p, sizeof p, "%s/bigger", root);
+        big[sizeof big - 1] = 'b'; /* one byte more: sendfile's, not cached */
+        int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        CHECK(fd >= 0 && write(fd, big, sizeof big) == (ssize_t)sizeof big);
+        close(fd);
+        CHECK(files_get(fs, "bigger", &f) == 0 && f->size == FILE_INLINE_MAX + 1 && !f->data);
+    }
     CHECK(files_get(fs, "in", &f) == 0 && f->size == 10);
     CHECK(files_get(fs, "out", &f) == -1);
     CHECK(files_get(fs, "rel-out", &f) == -1);

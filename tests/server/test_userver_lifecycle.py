@@ -19,7 +19,8 @@ OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", 
            "--help"]  # fmt: skip
 SYSCALLS = [
     "accept4", "read", "write", "sendfile", "close", "setsockopt", "shutdown", "openat2", "fstat",
-    "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter",
+    "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter", "sendmsg",
+    "pread64",
 ]  # fmt: skip
 
 
@@ -70,7 +71,8 @@ def test_one_line_at_start_and_stop_and_none_per_request(userver_bin: Path, docr
     assert re.fullmatch(
         rf"userver: started mechanism=epoll-et listen=127\.0\.0\.1:{srv.port} "
         rf"metrics=127\.0\.0\.1:{srv.metrics_port} accept-limit=10 max-conns=\d+ "
-        rf"idle-timeout=off write-timeout=60 docroot=\S+ pid={srv.pid}\n",
+        rf"idle-timeout=off write-timeout=60 interest=state-machine syscall-timing=none "
+        rf"docroot=\S+ pid={srv.pid}\n",
         start,
     )
     assert stop.startswith("userver: stopped mechanism=epoll-et accepted=30 requests=30 ")
@@ -154,10 +156,20 @@ def test_metrics_pass_promtool_and_name_what_table_1_needs(server: Userver) -> N
     assert r.returncode == 0, r.stdout + r.stderr
     m = server.metrics()
     mech = server.mechanism
-    assert m[f'testbed_server_info{{mechanism="{mech}",accept_limit="inf",version="0.1.0"}}'] == 1
+    info = (
+        f'testbed_server_info{{mechanism="{mech}",accept_limit="inf",version="0.1.0",'
+        'interest="state-machine",syscall_timing="none"}'
+    )
+    assert m[info] == 1
     for name in SYSCALLS:
-        assert f'testbed_server_syscalls_total{{syscall="{name}",mechanism="{mech}"}}' in m
-        assert f'testbed_server_syscall_seconds_total{{syscall="{name}",mechanism="{mech}"}}' in m
+        labels = f'{{syscall="{name}",mechanism="{mech}"}}'
+        assert f"testbed_server_syscalls_total{labels}" in m
+        for kind in ["", "_cpu", "_blocked"]:
+            assert f"testbed_server_syscall{kind}_seconds_total{labels}" in m
+    for op in ["add", "mod", "del"]:
+        for via in ["epoll_ctl", "epoll_ctlv"]:
+            labels = f'{{op="{op}",via="{via}",mechanism="{mech}"}}'
+            assert f"testbed_server_epoll_ctl_operations_total{labels}" in m
     for kind in ["emfile", "accept", "parse", "oversize", "reset", "io", "open", "event"]:
         assert f'testbed_server_errors_total{{kind="{kind}"}}' in m
     for kind in ["idle", "write", "linger"]:
