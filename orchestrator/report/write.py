@@ -106,7 +106,8 @@ def write_files(report: Report, directory: Path) -> list[str]:
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
         files[name] = _csv(
-            ("syscall", "mechanism", "percent", "calls", "seconds", "rate"), table1_rows(table)
+            ("syscall", "mechanism", "percent", "calls", "seconds", "rate", "profile"),
+            table1_rows(table),
         )
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
@@ -226,11 +227,18 @@ def idle_rows(report: Report) -> list[list[Any]]:
 
 
 def table1_rows(table: SyscallTable) -> list[list[Any]]:
-    return [
-        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate]
+    """One row per call and mechanism; in a CPU profile, one "waiting" row per mechanism too
+    (its percent is of wall time, not CPU: see `syscalls`)."""
+    rows: list[list[Any]] = [
+        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate, table.profile]
         for row in table.rows
         for mechanism, cell in row.cells.items()
     ]
+    for column in table.columns:
+        if column.waiting is not None:
+            waiting = 100 * column.waiting
+            rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
+    return rows
 
 
 def _interval(estimate: Estimate | None) -> list[float | None]:
