@@ -2,8 +2,8 @@
 
     written = write_report(store, sweep_id, profile_rate=None)
     written.directory, written.report
-    # index.html, figure-1-one-byte-idle0.png, figure-1-one-byte-idle0.csv, table1-...csv,
-    # curves.csv, idle.csv, findings.csv, points.csv
+    # index.html; per figure figure-<N>-<slug>.png, .svg and .csv (N: 1-7 as the paper's,
+    # A1, A2, ... beyond it); table1-...csv, curves.csv, idle.csv, findings.csv, points.csv
 
 The files are written into a fresh temporary directory and renamed into place at the end, so a
 report directory is always a whole report (an older one is replaced, never mixed with).
@@ -24,7 +24,7 @@ from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
 from orchestrator.report.data import SweepData
 from orchestrator.report.html import report_page
-from orchestrator.report.layout import Figure
+from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
 from orchestrator.results import export
@@ -72,7 +72,7 @@ def write_report(store: Store, sweep_id: str, profile_rate: float | None = None)
     staging = Path(tempfile.mkdtemp(prefix=f".{sweep_id}-", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
     try:
-        write_files(report, staging)
+        write_files(report, staging, store_link=f"../../{store.path.name}")
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -91,18 +91,21 @@ def write_comparison(store: Store, comparison: Comparison) -> Path:
     return path
 
 
-def write_files(report: Report, directory: Path) -> list[str]:
+def write_files(report: Report, directory: Path, store_link: str | None = None) -> list[str]:
     """Every file of the report into `directory`; return their names, index.html last."""
     # matplotlib takes a second or more to import: only when drawing, not with every command.
     from orchestrator.report import figures as drawing
 
     files: dict[str, str] = {}
     pngs: dict[str, bytes] = {}
+    images: list[str] = []
     for figure in report.figures:
-        stem = f"figure-{figure.number}-{figure.slug}"
-        pngs[figure.slug] = drawing.render(figure)
-        (directory / f"{stem}.png").write_bytes(pngs[figure.slug])
-        files[f"{stem}.csv"] = _csv(FIGURE_COLUMNS, figure_rows(figure))
+        stem = figure.stem
+        pngs[stem] = drawing.render(figure)
+        (directory / f"{stem}.png").write_bytes(pngs[stem])
+        (directory / f"{stem}.svg").write_bytes(drawing.render(figure, "svg"))
+        images += [f"{stem}.png", f"{stem}.svg"]
+        files[f"{stem}.csv"] = figure_csv(figure)
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
         files[name] = _csv(
@@ -118,9 +121,57 @@ def write_files(report: Report, directory: Path) -> list[str]:
     files["points.csv"] = export.render([export.row(p) for p in report.data.points], "csv")
     for name, text in files.items():
         (directory / name).write_text(text)
-    names = [*(f"figure-{f.number}-{f.slug}.png" for f in report.figures), *files]
-    (directory / "index.html").write_text(report_page(report, pngs, names))
+    names = [*images, *files]
+    (directory / "index.html").write_text(report_page(report, pngs, names, store_link))
     return [*names, "index.html"]
+
+
+METRIC_COLUMNS = (
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "metric",
+    "ok_runs",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "keys",
+)
+BAR_COLUMNS = (
+    "figure",
+    "bar",
+    "mechanism",
+    "measure",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "bound",
+    "rate",
+)
+RUN_COLUMNS = (
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "repetition",
+    "status",
+    "reply_rate",
+    "key",
+)
+
+
+def figure_csv(figure: Figure) -> str:
+    """The data a figure draws, as CSV (its columns depend on its kind)."""
+    from orchestrator.report import bars, panels  # they import matplotlib
+
+    if figure.kind == THROUGHPUT:
+        return _csv(FIGURE_COLUMNS, figure_rows(figure))
+    if figure.kind in (COST, CLIENT):
+        return _csv(METRIC_COLUMNS, panels.rows(figure))
+    if figure.kind == IDLE_BARS:
+        return _csv(BAR_COLUMNS, bars.bar_rows(figure))
+    return _csv(RUN_COLUMNS, bars.repetition_rows(figure))
 
 
 def figure_rows(figure: Figure) -> list[list[Any]]:

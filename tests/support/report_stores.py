@@ -170,6 +170,8 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
     assert figure_csvs and len(figure_csvs) == len(list(directory.glob("figure-*.png")))
     covered: set[str] = set()
     for path in figure_csvs:
+        if "reply_rate_mean" not in path.read_text().partition("\n")[0]:
+            continue  # a figure beyond the paper that draws other metrics
         for row in csv_rows(path):
             runs = [by_key[key] for key in row["keys"].split()]
             assert runs, row
