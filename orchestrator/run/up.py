@@ -37,6 +37,7 @@ from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
+from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.sweep import (
     Observers,
     SweepObserver,
@@ -108,6 +109,8 @@ def run_up(
     lab: Lab, *, new: bool = False, kind: str = "manual", observer: SweepObserver | None = None
 ) -> UpResult:
     """The whole of `orchestrate up`; see the module docstring."""
+    for line in plan_summary(lab, new=new).describe():
+        console.print(line, highlight=False)
     if lab.emulate:
         lab_up(lab)
     preflight(lab)
