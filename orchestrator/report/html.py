@@ -17,7 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 
 from orchestrator.report.build import Report
-from orchestrator.report.data import MECHANISM_LABELS
+from orchestrator.report.costs import at_top, cost_comparisons
+from orchestrator.report.data import MECHANISM_LABELS, Curve
 from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS, THRESHOLD
 from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
@@ -93,7 +94,10 @@ def _banner(report: Report) -> str:
     lines = []
     for finding in report.findings:
         basis = " and ".join(f"by {b}" for b in finding.basis) or "not judged"
-        why = f": {finding.why}" if finding.why else ""
+        reason = finding.why or (finding.evidence[0] if finding.evidence else "")
+        if not finding.basis and finding.evidence:
+            reason = "; ".join(finding.evidence)
+        why = f": {reason}" if reason else ""
         lines.append(
             f"<li><b>{esc(finding.source)}</b> ({esc(finding.verdict)}) {esc(basis)}{esc(why)}</li>"
         )
@@ -134,6 +138,13 @@ def _findings(report: Report) -> str:
     )
 
 
+def _cost_ratio(without: Curve, with_idle: Curve) -> str:
+    top = at_top(cost_comparisons(without, with_idle, THRESHOLD))
+    if top is None or top.ratio is None:
+        return "-"
+    return f"{top.ratio:.2f}× at {top.rate:,.0f}/s: {top.change.text()}, {top.verdict}"
+
+
 def _links(files: Sequence[str]) -> str:
     return ", ".join(f'<a href="{esc(name)}">{esc(name)}</a>' for name in files)
 
@@ -156,6 +167,7 @@ def _idle(report: Report) -> str:
                 row.change.text() if row.change else "-",
                 row.change.verdict if row.change else "not measured",
                 "yes" if row.with_idle.saturated else "no",
+                _cost_ratio(row.without, row.with_idle),
             ]
         )
     headers = [
@@ -168,6 +180,7 @@ def _idle(report: Report) -> str:
         "change [95 % CI]",
         "verdict",
         "saturated with idle",
+        "CPU per reply with / without, at the highest common rate [95 % CI]",
     ]
     return (
         head

@@ -22,7 +22,9 @@ from typing import Any
 
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
-from orchestrator.report.data import SweepData
+from orchestrator.report.costs import at_top, cost_comparisons
+from orchestrator.report.data import Curve, SweepData
+from orchestrator.report.findings import THRESHOLD
 from orchestrator.report.html import report_page
 from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.stats import Estimate
@@ -252,6 +254,10 @@ IDLE_COLUMNS = (
     "change_ci_low",
     "change_ci_high",
     "verdict",
+    "cpu_per_reply_ratio",
+    "cpu_per_reply_ratio_rate",
+    "cpu_per_reply_change_ci_low",
+    "cpu_per_reply_change_ci_high",
 )
 
 
@@ -272,9 +278,18 @@ def idle_rows(report: Report) -> list[list[Any]]:
                 change.low if change else None,
                 change.high if change else None,
                 change.verdict if change else "not measured",
+                *_cost_columns(row.without, row.with_idle),
             ]
         )
     return rows
+
+
+def _cost_columns(without: Curve, with_idle: Curve) -> list[Any]:
+    """CPU per reply with idle connections over without, at the highest common rate."""
+    top = at_top(cost_comparisons(without, with_idle, THRESHOLD))
+    if top is None:
+        return [None, None, None, None]
+    return [top.ratio, top.rate, top.change.low, top.change.high]
 
 
 def table1_rows(table: SyscallTable) -> list[list[Any]]:

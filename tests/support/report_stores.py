@@ -248,6 +248,7 @@ def repeated(reps: int = 3) -> list[P]:
                         rep=rep,
                         idle=idle,
                         syscalls=LT_CALLS,
+                        reply_time=0.5 + rate / 2000,
                     )
                 )
                 capacity = 2400 if idle == 0 else 1200
@@ -261,6 +262,8 @@ def repeated(reps: int = 3) -> list[P]:
                         idle=idle,
                         status=status,
                         syscalls={"read": (9000, 0.5)},
+                        reply_time=0.5 + rate / (1000 if idle else 2000),
+                        errors=max(0, rate - capacity) // 10,
                     )
                 )
     points.append(P("select", 3000, None, rep=reps + 1, status="failed"))

@@ -67,6 +67,9 @@ def test_a_report_from_several_repetitions_holds_the_stores_numbers(
     ]
     assert float(table["rate"]) == 2000.0 and float(table["percent"]) == 30.0  # 0.6 s of 2 s
     idle = {row["mechanism"]: row for row in csv_rows(directory / "idle.csv")}
+    # The same CPU over fewer replies with idle connections: select costs more per reply.
+    assert float(idle["select"]["cpu_per_reply_ratio"]) > 1.5
+    assert float(idle["epoll-lt"]["cpu_per_reply_ratio"]) == pytest.approx(1.0, abs=0.01)
     assert idle["select"]["verdict"] == "worse" and idle["epoll-lt"]["verdict"] == (
         "no significant change"
     )
