@@ -39,7 +39,7 @@ def render(figure: Figure, fmt: str = "png") -> bytes:
         bars.idle_bars(mpl, figure)
     else:
         bars.repetitions(mpl, figure)
-    mpl.tight_layout()
+    mpl.tight_layout(rect=panels.LEGEND_SPACE if figure.kind in (COST, CLIENT) else None)
     buffer = io.BytesIO()
     mpl.savefig(buffer, format=fmt, metadata=_metadata(fmt))
     return buffer.getvalue()

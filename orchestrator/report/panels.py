@@ -81,6 +81,9 @@ def series(figure: Figure) -> list[Series]:
     return [s for panel in PANELS[figure.kind] for s in panel.series]
 
 
+LEGEND_SPACE = (0.0, 0.07, 1.0, 1.0)  # the area tight_layout may use: the legend goes below
+
+
 def draw(mpl: MplFigure, figure: Figure) -> None:
     panels = PANELS[figure.kind]
     axes_list = mpl.subplots(1, len(panels), squeeze=False)[0]
@@ -104,9 +107,9 @@ def draw(mpl: MplFigure, figure: Figure) -> None:
                 fontsize=7,
                 color="#555555",
             )
-    handles, _ = axes_list[0].get_legend_handles_labels()
-    if handles:
-        axes_list[0].legend(fontsize=7, loc="best")
+    handles, labels = axes_list[0].get_legend_handles_labels()
+    if handles:  # below the panels, where it hides no data
+        mpl.legend(handles, labels, loc="lower center", ncol=min(len(handles), 7), fontsize=7)
     mpl.suptitle(f"Figure {figure.number}. {figure.title} ({figure.caption_source})", fontsize=10)
 
 
