@@ -13,7 +13,8 @@ from typing import Any
 from orchestrator.report.build import Report
 from orchestrator.report.data import MECHANISM_LABELS
 from orchestrator.report.htmlkit import esc, maybe, table
-from orchestrator.report.syscalls import CPU, WAIT_CALLS, WALL, SyscallTable
+from orchestrator.report.pointmetrics import WAIT_CALLS
+from orchestrator.report.syscalls import CPU, WALL, SyscallTable
 
 
 def table1_section(report: Report) -> str:

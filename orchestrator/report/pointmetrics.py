@@ -9,7 +9,8 @@ the clients saw. Pure functions of a stored point (`Store.points`), None when it
 - CPU utilisation: `server.cpu_seconds` / that window (the measure phase; httperf's own test
   duration for points stored without phases), as a fraction of one CPU.
 - Events per wait: `testbed_server_events_fired_total` / `testbed_server_loop_rounds_total`
-  (one wait per round); stores without them: not measured.
+  (one wait per round), or over the wait calls counted (select, poll, epoll_wait,
+  io_uring_enter) when the rounds were not stored; without the events counter: not measured.
 - Response and connection time: httperf's means (reply time "response": request sent to the
   first byte of the reply; connection time: connect to close), weighted over the agents. httperf
   prints no percentiles and the agents keep no histogram; its connection-time median is per
@@ -40,6 +41,7 @@ METRICS = (
     ERROR_RATE,
     TIMEOUT_RATE,
 )
+WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")  # one per event-loop round
 LOOP_ROUNDS = "testbed_server_loop_rounds_total"
 EVENTS_FIRED = "testbed_server_events_fired_total"
 
@@ -54,6 +56,8 @@ def point_metrics(point: dict[str, Any]) -> dict[str, float | None]:
     window = window_seconds(point)
     totals = server.get("totals") or {}
     rounds, fired = _number(totals.get(LOOP_ROUNDS)), _number(totals.get(EVENTS_FIRED))
+    if not rounds:
+        rounds = _wait_calls(server)
     attempted = _connections(point)
     errors, timeouts = _number(point.get("errors_total")), _number(point.get("client_timeouts"))
     return {
@@ -73,6 +77,16 @@ def window_seconds(point: dict[str, Any]) -> float | None:
     duration for points stored without phases)."""
     phases = point.get("phases") or {}
     return _number(phases.get("measure")) or _number(point.get("measure_seconds"))
+
+
+def _wait_calls(server: dict[str, Any]) -> float | None:
+    calls = server.get("syscalls") or {}
+    waits = [
+        _number(entry.get("calls"))
+        for name, entry in calls.items()
+        if name in WAIT_CALLS and isinstance(entry, dict)
+    ]
+    return sum(w for w in waits if w) or None
 
 
 def _connections(point: dict[str, Any]) -> float | None:

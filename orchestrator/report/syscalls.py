@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.report.data import SweepData, mechanism_order
-from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, window_seconds
+from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
 # The paper's row order, then the calls it did not show.
 PAPER_ORDER = (
@@ -50,7 +50,6 @@ PAPER_ORDER = (
     "fcntl",
     "sendfile",
 )
-WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
 EVENTS_HANDLED = "testbed_server_events_handled_total"
 

@@ -46,6 +46,13 @@ def test_cpu_per_reply_and_utilisation_follow_the_server_counters(tmp_path: Path
     assert low[UTILISATION] == high[UTILISATION] == pytest.approx(0.05)
     assert low[EVENTS_PER_WAIT] == pytest.approx(4.0)
     assert high[EVENTS_PER_WAIT] is None  # not stored: not zero
+    without_rounds = {
+        "server": {
+            "totals": {"testbed_server_events_fired_total": 300.0},
+            "syscalls": {"select": {"calls": 100.0}, "read": {"calls": 900.0}},
+        }
+    }
+    assert point_metrics(without_rounds)[EVENTS_PER_WAIT] == pytest.approx(3.0)
 
 
 def test_no_cpu_counter_or_no_reply_gives_no_cost(tmp_path: Path) -> None:
