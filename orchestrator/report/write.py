@@ -117,8 +117,11 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
-        ("claim", "paper", "verdict", "evidence"),
-        [[f.claim, f.source, f.verdict, " | ".join(f.evidence)] for f in report.findings],
+        ("claim", "paper", "verdict", "basis", "failed", "evidence"),
+        [
+            [f.claim, f.source, f.verdict, " ".join(f.basis), *_joined(f.failed, f.evidence)]
+            for f in report.findings
+        ],
     )
     files["points.csv"] = export.render([export.row(p) for p in report.data.points], "csv")
     for name, text in files.items():
@@ -305,6 +308,10 @@ def table1_rows(table: SyscallTable) -> list[list[Any]]:
             waiting = 100 * column.waiting
             rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
     return rows
+
+
+def _joined(*lists: Sequence[str]) -> list[str]:
+    return [" | ".join(items) for items in lists]
 
 
 def _interval(estimate: Estimate | None) -> list[float | None]:
