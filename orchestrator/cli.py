@@ -4,6 +4,7 @@
     orchestrate lab down lab.yml      remove it, leaving nothing behind
     orchestrate preflight lab.yml     check every host; non-zero exit if any fails
     orchestrate provision lab.yml     run the playbooks (a second run changes nothing)
+    orchestrate plan lab.yml          the points, what `up` creates, its estimated wall time
     orchestrate up lab.yml            all of the above, then the sweep (resumed if unfinished)
     orchestrate status lab.yml        where the lab's sweeps stand
     orchestrate down lab.yml          stop everything the orchestrator started on the hosts
@@ -52,6 +53,7 @@ from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
 from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.lock import LabLock
+from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.up import lab_up, preflight, provision, publish_dashboards, run_up
 from orchestrator.ui import Terminal, console, error_line, hosts_table, warn
 
@@ -107,6 +109,19 @@ def up_command(
     Resumes the lab's unfinished sweep when its plan is unchanged. Exits 1 if a point stayed
     failed, 130 on Ctrl-C (the point in progress is stored as interrupted)."""
     return run_up(load_lab(lab_file), Terminal(), new=new).exit_code
+
+
+@app.command("plan")
+def plan_command(
+    lab_file: LabArgument,
+    new: Annotated[bool, typer.Option("--new", help="As for `up --new`: do not resume.")] = False,
+) -> None:
+    """Show what `up` would do: the points, what it creates, an estimate of the wall time.
+
+    The estimate uses this lab's measured time per point from its results store (a stated
+    default when it has none). Nothing is created or run."""
+    for line in plan_summary(load_lab(lab_file), new=new).describe():
+        console.print(line, highlight=False)
 
 
 @app.command("status")

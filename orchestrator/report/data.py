@@ -20,11 +20,12 @@ Everything here is a pure function of `SweepData`; nothing reads the store but `
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.config.model import MECHANISMS, WORKLOADS
+from orchestrator.report.pointmetrics import point_metrics
 from orchestrator.report.stats import (
     BETTER,
     CENSORED,
@@ -99,6 +100,7 @@ class Run:
     request_rate: float | None
     reply_rate: float | None
     served: float  # the fraction of the offered load served (see `served_fraction`)
+    metrics: Mapping[str, float | None] = field(default_factory=dict)  # see `pointmetrics`
 
     @property
     def tracks(self) -> bool:
@@ -125,6 +127,15 @@ class RatePoint:
     @property
     def request(self) -> Estimate | None:
         values = [run.request_rate for run in self.ok if run.request_rate is not None]
+        return estimate(values) if values else None
+
+    def values(self, metric: str) -> list[float]:
+        """One `pointmetrics` metric of each ok run that has it (one per repetition)."""
+        return [v for run in self.ok if (v := run.metrics.get(metric)) is not None]
+
+    def metric(self, metric: str) -> Estimate | None:
+        """The mean and 95 % CI of a `pointmetrics` metric over the ok runs."""
+        values = self.values(metric)
         return estimate(values) if values else None
 
     def with_status(self, status: str) -> tuple[Run, ...]:
@@ -315,6 +326,7 @@ def runs_of(data: SweepData) -> dict[tuple[str, str, int, str], list[tuple[float
             request_rate=_float(point.get("request_rate")),
             reply_rate=_float(point.get("reply_rate")),
             served=served_fraction(point),
+            metrics=point_metrics(point),
         )
         grouped.setdefault(key, []).append((run.target_rate, run))
     return grouped

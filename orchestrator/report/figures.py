@@ -1,11 +1,14 @@
 """Drawing a report figure with matplotlib (Agg, no display, no global pyplot state).
 
-    png = render(figure)          # bytes of a PNG
+    png = render(figure)              # bytes of a PNG
+    svg = render(figure, "svg")       # the same figure as SVG (vector, for papers)
 
-The server's results are lines through the mean of the ok runs at each rate, with 95 % CI error
-bars where there are repetitions. Runs where the load generators were the bottleneck
-(client-limited) are hollow markers and failed runs crosses, never joined to the line: they are
-not the server's result. A dotted diagonal is "replies = requests".
+A THROUGHPUT figure (the paper's Figures 1-7): the server's results are lines through the mean
+of the ok runs at each rate, with 95 % CI error bars where there are repetitions. Runs where the
+load generators were the bottleneck (client-limited) are hollow markers and failed runs crosses,
+never joined to the line: they are not the server's result. A dotted diagonal is "replies =
+requests". The other kinds are drawn by `panels` (cost, clients) and `bars` (idle degradation,
+repetitions).
 """
 
 from __future__ import annotations
@@ -18,36 +21,36 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
+from orchestrator.report import bars, panels
 from orchestrator.report.data import Curve, accept_order
-from orchestrator.report.layout import Figure
-
-COLOURS = {
-    "select": "#1f77b4",
-    "poll": "#17becf",
-    "epoll-lt": "#d62728",
-    "epoll-et": "#2ca02c",
-    "epoll2": "#ff7f0e",
-    "epoll-ctlv": "#9467bd",
-    "io_uring": "#8c564b",
-}
-MARKERS = {
-    "select": "o",
-    "poll": "s",
-    "epoll-lt": "^",
-    "epoll-et": "v",
-    "epoll2": "D",
-    "epoll-ctlv": "P",
-    "io_uring": "*",
-}
-ACCEPT_STYLES = ("-", "--", ":", "-.")
-SIZE = (8.0, 5.0)  # inches, at 100 dpi
-DPI = 100
+from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
+from orchestrator.report.style import ACCEPT_STYLES, COLOURS, DPI, MARKERS, SIZE
 
 
-def render(figure: Figure) -> bytes:
-    """The figure as a PNG."""
+def render(figure: Figure, fmt: str = "png") -> bytes:
+    """The figure as a PNG (or `fmt`: "svg")."""
     canvas = FigureCanvasAgg(MplFigure(figsize=SIZE, dpi=DPI))
     mpl = canvas.figure
+    if figure.kind == THROUGHPUT:
+        _throughput(mpl, figure)
+    elif figure.kind in (COST, CLIENT):
+        panels.draw(mpl, figure)
+    elif figure.kind == IDLE_BARS:
+        bars.idle_bars(mpl, figure)
+    else:
+        bars.repetitions(mpl, figure)
+    mpl.tight_layout(rect=panels.LEGEND_SPACE if figure.kind in (COST, CLIENT) else None)
+    buffer = io.BytesIO()
+    mpl.savefig(buffer, format=fmt, metadata=_metadata(fmt))
+    return buffer.getvalue()
+
+
+def _metadata(fmt: str) -> dict[str, str | None]:
+    """No creation date: the same sweep draws the same files."""
+    return {"Date": None} if fmt == "svg" else {}
+
+
+def _throughput(mpl: MplFigure, figure: Figure) -> None:
     axes = mpl.add_subplot()
     limits = sorted({c.accept_limit for c in figure.curves}, key=accept_order)
     highest = 0.0
@@ -61,7 +64,9 @@ def render(figure: Figure) -> bytes:
     axes.set_ylim(0, top * 1.05)
     axes.set_xlabel("Requests/s (offered)")
     axes.set_ylabel("Replies/s")
-    axes.set_title(f"{figure.title}\n(the paper's {figure.paper})", fontsize=11)
+    axes.set_title(
+        f"Figure {figure.number}. {figure.title}\n({figure.caption_source})", fontsize=10
+    )
     axes.grid(True, color="#e5e5e5")
     axes.legend(handles=_legend(axes, figure), fontsize=8, loc="upper left")
     note = (
@@ -70,10 +75,6 @@ def render(figure: Figure) -> bytes:
         else f"mean ± 95 % CI (Student t) of up to {figure.runs_per_point} runs"
     )
     mpl.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=8, color="#555555")
-    mpl.tight_layout()
-    buffer = io.BytesIO()
-    mpl.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:

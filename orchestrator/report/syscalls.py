@@ -4,12 +4,17 @@
     table = syscall_table(data, "one-byte", 0, "inf", rate=6000)  # --profile-rate
     table.rows[0].cells["select"].percent, .calls
 
-The server times every system call it makes (CLOCK_MONOTONIC around the call) and counts its
-own CPU time; a cell is the call's seconds as a percentage of the server's CPU seconds over the
-measurement (the paper's gprof percentages are of run time, which at its profiling rate, near
-saturation, is CPU time). Wait calls (select, poll, epoll_wait, io_uring_enter) also count time
-spent blocked waiting for events, which is not CPU time: below saturation they can take a large
-share, even above 100 %. The table therefore also gives the server's CPU utilisation.
+A cell is one call's share of the server's CPU seconds over the measurement, mean over the ok
+runs at the table's rate: the paper's Table 1 is a gprof CPU profile, each column ≤ 100 %.
+
+- Stores from servers that time each call's CPU (`--syscall-timing cpu`: per call
+  `cpu_seconds` and `blocked_seconds` in the point's server counters) give a CPU profile
+  (`profile == "cpu"`): the cells are the thread's CPU time inside each call, the rest of the
+  CPU time is the server's own code ("outside system calls"), and the time spent blocked in the
+  wait calls goes in a separate "waiting" row, as a share of the counters' wall-clock window.
+- Older stores have only wall-clock time around each call (`profile == "wall"`): wait calls
+  (select, poll, epoll_wait, io_uring_enter) include time blocked waiting for events, so their
+  share can exceed 100 % below saturation. The page says so.
 
 The counters are read just before and just after the load agents' run, so they cover the whole
 measure phase (starting the agents over SSH, their synchronised start, the run, collecting their
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.report.data import SweepData, mechanism_order
+from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
 # The paper's row order, then the calls it did not show.
 PAPER_ORDER = (
@@ -44,18 +50,18 @@ PAPER_ORDER = (
     "fcntl",
     "sendfile",
 )
-WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
-LOOP_ROUNDS = "testbed_server_loop_rounds_total"
-EVENTS_FIRED = "testbed_server_events_fired_total"
 EVENTS_HANDLED = "testbed_server_events_handled_total"
+
+
+CPU, WALL = "cpu", "wall"  # how the calls were timed (see the module docstring)
 
 
 @dataclass(frozen=True)
 class Cell:
     percent: float  # of the server's CPU seconds, mean over the runs
     calls: float  # per run (mean)
-    seconds: float  # per run (mean)
+    seconds: float  # per run (mean): CPU seconds in a CPU profile, else wall-clock seconds
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class Column:
     waits: float  # event-loop rounds per run: one wait each
     events_per_wait: float | None
     handled_share: float | None  # of the events returned, the share the server acted on
+    waiting: float | None = None  # CPU profile: blocked in wait calls, share of the window
+    preempted: float | None = None  # CPU profile: not running inside other calls, seconds/run
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,15 @@ class SyscallTable:
     choice: str  # how the rate was chosen, or why there is none
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
+    profile: str = WALL  # CPU: each call's CPU time; WALL: wall-clock time around it
 
     @property
     def mechanisms(self) -> list[str]:
         return [column.mechanism for column in self.columns]
+
+    def total(self, mechanism: str) -> float:
+        """Every system call's share together for one mechanism (≤ 100 in a CPU profile)."""
+        return sum(row.cells[mechanism].percent for row in self.rows if mechanism in row.cells)
 
 
 def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> float | None:
@@ -129,7 +142,8 @@ def syscall_table(
     for point in runs:
         by_mechanism.setdefault(point["mechanism"], []).append(point)
     mechanisms = sorted(by_mechanism, key=mechanism_order)
-    columns = tuple(_column(data, m, by_mechanism[m]) for m in mechanisms)
+    profile = CPU if runs and all(cpu_profiled(p) for p in runs) else WALL
+    columns = tuple(_column(data, m, by_mechanism[m], profile) for m in mechanisms)
     names = {name for point in runs for name in data.syscalls.get(point["key"], {})}
     rows = []
     for name in sorted(names, key=_row_order):
@@ -140,7 +154,10 @@ def syscall_table(
             if not any(made):
                 continue
             calls = [float(m[0]) if m else 0.0 for m in made]
-            seconds = [float(m[1]) if m else 0.0 for m in made]
+            seconds = [
+                _call_cpu(p, name) if profile == CPU else (float(m[1]) if m else 0.0)
+                for m, p in zip(made, points, strict=True)
+            ]
             percents = [
                 100 * s / _cpu(p) if _cpu(p) > 0 else 0.0
                 for s, p in zip(seconds, points, strict=True)
@@ -149,10 +166,32 @@ def syscall_table(
                 statistics.fmean(percents), statistics.fmean(calls), statistics.fmean(seconds)
             )
         rows.append(Row(name, cells))
-    return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows))
+    return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows), profile)
 
 
-def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]]) -> Column:
+def cpu_profiled(point: dict[str, Any]) -> bool:
+    """Whether the point's server counters time each call's CPU apart from its blocked time."""
+    calls = (point.get("server") or {}).get("syscalls") or {}
+    timed = [c for c in calls.values() if isinstance(c, dict) and c.get("calls")]
+    return bool(timed) and all("cpu_seconds" in c and "blocked_seconds" in c for c in timed)
+
+
+def _call_cpu(point: dict[str, Any], name: str) -> float:
+    entry = ((point.get("server") or {}).get("syscalls") or {}).get(name) or {}
+    return float(entry.get("cpu_seconds") or 0.0)
+
+
+def _blocked(point: dict[str, Any], waits: bool) -> float:
+    """Seconds blocked inside the wait calls (`waits`) or inside every other call."""
+    calls = (point.get("server") or {}).get("syscalls") or {}
+    return sum(
+        float(entry.get("blocked_seconds") or 0.0)
+        for name, entry in calls.items()
+        if isinstance(entry, dict) and (name in WAIT_CALLS) == waits
+    )
+
+
+def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profile: str) -> Column:
     def mean(values: list[float]) -> float:
         return statistics.fmean(values) if values else 0.0
 
@@ -179,6 +218,12 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]]) -> Co
         waits=rounds,
         events_per_wait=fired / rounds if rounds else None,
         handled_share=handled / fired if fired else None,
+        waiting=(
+            sum(_blocked(p, waits=True) for p in points) / sum(windows)
+            if profile == CPU and sum(windows) > 0
+            else None
+        ),
+        preempted=mean([_blocked(p, waits=False) for p in points]) if profile == CPU else None,
     )
 
 
@@ -194,10 +239,7 @@ def _group(data: SweepData, workload: str, idle: int, accept: str) -> list[dict[
 
 
 def _window(point: dict[str, Any]) -> float:
-    """How long the server's counters ran for a point: its measure phase (httperf's own
-    duration for points stored without phases)."""
-    phases = point.get("phases") or {}
-    return float(phases.get("measure") or point.get("measure_seconds") or 0.0)
+    return window_seconds(point) or 0.0
 
 
 def _cpu(point: dict[str, Any]) -> float:

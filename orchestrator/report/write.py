@@ -2,8 +2,8 @@
 
     written = write_report(store, sweep_id, profile_rate=None)
     written.directory, written.report
-    # index.html, figure-1-one-byte-idle0.png, figure-1-one-byte-idle0.csv, table1-...csv,
-    # curves.csv, idle.csv, findings.csv, points.csv
+    # index.html; per figure figure-<N>-<slug>.png, .svg and .csv (N: 1-7 as the paper's,
+    # A1, A2, ... beyond it); table1-...csv, curves.csv, idle.csv, findings.csv, points.csv
 
 The files are written into a fresh temporary directory and renamed into place at the end, so a
 report directory is always a whole report (an older one is replaced, never mixed with).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -22,9 +23,11 @@ from typing import Any
 
 from orchestrator.report.build import Report, build
 from orchestrator.report.compare import Comparison, comparison_page
-from orchestrator.report.data import SweepData
+from orchestrator.report.costs import at_top, cost_comparisons
+from orchestrator.report.data import Curve, SweepData
+from orchestrator.report.findings import THRESHOLD
 from orchestrator.report.html import report_page
-from orchestrator.report.layout import Figure
+from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
 from orchestrator.results import export
@@ -81,7 +84,9 @@ def write_report(
     staging = Path(tempfile.mkdtemp(prefix=f".{sweep_id}-", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
     try:
-        write_files(report, staging)
+        # The page links the store relative to itself, wherever the report is written.
+        store_link = os.path.relpath(store.path, target)
+        write_files(report, staging, store_link=store_link)
         if target.is_symlink() or target.is_file():
             target.unlink()  # replace the link itself, never what it points to
         elif target.exists():
@@ -108,35 +113,90 @@ def write_comparison(store: Store, comparison: Comparison, directory: Path | Non
     return path
 
 
-def write_files(report: Report, directory: Path) -> list[str]:
+def write_files(report: Report, directory: Path, store_link: str | None = None) -> list[str]:
     """Every file of the report into `directory`; return their names, index.html last."""
     # matplotlib takes a second or more to import: only when drawing, not with every command.
     from orchestrator.report import figures as drawing
 
     files: dict[str, str] = {}
     pngs: dict[str, bytes] = {}
+    images: list[str] = []
     for figure in report.figures:
-        stem = f"figure-{figure.number}-{figure.slug}"
-        pngs[figure.slug] = drawing.render(figure)
-        (directory / f"{stem}.png").write_bytes(pngs[figure.slug])
-        files[f"{stem}.csv"] = _csv(FIGURE_COLUMNS, figure_rows(figure))
+        stem = figure.stem
+        pngs[stem] = drawing.render(figure)
+        (directory / f"{stem}.png").write_bytes(pngs[stem])
+        (directory / f"{stem}.svg").write_bytes(drawing.render(figure, "svg"))
+        images += [f"{stem}.png", f"{stem}.svg"]
+        files[f"{stem}.csv"] = figure_csv(figure)
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
         files[name] = _csv(
-            ("syscall", "mechanism", "percent", "calls", "seconds", "rate"), table1_rows(table)
+            ("syscall", "mechanism", "percent", "calls", "seconds", "rate", "profile"),
+            table1_rows(table),
         )
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
-        ("claim", "paper", "verdict", "evidence"),
-        [[f.claim, f.source, f.verdict, " | ".join(f.evidence)] for f in report.findings],
+        ("claim", "paper", "verdict", "basis", "failed", "evidence"),
+        [
+            [f.claim, f.source, f.verdict, " ".join(f.basis), *_joined(f.failed, f.evidence)]
+            for f in report.findings
+        ],
     )
     files["points.csv"] = export.render([export.row(p) for p in report.data.points], "csv")
     for name, text in files.items():
         (directory / name).write_text(text)
-    names = [*(f"figure-{f.number}-{f.slug}.png" for f in report.figures), *files]
-    (directory / "index.html").write_text(report_page(report, pngs, names))
+    names = [*images, *files]
+    (directory / "index.html").write_text(report_page(report, pngs, names, store_link))
     return [*names, "index.html"]
+
+
+METRIC_COLUMNS = (
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "metric",
+    "ok_runs",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "keys",
+)
+BAR_COLUMNS = (
+    "figure",
+    "bar",
+    "mechanism",
+    "measure",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "bound",
+    "rate",
+)
+RUN_COLUMNS = (
+    "figure",
+    "mechanism",
+    "accept_limit",
+    "target_rate",
+    "repetition",
+    "status",
+    "reply_rate",
+    "key",
+)
+
+
+def figure_csv(figure: Figure) -> str:
+    """The data a figure draws, as CSV (its columns depend on its kind)."""
+    from orchestrator.report import bars, panels  # they import matplotlib
+
+    if figure.kind == THROUGHPUT:
+        return _csv(FIGURE_COLUMNS, figure_rows(figure))
+    if figure.kind in (COST, CLIENT):
+        return _csv(METRIC_COLUMNS, panels.rows(figure))
+    if figure.kind == IDLE_BARS:
+        return _csv(BAR_COLUMNS, bars.bar_rows(figure))
+    return _csv(RUN_COLUMNS, bars.repetition_rows(figure))
 
 
 def figure_rows(figure: Figure) -> list[list[Any]]:
@@ -217,6 +277,10 @@ IDLE_COLUMNS = (
     "change_ci_low",
     "change_ci_high",
     "verdict",
+    "cpu_per_reply_ratio",
+    "cpu_per_reply_ratio_rate",
+    "cpu_per_reply_change_ci_low",
+    "cpu_per_reply_change_ci_high",
 )
 
 
@@ -237,17 +301,37 @@ def idle_rows(report: Report) -> list[list[Any]]:
                 change.low if change else None,
                 change.high if change else None,
                 change.verdict if change else "not measured",
+                *_cost_columns(row.without, row.with_idle),
             ]
         )
     return rows
 
 
+def _cost_columns(without: Curve, with_idle: Curve) -> list[Any]:
+    """CPU per reply with idle connections over without, at the highest common rate."""
+    top = at_top(cost_comparisons(without, with_idle, THRESHOLD))
+    if top is None:
+        return [None, None, None, None]
+    return [top.ratio, top.rate, top.change.low, top.change.high]
+
+
 def table1_rows(table: SyscallTable) -> list[list[Any]]:
-    return [
-        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate]
+    """One row per call and mechanism; in a CPU profile, one "waiting" row per mechanism too
+    (its percent is of wall time, not CPU: see `syscalls`)."""
+    rows: list[list[Any]] = [
+        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate, table.profile]
         for row in table.rows
         for mechanism, cell in row.cells.items()
     ]
+    for column in table.columns:
+        if column.waiting is not None:
+            waiting = 100 * column.waiting
+            rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
+    return rows
+
+
+def _joined(*lists: Sequence[str]) -> list[str]:
+    return [" | ".join(items) for items in lists]
 
 
 def _interval(estimate: Estimate | None) -> list[float | None]:

@@ -6,6 +6,14 @@
 
 These are the numbers of the paper's Table 1 (time and calls per system call) and the check on
 the agents (replies counted by the server). Parsing is a pure function of the exposition text.
+
+Servers from before per-call CPU timing export only `testbed_server_syscall_seconds_total`
+(wall time around each call); newer ones also export, per `syscall`,
+`testbed_server_syscall_cpu_seconds_total` (the serving thread's CPU time inside the call) and
+`testbed_server_syscall_blocked_seconds_total` (wall time inside it while not running), and
+`testbed_server_epoll_ctl_operations_total{op, via}` (interest-set operations, apart from the
+system calls that carried them). Both are accepted; what a name is missing from is absent from
+the stored point, never zero (`syscall_timing` in `info` says how the server timed its calls).
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from orchestrator.config.model import Host
 from orchestrator.errors import TestbedError
 from orchestrator.ports import SERVER_METRICS_PORT
 
+SYSCALL_CPU = "testbed_server_syscall_cpu_seconds_total"
+SYSCALL_BLOCKED = "testbed_server_syscall_blocked_seconds_total"
+EPOLL_OPERATIONS = "testbed_server_epoll_ctl_operations_total"
+
 
 @dataclass
 class ServerCounters:
@@ -28,6 +40,9 @@ class ServerCounters:
 
     replies: dict[str, float] = field(default_factory=dict)  # by status
     syscalls: dict[str, tuple[float, float]] = field(default_factory=dict)  # calls, seconds
+    syscall_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds inside, by call
+    syscall_blocked: dict[str, float] = field(default_factory=dict)  # seconds not running
+    epoll_operations: dict[str, float] = field(default_factory=dict)  # "op/via": operations
     errors: dict[str, float] = field(default_factory=dict)  # by kind
     totals: dict[str, float] = field(default_factory=dict)  # other counters, by metric name
     gauges: dict[str, float] = field(default_factory=dict)
@@ -61,6 +76,13 @@ def parse(text: str) -> ServerCounters:
                 else:
                     seconds = value
                 counters.syscalls[labels["syscall"]] = (calls, seconds)
+            elif name == SYSCALL_CPU:
+                counters.syscall_cpu[labels["syscall"]] = value
+            elif name == SYSCALL_BLOCKED:
+                counters.syscall_blocked[labels["syscall"]] = value
+            elif name == EPOLL_OPERATIONS:
+                key = f"{labels.get('op', '?')}/{labels.get('via', '?')}"
+                counters.epoll_operations[key] = value
             elif family.type == "counter" or name.endswith("_total"):
                 counters.totals[name] = value
             elif family.type == "gauge":
@@ -81,12 +103,20 @@ def difference(before: ServerCounters, after: ServerCounters) -> dict[str, Any]:
         )
         for name, (calls, seconds) in after.syscalls.items()
     }
+    calls = {name: {"calls": c, "seconds": s} for name, (c, s) in syscalls.items()}
+    for name, entry in calls.items():
+        if name in after.syscall_cpu:
+            entry["cpu_seconds"] = after.syscall_cpu[name] - before.syscall_cpu.get(name, 0.0)
+        if name in after.syscall_blocked:
+            blocked = after.syscall_blocked[name] - before.syscall_blocked.get(name, 0.0)
+            entry["blocked_seconds"] = blocked
     return {
         "replies": minus(after.replies, before.replies),
         "replies_total": after.replies_total - before.replies_total,
         "errors": minus(after.errors, before.errors),
         "totals": minus(after.totals, before.totals),
-        "syscalls": {name: {"calls": c, "seconds": s} for name, (c, s) in syscalls.items()},
+        "syscalls": calls,
+        "epoll_operations": minus(after.epoll_operations, before.epoll_operations),
         "cpu_seconds": after.totals.get("process_cpu_seconds_total", 0.0)
         - before.totals.get("process_cpu_seconds_total", 0.0),
         "open_connections_at_end": after.open_connections,

@@ -33,6 +33,7 @@ from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
+from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.seams import Seams
 from orchestrator.run.sweep import (
     Observers,
@@ -101,6 +102,8 @@ def run_up(
 ) -> UpResult:
     """The whole of `orchestrate up`; see the module docstring. `seams` builds the outside
     systems (SSH, the store, Ansible, Prometheus); tests may replace any."""
+    for line in plan_summary(lab, new=new).describe():
+        view.info(line)
     if lab.emulate:
         lab_up(lab, view, seams)
     preflight(lab, view, seams)

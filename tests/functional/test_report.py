@@ -90,9 +90,11 @@ def check_report(sweeps: Sweeps, sweep: str, browser: Browser, shot: str) -> tup
     finally:
         store.close()
     pngs = sorted(directory.glob("*.png"))
-    assert [p.name for p in pngs] == ["figure-1-one-byte-idle0.png"]
+    assert pngs[0].name == "figure-1-one-byte-idle0.png"  # the paper's first, then 3 and A1...
+    assert all(p.name.startswith(("figure-3-", "figure-A")) for p in pngs[1:])
     for png in pngs:
         assert_png_drawn(png)
+        assert png.with_suffix(".svg").exists() and png.with_suffix(".csv").exists()
     seen = browser.open(index, screenshot=ARTIFACTS / shot)
     assert seen.console_errors == [] and seen.failed_requests == []
     assert seen.title == f"testbed report: {sweep}"
@@ -117,7 +119,7 @@ def test_up_writes_a_report_with_confidence_intervals(sweeps: Sweeps, browser: B
         assert text in page, text
     points = csv_rows(directory / "points.csv")
     assert len(points) == 8
-    [figure] = [csv_rows(p) for p in directory.glob("figure-*.csv")]
+    [figure] = [csv_rows(p) for p in directory.glob("figure-1-*.csv")]
     repeated = [row for row in figure if int(row["ok_runs"]) == 2]
     assert repeated, figure  # error bars: some point has both its runs ok
     for row in repeated:

@@ -11,11 +11,12 @@ page is loaded from the file system, as a user opening the report would.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from playwright.sync_api import ConsoleMessage, Playwright, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,6 +39,7 @@ class Seen:
     console_errors: list[str] = field(default_factory=list)
     images: list[tuple[str, bool, int, int]] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    acted: object = None  # what `open`'s `act` returned
 
 
 class Browser:
@@ -71,7 +73,14 @@ class Browser:
                 self._playwright.stop()
             self._profile.cleanup()
 
-    def open(self, path: Path, screenshot: Path | None = None) -> Seen:
+    def open(
+        self,
+        path: Path,
+        screenshot: Path | None = None,
+        act: Callable[[Page], object] | None = None,
+    ) -> Seen:
+        """Load `path`; run `act` on the loaded page (its result in `Seen.acted`), then take
+        the screenshot."""
         page = self._context.new_page()
         seen = Seen(title="")
 
@@ -92,6 +101,8 @@ class Browser:
                     " [i.src, i.complete, i.naturalWidth, i.naturalHeight])"
                 )
             ]
+            if act is not None:
+                seen.acted = act(page)
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)

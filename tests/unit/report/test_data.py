@@ -10,7 +10,7 @@ import pytest
 from orchestrator.errors import TestbedError
 from orchestrator.report.build import build
 from orchestrator.report.data import SweepData, curves, saturation_of, served_fraction
-from orchestrator.report.layout import figures
+from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, REPETITIONS, figures
 from orchestrator.report.stats import estimate
 from orchestrator.report.syscalls import default_rate, syscall_table
 from orchestrator.results.store import Store
@@ -134,38 +134,44 @@ def _sessions(started: int, completed: int) -> dict[str, object]:
     return {"client1": {"load": {"totals": totals}}}
 
 
-def test_one_figure_per_workload_and_idle_count_and_figure_7_for_accept_limits(
-    tmp_path: Path,
-) -> None:
+def test_our_figure_numbers_show_what_the_papers_figures_show(tmp_path: Path) -> None:
     points = [
         P(m, rate, rate, workload=w, idle=idle, accept=accept)
-        for m in ("select", "epoll-lt")
+        for m in ("select", "poll", "epoll-lt", "epoll-et", "io_uring")
         for w in ("one-byte", "specweb99")
         for idle in (0, 500)
         for accept in (None, 10)
         for rate in (1000, 2000)
-        if accept is None or (w, idle) == ("one-byte", 0)
+        if accept is None or ((w, idle) == ("one-byte", 0) and m in ("select", "epoll-lt"))
     ]
     found = figures(load(tmp_path, points))
-    assert [(f.number, f.slug, f.paper) for f in found] == [
-        (1, "one-byte-idle0", "Figures 1 and 3"),
-        (2, "one-byte-idle500", "Figure 5"),
-        (3, "specweb99-idle0", "Figures 2 and 4"),
-        (4, "specweb99-idle500", "Figure 6"),
-        (5, "one-byte-idle0-accept", "Figure 7"),
+    paper = [f for f in found if not f.beyond]
+    assert [(f.number, f.stem, f.paper) for f in paper] == [
+        ("1", "figure-1-one-byte-idle0", "Figure 1"),
+        ("2", "figure-2-specweb99-idle0", "Figure 2"),
+        ("3", "figure-3-one-byte-idle0", "Figure 3"),
+        ("4", "figure-4-specweb99-idle0", "Figure 4"),
+        ("5", "figure-5-one-byte-idle500", "Figure 5"),
+        ("6", "figure-6-specweb99-idle500", "Figure 6"),
+        ("7", "figure-7-one-byte-idle0-accept", "Figure 7"),
     ]
-    assert [(c.mechanism, c.accept_limit) for c in found[0].curves] == [
-        ("select", "inf"),
-        ("epoll-lt", "inf"),
-    ]
-    assert [(c.mechanism, c.accept_limit) for c in found[4].curves] == [
-        ("select", "inf"),
-        ("select", "10"),
-        ("epoll-lt", "inf"),
-        ("epoll-lt", "10"),
-    ]
-    assert found[0].single_runs and found[4].accept_variants
-    assert found[2].title == "SPECweb99-like workload, no idle connections"
+    mechanisms = {f.number: [c.mechanism for c in f.curves] for f in paper}
+    assert mechanisms["1"] == mechanisms["2"] == ["select", "poll", "epoll-lt"]
+    assert mechanisms["3"] == mechanisms["6"] == ["select", "epoll-lt", "epoll-et"]  # no poll
+    figure7 = [(c.mechanism, c.accept_limit) for c in paper[-1].curves]
+    assert figure7 == [("select", "inf"), ("epoll-lt", "inf"), ("epoll-lt", "10")]
+    beyond = [f for f in found if f.beyond]
+    assert [f.number for f in beyond] == [f"A{i}" for i in range(1, len(beyond) + 1)]
+    assert all(f.caption_source == "beyond the paper" for f in beyond)
+    assert all("the paper's" in f.caption_source for f in paper)
+    # io_uring is in no paper figure, nor is poll with idle connections: an A figure has them.
+    every = [f for f in beyond if f.slug.endswith("-all") and not f.accept_variants]
+    assert {c.mechanism for f in every for c in f.curves} >= {"io_uring", "poll"}
+    [accept_all] = [f for f in beyond if f.accept_variants]
+    assert len(accept_all.curves) == 4  # every accept-limit curve, apart from Figure 7
+    kinds = {f.kind for f in beyond}
+    assert {COST, CLIENT, IDLE_BARS} <= kinds and REPETITIONS not in kinds  # single runs
+    assert found[1].title.startswith("SPECweb99-like workload, no idle connections")
 
 
 def syscalls(wait: float) -> dict[str, tuple[int, float]]:

@@ -34,14 +34,21 @@ def test_a_report_from_several_repetitions_holds_the_stores_numbers(
     assert str(directory / "index.html") in result.stdout.replace("\n", "")
     assert_figures_match_store(directory, store, sweep)
     pngs = sorted(directory.glob("*.png"))
-    assert [p.name for p in pngs] == [
+    assert [p.name for p in pngs][:3] == [
         "figure-1-one-byte-idle0.png",
-        "figure-2-one-byte-idle1000.png",
+        "figure-3-one-byte-idle0.png",
+        "figure-5-one-byte-idle1000.png",
     ]
+    assert all(p.name.startswith("figure-A") for p in pngs[3:])
     for png in pngs:
         assert_png_drawn(png)
+        assert png.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
+        assert png.with_suffix(".csv").exists()
     page = (directory / "index.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 2
+    assert page.count('src="data:image/png;base64,') == len(pngs)
+    assert "beyond the paper" in page and "(the paper's beyond the paper)" not in page
+    for link in ("points.csv", "../../testbed.sqlite", "figure-A1-one-byte-idle0-cost.svg"):
+        assert f'href="{link}"' in page, link
     for text in (
         "The paper's findings, checked",
         "Table 1",
@@ -61,6 +68,9 @@ def test_a_report_from_several_repetitions_holds_the_stores_numbers(
     ]
     assert float(table["rate"]) == 2000.0 and float(table["percent"]) == 30.0  # 0.6 s of 2 s
     idle = {row["mechanism"]: row for row in csv_rows(directory / "idle.csv")}
+    # The same CPU over fewer replies with idle connections: select costs more per reply.
+    assert float(idle["select"]["cpu_per_reply_ratio"]) > 1.5
+    assert float(idle["epoll-lt"]["cpu_per_reply_ratio"]) == pytest.approx(1.0, abs=0.01)
     assert idle["select"]["verdict"] == "worse" and idle["epoll-lt"]["verdict"] == (
         "no significant change"
     )

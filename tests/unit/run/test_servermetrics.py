@@ -1,5 +1,7 @@
-"""The server's counters parsed from two real scrapes of userver (epoll-lt) around 20 one-byte
-requests and one 404, and their difference as stored with a point."""
+"""The server's counters parsed from its /metrics text: old servers (wall time per call only) and
+new ones (per-call CPU and blocked time, epoll operations). The fixtures were captured from the
+server of the interest-set state machine (`--syscall-timing cpu`) before and after 2,000
+one-byte requests over loopback."""
 
 from __future__ import annotations
 
@@ -9,38 +11,52 @@ import pytest
 
 from orchestrator.run.servermetrics import difference, parse
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-BEFORE = (FIXTURES / "server-metrics-before.txt").read_text()
-AFTER = (FIXTURES / "server-metrics-after.txt").read_text()
+FIXTURES = Path(__file__).parent / "fixtures"
+
+OLD_SERVER = """\
+# TYPE testbed_server_replies_total counter
+testbed_server_replies_total{status="200"} 100
+# TYPE testbed_server_syscalls_total counter
+testbed_server_syscalls_total{syscall="select",mechanism="select"} 40
+# TYPE testbed_server_syscall_seconds_total counter
+testbed_server_syscall_seconds_total{syscall="select",mechanism="select"} 1.5
+# TYPE testbed_server_events_fired_total counter
+testbed_server_events_fired_total 300
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 0.5
+"""
 
 
-def test_a_scrape_parses_into_counters() -> None:
-    after = parse(AFTER)
-    assert after.info["mechanism"] == "epoll-lt"
-    assert after.replies["200"] == 20 and after.replies["404"] == 1
-    assert after.replies_total == 21
-    calls, seconds = after.syscalls["epoll_ctl"]
-    assert calls > 0 and seconds >= 0
-    assert after.open_connections == 0
-    assert after.totals["testbed_server_requests_total"] == 21
+def captured(name: str) -> str:
+    return (FIXTURES / f"server-{name}.prom").read_text()
 
 
-def test_the_difference_is_what_happened_between_the_scrapes() -> None:
-    server = difference(parse(BEFORE), parse(AFTER))
-    assert server["replies_total"] == 21
-    assert server["replies"]["200"] == 20
-    assert server["syscalls"]["accept4"]["calls"] > 0
-    assert all(v["calls"] >= 0 and v["seconds"] >= 0 for v in server["syscalls"].values())
-    assert server["cpu_seconds"] >= 0
-    assert server["info"]["mechanism"] == "epoll-lt"
+@pytest.mark.parametrize("mechanism", ["select", "epoll-lt"])
+def test_a_new_servers_per_call_cpu_and_blocked_time_are_kept(mechanism: str) -> None:
+    before, after = parse(captured(f"{mechanism}-before")), parse(captured(f"{mechanism}-after"))
+    assert after.info["syscall_timing"] == "cpu"
+    server = difference(before, after)
+    calls = server["syscalls"]
+    assert calls and all({"cpu_seconds", "blocked_seconds"} <= set(v) for v in calls.values())
+    for name, entry in calls.items():
+        assert entry["cpu_seconds"] >= 0 and entry["blocked_seconds"] >= 0, name
+    # The thread's CPU time inside calls is part of the process's CPU time.
+    assert sum(v["cpu_seconds"] for v in calls.values()) <= server["cpu_seconds"]
+    assert server["replies_total"] >= 2000
+    # The per-call series are not mistaken for unlabelled totals.
+    assert not any("syscall_cpu" in name for name in server["totals"])
+    assert server["totals"]["testbed_server_events_fired_total"] > 0
 
 
-def test_a_snapshot_against_itself_is_all_zero() -> None:
-    server = difference(parse(AFTER), parse(AFTER))
-    assert server["replies_total"] == 0 and server["cpu_seconds"] == 0
-    assert {v["calls"] for v in server["syscalls"].values()} == {0}
+def test_epoll_operations_are_counted_apart_from_the_calls_that_carried_them() -> None:
+    server = difference(parse(captured("epoll-lt-before")), parse(captured("epoll-lt-after")))
+    operations = server["epoll_operations"]
+    assert operations and all("/" in key for key in operations)
+    assert sum(operations.values()) >= server["syscalls"]["epoll_ctl"]["calls"] > 0
 
 
-def test_text_that_is_not_an_exposition_raises() -> None:
-    with pytest.raises(ValueError):
-        parse("this is { not prometheus text\n")
+def test_an_old_servers_counters_have_wall_time_only() -> None:
+    server = difference(parse(""), parse(OLD_SERVER))
+    assert server["syscalls"] == {"select": {"calls": 40.0, "seconds": 1.5}}
+    assert server["epoll_operations"] == {}
+    assert server["cpu_seconds"] == 0.5

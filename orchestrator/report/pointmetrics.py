@@ -1,0 +1,124 @@
+"""What one stored point says besides its reply rate: the server's cost, its batching, and what
+the clients saw. Pure functions of a stored point (`Store.points`), None when it was not stored.
+
+    metrics = point_metrics(point)
+    metrics[CPU_PER_REPLY]          # µs of server CPU per reply over the measurement
+
+- CPU per reply: `server.cpu_seconds` / the server's replies over the same window, in µs. The
+  counters are read just before and after the load agents' run, so both cover the same window.
+- CPU utilisation: `server.cpu_seconds` / that window (the measure phase; httperf's own test
+  duration for points stored without phases), as a fraction of one CPU.
+- Events per wait: `testbed_server_events_fired_total` / `testbed_server_loop_rounds_total`
+  (one wait per round), or over the wait calls counted (select, poll, epoll_wait,
+  io_uring_enter) when the rounds were not stored; without the events counter: not measured.
+- Response and connection time: httperf's means (reply time "response": request sent to the
+  first byte of the reply; connection time: connect to close), weighted over the agents. httperf
+  prints no percentiles and the agents keep no histogram; its connection-time median is per
+  httperf process, so the point's "median" here is the median of those per-process medians.
+- Error and timeout rates: httperf's errors (and client timeouts) per connection it attempted.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+CPU_PER_REPLY = "cpu_per_reply_us"
+UTILISATION = "cpu_utilisation"
+EVENTS_PER_WAIT = "events_per_wait"
+RESPONSE_TIME = "response_time_ms"
+CONNECTION_TIME = "connection_time_ms"
+CONNECTION_MEDIAN = "connection_time_median_ms"
+ERROR_RATE = "error_rate"
+TIMEOUT_RATE = "timeout_rate"
+METRICS = (
+    CPU_PER_REPLY,
+    UTILISATION,
+    EVENTS_PER_WAIT,
+    RESPONSE_TIME,
+    CONNECTION_TIME,
+    CONNECTION_MEDIAN,
+    ERROR_RATE,
+    TIMEOUT_RATE,
+)
+WAIT_CALLS = ("select", "poll", "epoll_wait", "io_uring_enter")  # one per event-loop round
+LOOP_ROUNDS = "testbed_server_loop_rounds_total"
+EVENTS_FIRED = "testbed_server_events_fired_total"
+
+
+def point_metrics(point: dict[str, Any]) -> dict[str, float | None]:
+    """Every metric above for one stored point (None: not stored or not defined)."""
+    server = point.get("server") or {}
+    cpu = _number(server.get("cpu_seconds"))
+    replies = _number(server.get("replies_total"))
+    if replies is None:
+        replies = _number(point.get("server_replies"))
+    window = window_seconds(point)
+    totals = server.get("totals") or {}
+    rounds, fired = _number(totals.get(LOOP_ROUNDS)), _number(totals.get(EVENTS_FIRED))
+    if not rounds:
+        rounds = _wait_calls(server)
+    attempted = _connections(point)
+    errors, timeouts = _number(point.get("errors_total")), _number(point.get("client_timeouts"))
+    return {
+        CPU_PER_REPLY: 1e6 * cpu / replies if cpu and replies else None,
+        UTILISATION: cpu / window if cpu is not None and window else None,
+        EVENTS_PER_WAIT: fired / rounds if fired is not None and rounds else None,
+        RESPONSE_TIME: _number(point.get("reply_time_ms")),
+        CONNECTION_TIME: _number(point.get("connection_time_ms")),
+        CONNECTION_MEDIAN: _median_of_medians(point),
+        ERROR_RATE: errors / attempted if errors is not None and attempted else None,
+        TIMEOUT_RATE: timeouts / attempted if timeouts is not None and attempted else None,
+    }
+
+
+def window_seconds(point: dict[str, Any]) -> float | None:
+    """How long the server's counters ran for a point: its measure phase (httperf's own
+    duration for points stored without phases)."""
+    phases = point.get("phases") or {}
+    return _number(phases.get("measure")) or _number(point.get("measure_seconds"))
+
+
+def _wait_calls(server: dict[str, Any]) -> float | None:
+    calls = server.get("syscalls") or {}
+    waits = [
+        _number(entry.get("calls"))
+        for name, entry in calls.items()
+        if name in WAIT_CALLS and isinstance(entry, dict)
+    ]
+    return sum(w for w in waits if w) or None
+
+
+def _connections(point: dict[str, Any]) -> float | None:
+    """Connections httperf attempted, over the agents; the offered rate × duration without."""
+    total = 0.0
+    for agent in (point.get("agents") or {}).values():
+        totals = ((agent or {}).get("load") or {}).get("totals") or {}
+        total += _number(totals.get("connections")) or 0.0
+    if total > 0:
+        return total
+    duration = _number(point.get("measure_seconds"))
+    rate = _number(point.get("target_rate"))
+    return rate * duration if rate and duration else None
+
+
+def _median_of_medians(point: dict[str, Any]) -> float | None:
+    medians = []
+    for agent in (point.get("agents") or {}).values():
+        load = (agent or {}).get("load") or {}
+        own = _number((load.get("connection_time_ms") or {}).get("median"))
+        if own is not None:
+            medians.append(own)
+            continue
+        for run in load.get("runs") or []:
+            times = ((run or {}).get("result") or {}).get("connection_time") or {}
+            value = _number(times.get("median_ms"))
+            if value is not None:
+                medians.append(value)
+    return statistics.median(medians) if medians else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,155 @@
+"""What `orchestrate up` will do for a lab, before it does it: the points, what it creates, and an
+estimate of the wall time. `orchestrate plan` prints it; `up` prints it before it starts.
+
+    summary = plan_summary(lab)                  # reads the store if there is one, never creates it
+    summary.points, summary.creates, summary.estimated_seconds, summary.basis
+
+The estimate is points × (warm-up + measurement + overhead per point). The overhead (starting
+and stopping the server, opening idle connections, collecting results, cooling down) is this
+lab's own: the median, over the points of its latest sweep that finished, of each point's wall
+time less its warm-up and measurement. A lab that never ran gets `DEFAULT_OVERHEAD`, and says so.
+Points an unfinished sweep already holds are not run again (`up` resumes), so they are left out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from orchestrator.config.model import Lab
+from orchestrator.config.plan import Point, expand
+from orchestrator.results.records import FINAL_STATUSES
+from orchestrator.results.store import STORE_FILE, Store
+
+DEFAULT_OVERHEAD = 30.0  # seconds per point beyond warm-up and measurement, when none measured
+MEASURED, DEFAULT = "measured", "default"
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The plan of a lab's next `up`, as data (`describe` turns it into lines)."""
+
+    lab: str
+    points: tuple[Point, ...]
+    to_run: int  # points still to run (an unfinished sweep is resumed)
+    resumes: str | None  # the sweep `up` resumes, if any
+    creates: tuple[str, ...]  # what `up` creates that does not exist yet
+    per_point_seconds: float  # warm-up + measurement + overhead
+    overhead_seconds: float
+    basis: str  # MEASURED (from `measured_points` of sweep `measured_sweep`) or DEFAULT
+    measured_points: int = 0
+    measured_sweep: str | None = None
+
+    @property
+    def estimated_seconds(self) -> float:
+        return self.to_run * self.per_point_seconds
+
+    def counts(self) -> dict[str, Counter[str]]:
+        """How many points per mechanism, workload, idle count, accept-limit and rate."""
+        return {
+            "mechanism": Counter(p.mechanism for p in self.points),
+            "workload": Counter(p.workload for p in self.points),
+            "idle connections": Counter(str(p.idle_connections) for p in self.points),
+            "accept-limit": Counter(p.labels()["accept_limit"] for p in self.points),
+            "rate": Counter(f"{p.rate:g}" for p in self.points),
+        }
+
+    def describe(self) -> list[str]:
+        """The summary as lines for the terminal."""
+        lines = [f"plan of lab {self.lab}: {len(self.points)} points"]
+        for name, counter in self.counts().items():
+            values = ", ".join(f"{value} ({n})" for value, n in counter.items())
+            lines.append(f"  {name}: {values}")
+        if self.resumes:
+            lines.append(f"  resumes sweep {self.resumes}: {self.to_run} points left to run")
+        lines.append("  creates: " + ("; ".join(self.creates) or "nothing (all present)"))
+        if self.basis == MEASURED:
+            where = (
+                f"overhead {self.overhead_seconds:.0f} s per point measured on this lab"
+                f" (median of {self.measured_points} points of sweep {self.measured_sweep})"
+            )
+        else:
+            where = (
+                f"overhead {self.overhead_seconds:.0f} s per point: a default, this lab has no"
+                " finished point yet"
+            )
+        lines.append(
+            f"  estimated wall time: {_duration(self.estimated_seconds)}"
+            f" ({self.per_point_seconds:.0f} s per point: warm-up + measurement + {where})"
+        )
+        return lines
+
+
+def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
+    """What the next `up` of `lab` will run and create, and how long it should take; `new`: a
+    new sweep even if one is unfinished (`up --new`)."""
+    experiment = lab.experiment
+    points = tuple(expand(experiment, experiment.seed or 0))
+    store_path = lab.results_directory / STORE_FILE
+    overhead, measured, sweep_id, resumes, done = DEFAULT_OVERHEAD, 0, None, None, 0
+    if store_path.exists():
+        store = Store.open(store_path, readonly=True)
+        try:
+            found = _measured_overhead(store, lab.name)
+            if found is not None:
+                overhead, measured, sweep_id = found
+            unfinished = None if new else store.resumable(lab.name)
+            if unfinished is not None:
+                resumes, done = unfinished.id, len(store.done_keys(unfinished.id))
+        finally:
+            store.close()
+    to_run = max(0, len(points) - done) if resumes else len(points)
+    return PlanSummary(
+        lab=lab.name,
+        points=points,
+        to_run=to_run,
+        resumes=resumes,
+        creates=_creates(lab, store_path.exists()),
+        per_point_seconds=experiment.warmup + experiment.duration + overhead,
+        overhead_seconds=overhead,
+        basis=MEASURED if measured else DEFAULT,
+        measured_points=measured,
+        measured_sweep=sweep_id,
+    )
+
+
+def _measured_overhead(store: Store, lab: str) -> tuple[float, int, str] | None:
+    """The median per-point overhead of the lab's latest sweep with finished points."""
+    for sweep in reversed(store.sweeps(lab)):
+        overheads = [
+            (p["ended_at"] - p["started_at"])
+            - (p.get("warmup_seconds") or 0.0)
+            - (p.get("measure_seconds") or 0.0)
+            for p in store.points(sweep.id)
+            if p["status"] in FINAL_STATUSES and p["ended_at"] > p["started_at"]
+        ]
+        overheads = [max(0.0, value) for value in overheads]
+        if overheads:
+            return statistics.median(overheads), len(overheads), sweep.id
+    return None
+
+
+def _creates(lab: Lab, store_exists: bool) -> tuple[str, ...]:
+    created = []
+    if lab.emulate:
+        from orchestrator.lab.emulated import EmulatedLab  # ip netns: only for emulated labs
+
+        emulated = EmulatedLab(lab)
+        if not emulated.exists():
+            created.append(
+                f"an emulated lab: {len(lab.hosts)} network namespaces with sshd,"
+                f" {len(emulated.bridges)} bridges and their veth pairs"
+            )
+    if lab.monitoring.prometheus.url is None:
+        created.append("Prometheus for the lab (if not running yet)")
+    if not store_exists:
+        created.append(f"the results store {lab.results_directory / STORE_FILE}")
+    created.append(f"a report under {lab.results_directory / 'reports'}")
+    return tuple(created)
+
+
+def _duration(seconds: float) -> str:
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours} h {minute:02d} min" if hours else f"{minute} min {second:02d} s"

@@ -1,0 +1,83 @@
+"""`orchestrate plan`: the points, what `up` creates and the estimated wall time, from a lab file
+and (when there is one) its results store. Nothing is created: the labs are only loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from orchestrator.config.labfile import load_lab
+from orchestrator.results.records import SweepSummary
+from orchestrator.results.store import STORE_FILE, Store
+from orchestrator.run.plansummary import DEFAULT, DEFAULT_OVERHEAD, MEASURED, plan_summary
+from tests.support.labfiles import write_lab
+from tests.support.report_stores import P, record
+
+PLAN = {
+    "mechanisms": ["select", "epoll-lt"],
+    "workloads": ["one-byte"],
+    "idle_connections": [0, 100],
+    "rates": [1000, 2000, 3000],
+    "repetitions": 2,
+    "duration": "5s",
+    "warmup": "1s",
+    "accept_limits": ["inf"],
+    "cooldown": {"max": "3s"},
+    "timeout": "2s",
+    "retries": 1,
+    "specweb99": {"directories": 1, "seed": 1},
+}
+
+
+def lab(tmp_path: Path):  # type: ignore[no-untyped-def]
+    path = write_lab(
+        tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": PLAN}
+    )
+    return load_lab(path)
+
+
+def test_a_lab_that_never_ran_is_estimated_with_the_stated_default(tmp_path: Path) -> None:
+    summary = plan_summary(lab(tmp_path))
+    assert len(summary.points) == summary.to_run == 2 * 2 * 3 * 2
+    assert summary.basis == DEFAULT and summary.overhead_seconds == DEFAULT_OVERHEAD
+    assert summary.estimated_seconds == 24 * (1 + 5 + DEFAULT_OVERHEAD)
+    assert summary.counts()["mechanism"] == {"select": 12, "epoll-lt": 12}
+    assert any("results store" in item for item in summary.creates)
+    text = "\n".join(summary.describe())
+    assert "24 points" in text and "a default" in text and "estimated wall time" in text
+    assert not (tmp_path / "results" / STORE_FILE).exists()  # planning creates nothing
+
+
+def test_the_estimate_uses_this_labs_measured_time_per_point(tmp_path: Path) -> None:
+    the_lab = lab(tmp_path)
+    store = Store.open(the_lab.results_directory)
+    sweep = store.create_sweep(
+        lab="plansum",
+        digest="d",
+        seed=1,
+        points_planned=3,
+        lab_file="",
+        inventory="",
+        revision="r",
+        hosts={},
+        settings={},
+        workloads={},
+        now=1000.0,
+    )
+    for seq, wall in enumerate((20.0, 26.0, 40.0)):  # 6 s of warm-up + measurement each
+        base = record(P("select", 1000 * (seq + 1), 1000.0), seq)
+        started = 2000.0 + 100 * seq
+        store.record_point(
+            sweep.id,
+            dataclasses.replace(
+                base, started_at=started, ended_at=started + wall, warmup_seconds=1.0
+            ),
+        )
+    store.finish_sweep(sweep.id, "complete", SweepSummary(), now=3000.0)
+    store.close()
+    summary = plan_summary(the_lab)
+    assert summary.basis == MEASURED and summary.measured_points == 3
+    assert summary.overhead_seconds == 20.0  # median of 14, 20 and 34
+    assert summary.estimated_seconds == 24 * (1 + 5 + 20.0)
+    assert f"sweep {sweep.id}" in "\n".join(summary.describe())
+    assert not any("results store" in item for item in summary.creates)
