@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.config.checker import Checker, FieldPath, show
 from orchestrator.config.model import (
     MECHANISMS,
+    SYSCALL_TIMINGS,
     WORKLOADS,
     Experiment,
     GrafanaSettings,
@@ -66,6 +67,7 @@ EXPERIMENT_KEYS = (
     "retries",
     "seed",
     "specweb99",
+    "syscall_timing",
 )
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
@@ -179,6 +181,9 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     if seed is not None:
         seed = checker.integer((*at, "seed"), seed, minimum=0, maximum=MAX_SEED)
     specweb99 = _specweb99(checker, section.get("specweb99", {}))
+    timing = checker.choice(
+        (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
+    )
     parts = (
         mechanisms,
         workloads,
@@ -192,13 +197,14 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         timeout,
         retries,
         specweb99,
+        timing,
     )
     if any(part is None for part in parts) or ("seed" in section and seed is None):
         return None
     assert mechanisms and workloads and idle and accept_limits is not None and rates
     assert duration is not None and warmup is not None and repetitions is not None
     assert cooldown_max is not None and timeout is not None and retries is not None
-    assert specweb99 is not None
+    assert specweb99 is not None and timing is not None
     # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
     count = len(mechanisms) * len(workloads) * len(idle) * len(accept_limits) * len(rates)
     count *= repetitions
@@ -221,6 +227,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         retries=retries,
         seed=seed,
         specweb99=specweb99,
+        syscall_timing=timing,
     )
 
 

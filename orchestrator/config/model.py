@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring")
+SYSCALL_TIMINGS = ("wall", "cpu", "none")
 WORKLOADS = ("one-byte", "specweb99")
 Role = Literal["server", "client"]
 
@@ -80,6 +81,10 @@ class Experiment:
     retries: int
     seed: int | None  # run-order seed; None: chosen at sweep start and recorded
     specweb99: SpecWeb99
+    # How the server times each system call for Table 1: "wall" (cheap, wait calls include
+    # time blocked), "cpu" (the paper's CPU profile; costs the server ~30 % more CPU per reply,
+    # so for a profiling sweep of its own), or "none".
+    syscall_timing: str = "wall"
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ def server_command(lab: Lab, point: Point) -> str:
             "--docroot": DOCROOT,
             "--metrics-address": server.management,
             "--metrics-port": SERVER_METRICS_PORT,
+            "--syscall-timing": lab.experiment.syscall_timing,
         },
     )
 

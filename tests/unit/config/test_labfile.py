@@ -82,6 +82,20 @@ def test_rate_range_expands_and_inf_accept_limit(tmp_path: Path) -> None:
     assert lab.experiment.accept_limits == (None, 10)
 
 
+def test_syscall_timing_defaults_to_wall_and_takes_cpu(tmp_path: Path) -> None:
+    default = load_lab(write_lab(tmp_path), routes=NO_ROUTES)
+    assert default.experiment.syscall_timing == "wall"
+    profiling = load_lab(
+        write_lab(tmp_path, lab_changes=experiment(syscall_timing="cpu")), routes=NO_ROUTES
+    )
+    assert profiling.experiment.syscall_timing == "cpu"
+
+
+def test_an_unknown_syscall_timing_is_one_line(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(syscall_timing="gprof"))
+    assert "experiment.syscall_timing" in line and "'gprof'" in line
+
+
 # -- bad input: the list ---------------------------------------------------------------
 
 

@@ -39,8 +39,14 @@ def run(point: Point = POINT, **changes: object) -> LoadRun:
 def test_the_server_command(lab: Lab) -> None:
     assert commands.server_command(lab, POINT) == (
         "server/userver --mechanism epoll-et --accept-limit inf --port 8080 --docroot docroot"
-        " --metrics-address 198.18.0.10 --metrics-port 9180"
+        " --metrics-address 198.18.0.10 --metrics-port 9180 --syscall-timing wall"
     )
+
+
+def test_a_profiling_sweep_asks_the_server_for_each_call_s_cpu_time(lab: Lab) -> None:
+    experiment = dataclasses.replace(lab.experiment, syscall_timing="cpu")
+    profiling = dataclasses.replace(lab, experiment=experiment)
+    assert commands.server_command(profiling, POINT).endswith("--syscall-timing cpu")
 
 
 def test_a_real_lab_pins_the_server_with_taskset(lab: Lab) -> None:
