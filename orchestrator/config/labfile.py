@@ -37,6 +37,7 @@ from orchestrator.errors import ConfigError
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
 MAX_RATE_POINTS = 1000
+MACHINES = "machines"  # `emulate: machines`: every host a booted Debian container
 
 LAB_KEYS = (
     "version",
@@ -91,7 +92,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         NAME_PATTERN,
         "a lab name: lower-case letters, digits and '-', at most 31 characters",
     )
-    emulate = checker.boolean(("emulate",), top.get("emulate", False))
+    emulate = _emulate(checker, top.get("emulate", False))
     experiment = _experiment(checker, top.get("experiment"))
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
@@ -109,13 +110,14 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         name=name,
         lab_path=path,
         lab_text=path.read_text(),
-        emulate=emulate,
+        emulate=emulate is True,
+        machines=emulate == MACHINES,
         experiment=experiment,
         monitoring=monitoring,
         results=results,
         nightly=nightly,
     )
-    if emulate:
+    if lab.built_here:
         check_route_overlap(inventory, lab, routes())
         if inventory.problems:
             raise ConfigError(inventory.problems)
@@ -123,6 +125,20 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
 
 
 # -- lab.yml sections ----------------------------------------------------------------------------
+
+
+def _emulate(checker: Checker, value: Any) -> bool | str | None:
+    """`emulate`: true (namespaces), false (real hosts) or `machines` (booted containers)."""
+    if isinstance(value, bool):
+        return value
+    if value == MACHINES:
+        return MACHINES
+    checker.fail(
+        ("emulate",),
+        value,
+        f"expected true (namespaces), false (real hosts) or {MACHINES} (booted containers)",
+    )
+    return None
 
 
 def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:
