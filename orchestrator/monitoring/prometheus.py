@@ -49,7 +49,9 @@ START_TIMEOUT = 20.0
 def exporter_address(lab: Lab) -> str:
     """Where the orchestrator's exporter listens: its management address in an emulated lab
     (the lab's hosts and Prometheus reach it there), all addresses otherwise."""
-    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else "0.0.0.0"
+    return (
+        str(lab.orchestrator_address) if lab.built_here and lab.orchestrator_address else "0.0.0.0"
+    )
 
 
 def scrape_config(lab: Lab) -> dict[str, Any]:
@@ -214,8 +216,8 @@ class Prometheus:
         ]
 
     def _cpus(self) -> str:
-        """In an emulated lab, keep Prometheus off the server's CPUs (it measures, not serves)."""
-        if not self.lab.emulate or not self.lab.server.cpus:
+        """In a lab built here, keep Prometheus off the server's CPUs (it measures, not serves)."""
+        if not self.lab.built_here or not self.lab.server.cpus:
             return ""
         others = sorted(set(os.sched_getaffinity(0)) - set(self.lab.server.cpus))
         return ",".join(map(str, others))

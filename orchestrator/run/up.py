@@ -25,7 +25,7 @@ from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
-from orchestrator.lab.emulated import EmulatedLab
+from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.preflight import print_report, run_preflight
 from orchestrator.lab.provision import Ansible
 from orchestrator.lab.remote import Remote
@@ -63,14 +63,14 @@ class UpResult:
 
 def lab_up(lab: Lab) -> None:
     started = time.monotonic()
-    EmulatedLab(lab, warn=warn).up()
+    lab_builder(lab, warn=warn, note=console.print).up()
     console.print(
         f"lab [bold]{lab.name}[/]: {len(lab.hosts)} hosts up ({time.monotonic() - started:.1f} s)"
     )
 
 
 def preflight(lab: Lab) -> None:
-    if lab.emulate and not EmulatedLab(lab).exists():
+    if lab.built_here and not lab_builder(lab).exists():
         raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
     with Remote.for_lab(lab) as remote:
         report = run_preflight(lab, remote)
@@ -108,7 +108,7 @@ def run_up(
     lab: Lab, *, new: bool = False, kind: str = "manual", observer: SweepObserver | None = None
 ) -> UpResult:
     """The whole of `orchestrate up`; see the module docstring."""
-    if lab.emulate:
+    if lab.built_here:
         lab_up(lab)
     preflight(lab)
     provision(lab)
@@ -245,6 +245,7 @@ def _settings(lab: Lab) -> dict[str, Any]:
     return {
         "experiment": dataclasses.asdict(lab.experiment),
         "emulate": lab.emulate,
+        "lab_kind": lab.kind,
         "client_starvation_check": not clients_share_cpus(lab),
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }
