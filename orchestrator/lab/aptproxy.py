@@ -6,8 +6,8 @@ A lab's machines only have the lab's networks; the orchestrator, on the manageme
 forwards their apt requests to the mirror, as an apt proxy (apt-cacher-ng, squid) does for a
 physical lab without a route out. Each machine's apt names it in
 /etc/apt/apt.conf.d/01testbed-proxy. Only plain-HTTP GET and HEAD to the allowed hosts are
-forwarded; `.deb` files, which never change under one name, are kept in the cache directory,
-so the next lab installs from there. Standard library only.
+forwarded; `.deb` files and by-hash package lists, which never change under one name, are kept
+in the cache directory, so the next lab installs from there. Standard library only.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._refuse(403, f"not forwarded: {self.path}")
             return
         path = url.path + (f"?{url.query}" if url.query else "")
-        cached = self._cache_path(url) if url.path.endswith(".deb") else None
+        immutable = url.path.endswith(".deb") or "/by-hash/" in url.path
+        cached = self._cache_path(url) if immutable else None
         if cached is not None and cached.is_file():
             self._send_file(cached, body)
             return
