@@ -139,8 +139,7 @@ class MachinesLab:
         """Power off every machine, unmount and remove its layer, then the networks, the apt
         proxy, the known_hosts block and the lab's state; fine if none of it exists."""
         _require_root()
-        for host in self.lab.hosts:
-            self._stop(host)
+        self._stop_all()
         for host in self.lab.hosts:
             self._unmount(host)
         self.network.down()
@@ -226,22 +225,26 @@ class MachinesLab:
             f'Acquire::http::Proxy "{self._proxy_url()}";\n'
         )
 
-    def _stop(self, host: Host) -> None:
-        """Power the machine off (SIGTERM to nspawn), kill it after a grace period."""
-        pid = self._running(host)
-        if pid is not None:
+    def _stop_all(self) -> None:
+        """Power every machine off at once (SIGTERM to nspawn: a clean shutdown of its
+        systemd), kill those still up after a grace period, then anything left in their
+        namespaces (a machine whose nspawn died leaves its processes)."""
+        running = {host.name: pid for host in self.lab.hosts if (pid := self._running(host))}
+        for pid in running.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while any(_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for name, pid in running.items():
             if _alive(pid):
-                self.warn(f"{host.name}: did not power off in {STOP_GRACE_SECONDS:.0f} s: killed")
+                self.warn(f"{name}: did not power off in {STOP_GRACE_SECONDS:.0f} s: killed")
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        namespace = self.network.namespace(host)
-        if namespace_pids(namespace):  # a machine whose nspawn died leaves its processes
-            kill_namespace_processes(namespace)
+        for host in self.lab.hosts:
+            namespace = self.network.namespace(host)
+            if namespace_pids(namespace):
+                kill_namespace_processes(namespace)
 
     def _unmount(self, host: Host) -> None:
         for mount in sorted(_mounts_under(self.machine_dir(host)), reverse=True):
