@@ -14,6 +14,9 @@ here is a machine of its own, so the orchestrator drives it exactly as a physica
   `--register=no`, and `--keep-unit` since this machine's own PID 1 may not be systemd). The
   nspawn process is started here, detached; its pid file is how `lab down` stops it (SIGTERM
   powers the machine off, SIGKILL after a grace period).
+- CPUs: as on a real host, the sweep pins the server and the agents with taskset inside the
+  machine (`testbed_cpus`); the machine itself is not pinned, so provisioning (apt, dpkg,
+  the compiler) uses every CPU instead of queueing all clients on one.
 - Network: the host's namespace from `LabNetwork`, joined with `--network-namespace-path`;
   `--private-network` with it makes /proc/sys/net writable and keeps CAP_NET_ADMIN, as on a
   real host (the machine-wide fs.* and kernel.* stay read-only: the kernel is this machine's).
@@ -59,7 +62,7 @@ STOP_GRACE_SECONDS = 20.0
 Note = Callable[[str], None]
 
 
-def nspawn_command(root: Path, namespace: str, host: Host, cpus: list[int]) -> list[str]:
+def nspawn_command(root: Path, namespace: str, host: Host) -> list[str]:
     """The command that boots one machine (a pure function, tested as a list)."""
     command = [
         "systemd-nspawn",
@@ -77,8 +80,6 @@ def nspawn_command(root: Path, namespace: str, host: Host, cpus: list[int]) -> l
         "--timezone=off",
         "--console=passive",
     ]
-    if cpus:
-        command.append(f"--cpu-affinity={','.join(map(str, cpus))}")
     return command
 
 
@@ -190,13 +191,12 @@ class MachinesLab:
             options = overlay_options(image, directory / "upper", directory / "work")
             local.run(["mount", "-t", "overlay", "overlay", "-o", options, str(root)])
         self._personalise(host, root)
-        usable = [cpu for cpu in host.cpus if cpu in cpus]
-        if len(usable) < len(host.cpus):
+        missing = [cpu for cpu in host.cpus if cpu not in cpus]
+        if missing:  # the sweep's taskset inside the machine would fail on them
             self.warn(
-                f"{host.name}: CPUs {list(host.cpus)} requested, this machine has "
-                f"{sorted(cpus)}; pinned to {usable or 'any CPU'}"
+                f"{host.name}: CPUs {list(host.cpus)} requested, this machine has {sorted(cpus)}"
             )
-        command = nspawn_command(root, self.network.namespace(host), host, usable)
+        command = nspawn_command(root, self.network.namespace(host), host)
         with (directory / "nspawn.log").open("ab") as log:
             process = subprocess.Popen(
                 command,
