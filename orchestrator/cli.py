@@ -1,6 +1,6 @@
 """The `orchestrate` command: one small function per subcommand.
 
-    orchestrate lab up lab.yml        create the emulated lab (idempotent)
+    orchestrate lab up lab.yml        build the lab on this machine: namespaces or machines
     orchestrate lab down lab.yml      remove it, leaving nothing behind
     orchestrate preflight lab.yml     check every host; non-zero exit if any fails
     orchestrate provision lab.yml     run the playbooks (a second run changes nothing)
@@ -39,7 +39,7 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.config.redact import display_url
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
-from orchestrator.lab.emulated import EmulatedLab
+from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring.dashboards import write_provisioning
 from orchestrator.monitoring.prometheus import Prometheus
@@ -63,7 +63,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Run server performance experiments on a multi-host lab (testbed).",
 )
-lab_app = typer.Typer(no_args_is_help=True, help="Create or remove an emulated lab.")
+lab_app = typer.Typer(
+    no_args_is_help=True,
+    help="Create or remove a lab built on this machine (emulated or machines).",
+)
 app.add_typer(lab_app, name="lab")
 
 LabArgument = Annotated[Path, typer.Argument(help="The lab file, e.g. lab.yml.")]
@@ -75,15 +78,17 @@ ResultsArgument = Annotated[Path, typer.Argument(help="A results directory or it
 
 @lab_app.command("up")
 def lab_up_command(lab_file: LabArgument) -> None:
-    """Create the emulated lab that LAB describes (only what is missing)."""
+    """Create the lab that LAB describes on this machine (only what is missing):
+    namespaces (emulate: true) or booted machines (emulate: machines)."""
     lab_up(_emulated(load_lab(lab_file)), Terminal())
 
 
 @lab_app.command("down")
 def lab_down_command(lab_file: LabArgument) -> None:
-    """Remove the emulated lab: namespaces, bridges, veths, processes and files."""
+    """Remove the lab built here: machines, layers, mounts, namespaces, bridges, veths,
+    processes and files."""
     lab = _emulated(load_lab(lab_file))
-    EmulatedLab(lab).down()
+    lab_builder(lab, warn=warn).down()
     console.print(f"lab [bold]{lab.name}[/]: down")
 
 
@@ -157,7 +162,7 @@ def status_command(lab_file: LabArgument) -> None:
 def down_command(lab_file: LabArgument) -> None:
     """Stop everything the orchestrator started on the lab's hosts (servers, agents)."""
     lab = load_lab(lab_file)
-    if lab.emulate and not EmulatedLab(lab).exists():
+    if lab.built_here and not lab_builder(lab).exists():
         console.print(f"lab [bold]{lab.name}[/] is not up: nothing runs on it")
         return
     with Remote.for_lab(lab) as remote:
@@ -395,7 +400,7 @@ def _latest_sweep(store: Store) -> str:
 
 
 def _emulated(lab: Lab) -> Lab:
-    if not lab.emulate:
+    if not lab.built_here:
         raise TestbedError(
             f"{lab.path}: emulate is false: there is no lab to build here", exit_code=EXIT_USAGE
         )

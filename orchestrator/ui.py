@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +27,7 @@ from rich.table import Table
 
 from orchestrator.config.model import Lab
 from orchestrator.config.redact import redact_text
+from orchestrator.lab.hostchecks import REAL_CHECKS
 from orchestrator.lab.preflight import CHECKS, PreflightReport
 from orchestrator.lab.provision import PlaybookResult
 from orchestrator.results.records import Sweep, SweepSummary
@@ -140,18 +141,24 @@ class SweepProgress:
 
 # -- preflight -------------------------------------------------------------------------------
 
-STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "unknown": "magenta"}
 
 
 def print_preflight(report: PreflightReport) -> None:
-    table = Table(title=f"preflight ({report.seconds:.1f} s)", show_lines=False)
+    _preflight_table(report, f"preflight ({report.seconds:.1f} s)", CHECKS)
+    if any(name in host.checks for host in report.hosts for name in REAL_CHECKS):
+        _preflight_table(report, "preflight: the hosts themselves", REAL_CHECKS)
+
+
+def _preflight_table(report: PreflightReport, title: str, checks: Sequence[str]) -> None:
+    table = Table(title=title, show_lines=False)
     table.add_column("host")
     table.add_column("role")
-    for name in CHECKS:
+    for name in checks:
         table.add_column(name)
     for host_report in report.hosts:
         cells = []
-        for name in CHECKS:
+        for name in checks:
             check = host_report.checks.get(name)
             if check is None:
                 cells.append("[dim]-[/dim]")

@@ -42,6 +42,7 @@ MAX_POINTS = 1_000_000  # points of a plan; the paper's full protocol has 1,680
 MAX_REPETITIONS = 1000
 MAX_IDLE_CONNECTIONS = 1_000_000
 MAX_SEED = 2**63 - 1  # stored as an SQLite INTEGER
+MACHINES = "machines"  # `emulate: machines`: every host a booted Debian container
 
 LAB_KEYS = (
     "version",
@@ -97,7 +98,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         NAME_PATTERN,
         "a lab name: lower-case letters, digits and '-', at most 31 characters",
     )
-    emulate = checker.boolean(("emulate",), top.get("emulate", False))
+    emulate = _emulate(checker, top.get("emulate", False))
     experiment = _experiment(checker, top.get("experiment"))
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
@@ -115,13 +116,14 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         name=name,
         lab_path=path,
         lab_text=document.text,
-        emulate=emulate,
+        emulate=emulate is True,
+        machines=emulate == MACHINES,
         experiment=experiment,
         monitoring=monitoring,
         results=results,
         nightly=nightly,
     )
-    if emulate:
+    if lab.built_here:
         check_route_overlap(inventory, lab, routes())
         if inventory.problems:
             raise ConfigError(inventory.problems)
@@ -129,6 +131,20 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
 
 
 # -- lab.yml sections ----------------------------------------------------------------------------
+
+
+def _emulate(checker: Checker, value: Any) -> bool | str | None:
+    """`emulate`: true (namespaces), false (real hosts) or `machines` (booted containers)."""
+    if isinstance(value, bool):
+        return value
+    if value == MACHINES:
+        return MACHINES
+    checker.fail(
+        ("emulate",),
+        value,
+        f"expected true (namespaces), false (real hosts) or {MACHINES} (booted containers)",
+    )
+    return None
 
 
 def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:

@@ -133,7 +133,7 @@ class Lab:
     inventory_path: Path
     inventory_text: str
     inventory: Mapping[str, Any]  # the inventory as parsed, handed to Ansible unchanged
-    emulate: bool
+    emulate: bool  # hosts are network namespaces of this machine (`emulate: true`)
     management_network: ipaddress.IPv4Network | None
     orchestrator_address: ipaddress.IPv4Address | None  # on the management network
     subnets: Mapping[str, ipaddress.IPv4Network]
@@ -143,6 +143,17 @@ class Lab:
     monitoring: Monitoring
     results_directory: Path
     nightly: Nightly = field(default_factory=lambda: Nightly(14, None, None, 0.05))
+    machines: bool = False  # hosts are booted containers on this machine (`emulate: machines`)
+
+    @property
+    def built_here(self) -> bool:
+        """Whether `orchestrate lab up` builds this lab's hosts on this machine."""
+        return self.emulate or self.machines
+
+    @property
+    def kind(self) -> str:
+        """'emulated' (namespaces), 'machines' (booted containers) or 'physical'."""
+        return "emulated" if self.emulate else "machines" if self.machines else "physical"
 
     @property
     def hosts(self) -> tuple[Host, ...]:

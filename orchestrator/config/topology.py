@@ -68,6 +68,7 @@ def lab_from_inventory(
     lab_text: str,
     emulate: bool,
     experiment: Experiment,
+    machines: bool = False,
     monitoring: Monitoring,
     results: Path,
     nightly: Nightly,
@@ -96,16 +97,18 @@ def lab_from_inventory(
         management = checker.ipv4_network(
             reference.var_path("testbed_management"), reference.vars["testbed_management"]
         )
-    elif emulate:
+    elif emulate or machines:
         checker.fail_plain(
             ("all", "vars", "testbed_management"),
-            "missing: an emulated lab needs a management network (all.vars)",
+            f"missing: {'an emulated lab' if emulate else 'a lab of machines'} needs a"
+            " management network (all.vars)",
         )
     orchestrator = _orchestrator_address(checker, reference, management)
 
-    server = _host(checker, reference, "server", subnets, emulate, name, management)
+    kind = "emulated" if emulate else "machines" if machines else "physical"
+    server = _host(checker, reference, "server", subnets, kind, name, management)
     client_hosts = [
-        _host(checker, host, "client", subnets, emulate, name, management) for host in clients
+        _host(checker, host, "client", subnets, kind, name, management) for host in clients
     ]
     if checker.problems or server is None or subnets is None or None in client_hosts:
         raise ConfigError(checker.problems)
@@ -121,6 +124,7 @@ def lab_from_inventory(
         inventory_text=checker.document.text,
         inventory=checker.document.data,
         emulate=emulate,
+        machines=machines,
         management_network=management,
         orchestrator_address=orchestrator,
         subnets=subnets,
@@ -215,10 +219,11 @@ def _host(
     entry: InventoryHost,
     role: str,
     subnets: dict[str, ipaddress.IPv4Network] | None,
-    emulate: bool,
+    kind: str,
     lab_name: str,
     management: ipaddress.IPv4Network | None,
 ) -> Host | None:
+    """One inventory host. `kind` is the lab's: 'emulated', 'machines' or 'physical'."""
     for key in entry.vars:
         if key.startswith("testbed_") and key not in HOST_TESTBED_VARS + LAB_TESTBED_VARS:
             hint = difflib.get_close_matches(key, HOST_TESTBED_VARS + LAB_TESTBED_VARS, n=1)
@@ -230,7 +235,7 @@ def _host(
         checker.fail_plain((*entry.path, "ansible_host"), "missing: the management address")
     elif not isinstance(address, str):
         checker.fail(entry.var_path("ansible_host"), address, "expected an address or host name")
-    elif emulate:
+    elif kind != "physical":  # built here: an address on the lab's management network
         parsed = checker.ipv4_address(entry.var_path("ansible_host"), address)
         if parsed is not None and management is not None and parsed not in management:
             checker.fail(
@@ -246,7 +251,7 @@ def _host(
         entry.var_path("ansible_port"), entry.vars.get("ansible_port", 22), minimum=1, maximum=65535
     )
     user = entry.vars.get("ansible_user") or (
-        "root" if emulate else os.environ.get("USER") or getpass.getuser()
+        "root" if kind != "physical" else os.environ.get("USER") or getpass.getuser()
     )
     if "ansible_user" in entry.vars:
         checker.string(entry.var_path("ansible_user"), user, USER_PATTERN, "a user name")
@@ -262,7 +267,9 @@ def _host(
     cpus = _cpus(checker, entry)
     directory = entry.vars.get("testbed_dir")
     if directory is None:
-        directory = str(emulated_host_dir(lab_name, entry.name)) if emulate else "/opt/testbed"
+        directory = (
+            str(emulated_host_dir(lab_name, entry.name)) if kind == "emulated" else "/opt/testbed"
+        )
     else:
         directory = _directory(checker, entry.var_path("testbed_dir"), directory)
     nics = _nics(checker, entry, role, subnets or {})

@@ -18,20 +18,19 @@ packages are installed once (the playbooks know).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
 import shutil
-import signal
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import local, naming
+from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
+from orchestrator.lab.network import LabNetwork, namespace_pids
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
 from orchestrator.paths import lab_state_dir, log_file
 
@@ -64,17 +63,17 @@ class EmulatedLab:
         self.lab = lab
         self.state = lab_state_dir(lab.name)
         self.identity = ssh_identity(lab)
-        self.bridges = naming.lab_bridges(lab.name, list(lab.subnets))
+        self.network = LabNetwork(lab)
+        self.bridges = self.network.bridge_names
         self.warn = warn
 
     # -- public ------------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        names = set(_namespaces())
-        return any(self.namespace(host) in names for host in self.lab.hosts)
+        return self.network.exists()
 
     def namespace(self, host: Host) -> str:
-        return naming.namespace(self.lab.name, host.name)
+        return self.network.namespace(host)
 
     def up(self) -> None:
         """Create whatever part of the lab is missing; on failure, undo a lab created now."""
@@ -82,10 +81,10 @@ class EmulatedLab:
         existed = self.exists()
         try:
             self._keys()
-            self._bridges()
+            self.network.bridges()
             cpus = machine_cpus()
             for index, host in enumerate(self.lab.hosts):
-                self._host(index, host)
+                self.network.host(index, host)
                 self._sshd(host, cpus)
             self._known_hosts()
             self._wait_for_ssh()
@@ -98,19 +97,7 @@ class EmulatedLab:
     def down(self) -> None:
         """Remove every namespace, process, bridge and file of the lab; fine if none exist."""
         _require_root()
-        present = set(_namespaces())
-        for host in self.lab.hosts:
-            name = self.namespace(host)
-            if name in present:
-                kill_namespace_processes(name)
-                local.run(["ip", "netns", "del", name])
-        for bridge in self.bridges.values():
-            if _link_exists(bridge):
-                local.run(["ip", "link", "del", bridge])
-        tag = naming.lab_tag(self.lab.name)
-        for link in _links():  # root ends of veths whose namespace vanished some other way
-            if link.startswith(tag):
-                local.run(["ip", "link", "del", link], check=False)
+        self.network.down()
         shutil.rmtree(self.state, ignore_errors=True)
 
     def describe(self) -> dict[str, object]:
@@ -144,70 +131,6 @@ class EmulatedLab:
             new_key(key, f"testbed-{self.lab.name}")
         key.chmod(0o600)
         shutil.copyfile(f"{key}.pub", ssh_dir / "authorized_keys")
-
-    def _bridges(self) -> None:
-        for network, bridge in self.bridges.items():
-            if not _link_exists(bridge):
-                local.run(["ip", "link", "add", bridge, "type", "bridge"])
-                _quiet_ipv6(None, bridge)
-            if network == naming.MANAGEMENT:
-                assert self.lab.management_network is not None
-                prefix = self.lab.management_network.prefixlen
-                address = f"{self.lab.orchestrator_address}/{prefix}"
-                local.run(["ip", "addr", "replace", address, "dev", bridge])
-            local.run(["ip", "link", "set", bridge, "up"])
-
-    def _host(self, index: int, host: Host) -> None:
-        namespace = self.namespace(host)
-        if namespace not in _namespaces():
-            local.run(["ip", "netns", "add", namespace])
-            local.run(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    namespace,
-                    "sysctl",
-                    "-q",
-                    "-w",
-                    "net.ipv6.conf.all.disable_ipv6=1",
-                    "net.ipv6.conf.default.disable_ipv6=1",
-                ]
-            )
-        local.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
-        assert self.lab.management_network is not None
-        links = [
-            (
-                "mgmt0",
-                naming.MANAGEMENT,
-                f"{host.management}/{self.lab.management_network.prefixlen}",
-            )
-        ]
-        links += [(nic.name, nic.subnet, str(nic.interface)) for nic in host.nics]
-        existing = set(_links(namespace))
-        for nic_index, (name, network, address) in enumerate(links):
-            if name not in existing:
-                outer = naming.root_veth(self.lab.name, index, nic_index)
-                local.run(["ip", "link", "del", outer], check=False)  # half a pair from a crash
-                local.run(
-                    [
-                        "ip",
-                        "link",
-                        "add",
-                        outer,
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        name,
-                        "netns",
-                        namespace,
-                    ]
-                )
-                _quiet_ipv6(None, outer)
-                local.run(["ip", "link", "set", outer, "master", self.bridges[network], "up"])
-            local.run(["ip", "-n", namespace, "addr", "replace", address, "dev", name])
-            local.run(["ip", "-n", namespace, "link", "set", name, "up"])
 
     def _sshd(self, host: Host, cpus: set[int]) -> None:
         state = self._host_state(host)
@@ -261,47 +184,6 @@ class EmulatedLab:
 def _require_root() -> None:
     if os.geteuid() != 0:
         raise TestbedError("an emulated lab needs root (network namespaces, bridges); run as root")
-
-
-def _namespaces() -> list[str]:
-    output = local.run(["ip", "-j", "netns", "list"]).stdout
-    return [entry["name"] for entry in json.loads(output or "[]")]
-
-
-def _links(namespace: str | None = None) -> list[str]:
-    command = ["ip", "-j"] + (["-n", namespace] if namespace else []) + ["link", "show"]
-    return [entry["ifname"] for entry in json.loads(local.run(command).stdout or "[]")]
-
-
-def _link_exists(name: str) -> bool:
-    return local.run(["ip", "link", "show", name], check=False).returncode == 0
-
-
-def _quiet_ipv6(namespace: str | None, link: str) -> None:
-    """No IPv6 on lab links: no router solicitations or DAD traffic during measurements."""
-    prefix = ["ip", "netns", "exec", namespace] if namespace else []
-    local.run([*prefix, "sysctl", "-q", "-w", f"net.ipv6.conf.{link}.disable_ipv6=1"], check=False)
-
-
-def namespace_pids(namespace: str) -> set[int]:
-    """Every process in `namespace`: exactly the processes of that emulated host."""
-    result = local.run(["ip", "netns", "pids", namespace], check=False)
-    return {int(pid) for pid in result.stdout.split()}
-
-
-def kill_namespace_processes(namespace: str, grace: float = 3.0) -> None:
-    """SIGTERM every process of the namespace, then SIGKILL what is left after `grace`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = namespace_pids(namespace)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while pids and time.monotonic() < deadline:
-            time.sleep(0.05)
-            pids = namespace_pids(namespace)
-        if not pids:
-            return
 
 
 def _read_pid(path: Path) -> int | None:

@@ -21,6 +21,7 @@ SYSCTLS = (
     "net.ipv4.tcp_max_tw_buckets",
     "fs.file-max",
     "fs.nr_open",
+    "net.core.netdev_max_backlog",  # exists in a machine's first network namespace only
 )
 
 FACTS_SCRIPT = "\n".join(
@@ -37,6 +38,11 @@ FACTS_SCRIPT = "\n".join(
             f'echo "sysctl.{name}=$(cat /proc/sys/{name.replace(".", "/")} 2>/dev/null)"'
             for name in SYSCTLS
         ],
+        # A container cannot set what its kernel shares with its machine (fs.*, kernel.*).
+        *[
+            f'[ -w /proc/sys/{name.replace(".", "/")} ] || echo "sysctl_read_only.{name}=1"'
+            for name in SYSCTLS
+        ],
         'echo "nics=$(ip -j -4 addr show | tr -d "\\n")"',
     ]
 )
@@ -46,6 +52,7 @@ def parse_facts(text: str) -> dict[str, Any]:
     """Facts from FACTS_SCRIPT's output; NICs become {name: [addresses]}."""
     facts: dict[str, Any] = {}
     sysctls: dict[str, str] = {}
+    read_only: list[str] = []
     for line in text.splitlines():
         key, found, value = line.partition("=")
         if not found:
@@ -53,6 +60,8 @@ def parse_facts(text: str) -> dict[str, Any]:
         value = " ".join(value.split())
         if key.startswith("sysctl."):
             sysctls[key.removeprefix("sysctl.")] = value
+        elif key.startswith("sysctl_read_only."):
+            read_only.append(key.removeprefix("sysctl_read_only."))
         elif key == "nics":
             try:
                 entries = json.loads(value or "[]")
@@ -66,6 +75,13 @@ def parse_facts(text: str) -> dict[str, Any]:
         else:
             facts[key] = value
     facts["sysctls"] = sysctls
+    # What the playbooks could not set on this host, and the value in force instead.
+    facts["sysctls_not_settable"] = {
+        name: f"not settable here, value {sysctls[name]}"
+        if sysctls.get(name)
+        else "not present here"
+        for name in read_only
+    }
     return facts
 
 

@@ -6,7 +6,10 @@
 
 One SSH command per host gathers everything (`probe_script`); pure functions parse its output
 (`parse_probe`) and judge it (`judge_host`), so the checks are tested on plain strings. A check
-is `ok`, `warn` (the sweep can run, but numbers may suffer; provisioning fixes most) or `fail`.
+is `ok`, `warn` (the sweep can run, but numbers may suffer; provisioning fixes most), `fail`
+or `unknown` (the host does not say). On a real host (a physical lab, or a lab of machines) the
+same command also runs `hostchecks`: packages, the server's build, time sync, CPU governor,
+NIC speed and the machine-wide kernel parameters, in a second table.
 """
 
 from __future__ import annotations
@@ -18,22 +21,18 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 from orchestrator.config.model import Host, Lab
+from orchestrator.lab import hostchecks
+from orchestrator.lab.hostchecks import Check, Expected
 from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.lab.staging import stage_sources
+from orchestrator.paths import lab_state_dir
 
-Status = Literal["ok", "warn", "fail"]
 CHECKS = ("ssh", "nics", "routes", "clock", "open files", "ports")
 MAX_CLOCK_OFFSET = 0.25  # seconds; load agents on all clients start at one wall-clock instant
 MIN_OPEN_FILES = 16_384  # 10,000 idle connections plus the active ones, on server and agents
 MIN_EPHEMERAL_PORTS = 50_000  # one-connection-per-request load burns a port per request
-
-
-@dataclass(frozen=True)
-class Check:
-    status: Status
-    detail: str
 
 
 @dataclass
@@ -87,7 +86,10 @@ def probe_script(targets: Sequence[str]) -> str:
     for target in targets:
         quoted = shlex.quote(target)
         lines.append(f"echo @route {quoted}; ip -j route get {quoted} 2>&1")
-        lines.append(f'ping -c 1 -W 1 {quoted} >/dev/null 2>&1; echo @ping {quoted} "$?"')
+        lines.append(  # a fresh host may lack ping (provisioning installs iputils-ping)
+            f"if command -v ping >/dev/null; then ping -c 1 -W 1 {quoted} >/dev/null 2>&1; "
+            f'echo @ping {quoted} "$?"; else echo @ping {quoted} none; fi'
+        )
     return "\n".join(lines)
 
 
@@ -100,7 +102,7 @@ class Probe:
     ports: tuple[int, int] | None
     addresses: dict[str, set[str]]  # interface -> {"198.18.1.11/24", ...}
     routes: dict[str, str | None]  # target -> device, None if no route
-    pings: dict[str, bool]
+    pings: dict[str, bool | None]  # None: the host has no ping
 
 
 def parse_probe(text: str) -> Probe:
@@ -110,7 +112,7 @@ def parse_probe(text: str) -> Probe:
     ports: tuple[int, int] | None = None
     addresses: dict[str, set[str]] = {}
     routes: dict[str, str | None] = {}
-    pings: dict[str, bool] = {}
+    pings: dict[str, bool | None] = {}
     section, body = "", []
     for line in [*text.splitlines(), "@end"]:  # the last @time line wins (the clock sample)
         if not line.startswith("@"):
@@ -130,7 +132,7 @@ def parse_probe(text: str) -> Probe:
             elif words[0] == "ports":
                 ports = (int(words[1]), int(words[2]))
             elif words[0] == "ping":
-                pings[words[1]] = words[2] == "0"
+                pings[words[1]] = None if words[2] == "none" else words[2] == "0"
         except (IndexError, ValueError):
             continue
     return Probe(when, nofile, ports, addresses, routes, pings)
@@ -164,7 +166,12 @@ def _parse_route(text: str) -> str | None:
 
 
 def judge_host(
-    lab: Lab, host: Host, result: CommandResult, sent: float, received: float
+    lab: Lab,
+    host: Host,
+    result: CommandResult,
+    sent: float,
+    received: float,
+    expected: Expected | None = None,
 ) -> HostReport:
     """Turn one host's probe into checks. `sent`/`received` bracket the command, wall clock."""
     report = HostReport(host)
@@ -178,6 +185,8 @@ def judge_host(
     report.checks["clock"] = _check_clock(probe, sent, received)
     report.checks["open files"] = _check_nofile(probe)
     report.checks["ports"] = _check_ports(probe)
+    if expected is not None:
+        report.checks.update(hostchecks.judge(host, hostchecks.parse(result.stdout), expected))
     return report
 
 
@@ -195,7 +204,7 @@ def _check_nics(host: Host, probe: Probe) -> Check:
 
 
 def _check_routes(lab: Lab, host: Host, probe: Probe) -> Check:
-    problems = []
+    problems, unchecked = [], []
     for target in route_targets(lab, host):
         expected = _expected_device(lab, host, target)
         device = probe.routes.get(target)
@@ -203,10 +212,14 @@ def _check_routes(lab: Lab, host: Host, probe: Probe) -> Check:
             problems.append(f"no route to {target}")
         elif device != expected:
             problems.append(f"{target} via {device}, expected {expected}")
+        elif probe.pings.get(target, False) is None:
+            unchecked.append(target)
         elif not probe.pings.get(target, False):
             problems.append(f"{target} does not answer")
     if problems:
         return Check("fail", ", ".join(problems))
+    if unchecked:
+        return Check("unknown", f"routes right; no ping here to try {', '.join(unchecked)}")
     if host.role == "client":
         return Check("ok", f"{route_targets(lab, host)[0]} via {host.nics[0].name}")
     return Check("ok", f"{len(lab.clients)} clients, own-subnet NICs")
@@ -265,7 +278,16 @@ CLOCK_SAMPLES = 3
 def run_preflight(lab: Lab, remote: Remote) -> PreflightReport:
     """Probe every host of `lab` at once and judge each."""
     started = time.monotonic()
-    results = remote.run_all(lab.hosts, lambda host: probe_script(route_targets(lab, host)), 20)
+    expected = None
+    if not lab.emulate:  # a real host: also what the emulated lab takes from this machine
+        stage = stage_sources(lab_state_dir(lab.name) / "stage")
+        expected = hostchecks.expected_from_checkout(stage / "server.tar")
+
+    def script(host: Host) -> str:
+        text = probe_script(route_targets(lab, host))
+        return text if expected is None else f"{text}\n{hostchecks.probe_script(host, expected)}"
+
+    results = remote.run_all(lab.hosts, script, 20)
     reachable = [host for host in lab.hosts if results[host.name].ok]
     samples: dict[str, list[tuple[float, float, CommandResult]]] = {h.name: [] for h in reachable}
 
@@ -286,5 +308,5 @@ def run_preflight(lab: Lab, remote: Remote) -> PreflightReport:
             result = replace(result, stdout=result.stdout + "\n" + clock.stdout)
         else:
             sent, received = time.time(), time.time() + 3600  # no sample: no usable bracket
-        reports.append(judge_host(lab, host, result, sent, received))
+        reports.append(judge_host(lab, host, result, sent, received, expected))
     return PreflightReport(reports, time.monotonic() - started)

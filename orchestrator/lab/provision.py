@@ -154,6 +154,13 @@ class Ansible:
                 # Namespaces share the file system; keep each host's temporary files its own.
                 ansible_remote_tmp=f"{host.directory}/.ansible/tmp",
             )
+        elif (
+            self.lab.machines
+        ):  # the lab's key; host keys from ~/.ssh/known_hosts, as on real hosts
+            variables.update(
+                ansible_ssh_private_key_file=str(ssh_identity(self.lab).private_key),
+                ansible_ssh_common_args="-o StrictHostKeyChecking=yes",
+            )
         return variables
 
     def _environment(self) -> dict[str, str]:

@@ -82,6 +82,8 @@ class Remote:
                 known_hosts=identity.known_hosts,
                 connect_timeout=connect_timeout,
             )
+        if lab.machines:  # the lab's key; host keys from ~/.ssh/known_hosts, as on real hosts
+            return cls(private_key=ssh_identity(lab).private_key, connect_timeout=connect_timeout)
         return cls(connect_timeout=connect_timeout)
 
     # -- commands ------------------------------------------------------------------------------

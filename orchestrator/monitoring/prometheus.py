@@ -53,9 +53,12 @@ LOOPBACK = "127.0.0.1"
 
 def exporter_address(lab: Lab) -> str:
     """Where the orchestrator's exporter listens, which is where Prometheus scrapes it: its
-    management address in an emulated lab (the lab's own bridge), loopback on a real lab (our
-    Prometheus runs beside it). Never every address: the exporter is not for the network."""
-    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else LOOPBACK
+    management address in a lab built on this machine (the lab's own bridge), loopback on a
+    real lab (our Prometheus runs beside it). Never every address: the exporter is not for the
+    network."""
+    if lab.built_here and lab.orchestrator_address:
+        return str(lab.orchestrator_address)
+    return LOOPBACK
 
 
 def scrape_config(lab: Lab) -> dict[str, Any]:
@@ -212,8 +215,8 @@ class Prometheus:
         ]
 
     def _cpus(self) -> str:
-        """In an emulated lab, keep Prometheus off the server's CPUs (it measures, not serves)."""
-        if not self.lab.emulate or not self.lab.server.cpus:
+        """In a lab built here, keep Prometheus off the server's CPUs (it measures, not serves)."""
+        if not self.lab.built_here or not self.lab.server.cpus:
             return ""
         others = sorted(set(os.sched_getaffinity(0)) - set(self.lab.server.cpus))
         return ",".join(map(str, others))

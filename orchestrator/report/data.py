@@ -81,6 +81,12 @@ class SweepData:
         return bool(value) if value is not None else None
 
     @property
+    def lab_kind(self) -> str | None:
+        """'emulated', 'machines' or 'physical'; None for a sweep recorded before kinds."""
+        value = self.settings.get("lab_kind")
+        return str(value) if value is not None else None
+
+    @property
     def repetitions(self) -> int:
         planned = self.experiment.get("repetitions")
         if isinstance(planned, int):

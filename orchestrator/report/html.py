@@ -77,6 +77,14 @@ def _header(report: Report) -> str:
             "machine and that the whole pipeline works; they are functional, not those of a "
             "performance lab, and are not comparable with the paper's absolute rates.</p>"
         )
+    elif data.lab_kind == "machines":
+        kind = (
+            '<p class="notice"><b>Lab of machines.</b> Every host is a booted Debian container '
+            "(its own root file system, systemd and sshd) on one machine, provisioned as a real "
+            "host; they share that machine's kernel and CPUs, and the NICs are veth pairs on "
+            "bridges. The numbers show that the real-host path works end to end; they are not "
+            "those of a performance lab.</p>"
+        )
     elif data.emulated is False:
         kind = '<p class="meta">Physical lab: hosts as listed under "The lab".</p>'
     else:

@@ -3,8 +3,9 @@
     seams = Seams()                                   # the real ones (SSH, SQLite, Ansible, ...)
     run_up(lab, view, seams=Seams(remote=my_fake))    # a test replaces one seam, not the world
 
-Each is a factory, since each lives for a different span: the lab is built before preflight,
-SSH connections are opened per step, the store for the sweep, Prometheus once and reused.
+Each is a factory, since each lives for a different span: the lab (namespaces or booted
+machines) is built before preflight, SSH connections are opened per step, the store for the
+sweep, Prometheus once and reused.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.config.model import Lab
+from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.emulated import EmulatedLab
+from orchestrator.lab.machines import MachinesLab
 from orchestrator.lab.provision import Ansible
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring.prometheus import Prometheus
@@ -29,4 +32,4 @@ class Seams:
     store: Callable[[Path], Store] = Store.open
     ansible: Callable[[Lab], Ansible] = Ansible
     prometheus: Callable[[Lab], Prometheus] = Prometheus.for_lab
-    emulated_lab: Callable[..., EmulatedLab] = EmulatedLab
+    lab_builder: Callable[..., EmulatedLab | MachinesLab] = lab_builder  # namespaces or machines

@@ -479,13 +479,13 @@ def _require_all(what: str, results: dict[str, CommandResult]) -> None:
 
 
 def clients_share_cpus(lab: Lab) -> bool:
-    """Whether the lab's clients share CPUs by design (an emulated lab on a small machine).
+    """Whether the lab's clients share CPUs by design (a lab built on one small machine).
 
     httperf busy-polls, so clients sharing a core each get a fraction of it by construction;
     the agents' starvation check would then flag every point. Where they share, it is turned
     off and the other checks (issued rate, fd-unavail, addrunavail) decide alone.
     """
-    if not lab.emulate:
+    if not lab.built_here:
         return False
     pinned = [set(client.cpus) for client in lab.clients]
     if any(not cpus for cpus in pinned):

@@ -63,14 +63,14 @@ class UpResult:
 
 def lab_up(lab: Lab, view: View, seams: Seams = REAL) -> None:
     started = time.monotonic()
-    seams.emulated_lab(lab, warn=view.warn).up()
+    seams.lab_builder(lab, warn=view.warn, note=view.info).up()
     view.info(
         f"lab [bold]{lab.name}[/]: {len(lab.hosts)} hosts up ({time.monotonic() - started:.1f} s)"
     )
 
 
 def preflight(lab: Lab, view: View, seams: Seams = REAL) -> None:
-    if lab.emulate and not seams.emulated_lab(lab).exists():
+    if lab.built_here and not seams.lab_builder(lab).exists():
         raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
     with seams.remote(lab) as remote:
         report = run_preflight(lab, remote)
@@ -104,7 +104,7 @@ def run_up(
     systems (SSH, the store, Ansible, Prometheus); tests may replace any."""
     for line in plan_summary(lab, new=new).describe():
         view.info(line)
-    if lab.emulate:
+    if lab.built_here:
         lab_up(lab, view, seams)
     preflight(lab, view, seams)
     provision(lab, view, seams)
@@ -248,6 +248,7 @@ def _settings(lab: Lab) -> dict[str, Any]:
     return {
         "experiment": dataclasses.asdict(lab.experiment),
         "emulate": lab.emulate,
+        "lab_kind": lab.kind,
         "client_starvation_check": not clients_share_cpus(lab),
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }

@@ -24,7 +24,7 @@ import yaml
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
-from orchestrator.lab.emulated import namespace_pids
+from orchestrator.lab.network import namespace_pids
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.naming import namespace
 from tests.support.labfiles import free_port

@@ -97,15 +97,17 @@ def own_lab(
     experiment: dict[str, Any] | None = None,
     build: bool = False,
     sections: dict[str, Any] | None = None,
+    inventory_text: str | None = None,
 ) -> Iterator[tuple[Lab, Path, Path]]:
     """A lab of the tests' own: (lab, lab file, state dir) on a free 198.19.x block, with
     `experiment` and any other top-level `sections` of the lab file replaced.
 
-    TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the emulated
-    lab and every Prometheus started for a lab file in `directory` are stopped afterwards.
+    TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the lab
+    (emulated, or machines with `sections={"emulate": "machines"}`) and every Prometheus
+    started for a lab file in `directory` are stopped afterwards.
     """
     from orchestrator.config.labfile import load_lab
-    from orchestrator.lab.emulated import EmulatedLab
+    from orchestrator.lab.builders import lab_builder
     from orchestrator.monitoring.prometheus import Prometheus
     from tests.support.labfiles import write_lab
 
@@ -117,6 +119,7 @@ def own_lab(
         second_octet=19,
         third_base=free_third_octet(),
         lab_changes=changes or None,
+        inventory_text=inventory_text,
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TESTBED_STATE_DIR", str(state))
@@ -129,7 +132,7 @@ def own_lab(
         finally:
             for lab_file in directory.glob("*.yml"):
                 Prometheus.for_lab(load_lab(lab_file)).stop()
-            EmulatedLab(lab).down()
+            lab_builder(lab).down()
 
 
 BACKGROUND: list[subprocess.Popen[bytes]] = []  # started by start_orchestrate, not yet reaped

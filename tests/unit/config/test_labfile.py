@@ -303,3 +303,32 @@ def test_nightly_settings(tmp_path: Path) -> None:
     assert any("nightly.keep: 0: expected an integer > 0" in line for line in lines)
     assert any("nightly.threshold: '150%': expected a percentage" in line for line in lines)
     assert any("nightly.hook: unknown key (did you mean 'webhook'?)" in line for line in lines)
+
+
+# -- a lab of machines -------------------------------------------------------------------------
+
+
+def test_machines_lab_loads_as_real_hosts_built_here(tmp_path: Path) -> None:
+    lab = load_lab(REPOSITORY / "labs" / "machines.yml", routes=NO_ROUTES)
+    assert lab.machines and not lab.emulate and lab.built_here and lab.kind == "machines"
+    assert len(lab.clients) == 8 and lab.server.directory == "/opt/testbed"
+    assert lab.server.ssh_user == "root" and str(lab.orchestrator_address) == "198.18.16.1"
+    default = load_lab(REPOSITORY / "lab.yml", routes=NO_ROUTES)  # both labs can be up at once
+    mine = [lab.management_network, *lab.subnets.values()]
+    theirs = [default.management_network, *default.subnets.values()]
+    assert not any(a.overlaps(b) for a in mine for b in theirs if a and b)
+
+
+def test_machines_lab_is_checked_against_routes(tmp_path: Path) -> None:
+    uplink = [(ipaddress.IPv4Network("198.18.0.0/16"), "eth0")]
+    lines = problems(tmp_path, routes=lambda: uplink, lab_changes={"emulate": "machines"})
+    assert len(lines) == 3 and all("overlaps this machine's route" in line for line in lines)
+
+
+def test_unknown_kind_of_lab(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, lab_changes={"emulate": "machine"})
+    assert line.startswith(f"{tmp_path / 'lab.yml'}:")
+    assert line.endswith(
+        "emulate: 'machine': expected true (namespaces), false (real hosts)"
+        " or machines (booted containers)"
+    )

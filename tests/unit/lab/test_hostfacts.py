@@ -22,4 +22,4 @@ def test_the_captured_facts_parse() -> None:
 
 def test_broken_lines_are_skipped() -> None:
     facts = parse_facts("kernel=6.1\nno equals sign here\nnics={not json\n")
-    assert facts == {"kernel": "6.1", "nics": {}, "sysctls": {}}
+    assert facts == {"kernel": "6.1", "nics": {}, "sysctls": {}, "sysctls_not_settable": {}}

@@ -1,0 +1,403 @@
+"""A lab of machines: every inventory host a booted Debian 12 container on this machine.
+
+    lab = load_lab(Path("labs/machines.yml"))        # emulate: machines
+    MachinesLab(lab, note=print).up()   # idempotent: builds the image once, boots what is down
+    MachinesLab(lab).down()             # stops every machine, removes layers, mounts, networks
+
+Unlike the emulated lab (namespaces sharing this machine's file system and init), each host
+here is a machine of its own, so the orchestrator drives it exactly as a physical host:
+`emulate` is not true, every real-host task of the playbooks runs.
+
+- Root file system: the cached base image (`image`) as the read-only lower layer of an overlay,
+  with the host's own upper layer in the lab's state directory (`machines/<host>/`).
+- Init: `systemd-nspawn --boot` runs the image's systemd as PID 1 (machinectl is not needed:
+  `--register=no`, and `--keep-unit` since this machine's own PID 1 may not be systemd). The
+  nspawn process is started here, detached; its pid file is how `lab down` stops it (SIGTERM
+  powers the machine off, SIGKILL after a grace period).
+- CPUs: as on a real host, the sweep pins the server and the agents with taskset inside the
+  machine (`testbed_cpus`); the machine itself is not pinned, so provisioning (apt, dpkg,
+  the compiler) uses every CPU instead of queueing all clients on one.
+- Network: the host's namespace from `LabNetwork`, joined with `--network-namespace-path`;
+  `--private-network` with it makes /proc/sys/net writable and keeps CAP_NET_ADMIN, as on a
+  real host (the machine-wide fs.* and kernel.* stay read-only: the kernel is this machine's).
+- SSH: the image's sshd, started by the machine's systemd, with a host key generated here per
+  machine and the lab's key in root's authorized_keys. The host keys go into the user's
+  ~/.ssh/known_hosts, in a block `lab down` removes (`knownhosts`), so SSH checks them the way
+  it checks a physical lab's.
+- apt: the machines have only the lab's networks; `aptproxy` on the orchestrator's management
+  address forwards their apt to the Debian mirror (/etc/apt/apt.conf.d/01testbed-proxy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestrator import local
+from orchestrator.config.model import Host, Lab
+from orchestrator.errors import TestbedError
+from orchestrator.lab.image import base_image, image_root, mirror
+from orchestrator.lab.knownhosts import (
+    forget_host_keys,
+    known_hosts_path,
+    other_entries_for,
+    record_host_keys,
+)
+from orchestrator.lab.network import LabNetwork, kill_namespace_processes, namespace_pids
+from orchestrator.lab.sshd import new_key, ssh_identity
+from orchestrator.paths import REPOSITORY, lab_state_dir
+
+APT_PROXY_PORT = 3142  # apt-cacher-ng's, the usual apt proxy port
+BOOT_WAIT_SECONDS = 90.0
+STOP_GRACE_SECONDS = 20.0
+Note = Callable[[str], None]
+
+
+def nspawn_command(root: Path, namespace: str, host: Host) -> list[str]:
+    """The command that boots one machine (a pure function, tested as a list)."""
+    command = [
+        "systemd-nspawn",
+        "--quiet",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        f"--directory={root}",
+        f"--machine={namespace}",
+        f"--hostname={host.name}",
+        "--private-network",
+        f"--network-namespace-path=/run/netns/{namespace}",
+        "--link-journal=no",
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--console=passive",
+    ]
+    return command
+
+
+def overlay_options(lower: Path, upper: Path, work: Path) -> str:
+    return f"lowerdir={lower},upperdir={upper},workdir={work}"
+
+
+def known_hosts_entry(host: Host, public_key: str) -> str:
+    """A known_hosts line for the host's management address (bracketed with a port)."""
+    name = host.management if host.ssh_port == 22 else f"[{host.management}]:{host.ssh_port}"
+    kind, key = public_key.split()[:2]
+    return f"{name} {kind} {key}"
+
+
+class MachinesLab:
+    """Boots and removes the machines of one lab. See the module docstring."""
+
+    def __init__(self, lab: Lab, warn: Note = lambda message: None, note: Note | None = None):
+        if not lab.machines:
+            raise TestbedError(f"{lab.path}: emulate is not 'machines': not a lab of machines")
+        self.lab = lab
+        self.state = lab_state_dir(lab.name)
+        self.network = LabNetwork(lab)
+        self.identity = ssh_identity(lab)
+        self.warn = warn
+        self.note = note or warn
+
+    # -- public ------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.network.exists() or any(self._running(host) for host in self.lab.hosts)
+
+    def machine_dir(self, host: Host) -> Path:
+        return self.state / "machines" / host.name
+
+    def up(self) -> None:
+        """Boot whatever machine is down; on failure, undo a lab created now."""
+        _require_tools()
+        existed = self.exists()
+        try:
+            image = base_image(self.note)
+            self._key()
+            self.network.bridges()
+            self._apt_proxy()
+            cpus = set(os.sched_getaffinity(0))
+            for index, host in enumerate(self.lab.hosts):
+                self.network.host(index, host)
+                self._boot(host, image, cpus)
+            self._wait_for_ssh()
+            self._known_hosts()
+        except BaseException:
+            if not existed:
+                self.down()
+            raise
+        (self.state / "lab.json").write_text(json.dumps(self.describe(), indent=2) + "\n")
+
+    def down(self) -> None:
+        """Power off every machine, unmount and remove its layer, then the networks, the apt
+        proxy, the known_hosts block and the lab's state; fine if none of it exists."""
+        _require_root()
+        self._stop_all()
+        for host in self.lab.hosts:
+            self._unmount(host)
+        self.network.down()
+        self._stop_apt_proxy()
+        forget_host_keys(self.lab.name)
+        leftovers = [str(path) for path in _mounts_under(self.state)]
+        if leftovers:
+            raise TestbedError(f"still mounted, not removed: {', '.join(leftovers)}")
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def describe(self) -> dict[str, object]:
+        """What the lab is made of, for `lab.json` and for tests."""
+        return {
+            "lab": self.lab.name,
+            "kind": "machines",
+            "bridges": self.network.bridge_names,
+            "orchestrator": f"{self.lab.orchestrator_address}",
+            "apt_proxy": self._proxy_url(),
+            "hosts": {
+                host.name: {
+                    "namespace": self.network.namespace(host),
+                    "management": host.management,
+                    "root": str(self.machine_dir(host) / "root"),
+                    "nspawn_pid": _read_pid(self.machine_dir(host) / "nspawn.pid"),
+                }
+                for host in self.lab.hosts
+            },
+        }
+
+    # -- machines --------------------------------------------------------------------------------
+
+    def _running(self, host: Host) -> int | None:
+        """The pid of the host's nspawn if it runs (and is ours), else None."""
+        pid = _read_pid(self.machine_dir(host) / "nspawn.pid")
+        if pid is None:
+            return None
+        wanted = f"--machine={self.network.namespace(host)}"
+        return pid if wanted in _cmdline(pid) else None
+
+    def _boot(self, host: Host, image: Path, cpus: set[int]) -> None:
+        if self._running(host):
+            return
+        directory = self.machine_dir(host)
+        root = directory / "root"
+        for part in ("upper", "work", "root"):
+            (directory / part).mkdir(parents=True, exist_ok=True)
+        if not os.path.ismount(root):
+            options = overlay_options(image, directory / "upper", directory / "work")
+            local.run(["mount", "-t", "overlay", "overlay", "-o", options, str(root)])
+        self._personalise(host, root)
+        missing = [cpu for cpu in host.cpus if cpu not in cpus]
+        if missing:  # the sweep's taskset inside the machine would fail on them
+            self.warn(
+                f"{host.name}: CPUs {list(host.cpus)} requested, this machine has {sorted(cpus)}"
+            )
+        command = nspawn_command(root, self.network.namespace(host), host)
+        with (directory / "nspawn.log").open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # outlives `lab up`; `lab down` stops it by its pid
+            )
+        (directory / "nspawn.pid").write_text(f"{process.pid}\n")
+
+    def _personalise(self, host: Host, root: Path) -> None:
+        """What makes the machine this host: name, host key, who may log in, where apt goes."""
+        (root / "etc" / "hostname").write_text(f"{host.name}\n")
+        (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n")
+        host_key = root / "etc" / "ssh" / "ssh_host_ed25519_key"
+        if not host_key.exists():
+            new_key(host_key, f"root@{host.name}")
+        ssh_dir = root / "root" / ".ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        authorized = ssh_dir / "authorized_keys"
+        authorized.write_text(Path(f"{self.identity.private_key}.pub").read_text())
+        authorized.chmod(0o600)
+        proxy = root / "etc" / "apt" / "apt.conf.d" / "01testbed-proxy"
+        proxy.write_text(
+            f"// written by `orchestrate lab up`: this lab reaches {mirror()} through\n"
+            f'Acquire::http::Proxy "{self._proxy_url()}";\n'
+        )
+
+    def _stop_all(self) -> None:
+        """Power every machine off at once (SIGTERM to nspawn: a clean shutdown of its
+        systemd), kill those still up after a grace period, then anything left in their
+        namespaces (a machine whose nspawn died leaves its processes)."""
+        running = {host.name: pid for host in self.lab.hosts if (pid := self._running(host))}
+        for pid in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while any(_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for name, pid in running.items():
+            if _alive(pid):
+                self.warn(f"{name}: did not power off in {STOP_GRACE_SECONDS:.0f} s: killed")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for host in self.lab.hosts:
+            namespace = self.network.namespace(host)
+            if namespace_pids(namespace):
+                kill_namespace_processes(namespace)
+
+    def _unmount(self, host: Host) -> None:
+        for mount in sorted(_mounts_under(self.machine_dir(host)), reverse=True):
+            if local.run(["umount", str(mount)], check=False).returncode != 0:
+                local.run(["umount", "--lazy", str(mount)], check=False)
+
+    def _wait_for_ssh(self) -> None:
+        deadline = time.monotonic() + BOOT_WAIT_SECONDS
+        waiting = list(self.lab.hosts)
+        while waiting and time.monotonic() < deadline:
+            waiting = [host for host in waiting if not _port_open(host.management, host.ssh_port)]
+            if waiting:
+                time.sleep(0.1)
+        if waiting:
+            names = ", ".join(host.name for host in waiting)
+            raise TestbedError(
+                f"sshd did not come up on {names} within {BOOT_WAIT_SECONDS:.0f} s"
+                f" (see {self.state / 'machines'}/<host>/nspawn.log)"
+            )
+
+    # -- keys --------------------------------------------------------------------------------------
+
+    def _key(self) -> None:
+        key = self.identity.private_key
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not key.exists():
+            new_key(key, f"testbed-{self.lab.name}")
+        key.chmod(0o600)
+
+    def _known_hosts(self) -> None:
+        entries = []
+        for host in self.lab.hosts:
+            public = self.machine_dir(host) / "upper" / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
+            entries.append(known_hosts_entry(host, public.read_text()))
+        path = known_hosts_path()
+        others = other_entries_for(
+            path.read_text() if path.exists() else "",
+            self.lab.name,
+            [entry.split()[0] for entry in entries],
+        )
+        if others:
+            self.warn(
+                f"{path} also holds other keys for this lab's addresses ({len(others)} lines):"
+                " SSH may refuse the machines; remove them (ssh-keygen -R ADDRESS)"
+            )
+        record_host_keys(self.lab.name, entries)
+
+    # -- the apt proxy ---------------------------------------------------------------------------
+
+    def _proxy_url(self) -> str:
+        return f"http://{self.lab.orchestrator_address}:{APT_PROXY_PORT}/"
+
+    def _apt_proxy_pid(self) -> int | None:
+        pid = _read_pid(self.state / "aptproxy.pid")
+        if pid is None:
+            return None
+        command = _cmdline(pid)
+        listen = f"{self.lab.orchestrator_address}:{APT_PROXY_PORT}"
+        return pid if "orchestrator.lab.aptproxy" in command and listen in command else None
+
+    def _apt_proxy(self) -> None:
+        if self._apt_proxy_pid() is not None:
+            return
+        host = mirror().split("://", 1)[-1].split("/", 1)[0]
+        log = (self.state / "aptproxy.log").open("ab")
+        with log:
+            process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "orchestrator.lab.aptproxy"),
+                    f"--listen={self.lab.orchestrator_address}:{APT_PROXY_PORT}",
+                    f"--cache={image_root() / 'apt-cache'}",
+                    f"--allow={host}",
+                ],
+                cwd=REPOSITORY,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        (self.state / "aptproxy.pid").write_text(f"{process.pid}\n")
+        deadline = time.monotonic() + 10
+        while not _port_open(str(self.lab.orchestrator_address), APT_PROXY_PORT):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise TestbedError(f"the apt proxy did not start (see {log.name})")
+            time.sleep(0.05)
+
+    def _stop_apt_proxy(self) -> None:
+        pid = self._apt_proxy_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+# -- this machine ----------------------------------------------------------------------------------
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise TestbedError("a lab of machines needs root (namespaces, mounts, containers)")
+
+
+def _require_tools() -> None:
+    _require_root()
+    missing = [tool for tool in ("systemd-nspawn", "mmdebstrap") if shutil.which(tool) is None]
+    if missing:
+        raise TestbedError(
+            f"{', '.join(missing)} not found: a lab of machines needs Debian's systemd-container"
+            " and mmdebstrap (scripts/install-deps installs both)"
+        )
+
+
+def _mounts_under(directory: Path) -> list[Path]:
+    """Mount points at or below `directory`, from /proc/self/mounts."""
+    prefix = str(directory)
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        point = line.split()[1].replace("\\040", " ")
+        if point == prefix or point.startswith(prefix + "/"):
+            found.append(Path(point))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs and is not a zombie; reaps it if it is our child."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _port_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
