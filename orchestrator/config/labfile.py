@@ -26,12 +26,8 @@ from orchestrator.config.model import (
     PrometheusSettings,
     SpecWeb99,
 )
-from orchestrator.config.topology import (
-    RouteSource,
-    check_route_overlap,
-    lab_from_inventory,
-    machine_routes,
-)
+from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
+from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError
 

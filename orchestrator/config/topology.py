@@ -12,18 +12,15 @@ from __future__ import annotations
 import difflib
 import getpass
 import ipaddress
-import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator import local
 from orchestrator.config.checker import Checker, FieldPath
 from orchestrator.config.inventory import InventoryHost, read_inventory
 from orchestrator.config.model import Experiment, Host, Lab, Monitoring, Nic, Nightly
 from orchestrator.errors import ConfigError
-from orchestrator.naming import lab_bridges
 from orchestrator.paths import emulated_host_dir
 
 SUBNET_NAME_PATTERN = r"[a-z0-9]{1,8}"
@@ -39,25 +36,6 @@ USER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,31}"
 MAX_CPU = 8191  # the kernel's largest NR_CPUS
 HOST_TESTBED_VARS = ("testbed_cpus", "testbed_nics", "testbed_dir")
 LAB_TESTBED_VARS = ("testbed_management", "testbed_subnets", "testbed_orchestrator_address")
-
-Route = tuple[ipaddress.IPv4Network, str]  # destination, device
-RouteSource = Callable[[], Sequence[Route]]
-
-
-def machine_routes() -> list[Route]:
-    """IPv4 routes of this machine, every table, without the default route."""
-    output = local.run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout
-    routes: list[Route] = []
-    for entry in json.loads(output or "[]"):
-        destination = entry.get("dst", "")
-        if destination in ("", "default"):
-            continue
-        try:
-            network = ipaddress.IPv4Network(destination, strict=False)
-        except ValueError:
-            continue
-        routes.append((network, entry.get("dev", "")))
-    return routes
 
 
 def lab_from_inventory(
@@ -442,27 +420,3 @@ def _check_topology(
 
 def _nic_path(entry: InventoryHost, index: int, key: str) -> FieldPath:
     return (*entry.var_path("testbed_nics"), index, key)
-
-
-def check_route_overlap(checker: Checker, lab: Lab, routes: Sequence[Route]) -> None:
-    """Refuse lab networks that overlap a route this machine has (its uplink, other labs).
-
-    Routes through this lab's own bridges are the lab itself, from an earlier `lab up`.
-    """
-    own = set(lab_bridges(lab.name, list(lab.subnets)).values())
-    networks: list[tuple[FieldPath, ipaddress.IPv4Network]] = [
-        (("all", "vars", "testbed_subnets", subnet), network)
-        for subnet, network in lab.subnets.items()
-    ]
-    if lab.management_network is not None:
-        networks.append((("all", "vars", "testbed_management"), lab.management_network))
-    for path, network in networks:
-        for destination, device in routes:
-            if device not in own and network.overlaps(destination):
-                checker.fail(
-                    path,
-                    str(network),
-                    f"overlaps this machine's route to {destination}"
-                    f" (dev {device}); choose a free range in 198.18.0.0/15",
-                )
-                break

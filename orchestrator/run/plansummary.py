@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand
 from orchestrator.results.records import FINAL_STATUSES
-from orchestrator.results.store import STORE_FILE, Store
+from orchestrator.results.schema import STORE_FILE
+from orchestrator.results.store import Store
 
 DEFAULT_OVERHEAD = 30.0  # seconds per point beyond warm-up and measurement, when none measured
 MEASURED, DEFAULT = "measured", "default"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.results.records import SweepSummary
-from orchestrator.results.store import STORE_FILE, Store
+from orchestrator.results.schema import STORE_FILE
+from orchestrator.results.store import Store
 from orchestrator.run.plansummary import DEFAULT, DEFAULT_OVERHEAD, MEASURED, plan_summary
 from tests.support.labfiles import write_lab
 from tests.support.report_stores import P, record
