@@ -147,6 +147,43 @@ def test_specweb99_sessions_over_the_generated_file_set(nginx: Nginx, tmp_path: 
     assert_verdict_is_consistent(r, allowed=set())
 
 
+def test_warm_up_then_measurement_from_a_start_file(nginx: Nginx, tmp_path: Path) -> None:
+    """Launched early, the agent waits for the start file; the warm-up runs from START, the
+    measurement from MEASURE, never overlapping; nginx saw both, the JSON counts only the
+    measurement."""
+    start_file = tmp_path / "go"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *f"-m agents.load --server 127.0.0.1 --port {nginx.port} --workload one-byte"
+            f" --rate 100 --duration 2 --warmup 1 --timeout 1 --processes 1"
+            f" --start-file {start_file} --metrics-port 0".split(),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None  # still waiting for the file
+    start = time.time() + 0.5
+    measure = start + 1.0 + 0.6
+    (tmp_path / "go.tmp").write_text(f"{start:.3f} {measure:.3f}\n")
+    (tmp_path / "go.tmp").rename(start_file)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    r = json.loads(out)
+    warm = r["warmup"]
+    assert warm["start_at"] == pytest.approx(start, abs=0.001)
+    assert warm["started_at"] >= start - 0.001
+    assert r["start_at"] == pytest.approx(measure, abs=0.001)
+    assert r["started_at"] >= measure - 0.001
+    assert warm["started_at"] + warm["test_duration_s"] <= r["started_at"]
+    assert warm["request_rate"]["target"] == r["request_rate"]["target"] == 100
+    assert r["totals"]["replies"] == 200
+    assert sum(nginx.access_log_statuses().values()) == 300
+
+
 def test_split_over_processes_on_debian_python_with_a_start_instant(nginx: Nginx) -> None:
     """Lab hosts run Debian's python3 (prometheus-client 0.16); two pinned processes, started
     together at a given instant, sum to what one would do."""
