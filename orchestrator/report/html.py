@@ -20,6 +20,7 @@ from orchestrator.report.build import Report
 from orchestrator.report.data import MECHANISM_LABELS, Figure
 from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS
 from orchestrator.report.syscalls import WAIT_CALLS, SyscallTable
+from orchestrator.results.records import PHASES
 
 CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em;
@@ -88,13 +89,15 @@ def report_page(report: Report, pngs: Mapping[str, bytes], files: Sequence[str])
         _header(report),
         '<nav><a href="#findings">Findings</a><a href="#figures">Figures</a>'
         '<a href="#table1">Table 1</a><a href="#idle">Idle connections</a>'
-        '<a href="#statistics">Statistics</a><a href="#lab">The lab</a>'
+        '<a href="#statistics">Statistics</a><a href="#phases">Time per phase</a>'
+        '<a href="#lab">The lab</a>'
         '<a href="#points">Every point</a></nav>',
         _findings(report),
         _figures(report, pngs),
         _tables(report),
         _idle(report),
         _statistics(report),
+        _phases(report),
         _lab(details),
         _points(report),
         f'<p class="note">Data files beside this page: {esc(", ".join(files))}. Generated '
@@ -363,6 +366,37 @@ def _statistics(report: Report) -> str:
             f"{len(spreads)} points."
         )
     return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>'
+
+
+def _phases(report: Report) -> str:
+    """Where the sweep's time went: each phase's mean and max over the points that had it."""
+    seen: dict[str, list[float]] = {}
+    walls = []
+    for point in report.data.points:
+        if point["status"] == "failed" or not point.get("phases"):
+            continue
+        walls.append(point["ended_at"] - point["started_at"])
+        for name, seconds in point["phases"].items():
+            seen.setdefault(name, []).append(seconds)
+    if not walls:
+        return ""
+    total = sum(walls)
+    order = [name for name in PHASES if name in seen] + sorted(set(seen) - set(PHASES))
+    rows = [
+        [
+            name,
+            f"{statistics.fmean(seen[name]):.2f}",
+            f"{max(seen[name]):.2f}",
+            f"{sum(seen[name]) / total:.1%}",
+        ]
+        for name in order
+    ]
+    rows.append(["point (wall)", f"{statistics.fmean(walls):.2f}", f"{max(walls):.2f}", ""])
+    return (
+        '<h2 id="phases">Time per phase</h2><p class="note">Seconds per point, over the points'
+        " not failed; a phase's share is of their summed wall time.</p>"
+        + table(["phase", "mean s", "max s", "share"], rows, numeric=(1, 2, 3))
+    )
 
 
 def _lab(details: Mapping[str, Any]) -> str:

@@ -287,6 +287,7 @@ def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
             _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
         ),
         ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
+        ("time per phase (mean)", _phases(summary.phase_seconds_mean)),
         ("results", str(store.path)),
     ]
     for name, value in rows:
@@ -294,6 +295,10 @@ def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
     console.print(table)
     for failure in summary.failed:
         error_line(f"failed: {failure}")
+
+
+def _phases(means: dict[str, float]) -> str:
+    return "  ".join(f"{name} {seconds:.1f} s" for name, seconds in means.items()) or "-"
 
 
 def _pair(first: float | None, second: float | None) -> str:
