@@ -19,7 +19,8 @@ from it, so an orchestrator can launch the agents early (a Python interpreter an
 take a while on a busy client) and name the instant once the server is ready. ``--warmup W``
 first offers the same load for W seconds from START, unmeasured, and starts the measurement at
 MEASURE (``--measure-at``; by default 0.5 s after the warm-up's end); warm-up processes still
-running 0.2 s before it are stopped, so the two never overlap. The warm-up's figures are under
+running 0.2 s before it are stopped (never before their planned duration), so the two never
+overlap. The warm-up's figures are under
 ``"warmup"`` in the JSON; one interpreter start serves both runs.
 ``--cpus`` (e.g. ``2,3`` or ``2-5``) pins httperf process i to the i-th listed CPU (round robin).
 ``--metrics-port`` defaults to 9181; 0 disables the exporter. ``--host`` names this host in the
@@ -378,7 +379,9 @@ def _warmup(
     began = time.time()
     if not runner.stop_requested:
         assert measure is not None
-        runner.start(argvs, max(0.05, measure - WARMUP_CUTOFF_S - began))
+        # The warm-up always gets its full duration; only a tail past it is cut (a warm-up that
+        # started late makes the measurement late, and the lateness is reported).
+        runner.start(argvs, max(args.warmup, measure - WARMUP_CUTOFF_S - began))
         runner.wait()
     warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup, "start_at": start})
     out = build_result(

@@ -1,0 +1,139 @@
+"""The load agents of one point: launched early, started together, collected.
+
+    agents = LoadAgents.launch(lab, procs, point, settings, run_id="12-1", clock=time.time)
+    ...                                          # the server's idle connections open meanwhile
+    start_at = agents.go(remote, delay)          # writes the start file on every client
+    results, problems = agents.collect(on_wait)  # every agent's JSON, problems by host
+
+A client's agent costs a Python interpreter and httperf's plan before it can offer load: on a
+busy client host (eight of them share one core in the emulated lab) that takes seconds. So each
+agent is launched right after the server is up (one SSH command per client, held open until the
+agent ends, so its output comes back without another round trip), gets ready while the idle
+connections open, and waits for its start file. Once the point is ready, `go` names the instant
+in that file on every client at once; one agent run does the warm-up and the measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from agents.workloads import mean_session_length
+from orchestrator.config.model import Lab
+from orchestrator.config.plan import Point
+from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.run import commands
+from orchestrator.run.commands import LoadRun
+from orchestrator.run.hostproc import Finished, HostProcesses
+
+LOAD = "load"
+GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
+WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
+AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """What every load run of a sweep shares."""
+
+    duration: float
+    warmup: float
+    timeout: float
+    wait_limit: float  # at most this long between launch and the start instant, seconds
+    starvation_check: bool
+    session_lengths: dict[str, float]  # host -> mean requests per session (specweb99)
+
+    @property
+    def lead(self) -> float:
+        """From the first instant (warm-up's) to the measurement's."""
+        return self.warmup + WARMUP_GAP if self.warmup > 0 else 0.0
+
+
+@dataclass
+class LoadAgents:
+    """One point's load agents; see the module docstring."""
+
+    lab: Lab
+    settings: LoadSettings
+    start_file: str
+    limit: float
+    launched: float
+    pool: ThreadPoolExecutor
+    runs: dict[str, Future[Finished]]
+    clock: Callable[[], float]
+
+    @classmethod
+    def launch(
+        cls,
+        lab: Lab,
+        procs: HostProcesses,
+        point: Point,
+        settings: LoadSettings,
+        run_id: str,
+        clock: Callable[[], float],
+    ) -> LoadAgents:
+        """Launch every client's agent (returns at once; the agents wait for `go`)."""
+        start_file = commands.start_file(run_id)
+        limit = settings.wait_limit + settings.lead + settings.duration + AGENT_SLACK
+        limit += 3 * settings.timeout
+        share = point.rate / len(lab.clients)
+        pool = ThreadPoolExecutor(max_workers=len(lab.clients))
+        runs = {}
+        for host in lab.clients:
+            run = LoadRun(
+                point=point,
+                share=share,
+                duration=settings.duration,
+                warmup=settings.warmup,
+                start_file=start_file,
+                timeout=settings.timeout,
+                session_length=settings.session_lengths.get(host.name, mean_session_length()),
+                starvation_check=settings.starvation_check,
+            )
+            command = commands.load_command(lab, host, run)
+            runs[host.name] = pool.submit(procs.run, host, LOAD, command, limit)
+        return cls(lab, settings, start_file, limit, clock(), pool, runs, clock)
+
+    def go(self, remote: Remote, delay: float) -> tuple[float, dict[str, CommandResult]]:
+        """Name the first instant, `delay` from now, to every waiting agent (and the
+        measurement's, `lead` after it); returns it and each client's command result."""
+        start_at = self.clock() + delay
+        measure_at = start_at + self.settings.lead
+        path = self.start_file
+        results = remote.run_all(
+            self.lab.clients,
+            lambda host: commands.start_command(host, path, start_at, measure_at),
+            timeout=GO_TIMEOUT,
+        )
+        return start_at, results
+
+    def collect(self, while_waiting: Callable[[], None]) -> tuple[dict[str, Finished], bool]:
+        """Wait for every agent's end, calling `while_waiting` about once a second; how each
+        ended, and whether the run took the whole limit (the agents overran)."""
+        futures = list(self.runs.values())
+        while len(wait(futures, timeout=1.0)[0]) < len(futures):
+            while_waiting()
+        finished = {host: future.result() for host, future in self.runs.items()}
+        self.pool.shutdown()
+        return finished, self.clock() - self.launched >= self.limit
+
+    def abandon(self) -> None:
+        """After the agents were stopped (a point that failed before its load ended): wait for
+        their SSH commands to return."""
+        self.pool.shutdown(wait=True)
+
+
+def clients_share_cpus(lab: Lab) -> bool:
+    """Whether the lab's clients share CPUs by design (an emulated lab on a small machine).
+
+    httperf busy-polls, so clients sharing a core each get a fraction of it by construction;
+    the agents' starvation check would then flag every point. Where they share, it is turned
+    off and the other checks (issued rate, fd-unavail, addrunavail) decide alone.
+    """
+    if not lab.emulate:
+        return False
+    pinned = [set(client.cpus) for client in lab.clients]
+    if any(not cpus for cpus in pinned):
+        return True
+    return any(a & b for index, a in enumerate(pinned) for b in pinned[index + 1 :])
