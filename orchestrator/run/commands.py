@@ -191,3 +191,19 @@ def cooldown_script(max_seconds: float) -> str:
         f"[ $(( $(now) - start )) -ge {max_ms} ] && break; sleep 0.2; done\n"
         'echo "$n $(( $(now) - start ))"'
     )
+
+
+def parse_cooldown(output: str) -> tuple[float, int]:
+    """(seconds the host waited, TIME_WAIT sockets left) from `cooldown_script`'s output;
+    (0.0, -1) when it did not say (the host could not tell)."""
+    words = output.split()
+    if len(words) != 2 or not all(word.isdigit() for word in words):
+        return 0.0, -1
+    return int(words[1]) / 1000, int(words[0])
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` as evenly as possible over `parts` (the first ones get the remainder): each
+    client's share of the idle connections."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]

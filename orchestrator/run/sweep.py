@@ -6,21 +6,19 @@
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
 
-    start:    start the server (mechanism, accept-limit) and wait until its metrics answer; then
-              launch the load agents, which get ready (interpreter, httperf's plan) and wait
-    idle:     open the idle connections (split over the clients) until the server's own
-              counter shows them
+    start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
+              the server's metrics answer, then launch the load agents (they get ready, wait)
+    idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
-              not measured, then a short gap (the agent cuts a warm-up that overruns)
+              not measured, then a short gap
     measure:  every agent starts its measurement at one instant with its share of the rate, for
               `duration`; the server's counters are read just before and just after
-    stop:     stop the server and the idle agents, collect every agent's JSON, and on each host
-              in the same command
-    cooldown: wait until no host holds a TIME_WAIT socket, at most `cooldown.max`
+    stop:     stop the server and the idle agents, collect every agent's JSON; then, in the same
+    cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 
-The phases' durations are stored with the point (`PointRecord.phases`) and add up to its wall
-time. One SSH command per host per step, all hosts at once, over one connection per host.
+The phases' durations are stored with the point and add up to its wall time. One SSH command
+per host per step, all hosts at once, over one connection per host (lab.remote).
 
 A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
 failed with its reason and retried up to `experiment.retries` times; the sweep goes on. So is a
@@ -45,7 +43,7 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, servermetrics
-from orchestrator.run.hostproc import THEN, Finished, HostProcesses
+from orchestrator.run.hostproc import THEN, HostProcesses
 from orchestrator.run.loadagents import (
     LOAD,
     WARMUP_GAP,
@@ -57,6 +55,7 @@ from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
 from orchestrator.run.summary import (
     check_load,
     client_limits,
+    idle_report,
     near_miss,
     start_lateness,
     summarise,
@@ -267,11 +266,20 @@ class SweepRunner:
     # -- steps -------------------------------------------------------------------------------
 
     def _start_server(self, point: Point) -> None:
+        """Start the server and, at the same time, the idle agents (they retry their connects
+        until it listens), then wait until the server's metrics answer."""
         server = self.lab.server
-        started = self.procs.start(server, SERVER, commands.server_command(self.lab, point))
+        idle = self._idle_commands(point)
+        self.started[server.name] = [SERVER]
+        for host in idle:
+            self.started.setdefault(host.name, []).append(IDLE)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            idle_started = pool.submit(self.procs.start_many, IDLE, idle) if idle else None
+            started = self.procs.start(server, SERVER, commands.server_command(self.lab, point))
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
-        self.started[server.name] = [SERVER]
+        if idle_started is not None:
+            _require_all("starting the idle agents", idle_started.result())
         begun = checked = self.clock()
         while True:
             try:
@@ -292,16 +300,16 @@ class SweepRunner:
                 )
             return
 
-    def _open_idle(self, point: Point) -> None:
-        shares = _split(point.idle_connections, len(self.lab.clients))
-        idle = {
+    def _idle_commands(self, point: Point) -> dict[Host, str]:
+        shares = commands.split(point.idle_connections, len(self.lab.clients))
+        return {
             host: commands.idle_command(self.lab, host, share)
             for host, share in zip(self.lab.clients, shares, strict=True)
             if share > 0
         }
-        for host in idle:
-            self.started.setdefault(host.name, []).append(IDLE)
-        _require_all("starting the idle agents", self.procs.start_many(IDLE, idle))
+
+    def _open_idle(self, point: Point) -> None:
+        """Wait until the server's own counter holds the point's idle connections."""
         timeout = IDLE_OPEN_TIMEOUT + point.idle_connections / 1000
         deadline = self.clock() + timeout
         held = 0
@@ -414,9 +422,14 @@ class SweepRunner:
             }
             for host_name, future in stops.items():
                 stopped = future.result()
-                _keep_idle_report(agents, host_name, stopped.get(IDLE))
+                idle = idle_report(stopped.get(IDLE))
+                if idle is not None and host_name in agents:
+                    agents[host_name]["idle"] = idle
                 if then is not None:
-                    seconds, count = _cooldown_report(stopped.get(THEN))
+                    report = stopped.get(THEN)
+                    seconds, count = commands.parse_cooldown(
+                        report.output if report is not None and report.exit_code == 0 else ""
+                    )
                     waited = max(waited, seconds)
                     if count:
                         left[host_name] = count
@@ -426,32 +439,7 @@ class SweepRunner:
         return waited, left
 
 
-def _keep_idle_report(
-    agents: dict[str, dict[str, Any]], host_name: str, idle: Finished | None
-) -> None:
-    if idle is None or host_name not in agents:
-        return
-    try:
-        agents[host_name]["idle"] = json.loads(idle.output)
-    except json.JSONDecodeError:
-        agents[host_name]["idle"] = {"error": idle.reason, "raw": idle.output[-500:]}
-
-
-def _cooldown_report(report: Finished | None) -> tuple[float, int]:
-    """(seconds the host waited, TIME_WAIT sockets left; -1 when it could not tell)."""
-    words = report.output.split() if report is not None and report.exit_code == 0 else []
-    if len(words) != 2 or not all(word.isdigit() for word in words):
-        return 0.0, -1
-    return int(words[1]) / 1000, int(words[0])
-
-
 def _require_all(what: str, results: dict[str, CommandResult]) -> None:
     failed = [f"{name}: {result.reason()}" for name, result in results.items() if not result.ok]
     if failed:
         raise PointFailure(f"{what} failed: {'; '.join(failed)}")
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """`total` as evenly as possible over `parts` (the first ones get the remainder)."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if index < extra else 0) for index in range(parts)]
