@@ -15,8 +15,10 @@ httperf's per-connection timeout. ``--uri`` (one-byte, default ``/one-byte``) an
 (specweb99, an httperf ``--wsesslog`` file) name the work. ``--start-at`` waits until that instant
 so every client starts together (a past instant starts at once; the lateness is reported).
 ``--start-file`` waits instead until the file exists and reads ``START [MEASURE]`` (Unix times)
-from it, so an orchestrator can launch the agents early (a Python interpreter and httperf's plan
-take a while on a busy client) and name the instant once the server is ready. ``--warmup W``
+from it -- or until the same line arrives by ``PUT /start`` on the metrics port, which costs the
+orchestrator no SSH session -- so an orchestrator can launch the agents early (a Python
+interpreter and httperf's plan take a while on a busy client) and name the instant once the
+server is ready. ``--warmup W``
 first offers the same load for W seconds from START, unmeasured, and starts the measurement at
 MEASURE (``--measure-at``; by default 0.5 s after the warm-up's end); warm-up processes still
 running 0.2 s before it are stopped (never before their planned duration), so the two never
@@ -310,22 +312,39 @@ def _wait_until(when: float, runners: Sequence[Runner]) -> None:
         time.sleep(min(left, 0.1))
 
 
-def _instants(args: argparse.Namespace, runners: Sequence[Runner]) -> tuple[float | None, ...]:
+class StartSignal:
+    """The start instants, when the orchestrator names them over HTTP (``PUT /start`` on the
+    metrics port, body ``START MEASURE``) instead of in the start file."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def put(self, path: str, body: str) -> bool:
+        if path != "/start" or not body.split():
+            return False
+        self.text = body
+        return True
+
+
+def _instants(
+    args: argparse.Namespace, runners: Sequence[Runner], signal_: StartSignal
+) -> tuple[float | None, ...]:
     """(warm-up start, measurement start) as Unix times; None where not given (start at once).
 
-    With ``--start-file`` the agent waits (polling every 10 ms) until that file exists and reads
-    ``START [MEASURE]`` from it: the orchestrator launches agents early, while the server and the
-    idle connections come up, and names the common instant once everything is ready. Without a
-    warm-up the start is the measurement's; with one, the measurement starts at MEASURE (or
-    ``--measure-at``), by default ``warmup + WARMUP_GAP_S`` after the start."""
+    With ``--start-file`` the agent waits (polling every 10 ms) until that file exists, or the
+    instants arrive over HTTP (``StartSignal``), and reads ``START [MEASURE]``: the orchestrator
+    launches agents early, while the server and the idle connections come up, and names the
+    common instant once everything is ready. Without a warm-up the start is the measurement's;
+    with one, the measurement starts at MEASURE (or ``--measure-at``), by default
+    ``warmup + WARMUP_GAP_S`` after the start."""
     start, measure = args.start_at, args.measure_at
     if args.start_file:
         path = Path(args.start_file)
-        while not path.exists():
+        while signal_.text is None and not path.exists():
             if any(r.stop_requested for r in runners):
                 return None, None
             time.sleep(0.01)
-        words = path.read_text().split()
+        words = (signal_.text or path.read_text()).split()
         start = float(words[0]) if words else time.time()
         measure = float(words[1]) if len(words) > 1 else measure
     if not args.warmup:
@@ -395,7 +414,9 @@ def _warmup(
     return {key: out.get(key) for key in WARMUP_KEYS}
 
 
-def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int]:
+def run(
+    args: argparse.Namespace, metrics: Metrics, start: StartSignal | None = None
+) -> tuple[dict[str, Any], int]:
     """Do the run (a warm-up first when asked); returns (JSON object, exit status)."""
     runner = Runner(metrics)
     warm_runner = Runner(metrics, kill_grace_s=WARMUP_CUTOFF_S / 2)
@@ -448,7 +469,7 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
         warm_argvs = _argvs(args, warm_plan, tmp, "warmup") if warm_plan else []
         budget = args.duration + (load_plan.longest_session + 1) * args.timeout + WATCHDOG_SLACK_S
         metrics.phase.set("waiting")
-        instants = _instants(args, runners)
+        instants = _instants(args, runners, start or StartSignal())
         if warm_plan is not None and not runner.stop_requested:
             metrics.phase.set("running")
             warmup = _warmup(args, warm_runner, warm_argvs, warm_plan, instants)
@@ -503,15 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging("load", args.host)
     metrics = Metrics()
+    start = StartSignal()
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port)
+        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, start.put)
     except OSError as exc:
         args_error = f"cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {exc}"
         log.error("%s", args_error)
         out = build_result(args, None, [], error=args_error, started_at=None, warnings=[])
         print(json.dumps(out, indent=2))
         return 1
-    out, status = run(args, metrics)
+    out, status = run(args, metrics, start)
     sys.stdout.write(json.dumps(out, indent=2) + "\n")
     sys.stdout.flush()
     return status

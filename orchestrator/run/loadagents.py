@@ -9,25 +9,33 @@ A client's agent costs a Python interpreter and httperf's plan before it can off
 busy client host (eight of them share one core in the emulated lab) that takes seconds. So each
 agent is launched right after the server is up (one SSH command per client, held open until the
 agent ends, so its output comes back without another round trip), gets ready while the idle
-connections open, and waits for its start file. Once the point is ready, `go` names the instant
-in that file on every client at once; one agent run does the warm-up and the measurement.
+connections open, and waits. Once the point is ready, `go` names the instant to every agent at
+once -- by HTTP to the agent's metrics port (`PUT /start`: no SSH session to start on a client
+whose core the httperf processes of a load keep busy), and in its start file over SSH for any
+agent that did not take it that way. One agent run does the warm-up and the measurement.
 """
 
 from __future__ import annotations
 
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from agents.workloads import mean_session_length
-from orchestrator.config.model import Lab
+from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
 from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.ports import LOAD_METRICS_PORT
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
 from orchestrator.run.hostproc import Finished, HostProcesses
 
 LOAD = "load"
+HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
+StartTeller = Callable[["Host", str], bool]  # tells one agent its instants; False: not taken
 GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
 WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
 AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
@@ -95,14 +103,28 @@ class LoadAgents:
             runs[host.name] = pool.submit(procs.run, host, LOAD, command, limit)
         return cls(lab, settings, start_file, limit, clock(), pool, runs, clock)
 
-    def go(self, remote: Remote, delay: float) -> tuple[float, dict[str, CommandResult]]:
+    def go(
+        self, remote: Remote, delay: float, tell: StartTeller
+    ) -> tuple[float, dict[str, CommandResult]]:
         """Name the first instant, `delay` from now, to every waiting agent (and the
-        measurement's, `lead` after it); returns it and each client's command result."""
+        measurement's, `lead` after it): over HTTP to the agent's metrics port (no SSH session
+        to start on a busy client), and in its start file for any agent that did not take it
+        that way. Returns the instant and the start-file commands' results."""
         start_at = self.clock() + delay
         measure_at = start_at + self.settings.lead
+        line = f"{start_at:.3f} {measure_at:.3f}"
+        with ThreadPoolExecutor(max_workers=len(self.lab.clients)) as pool:
+            told = dict(
+                zip(
+                    [host.name for host in self.lab.clients],
+                    pool.map(lambda host: tell(host, line), self.lab.clients),
+                    strict=True,
+                )
+            )
+        missed = [host for host in self.lab.clients if not told[host.name]]
         path = self.start_file
         results = remote.run_all(
-            self.lab.clients,
+            missed,
             lambda host: commands.start_command(host, path, start_at, measure_at),
             timeout=GO_TIMEOUT,
         )
@@ -122,6 +144,23 @@ class LoadAgents:
         """After the agents were stopped (a point that failed before its load ended): wait for
         their SSH commands to return."""
         self.pool.shutdown(wait=True)
+
+
+def put_start(host: Host, line: str) -> bool:
+    """Tell `host`'s load agent its start instants by HTTP; False when it did not take them
+    within HTTP_GO_PATIENCE (its interpreter may still be starting: the file then serves)."""
+    request = urllib.request.Request(
+        f"http://{host.management}:{LOAD_METRICS_PORT}/start", data=line.encode(), method="PUT"
+    )
+    deadline = time.monotonic() + HTTP_GO_PATIENCE
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_GO_PATIENCE) as response:
+                return bool(response.status == 204)
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
 
 def clients_share_cpus(lab: Lab) -> bool:

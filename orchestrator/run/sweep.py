@@ -49,7 +49,9 @@ from orchestrator.run.loadagents import (
     WARMUP_GAP,
     LoadAgents,
     LoadSettings,
+    StartTeller,
     clients_share_cpus,
+    put_start,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
 from orchestrator.run.summary import (
@@ -96,8 +98,8 @@ class SweepOutcome:
 
 class SweepRunner:
     """Runs points on a lab; see the module docstring. The clock (wall time, seconds), sleep,
-    the server-counter reader and the host processes are parameters, so the sequencing can be
-    tested without a lab."""
+    the server-counter reader, the host processes and how agents are told their start are
+    parameters, so the sequencing can be tested without a lab."""
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class SweepRunner:
         sleep: Callable[[float], None] = time.sleep,
         counters: CounterReader | None = None,
         procs: HostProcesses | None = None,
+        tell_start: StartTeller = put_start,
     ) -> None:
         self.lab = lab
         self.remote = remote
@@ -121,6 +124,7 @@ class SweepRunner:
             lambda host: servermetrics.fetch(host, timeout=1.0)
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
+        self.tell_start = tell_start
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
@@ -340,7 +344,7 @@ class SweepRunner:
     def _go(self) -> float:
         """Name the common start instant to every waiting load agent."""
         assert self.loads is not None
-        start_at, results = self.loads.go(self.remote, self.start_delay)
+        start_at, results = self.loads.go(self.remote, self.start_delay, self.tell_start)
         _require_all("naming the start instant", results)
         return start_at
 

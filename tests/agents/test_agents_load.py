@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -147,17 +148,22 @@ def test_specweb99_sessions_over_the_generated_file_set(nginx: Nginx, tmp_path: 
     assert_verdict_is_consistent(r, allowed=set())
 
 
-def test_warm_up_then_measurement_from_a_start_file(nginx: Nginx, tmp_path: Path) -> None:
-    """Launched early, the agent waits for the start file; the warm-up runs from START, the
-    measurement from MEASURE, never overlapping; nginx saw both, the JSON counts only the
-    measurement."""
+@pytest.mark.parametrize("told_by", ["file", "http"])
+def test_warm_up_then_measurement_from_a_start_file(
+    nginx: Nginx, tmp_path: Path, told_by: str
+) -> None:
+    """Launched early, the agent waits for the start file (or the same line by HTTP PUT on its
+    metrics port); the warm-up runs from START, the measurement from MEASURE, never
+    overlapping; nginx saw both, the JSON counts only the measurement."""
     start_file = tmp_path / "go"
+    metrics_port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             *f"-m agents.load --server 127.0.0.1 --port {nginx.port} --workload one-byte"
             f" --rate 100 --duration 2 --warmup 1 --timeout 1 --processes 1"
-            f" --start-file {start_file} --metrics-port 0".split(),
+            f" --start-file {start_file} --metrics-address 127.0.0.1"
+            f" --metrics-port {metrics_port}".split(),
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -168,8 +174,24 @@ def test_warm_up_then_measurement_from_a_start_file(nginx: Nginx, tmp_path: Path
     assert proc.poll() is None  # still waiting for the file
     start = time.time() + 0.5
     measure = start + 1.0 + 0.6
-    (tmp_path / "go.tmp").write_text(f"{start:.3f} {measure:.3f}\n")
-    (tmp_path / "go.tmp").rename(start_file)
+    line = f"{start:.3f} {measure:.3f}\n"
+    if told_by == "file":
+        (tmp_path / "go.tmp").write_text(line)
+        (tmp_path / "go.tmp").rename(start_file)
+    else:
+        deadline = time.monotonic() + 20
+        while True:  # the agent's interpreter may still be starting on a busy machine
+            try:
+                assert 'testbed_load_phase{phase="waiting"} 1.0' in scrape(metrics_port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the agent's metrics never answered"
+                time.sleep(0.1)
+        put = urllib.request.Request(
+            f"http://127.0.0.1:{metrics_port}/start", data=line.encode(), method="PUT"
+        )
+        with urllib.request.urlopen(put, timeout=5) as response:
+            assert response.status == 204
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     r = json.loads(out)

@@ -75,6 +75,9 @@ class FakeHosts:
         self.calls: list[str] = []
         self.stopped: list[tuple[str, tuple[str, ...], bool]] = []
         self.go = threading.Event()
+        self.http: set[str] = set()
+        self.told: list[str] = []
+        self.files: list[str] = []
 
     def behaviour(self) -> str:
         return self.script.get(self.attempt, "ok")
@@ -138,6 +141,13 @@ class FakeHosts:
     def stop_all(self, hosts: Sequence[Host], grace: float = 3.0) -> dict[str, CommandResult]:
         return {}
 
+    # telling the agents their start over HTTP: `http` hosts take it, the others get the file
+    def tell(self, host: Host, line: str) -> bool:
+        if host.name in self.http:
+            self.told.append(host.name)
+            return True
+        return False
+
     # Remote
     def run_all(
         self, hosts: Sequence[Host], command: Callable[[Host], str], timeout: float = 60.0
@@ -145,6 +155,7 @@ class FakeHosts:
         texts = {host.name: command(host) for host in hosts}
         assert all("run/start-" in text for text in texts.values())
         self.calls.append("go")
+        self.files.extend(texts)
         self.go.set()
         return {name: CommandResult(name, t, 0, "", "", None, 0.1) for name, t in texts.items()}
 
@@ -179,11 +190,12 @@ def lab_with(**experiment: Any) -> Lab:
 
 
 def run_sweep(
-    tmp_path: Path, script: dict[int, str], **experiment: Any
+    tmp_path: Path, script: dict[int, str], http: Sequence[str] = (), **experiment: Any
 ) -> tuple[FakeStore, FakeHosts]:
     lab = lab_with(**experiment)
     clock = Clock()
     hosts = FakeHosts(clock, script)
+    hosts.http = set(http)
     store = FakeStore()
     runner = SweepRunner(
         lab,
@@ -194,6 +206,7 @@ def run_sweep(
         sleep=clock.sleep,
         counters=hosts.counters,
         procs=hosts,  # type: ignore[arg-type]
+        tell_start=hosts.tell,
     )
     point = expand(lab.experiment, seed=1)[0]
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
@@ -229,6 +242,13 @@ def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
     assert {name for name, _, cooled in hosts.stopped if cooled} == {"server"} | {
         f"client{i}" for i in range(1, 9)
     }
+
+
+def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {}, http=["client1", "client2"], **ONE_POINT)
+    assert store.records[0].status == "ok"
+    assert sorted(hosts.told) == ["client1", "client2"]
+    assert sorted(hosts.files) == [f"client{i}" for i in range(3, 9)]
 
 
 def test_a_failed_point_is_retried_and_every_attempt_stored(tmp_path: Path) -> None:
