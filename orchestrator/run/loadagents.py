@@ -35,7 +35,9 @@ from orchestrator.run.hostproc import Finished, HostProcesses
 
 LOAD = "load"
 HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
+READY_PATIENCE = 30.0  # at most this long for every agent to be ready (its metrics answer)
 StartTeller = Callable[["Host", str], bool]  # tells one agent its instants; False: not taken
+ReadyWait = Callable[[list["Host"], float], list[str]]  # waits for agents; those never ready
 GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
 WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
 AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
@@ -104,12 +106,14 @@ class LoadAgents:
         return cls(lab, settings, start_file, limit, clock(), pool, runs, clock)
 
     def go(
-        self, remote: Remote, delay: float, tell: StartTeller
+        self, remote: Remote, delay: float, tell: StartTeller, ready: ReadyWait
     ) -> tuple[float, dict[str, CommandResult]]:
-        """Name the first instant, `delay` from now, to every waiting agent (and the
-        measurement's, `lead` after it): over HTTP to the agent's metrics port (no SSH session
-        to start on a busy client), and in its start file for any agent that did not take it
-        that way. Returns the instant and the start-file commands' results."""
+        """Once every agent is ready (or READY_PATIENCE passed), name the first instant,
+        `delay` from then, to every waiting agent (and the measurement's, `lead` after it):
+        over HTTP to the agent's metrics port (no SSH session to start on a busy client), and
+        in its start file for any agent that did not take it that way. Returns the instant and
+        the start-file commands' results."""
+        ready(list(self.lab.clients), READY_PATIENCE)  # one that is not: the file, late
         start_at = self.clock() + delay
         measure_at = start_at + self.settings.lead
         line = f"{start_at:.3f} {measure_at:.3f}"
@@ -144,6 +148,27 @@ class LoadAgents:
         """After the agents were stopped (a point that failed before its load ended): wait for
         their SSH commands to return."""
         self.pool.shutdown(wait=True)
+
+
+def wait_ready(hosts: list[Host], patience: float) -> list[str]:
+    """Wait until every host's load agent serves its metrics (its interpreter started, its
+    plan made), at most `patience` seconds; the names of those that never did."""
+
+    def ready(host: Host) -> bool:
+        deadline = time.monotonic() + patience
+        url = f"http://{host.management}:{LOAD_METRICS_PORT}/metrics"
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2.0):
+                    return True
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        answers = list(pool.map(ready, hosts))
+    return [host.name for host, ok in zip(hosts, answers, strict=True) if not ok]
 
 
 def put_start(host: Host, line: str) -> bool:

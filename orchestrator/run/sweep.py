@@ -17,8 +17,7 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 
-The phases' durations are stored with the point and add up to its wall time. One SSH command
-per host per step, all hosts at once, over one connection per host (lab.remote).
+Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
 A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
 failed with its reason and retried up to `experiment.retries` times; the sweep goes on. So is a
@@ -49,9 +48,11 @@ from orchestrator.run.loadagents import (
     WARMUP_GAP,
     LoadAgents,
     LoadSettings,
+    ReadyWait,
     StartTeller,
     clients_share_cpus,
     put_start,
+    wait_ready,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
 from orchestrator.run.summary import (
@@ -97,9 +98,8 @@ class SweepOutcome:
 
 
 class SweepRunner:
-    """Runs points on a lab; see the module docstring. The clock (wall time, seconds), sleep,
-    the server-counter reader, the host processes and how agents are told their start are
-    parameters, so the sequencing can be tested without a lab."""
+    """Runs points on a lab (see the module docstring). Clock, sleep, counter reader, host
+    processes and the agents' start are parameters: the sequencing is tested without a lab."""
 
     def __init__(
         self,
@@ -113,6 +113,7 @@ class SweepRunner:
         counters: CounterReader | None = None,
         procs: HostProcesses | None = None,
         tell_start: StartTeller = put_start,
+        agents_ready: ReadyWait = wait_ready,
     ) -> None:
         self.lab = lab
         self.remote = remote
@@ -124,7 +125,7 @@ class SweepRunner:
             lambda host: servermetrics.fetch(host, timeout=1.0)
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
-        self.tell_start = tell_start
+        self.tell_start, self.agents_ready = tell_start, agents_ready
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
@@ -344,7 +345,8 @@ class SweepRunner:
     def _go(self) -> float:
         """Name the common start instant to every waiting load agent."""
         assert self.loads is not None
-        start_at, results = self.loads.go(self.remote, self.start_delay, self.tell_start)
+        go = self.loads.go
+        start_at, results = go(self.remote, self.start_delay, self.tell_start, self.agents_ready)
         _require_all("naming the start instant", results)
         return start_at
 

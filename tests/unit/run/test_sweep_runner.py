@@ -207,6 +207,7 @@ def run_sweep(
         counters=hosts.counters,
         procs=hosts,  # type: ignore[arg-type]
         tell_start=hosts.tell,
+        agents_ready=lambda hosts, patience: [],
     )
     point = expand(lab.experiment, seed=1)[0]
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
