@@ -5,7 +5,6 @@
     outcome = runner.run(sweep, plan)      # plan: the points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-
     start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
               the server's metrics answer, then launch the load agents (they get ready, wait)
     idle:     until the server's own counter shows the idle connections
@@ -16,7 +15,6 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     stop:     stop the server and the idle agents, collect every agent's JSON; then, in the same
     cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
-
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
 A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
