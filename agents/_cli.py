@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 from typing import NoReturn
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client.exposition import MetricsHandler
 
 __all__ = [
     "ArgumentParser",
@@ -121,8 +125,33 @@ class PhaseGauge:
             self._gauge.labels(phase=p).set(1 if p == phase else 0)
 
 
-def start_metrics(registry: CollectorRegistry, address: str, port: int) -> None:
+def start_metrics(
+    registry: CollectorRegistry,
+    address: str,
+    port: int,
+    on_put: Callable[[str, str], bool] | None = None,
+) -> None:
     """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: don't).
+    With ``on_put``, a ``PUT`` to the same server calls ``on_put(path, body)``: 204 when it
+    returns True, else 404 (the orchestrator names a load run's start instant this way).
     Raises OSError when the port is taken."""
-    if port:
+    if not port:
+        return
+    if on_put is None:
         start_http_server(port, addr=address, registry=registry)
+        return
+    handle = on_put
+
+    class Handler(MetricsHandler.factory(registry)):  # type: ignore[misc]
+        def do_PUT(self) -> None:
+            length = min(int(self.headers.get("Content-Length") or 0), 4096)
+            body = self.rfile.read(length).decode(errors="replace")
+            self.send_response(204 if handle(self.path, body) else 404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((address, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()

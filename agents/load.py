@@ -4,7 +4,8 @@ Usage (run on a lab host from its deploy directory)::
 
     python3 -m agents.load --server ADDR --port P --workload one-byte|specweb99 --rate R
         --duration SECONDS --timeout SECONDS [--uri /path] [--sessions FILE]
-        [--start-at UNIX_EPOCH] [--processes N|auto] [--cpus LIST]
+        [--start-at UNIX_EPOCH | --start-file FILE] [--warmup SECONDS] [--measure-at UNIX_EPOCH]
+        [--processes N|auto] [--cpus LIST]
         [--metrics-address A] [--metrics-port P] [--host NAME]
 
 ``--rate`` is this client's share: requests/s for ``one-byte`` (one request per connection, so
@@ -13,6 +14,16 @@ requests per session on average with the files of ``agents.workloads``). ``--tim
 httperf's per-connection timeout. ``--uri`` (one-byte, default ``/one-byte``) and ``--sessions``
 (specweb99, an httperf ``--wsesslog`` file) name the work. ``--start-at`` waits until that instant
 so every client starts together (a past instant starts at once; the lateness is reported).
+``--start-file`` waits instead until the file exists and reads ``START [MEASURE]`` (Unix times)
+from it -- or until the same line arrives by ``PUT /start`` on the metrics port, which costs the
+orchestrator no SSH session -- so an orchestrator can launch the agents early (a Python
+interpreter and httperf's plan take a while on a busy client) and name the instant once the
+server is ready. ``--warmup W``
+first offers the same load for W seconds from START, unmeasured, and starts the measurement at
+MEASURE (``--measure-at``; by default 0.5 s after the warm-up's end); warm-up processes still
+running 0.2 s before it are stopped (never before their planned duration), so the two never
+overlap. The warm-up's figures are under
+``"warmup"`` in the JSON; one interpreter start serves both runs.
 ``--cpus`` (e.g. ``2,3`` or ``2-5``) pins httperf process i to the i-th listed CPU (round robin).
 ``--metrics-port`` defaults to 9181; 0 disables the exporter. ``--host`` names this host in the
 JSON and the logs.
@@ -89,6 +100,8 @@ Output: exactly one JSON object on stdout at the end (logs go to stderr)::
       "max_connect_burst_length": 3, "max_schedule_lag_s": 0.001,
       "client_limited": false, "client_limited_reasons": [],
       "warnings": ["..."],
+      "warmup": {"error", "request_rate", "reply_rate", "errors", "client_limited",
+                 "test_duration_s", "start_at", "started_at", "start_lateness_s"} (--warmup),
       "runs": [{"index": 0, "client": "0/1", "pid", "cpus", "argv", "rate", "count",
                 "started_at", "ended_at", "exit_status", "overran", "killed",
                 "issued_rate", "reply_rate_samples": [...],
@@ -134,6 +147,7 @@ from agents._cli import ArgumentParser, agent_parser, positive_float, setup_logg
 from agents.load_plan import (
     STARVED_BELOW_PCT,
     Plan,
+    ProcessPlan,
     httperf_argv,
     parse_cpus,
     plan,
@@ -146,6 +160,19 @@ from agents.workloads import ONE_BYTE_URI
 __all__ = ["main", "parse_args", "preflight", "run"]
 
 WATCHDOG_SLACK_S = 10.0
+WARMUP_GAP_S = 0.5  # from the end of the warm-up to the measurement's start, by default
+WARMUP_CUTOFF_S = 0.2  # warm-up processes still running this long before it are stopped
+WARMUP_KEYS = (
+    "error",
+    "request_rate",
+    "reply_rate",
+    "errors",
+    "client_limited",
+    "test_duration_s",
+    "start_at",
+    "started_at",
+    "start_lateness_s",
+)
 PREFLIGHT_TIMEOUT_S = 5.0
 
 log = logging.getLogger("agents.load")
@@ -160,6 +187,16 @@ def _processes(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'auto'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 1 or 'auto'")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds from 0 to 86400")
     return value
 
 
@@ -188,6 +225,13 @@ def _parser() -> ArgumentParser:
     p.add_argument("--uri", help=f"one-byte: the URI (default {ONE_BYTE_URI})")
     p.add_argument("--sessions", help="specweb99: httperf --wsesslog session file")
     p.add_argument("--start-at", type=_start_at, help="Unix time to start at")
+    p.add_argument(
+        "--start-file", help="wait until this file exists; it holds START [MEASURE] Unix times"
+    )
+    p.add_argument(
+        "--warmup", type=_seconds, default=0.0, help="seconds of unmeasured load before the run"
+    )
+    p.add_argument("--measure-at", type=_start_at, help="Unix time the measurement starts at")
     p.add_argument("--processes", type=_processes, default=None, help="N or auto (default)")
     p.add_argument("--cpus", help="CPUs to pin httperf processes to, e.g. 2,3 or 2-5")
     p.add_argument(
@@ -260,20 +304,127 @@ def preflight(server: str, port: int, timeout: float) -> str | None:
         return f"cannot connect to {server}:{port}: {reason}"
 
 
-def _wait_until(when: float, runner: Runner) -> None:
-    while not runner.stop_requested:
+def _wait_until(when: float, runners: Sequence[Runner]) -> None:
+    while not any(r.stop_requested for r in runners):
         left = when - time.time()
         if left <= 0:
             return
         time.sleep(min(left, 0.1))
 
 
-def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int]:
-    """Do the run; returns (JSON object, exit status)."""
+class StartSignal:
+    """The start instants, when the orchestrator names them over HTTP (``PUT /start`` on the
+    metrics port, body ``START MEASURE``) instead of in the start file."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def put(self, path: str, body: str) -> bool:
+        if path != "/start" or not body.split():
+            return False
+        self.text = body
+        return True
+
+
+def _instants(
+    args: argparse.Namespace, runners: Sequence[Runner], signal_: StartSignal
+) -> tuple[float | None, ...]:
+    """(warm-up start, measurement start) as Unix times; None where not given (start at once).
+
+    With ``--start-file`` the agent waits (polling every 10 ms) until that file exists, or the
+    instants arrive over HTTP (``StartSignal``), and reads ``START [MEASURE]``: the orchestrator
+    launches agents early, while the server and the idle connections come up, and names the
+    common instant once everything is ready. Without a warm-up the start is the measurement's;
+    with one, the measurement starts at MEASURE (or ``--measure-at``), by default
+    ``warmup + WARMUP_GAP_S`` after the start."""
+    start, measure = args.start_at, args.measure_at
+    if args.start_file:
+        path = Path(args.start_file)
+        while signal_.text is None and not path.exists():
+            if any(r.stop_requested for r in runners):
+                return None, None
+            time.sleep(0.01)
+        words = (signal_.text or path.read_text()).split()
+        start = float(words[0]) if words else time.time()
+        measure = float(words[1]) if len(words) > 1 else measure
+    if not args.warmup:
+        return None, start
+    if measure is None:
+        measure = (start or time.time()) + args.warmup + WARMUP_GAP_S
+    return start, measure
+
+
+def _argvs(
+    args: argparse.Namespace, load_plan: Plan, tmp: str, tag: str
+) -> list[tuple[ProcessPlan, list[str]]]:
+    argvs = []
+    for proc in load_plan.processes:
+        session_file = None
+        if args.workload == "specweb99":
+            session_file = os.path.join(tmp, f"sessions-{tag}-{proc.index}.txt")
+            Path(session_file).write_text("\n\n".join("\n".join(s) for s in proc.sessions) + "\n")
+        argvs.append(
+            (proc, httperf_argv(load_plan, proc, args.server, args.port, args.uri, session_file))
+        )
+    return argvs
+
+
+def _plan(args: argparse.Namespace, duration: float) -> Plan:
+    return plan(
+        workload=args.workload,
+        rate=args.rate,
+        duration=duration,
+        timeout=args.timeout,
+        processes=args.processes,
+        cpus=args.cpu_list,
+        cpus_available=len(os.sched_getaffinity(0)),
+        sessions=getattr(args, "session_list", ()),
+    )
+
+
+def _warmup(
+    args: argparse.Namespace,
+    runner: Runner,
+    argvs: list[tuple[ProcessPlan, list[str]]],
+    load_plan: Plan,
+    instants: tuple[float | None, ...],
+) -> dict[str, Any]:
+    """Run the warm-up from its instant; stop what still runs WARMUP_CUTOFF_S before the
+    measurement's instant (the warm-up is not measured, and must not overlap the measurement).
+    Returns its brief result."""
+    start, measure = instants
+    if start:
+        _wait_until(start, [runner])
+    began = time.time()
+    if not runner.stop_requested:
+        assert measure is not None
+        # The warm-up always gets its full duration; only a tail past it is cut (a warm-up that
+        # started late makes the measurement late, and the lateness is reported).
+        runner.start(argvs, max(args.warmup, measure - WARMUP_CUTOFF_S - began))
+        runner.wait()
+    warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup, "start_at": start})
+    out = build_result(
+        warm_args,
+        load_plan,
+        runner.procs,
+        error=runner.stop_requested,
+        started_at=began,
+        warnings=[],
+    )
+    return {key: out.get(key) for key in WARMUP_KEYS}
+
+
+def run(
+    args: argparse.Namespace, metrics: Metrics, start: StartSignal | None = None
+) -> tuple[dict[str, Any], int]:
+    """Do the run (a warm-up first when asked); returns (JSON object, exit status)."""
     runner = Runner(metrics)
+    warm_runner = Runner(metrics, kill_grace_s=WARMUP_CUTOFF_S / 2)
+    runners = (warm_runner, runner)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        runner.request_stop(f"interrupted by {signal.Signals(signum).name}")
+        for r in runners:
+            r.request_stop(f"interrupted by {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -286,16 +437,8 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
     if shutil.which("httperf") is None:
         return fail("httperf is not installed (Debian package httperf)")
     try:
-        load_plan = plan(
-            workload=args.workload,
-            rate=args.rate,
-            duration=args.duration,
-            timeout=args.timeout,
-            processes=args.processes,
-            cpus=args.cpu_list,
-            cpus_available=len(os.sched_getaffinity(0)),
-            sessions=getattr(args, "session_list", ()),
-        )
+        load_plan = _plan(args, args.duration)
+        warm_plan = _plan(args, args.warmup) if args.warmup else None
     except ValueError as exc:
         return fail(str(exc))
     for w in load_plan.warnings:
@@ -305,11 +448,12 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
     metrics.target_session_rate.set(args.rate if args.workload == "specweb99" else 0)
     metrics.duration.set(args.duration)
     log.info(
-        "%s at %g %s for %gs (timeout %gs) on %s:%d with %d httperf process(es)",
+        "%s at %g %s for %gs (warm-up %gs, timeout %gs) on %s:%d with %d httperf process(es)",
         args.workload,
         args.rate,
         "sessions/s" if args.workload == "specweb99" else "requests/s",
         args.duration,
+        args.warmup,
         args.timeout,
         args.server,
         args.port,
@@ -319,26 +463,23 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
     if problem:
         return fail(problem, load_plan)
 
+    warmup: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="testbed-load-") as tmp:
-        argvs = []
-        for proc in load_plan.processes:
-            session_file = None
-            if args.workload == "specweb99":
-                session_file = os.path.join(tmp, f"sessions-{proc.index}.txt")
-                Path(session_file).write_text(
-                    "\n\n".join("\n".join(s) for s in proc.sessions) + "\n"
-                )
-            argvs.append(
-                (
-                    proc,
-                    httperf_argv(load_plan, proc, args.server, args.port, args.uri, session_file),
-                )
-            )
+        argvs = _argvs(args, load_plan, tmp, "load")
+        warm_argvs = _argvs(args, warm_plan, tmp, "warmup") if warm_plan else []
         budget = args.duration + (load_plan.longest_session + 1) * args.timeout + WATCHDOG_SLACK_S
-        if args.start_at:
+        metrics.phase.set("waiting")
+        instants = _instants(args, runners, start or StartSignal())
+        if warm_plan is not None and not runner.stop_requested:
+            metrics.phase.set("running")
+            warmup = _warmup(args, warm_runner, warm_argvs, warm_plan, instants)
             metrics.phase.set("waiting")
+            if warm_runner.stop_requested:  # interrupted: a warm-up that overran is only cut
+                return fail(warm_runner.stop_requested, load_plan)
+        args.start_at = instants[1]
+        if args.start_at:
             log.info("waiting %.3fs for the start instant", max(args.start_at - time.time(), 0))
-            _wait_until(args.start_at, runner)
+            _wait_until(args.start_at, runners)
         if runner.stop_requested:
             return fail(runner.stop_requested, load_plan)
         started_at = time.time()
@@ -359,6 +500,8 @@ def run(args: argparse.Namespace, metrics: Metrics) -> tuple[dict[str, Any], int
         started_at=started_at,
         warnings=load_plan.warnings,
     )
+    if warmup is not None:
+        out["warmup"] = warmup
     failed = out["error"] is not None
     metrics.phase.set("failed" if failed else "done")
     if failed:
@@ -381,15 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging("load", args.host)
     metrics = Metrics()
+    start = StartSignal()
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port)
+        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, start.put)
     except OSError as exc:
         args_error = f"cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {exc}"
         log.error("%s", args_error)
         out = build_result(args, None, [], error=args_error, started_at=None, warnings=[])
         print(json.dumps(out, indent=2))
         return 1
-    out, status = run(args, metrics)
+    out, status = run(args, metrics, start)
     sys.stdout.write(json.dumps(out, indent=2) + "\n")
     sys.stdout.flush()
     return status

@@ -31,6 +31,7 @@ from orchestrator.paths import lab_state_dir
 
 CHECKS = ("ssh", "nics", "routes", "clock", "open files", "ports")
 MAX_CLOCK_OFFSET = 0.25  # seconds; load agents on all clients start at one wall-clock instant
+DESCRIPTOR_RESERVE = 100  # listener, metrics, epoll/io_uring, files, stdio, the load's own
 MIN_OPEN_FILES = 16_384  # 10,000 idle connections plus the active ones, on server and agents
 MIN_EPHEMERAL_PORTS = 50_000  # one-connection-per-request load burns a port per request
 
@@ -183,7 +184,7 @@ def judge_host(
     report.checks["nics"] = _check_nics(host, probe)
     report.checks["routes"] = _check_routes(lab, host, probe)
     report.checks["clock"] = _check_clock(probe, sent, received)
-    report.checks["open files"] = _check_nofile(probe)
+    report.checks["open files"] = _check_nofile(lab, host, probe)
     report.checks["ports"] = _check_ports(probe)
     if expected is not None:
         report.checks.update(hostchecks.judge(host, hostchecks.parse(result.stdout), expected))
@@ -244,11 +245,31 @@ def _check_clock(probe: Probe, sent: float, received: float) -> Check:
     return Check("ok", detail)
 
 
-def _check_nofile(probe: Probe) -> Check:
+def idle_descriptors(lab: Lab, host: Host) -> int:
+    """Descriptors `host` needs for the plan's largest idle count (its share on a client)."""
+    most = max(lab.experiment.idle_connections, default=0)
+    if host.role == "client":
+        most = -(-most // max(1, len(lab.clients)))
+    return most + DESCRIPTOR_RESERVE if most else 0
+
+
+def _check_nofile(lab: Lab, host: Host, probe: Probe) -> Check:
     if probe.nofile is None:
         return Check("fail", "not reported")
     soft, hard = probe.nofile
     detail = f"{_count(soft)}/{_count(hard)}"
+    needed = idle_descriptors(lab, host)
+    if needed > hard:
+        # A process raises its soft limit to the hard one, never past it (no CAP_SYS_RESOURCE):
+        # the plan's idle connections would fail a point halfway through the sweep.
+        idle = max(lab.experiment.idle_connections)
+        return Check(
+            "fail",
+            f"{idle:,} idle connections need {needed:,} open files here, the hard limit is"
+            f" {_count(hard)} (at most {max(0, hard - DESCRIPTOR_RESERVE):,}"
+            f"{' per client' if host.role == 'client' else ''}; raise nofile, see"
+            " inventory/example-physical.yml)",
+        )
     if hard < MIN_OPEN_FILES:
         return Check("warn", f"{detail} < {MIN_OPEN_FILES}")
     return Check("ok", detail)

@@ -24,6 +24,7 @@ from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
 from orchestrator.report.htmltable1 import table1_section
+from orchestrator.results.records import PHASES
 
 VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails"}
 
@@ -41,7 +42,8 @@ def report_page(
         _header(report),
         '<nav><a href="#findings">Findings</a><a href="#figures">Figures</a>'
         '<a href="#table1">Table 1</a><a href="#idle">Idle connections</a>'
-        '<a href="#statistics">Statistics</a><a href="#lab">The lab</a>'
+        '<a href="#statistics">Statistics</a><a href="#phases">Time per phase</a>'
+        '<a href="#lab">The lab</a>'
         '<a href="#points">Every point</a></nav>',
         _banner(report),
         _findings(report),
@@ -49,6 +51,7 @@ def report_page(
         table1_section(report),
         _idle(report),
         _statistics(report),
+        _phases(report),
         lab_section(details),
         points_section(report, store_link),
         f'<p class="note">Data files beside this page: {_links(files)}. Generated '
@@ -225,6 +228,37 @@ def _statistics(report: Report) -> str:
             f"{len(spreads)} points."
         )
     return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>'
+
+
+def _phases(report: Report) -> str:
+    """Where the sweep's time went: each phase's mean and max over the points that had it."""
+    seen: dict[str, list[float]] = {}
+    walls = []
+    for point in report.data.points:
+        if point["status"] == "failed" or not point.get("phases"):
+            continue
+        walls.append(point["ended_at"] - point["started_at"])
+        for name, seconds in point["phases"].items():
+            seen.setdefault(name, []).append(seconds)
+    if not walls:
+        return ""
+    total = sum(walls)
+    order = [name for name in PHASES if name in seen] + sorted(set(seen) - set(PHASES))
+    rows = [
+        [
+            name,
+            f"{statistics.fmean(seen[name]):.2f}",
+            f"{max(seen[name]):.2f}",
+            f"{sum(seen[name]) / total:.1%}",
+        ]
+        for name in order
+    ]
+    rows.append(["point (wall)", f"{statistics.fmean(walls):.2f}", f"{max(walls):.2f}", ""])
+    return (
+        '<h2 id="phases">Time per phase</h2><p class="note">Seconds per point, over the points'
+        " not failed; a phase's share is of their summed wall time.</p>"
+        + table(["phase", "mean s", "max s", "share"], rows, numeric=(1, 2, 3))
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from orchestrator.results.records import PHASES
 from orchestrator.results.store import Store
 
 COLUMNS = (
@@ -39,6 +40,7 @@ COLUMNS = (
     "warmup_seconds",
     "measure_seconds",
     "cooldown_seconds",
+    *(f"phase_{phase}_seconds" for phase in PHASES),  # where the point's wall time went
 )
 
 
@@ -54,6 +56,10 @@ def row(point: dict[str, Any]) -> dict[str, Any]:
     values["point"] = point["key"]
     for stamp in ("started_at", "ended_at"):
         values[stamp] = _iso(point[stamp])
+    phases = point.get("phases") or {}
+    for phase in PHASES:
+        seconds = phases.get(phase)
+        values[f"phase_{phase}_seconds"] = None if seconds is None else round(seconds, 3)
     return values
 
 

@@ -36,6 +36,8 @@ def check_sweep_id(text: str, what: str = "sweep") -> str:
     return text
 
 
+# A point's phases in the order they run (`PointRecord.phases`); they add up to its wall time.
+PHASES = ("start", "idle", "warmup", "measure", "stop", "cooldown")
 FINAL_STATUSES = ("ok", "client-limited", "failed")  # a point in one of these is done
 STATUSES = (*FINAL_STATUSES, "interrupted")
 
@@ -126,4 +128,5 @@ class SweepSummary:
     overhead_seconds_mean: float | None = None  # wall - warm-up - measurement - cooldown
     overhead_seconds_max: float | None = None
     cooldown_seconds_mean: float | None = None
+    phase_seconds_mean: dict[str, float] = field(default_factory=dict)  # over points that had it
     interrupted: bool = False

@@ -28,6 +28,7 @@ USERVER = "server/userver"  # relative to the server host's directory
 DOCROOT = "docroot"
 SESSIONS_FILE = "sessions.wsesslog"
 SESSIONS_PER_CLIENT = 1000  # httperf plays at most 1,000 per process: the whole file is used
+RUN_DIR = "run"  # where the host processes keep their files (see run.hostproc)
 
 
 def _line(*words: object, flags: dict[str, object] | None = None) -> str:
@@ -122,7 +123,8 @@ class LoadRun:
     point: Point
     share: float  # requests/s for this client
     duration: float  # seconds
-    start_at: float  # the common start instant, wall-clock seconds
+    warmup: float  # seconds of unmeasured load before the measurement, 0 for none
+    start_file: str  # the file that will name the common start instants, see start_command
     timeout: float  # httperf's per-connection timeout, seconds
     session_length: float  # mean requests per session of this client's trace (specweb99)
     starvation_check: bool  # False where clients share CPUs by design
@@ -149,12 +151,34 @@ def load_command(lab: Lab, host: Host, run: LoadRun) -> str:
         "--rate": f"{rate:.6g}",
         "--duration": f"{run.duration:g}",
         "--timeout": f"{run.timeout:g}",
-        "--start-at": f"{run.start_at:.3f}",
+        "--start-file": run.start_file,
+        **({"--warmup": f"{run.warmup:g}"} if run.warmup > 0 else {}),
         "--metrics-address": host.management,
         "--metrics-port": LOAD_METRICS_PORT,
         **extra,
     }
     return _line(host.python, *("-m", "agents.load"), flags=flags)
+
+
+START_FILES = f"{RUN_DIR}/start-"
+
+
+def start_file(run_id: str) -> str:
+    """The file naming the common instants of one load run (relative to a client's directory);
+    each run has its own, so a file left by an earlier run is never read."""
+    return f"{START_FILES}{run_id}"
+
+
+def start_command(host: Host, path: str, start_at: float, measure_at: float) -> str:
+    """Name the instants to the waiting load agent: `START MEASURE` (Unix times), written whole
+    (rename) so the agent never reads half a line; older start files are removed."""
+    tmp = shlex.quote(f"{path}.tmp")
+    return in_directory(
+        host,
+        f"mkdir -p {RUN_DIR} && rm -f {START_FILES}*;"
+        f" printf '%s %s\\n' {start_at:.3f} {measure_at:.3f} >{tmp}"
+        f" && mv {tmp} {shlex.quote(path)}",
+    )
 
 
 def cooldown_script(max_seconds: float) -> str:
@@ -168,3 +192,19 @@ def cooldown_script(max_seconds: float) -> str:
         f"[ $(( $(now) - start )) -ge {max_ms} ] && break; sleep 0.2; done\n"
         'echo "$n $(( $(now) - start ))"'
     )
+
+
+def parse_cooldown(output: str) -> tuple[float, int]:
+    """(seconds the host waited, TIME_WAIT sockets left) from `cooldown_script`'s output;
+    (0.0, -1) when it did not say (the host could not tell)."""
+    words = output.split()
+    if len(words) != 2 or not all(word.isdigit() for word in words):
+        return 0.0, -1
+    return int(words[1]) / 1000, int(words[0])
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` as evenly as possible over `parts` (the first ones get the remainder): each
+    client's share of the idle connections."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]

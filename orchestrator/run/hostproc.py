@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 from orchestrator.config.model import Host
 from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.run.commands import RUN_DIR
 
-RUN_DIR = "run"
+THEN = "@then"  # the output of a script run after a stop, in the same command
 MARK = "@@testbed"  # separates the sections of a collecting command's output
 
 
@@ -158,18 +159,34 @@ class HostProcesses:
         result = self.remote.run(host, "\n".join(script), timeout=timeout + 60)
         return parse_report(result, [name])[name]
 
-    def stop(self, host: Host, names: Sequence[str], timeout: float) -> dict[str, Finished]:
+    def stop(
+        self,
+        host: Host,
+        names: Sequence[str],
+        timeout: float,
+        then: str | None = None,
+        then_timeout: float = 60.0,
+    ) -> dict[str, Finished]:
         """SIGTERM each process in `names` (not its group), wait up to `timeout` s for all to
-        end, SIGKILL the groups of those that did not, and collect what each left."""
-        script = [
-            f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0",
-            f"{self._signal(names, 'TERM', group=False)} >/dev/null",
-            *self._wait(names, timeout),
-            f"{self._signal(names, 'KILL', group=True)} >/dev/null",
-            *report_lines(names),
-        ]
-        result = self.remote.run(host, "\n".join(script), timeout=timeout + 30)
-        return parse_report(result, names)
+        end, SIGKILL the groups of those that did not, and collect what each left. `then`, a
+        shell script, runs afterwards in the same command (one round trip); its output and exit
+        status come back under the name THEN."""
+        script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0"]
+        if names:
+            script += [
+                f"{self._signal(names, 'TERM', group=False)} >/dev/null",
+                *self._wait(names, timeout),
+                f"{self._signal(names, 'KILL', group=True)} >/dev/null",
+                *report_lines(names),
+            ]
+        wanted = list(names)
+        if then is not None:
+            script += [f'( {then}\n) >{RUN_DIR}/then.out 2>&1; echo "{MARK} {THEN} $?"']
+            script += [f"cat {RUN_DIR}/then.out", f'echo "{MARK}-err"']
+            wanted.append(THEN)
+        extra = 0.0 if then is None else then_timeout
+        result = self.remote.run(host, "\n".join(script), timeout=timeout + 30 + extra)
+        return parse_report(result, wanted)
 
     def alive(self, host: Host, name: str) -> Finished:
         """Whether `name` still runs (exit_code None) or how it ended, without touching it."""

@@ -8,11 +8,13 @@ where a sweep's wall time went.
 
 from __future__ import annotations
 
+import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from orchestrator.results.records import PointRecord, PointSummary, SweepSummary
+from orchestrator.results.records import PHASES, PointRecord, PointSummary, SweepSummary
+from orchestrator.run.hostproc import Finished
 
 ERROR_KINDS = (
     "client-timo",
@@ -51,6 +53,58 @@ def summarise(agents: Mapping[str, Mapping[str, Any]]) -> PointSummary:
             results, ("connection_time_ms", "avg"), ("totals", "connections")
         ),
     )
+
+
+def check_load(
+    finished: Mapping[str, Finished], name: str, limit: float, overran: bool
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The load agents' JSON results from how each ended ({host: Finished}), and one problem
+    per agent that did not give a usable result: unreachable, overran `limit` seconds (when
+    `overran`: the run took that long), stopped, died without a result, or reported an error.
+    Results that parse are returned even beside problems."""
+    results: dict[str, dict[str, Any]] = {}
+    problems = []
+    for client, done in finished.items():
+        try:
+            parsed = json.loads(done.output) if done.output.strip() else None
+        except json.JSONDecodeError:
+            parsed = None
+        result = parsed if isinstance(parsed, dict) else None
+        if done.ssh_error:
+            problems.append(f"{client}: {done.ssh_error}")
+        elif done.exit_code is None and overran:
+            problems.append(f"{client}: {name} agent overran {limit:.0f} s and was stopped")
+        elif done.exit_code is None:
+            problems.append(f"{client}: {name} agent: {done.reason}")
+        elif result is None:
+            problems.append(f"{client}: {name} agent died without a result ({done.reason})")
+        elif result.get("error"):
+            problems.append(f"{client}: {name} agent: {result['error']}")
+        if result is not None:
+            results[client] = result
+    return results, problems
+
+
+def idle_report(idle: Finished | None) -> dict[str, Any] | None:
+    """An idle agent's JSON report as it was collected at its stop (None: it did not run)."""
+    if idle is None:
+        return None
+    try:
+        report = json.loads(idle.output)
+    except json.JSONDecodeError:
+        report = None
+    return report if isinstance(report, dict) else {"error": idle.reason, "raw": idle.output[-500:]}
+
+
+def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
+    """How late the latest agent was for a common instant (warm-up's or measurement's), s."""
+    late = [0.0]
+    for result in results.values():
+        for run in (result, result.get("warmup") or {}):
+            value = run.get("start_lateness_s")
+            if isinstance(value, int | float):
+                late.append(float(value))
+    return max(late)
 
 
 def client_limits(agents: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -139,5 +193,16 @@ def sweep_summary(
         cooldown_seconds_mean=(
             statistics.fmean(r.cooldown_seconds or 0 for r in records) if records else None
         ),
+        phase_seconds_mean=phase_means(r.phases for r in records if r.status != "failed"),
         interrupted=interrupted,
     )
+
+
+def phase_means(phases: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """The mean seconds of each phase, in run order, over the points that had it."""
+    seen: dict[str, list[float]] = {}
+    for point in phases:
+        for name, seconds in point.items():
+            seen.setdefault(name, []).append(seconds)
+    order = [name for name in PHASES if name in seen] + sorted(set(seen) - set(PHASES))
+    return {name: statistics.fmean(seen[name]) for name in order}

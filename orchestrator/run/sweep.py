@@ -5,22 +5,23 @@
     outcome = runner.run(sweep, plan)      # plan: the points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-
-    start the server (mechanism, accept-limit) and wait until its metrics answer
-    open the idle connections (split over the clients) until the server's own counter shows them
-    warm-up: load at the point's rate for `warmup`, not measured
-    measure: every load agent starts at one instant with its share of the rate, for `duration`;
-             the server's counters are read just before and just after
-    stop the server and the idle agents; collect every agent's JSON
-    cool down: until no host holds a TIME_WAIT socket, at most `cooldown.max`
+    start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
+              the server's metrics answer, then launch the load agents (they get ready, wait)
+    idle:     until the server's own counter shows the idle connections
+    warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
+              not measured, then a short gap
+    measure:  every agent starts its measurement at one instant with its share of the rate, for
+              `duration`; the server's counters are read just before and just after
+    stop:     stop the server and the idle agents, collect every agent's JSON; then, in the same
+    cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
+Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
 A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
 failed with its reason and retried up to `experiment.retries` times; the sweep goes on. So is a
 client-limited point whose clients only just fell behind their schedule (`summary.near_miss`);
-every attempt is kept in the store. Ctrl-C
-stops the point in progress, stores it as interrupted, stops everything on the hosts and
-re-raises.
+every attempt is kept in the store. Ctrl-C stops the point in progress, stores it as
+interrupted, stops everything on the hosts and re-raises.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from agents.workloads import mean_session_length
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
@@ -40,17 +40,39 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, servermetrics
-from orchestrator.run.commands import LoadRun
-from orchestrator.run.hostproc import HostProcesses
-from orchestrator.run.summary import client_limits, near_miss, summarise, sweep_summary
+from orchestrator.run.hostproc import THEN, HostProcesses
+from orchestrator.run.loadagents import (
+    LOAD,
+    WARMUP_GAP,
+    LoadAgents,
+    LoadSettings,
+    ReadyWait,
+    StartTeller,
+    clients_share_cpus,
+    put_start,
+    wait_ready,
+)
+from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
+from orchestrator.run.summary import (
+    check_load,
+    client_limits,
+    idle_report,
+    near_miss,
+    start_lateness,
+    summarise,
+    sweep_summary,
+)
 
-START_DELAY = 0.6  # from starting the load agents to their common start instant, seconds
+START_DELAY = 0.3  # from naming the instant to the agents (already waiting) to it, seconds
 MAX_START_DELAY = 5.0  # the delay grows when agents are late for the start, up to this
+BEFORE_READ = 0.1  # the server's counters are read this long before the measurement starts
 SERVER_START_TIMEOUT = 10.0
 IDLE_OPEN_TIMEOUT = 15.0  # plus one second per 1,000 idle connections
-AGENT_SLACK = 20.0  # beyond duration + timeouts before a load agent counts as overrunning
 STOP_TIMEOUT = 10.0
-SERVER, IDLE, LOAD, WARMUP = "server", "idle", "load", "warmup"
+SERVER, IDLE = "server", "idle"
+__all__ = ["Observers", "SweepObserver", "SweepOutcome", "SweepRunner", "clients_share_cpus"]
+
+CounterReader = Callable[[Host], servermetrics.ServerCounters]
 
 
 class PointFailure(Exception):
@@ -65,51 +87,6 @@ class PointInterrupted(Exception):
         self.record = record
 
 
-class SweepObserver(Protocol):
-    """What the progress display and the metrics exporter are told while a sweep runs."""
-
-    def sweep_started(self, sweep: Sweep, total: int, done: int) -> None: ...
-    def point_started(self, seq: int, point: Point, attempt: int) -> None: ...
-    def phase(self, name: str) -> None: ...
-    def live(self, reply_rate: float) -> None: ...
-    def point_finished(self, record: PointRecord) -> None: ...
-    def sweep_finished(self, summary: SweepSummary) -> None: ...
-
-
-class Observers:
-    """Several observers as one."""
-
-    def __init__(self, *observers: SweepObserver) -> None:
-        self.observers = observers
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        def fan_out(*args: Any) -> None:
-            for observer in self.observers:
-                getattr(observer, name)(*args)
-
-        return fan_out
-
-
-class PhaseTimer:
-    """Tells the observer each phase of a point and records how long each took."""
-
-    def __init__(self, record: PointRecord, observer: SweepObserver) -> None:
-        self.record = record
-        self.observer = observer
-        self.name: str | None = None
-        self.since = time.monotonic()
-
-    def __call__(self, name: str) -> None:
-        self.end()
-        self.name, self.since = name, time.monotonic()
-        self.observer.phase(name)
-
-    def end(self) -> None:
-        if self.name is not None:
-            self.record.phases[self.name] = time.monotonic() - self.since
-            self.name = None
-
-
 @dataclass
 class SweepOutcome:
     records: list[PointRecord] = field(default_factory=list)  # final attempt of each point run
@@ -119,7 +96,8 @@ class SweepOutcome:
 
 
 class SweepRunner:
-    """Runs points on a lab; see the module docstring."""
+    """Runs points on a lab (see the module docstring). Clock, sleep, counter reader, host
+    processes and the agents' start are parameters: the sequencing is tested without a lab."""
 
     def __init__(
         self,
@@ -130,6 +108,10 @@ class SweepRunner:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        counters: CounterReader | None = None,
+        procs: HostProcesses | None = None,
+        tell_start: StartTeller = put_start,
+        agents_ready: ReadyWait = wait_ready,
     ) -> None:
         self.lab = lab
         self.remote = remote
@@ -137,12 +119,18 @@ class SweepRunner:
         self.observer = observer
         self.clock = clock
         self.sleep = sleep
-        self.procs = HostProcesses(remote, tag=lab.name)
+        self.read_counters: CounterReader = counters or (
+            lambda host: servermetrics.fetch(host, timeout=1.0)
+        )
+        self.procs = procs or HostProcesses(remote, tag=lab.name)
+        self.tell_start, self.agents_ready = tell_start, agents_ready
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
         self.started: dict[str, list[str]] = {}  # host -> processes this point started
         self.session_lengths: dict[str, float] = {}  # host -> mean requests per session
+        self.loads: LoadAgents | None = None
+        self.last_replies: tuple[float, float] | None = None
 
     # -- the sweep ---------------------------------------------------------------------------
 
@@ -210,85 +198,97 @@ class SweepRunner:
     def run_point(self, seq: int, point: Point, attempt: int) -> PointRecord:
         """Run one attempt at `point`. Failures are in the record; Ctrl-C raises
         PointInterrupted after the hosts were cleaned up."""
-        record = PointRecord(
-            point=point,
-            seq=seq,
-            status="failed",
-            reason="",
-            attempt=attempt,
-            started_at=self.clock(),
-            ended_at=self.clock(),
-        )
+        now = self.clock()
+        record = PointRecord(point, seq, "failed", "", attempt, started_at=now, ended_at=now)
         agents: dict[str, dict[str, Any]] = {host.name: {} for host in self.lab.clients}
-        phase = PhaseTimer(record, self.observer)
+        phase = PhaseTimer(record, self.observer, self.clock)
         try:
             phase("start")
             self._start_server(point)
+            self._launch_load(point, f"{seq}-{attempt}")
             if point.idle_connections:
                 phase("idle")
                 self._open_idle(point)
-            if self.experiment.warmup > 0:
-                phase("warmup")
-                warmup = self._load(point, self.experiment.warmup, WARMUP)
-                record.warmup_seconds = self.experiment.warmup
-                for host, result in warmup.items():
-                    agents[host]["warmup"] = _brief(result)
-            phase("measure")
-            before = self._server_counters("before the measurement")
-            loads = self._load(point, self.experiment.duration, LOAD)
-            after = self._server_counters("by the end of the measurement")
-            self._check_server_alive("by the end of the measurement")
-            for host, result in loads.items():
-                agents[host]["load"] = result
-            record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
-            record.summary = summarise(loads)
-            server = servermetrics.difference(before, after)
-            record.server = server
-            record.summary["server_replies"] = int(server["replies_total"])
-            record.syscalls = {
-                name: (int(v["calls"]), float(v["seconds"]))
-                for name, v in server["syscalls"].items()
-                if v["calls"] > 0
-            }
-            limits = client_limits(loads)
-            record.status, record.reason = (
-                ("client-limited", "; ".join(limits)) if limits else ("ok", "")
-            )
-            record.near_miss = near_miss(loads)
+            self._measure(point, record, agents, phase)
         except PointFailure as failure:
             record.status, record.reason = "failed", str(failure)
         except KeyboardInterrupt:
             record.status, record.reason = "interrupted", "interrupted by the user (Ctrl-C)"
             phase("stop")
-            self._stop_point(agents)
-            phase.end()
-            record.agents, record.ended_at = agents, self.clock()
+            self._stop_point(agents, cooldown=False)
+            record.agents, record.ended_at = agents, phase.end()
             raise PointInterrupted(record) from None
         phase("stop")
-        self._stop_point(agents)
+        waited, record.cooldown_left = self._stop_point(agents, cooldown=True)
+        # One command per host stopped and then cooled down: the hosts' own clocks split it.
+        record.ended_at = phase.end()
+        record.phases["stop"] -= waited
+        record.phases["cooldown"], record.cooldown_seconds = waited, waited
         record.agents = agents
-        phase("cooldown")
-        record.cooldown_seconds, record.cooldown_left = self._cooldown()
-        phase.end()
-        record.ended_at = self.clock()
         return record
+
+    def _measure(
+        self,
+        point: Point,
+        record: PointRecord,
+        agents: dict[str, dict[str, Any]],
+        phase: PhaseTimer,
+    ) -> None:
+        """Warm-up and measurement: name the instants, read the counters around the run."""
+        warmup = self.experiment.warmup
+        if warmup > 0:
+            phase("warmup")
+            record.warmup_seconds = warmup
+        start_at = self._go()
+        measure_at = start_at + (warmup + WARMUP_GAP if warmup > 0 else 0.0)
+        self._sleep_until(measure_at - BEFORE_READ)
+        phase("measure")
+        before = self._server_counters("before the measurement")
+        loads = self._collect_load()
+        after = self._server_counters("by the end of the measurement")
+        for host, result in loads.items():
+            if "warmup" in result:
+                agents[host]["warmup"] = result.pop("warmup")
+            agents[host]["load"] = result
+        record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
+        record.summary = summarise(loads)
+        server = servermetrics.difference(before, after)
+        record.server = server
+        record.summary["server_replies"] = int(server["replies_total"])
+        record.syscalls = {
+            name: (int(v["calls"]), float(v["seconds"]))
+            for name, v in server["syscalls"].items()
+            if v["calls"] > 0
+        }
+        limits = client_limits(loads)
+        record.status, record.reason = (
+            ("client-limited", "; ".join(limits)) if limits else ("ok", "")
+        )
+        record.near_miss = near_miss(loads)
 
     # -- steps -------------------------------------------------------------------------------
 
     def _start_server(self, point: Point) -> None:
+        """Start the server and, at the same time, the idle agents (they retry their connects
+        until it listens), then wait until the server's metrics answer."""
         server = self.lab.server
-        command = commands.server_command(self.lab, point)
-        started = self.procs.start(server, SERVER, command)
+        idle = self._idle_commands(point)
+        self.started[server.name] = [SERVER]
+        for host in idle:
+            self.started.setdefault(host.name, []).append(IDLE)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            idle_started = pool.submit(self.procs.start_many, IDLE, idle) if idle else None
+            started = self.procs.start(server, SERVER, commands.server_command(self.lab, point))
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
-        self.started[server.name] = [SERVER]
-        begun = time.monotonic()
-        checked = begun
+        if idle_started is not None:
+            _require_all("starting the idle agents", idle_started.result())
+        begun = checked = self.clock()
         while True:
             try:
-                counters = servermetrics.fetch(server, timeout=1.0)
+                counters = self.read_counters(server)
             except TestbedError as error:
-                now = time.monotonic()
+                now = self.clock()
                 if now - checked > 1.0:  # not up yet: did it die? (an SSH round trip, so rarely)
                     self._check_server_alive("at start")
                     checked = now
@@ -303,122 +303,94 @@ class SweepRunner:
                 )
             return
 
-    def _open_idle(self, point: Point) -> None:
-        shares = _split(point.idle_connections, len(self.lab.clients))
-        idle = {
+    def _idle_commands(self, point: Point) -> dict[Host, str]:
+        shares = commands.split(point.idle_connections, len(self.lab.clients))
+        return {
             host: commands.idle_command(self.lab, host, share)
             for host, share in zip(self.lab.clients, shares, strict=True)
             if share > 0
         }
-        for host in idle:
-            self.started.setdefault(host.name, []).append(IDLE)
-        _require_all("starting the idle agents", self.procs.start_many(IDLE, idle))
+
+    def _open_idle(self, point: Point) -> None:
+        """Wait until the server's own counter holds the point's idle connections."""
         timeout = IDLE_OPEN_TIMEOUT + point.idle_connections / 1000
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         held = 0
-        while time.monotonic() < deadline:
+        while self.clock() < deadline:
             held = self._server_counters("while opening idle connections").open_connections
             if held >= point.idle_connections:
                 return
-            self.sleep(0.1)
+            self.sleep(0.05)
         raise PointFailure(
             f"idle connections: the server holds {held} of {point.idle_connections}"
             f" after {timeout:.0f} s"
         )
 
-    def _load(self, point: Point, duration: float, name: str) -> dict[str, dict[str, Any]]:
-        """Run the load agents for `duration` from one instant; {host: JSON result}.
-
-        One SSH command per client starts its agent, waits for its end and returns its output;
-        meanwhile the server's live reply rate is read from its metrics.
-        """
-        start_at = self.clock() + self.start_delay
-        share = point.rate / len(self.lab.clients)
-        limit = self.start_delay + duration + 3 * self.experiment.timeout + AGENT_SLACK
+    def _launch_load(self, point: Point, run_id: str) -> None:
+        experiment = self.experiment
+        settings = LoadSettings(
+            duration=experiment.duration,
+            warmup=experiment.warmup,
+            timeout=experiment.timeout,
+            wait_limit=IDLE_OPEN_TIMEOUT + point.idle_connections / 1000 + MAX_START_DELAY,
+            starvation_check=self.starvation_check,
+            session_lengths=self.session_lengths,
+        )
         for host in self.lab.clients:
-            self.started.setdefault(host.name, []).append(name)
-        began = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(self.lab.clients)) as pool:
-            runs = {
-                host.name: pool.submit(
-                    self.procs.run,
-                    host,
-                    name,
-                    self._load_command(host, point, share, duration, start_at),
-                    limit,
-                )
-                for host in self.lab.clients
-            }
-            self._watch_live_rate(list(runs.values()))
-            finished = {host: future.result() for host, future in runs.items()}
-        results: dict[str, dict[str, Any]] = {}
-        problems = []
-        for client, done in finished.items():
-            try:
-                result = json.loads(done.output) if done.output.strip() else None
-            except json.JSONDecodeError:
-                result = None
-            if done.ssh_error:
-                problems.append(f"{client}: {done.ssh_error}")
-            elif done.exit_code is None and time.monotonic() - began >= limit:
-                problems.append(f"{client}: {name} agent overran {limit:.0f} s and was stopped")
-            elif done.exit_code is None:
-                problems.append(f"{client}: {name} agent: {done.reason}")
-            elif result is None:
-                problems.append(f"{client}: {name} agent died without a result ({done.reason})")
-            elif result.get("error"):
-                problems.append(f"{client}: {name} agent: {result['error']}")
-            if result is not None:
-                results[client] = result
+            self.started.setdefault(host.name, []).append(LOAD)
+        self.loads = LoadAgents.launch(self.lab, self.procs, point, settings, run_id, self.clock)
+
+    def _go(self) -> float:
+        """Name the common start instant to every waiting load agent."""
+        assert self.loads is not None
+        go = self.loads.go
+        start_at, results = go(self.remote, self.start_delay, self.tell_start, self.agents_ready)
+        _require_all("naming the start instant", results)
+        return start_at
+
+    def _collect_load(self) -> dict[str, dict[str, Any]]:
+        """Every load agent's JSON result, reporting the live reply rate meanwhile; or
+        PointFailure naming every agent that failed."""
+        assert self.loads is not None
+        loads, self.loads = self.loads, None
+        self.last_replies = None
+        finished, overran = loads.collect(self._report_live_rate)
+        results, problems = check_load(finished, LOAD, loads.limit, overran)
         if problems:
             # A dead server makes every agent fail: name the cause, not its symptoms.
-            self._check_server_alive(f"during the {name} run")
+            self._check_server_alive("during the load run")
             raise PointFailure("; ".join(problems))
-        self._adapt_start_delay(results)
+        self._adapt_start_delay(start_lateness(results))
         return results
 
-    def _adapt_start_delay(self, results: dict[str, dict[str, Any]]) -> None:
+    def _report_live_rate(self) -> None:
+        """Tell the observer the server's reply rate since the last call."""
+        try:
+            replies = self.read_counters(self.lab.server).replies_total
+        except TestbedError:
+            return  # a dead server shows in the agents' results and the checks after
+        now = self.clock()
+        last = self.last_replies
+        if last is not None and now > last[0]:
+            self.observer.live((replies - last[1]) / (now - last[0]))
+        self.last_replies = (now, replies)
+
+    def _adapt_start_delay(self, lateness: float) -> None:
         """Start later next time if an agent was not ready at the common start instant (a cold
         first start, a loaded host), and come back down while they are on time."""
-        lateness = max((r.get("start_lateness_s") or 0.0) for r in results.values())
         if lateness > 0.02:
-            self.start_delay = min(MAX_START_DELAY, self.start_delay + lateness + 0.25)
+            self.start_delay = min(MAX_START_DELAY, self.start_delay + lateness + 0.1)
         else:
             self.start_delay = max(START_DELAY, self.start_delay * 0.7)
 
-    def _load_command(
-        self, host: Host, point: Point, share: float, duration: float, start_at: float
-    ) -> str:
-        run = LoadRun(
-            point=point,
-            share=share,
-            duration=duration,
-            start_at=start_at,
-            timeout=self.experiment.timeout,
-            session_length=self.session_lengths.get(host.name, mean_session_length()),
-            starvation_check=self.starvation_check,
-        )
-        return commands.load_command(self.lab, host, run)
-
-    def _watch_live_rate(self, futures: list[Future[Any]]) -> None:
-        """Until `futures` are done, report the server's reply rate about once a second."""
-        last: tuple[float, float] | None = None
-        while True:
-            done, _ = wait(futures, timeout=1.0)
-            if len(done) == len(futures):
-                return
-            try:
-                replies = servermetrics.fetch(self.lab.server, timeout=1.0).replies_total
-            except TestbedError:
-                continue  # a dead server shows in the agents' results and the checks after
-            now = time.monotonic()
-            if last is not None and now > last[0]:
-                self.observer.live((replies - last[1]) / (now - last[0]))
-            last = (now, replies)
+    def _sleep_until(self, when: float) -> None:
+        left = when - self.clock()
+        if left > 0:
+            self.sleep(left)
 
     def _server_counters(self, when: str) -> servermetrics.ServerCounters:
         try:
-            return servermetrics.fetch(self.lab.server)
+            return self.read_counters(self.lab.server)
         except TestbedError as error:
             self._check_server_alive(when)
             raise PointFailure(f"server stopped answering {when}: {error}") from None
@@ -430,45 +402,44 @@ class SweepRunner:
         if state.exit_code is not None:
             raise PointFailure(f"server exited {when} ({state.reason})")
 
-    def _stop_point(self, agents: dict[str, dict[str, Any]]) -> None:
-        """Stop what this point started (server, agents), keeping the idle agents' reports."""
+    def _stop_point(
+        self, agents: dict[str, dict[str, Any]], *, cooldown: bool
+    ) -> tuple[float, dict[str, int]]:
+        """Stop what this point started (server, agents), keeping the idle agents' reports, and
+        with `cooldown` wait on every host (same command) until no TIME_WAIT socket is left,
+        at most `cooldown.max`. Returns (seconds waited, {host: sockets left or -1})."""
         started, self.started = self.started, {}
-        hosts = [host for host in self.lab.hosts if started.get(host.name)]
-        if not hosts:
-            return
-        with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        then = commands.cooldown_script(self.experiment.cooldown_max) if cooldown else None
+        hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
+        waited, left = 0.0, {}
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             stops = {
-                host.name: pool.submit(self.procs.stop, host, started[host.name], STOP_TIMEOUT)
+                host.name: pool.submit(
+                    self.procs.stop,
+                    host,
+                    started.get(host.name, []),
+                    STOP_TIMEOUT,
+                    then,
+                    self.experiment.cooldown_max,
+                )
                 for host in hosts
             }
             for host_name, future in stops.items():
-                idle = future.result().get(IDLE)
-                if idle is None or host_name not in agents:
-                    continue
-                try:
-                    agents[host_name]["idle"] = json.loads(idle.output)
-                except json.JSONDecodeError:
-                    agents[host_name]["idle"] = {"error": idle.reason, "raw": idle.output[-500:]}
-
-    def _cooldown(self) -> tuple[float, dict[str, int]]:
-        """Wait until no host holds a TIME_WAIT socket, at most `cooldown.max` seconds.
-
-        Each host polls itself (no SSH round trip per poll) and reports how long it waited and
-        what was left; the state itself is counted, not sockstat's tw (orphans count there)."""
-        script = commands.cooldown_script(self.experiment.cooldown_max)
-        results = self.remote.run_all(
-            self.lab.hosts, script, timeout=self.experiment.cooldown_max + 30
-        )
-        waited, left = 0.0, {}
-        for name, result in results.items():
-            words = result.stdout.split()
-            if not result.ok or len(words) != 2:
-                left[name] = -1  # could not tell
-                continue
-            count, elapsed_ms = int(words[0]), int(words[1])
-            waited = max(waited, elapsed_ms / 1000)
-            if count:
-                left[name] = count
+                stopped = future.result()
+                idle = idle_report(stopped.get(IDLE))
+                if idle is not None and host_name in agents:
+                    agents[host_name]["idle"] = idle
+                if then is not None:
+                    report = stopped.get(THEN)
+                    seconds, count = commands.parse_cooldown(
+                        report.output if report is not None and report.exit_code == 0 else ""
+                    )
+                    waited = max(waited, seconds)
+                    if count:
+                        left[host_name] = count
+        if self.loads is not None:  # a point that failed before its load ended
+            loads, self.loads = self.loads, None
+            loads.abandon()
         return waited, left
 
 
@@ -476,32 +447,3 @@ def _require_all(what: str, results: dict[str, CommandResult]) -> None:
     failed = [f"{name}: {result.reason()}" for name, result in results.items() if not result.ok]
     if failed:
         raise PointFailure(f"{what} failed: {'; '.join(failed)}")
-
-
-def clients_share_cpus(lab: Lab) -> bool:
-    """Whether the lab's clients share CPUs by design (a lab built on one small machine).
-
-    httperf busy-polls, so clients sharing a core each get a fraction of it by construction;
-    the agents' starvation check would then flag every point. Where they share, it is turned
-    off and the other checks (issued rate, fd-unavail, addrunavail) decide alone.
-    """
-    if not lab.built_here:
-        return False
-    pinned = [set(client.cpus) for client in lab.clients]
-    if any(not cpus for cpus in pinned):
-        return True
-    return any(a & b for index, a in enumerate(pinned) for b in pinned[index + 1 :])
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """`total` as evenly as possible over `parts` (the first ones get the remainder)."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if index < extra else 0) for index in range(parts)]
-
-
-def _brief(result: dict[str, Any]) -> dict[str, Any]:
-    """What is kept of a warm-up run: its figures, not its raw output."""
-    return {
-        key: result.get(key)
-        for key in ("request_rate", "reply_rate", "errors", "client_limited", "test_duration_s")
-    }

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,64 @@ def test_specweb99_sessions_over_the_generated_file_set(nginx: Nginx, tmp_path: 
     assert r["errors"]["total"] == 0
     assert [run["client"] for run in r["runs"]] == ["0/2", "1/2"]
     assert_verdict_is_consistent(r, allowed=set())
+
+
+@pytest.mark.parametrize("told_by", ["file", "http"])
+def test_warm_up_then_measurement_from_a_start_file(
+    nginx: Nginx, tmp_path: Path, told_by: str
+) -> None:
+    """Launched early, the agent waits for the start file (or the same line by HTTP PUT on its
+    metrics port); the warm-up runs from START, the measurement from MEASURE, never
+    overlapping; nginx saw both, the JSON counts only the measurement."""
+    start_file = tmp_path / "go"
+    metrics_port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *f"-m agents.load --server 127.0.0.1 --port {nginx.port} --workload one-byte"
+            f" --rate 100 --duration 2 --warmup 1 --timeout 1 --processes 1"
+            f" --start-file {start_file} --metrics-address 127.0.0.1"
+            f" --metrics-port {metrics_port}".split(),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None  # still waiting for the file
+    start = time.time() + 0.5
+    measure = start + 1.0 + 0.6
+    line = f"{start:.3f} {measure:.3f}\n"
+    if told_by == "file":
+        (tmp_path / "go.tmp").write_text(line)
+        (tmp_path / "go.tmp").rename(start_file)
+    else:
+        deadline = time.monotonic() + 20
+        while True:  # the agent's interpreter may still be starting on a busy machine
+            try:
+                assert 'testbed_load_phase{phase="waiting"} 1.0' in scrape(metrics_port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the agent's metrics never answered"
+                time.sleep(0.1)
+        put = urllib.request.Request(
+            f"http://127.0.0.1:{metrics_port}/start", data=line.encode(), method="PUT"
+        )
+        with urllib.request.urlopen(put, timeout=5) as response:
+            assert response.status == 204
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    r = json.loads(out)
+    warm = r["warmup"]
+    assert warm["start_at"] == pytest.approx(start, abs=0.001)
+    assert warm["started_at"] >= start - 0.001
+    assert r["start_at"] == pytest.approx(measure, abs=0.001)
+    assert r["started_at"] >= measure - 0.001
+    assert warm["started_at"] + warm["test_duration_s"] <= r["started_at"]
+    assert warm["request_rate"]["target"] == r["request_rate"]["target"] == 100
+    assert r["totals"]["replies"] == 200
+    assert sum(nginx.access_log_statuses().values()) == 300
 
 
 def test_split_over_processes_on_debian_python_with_a_start_instant(nginx: Nginx) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -137,6 +138,15 @@ def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
         assert point["replies"] > 0
         assert abs(point["replies"] - point["server_replies"]) <= 0.01 * point["server_replies"]
         assert point["request_rate"] == pytest.approx(point["target_rate"], rel=0.02)
+        # Where its time went: every phase, in order, adding up to its wall time.
+        phases = json.loads(point["phases"])
+        assert list(phases) == ["start", "warmup", "measure", "stop", "cooldown"]
+        assert all(seconds >= 0 for seconds in phases.values())
+        wall = point["ended_at"] - point["started_at"]
+        assert sum(phases.values()) == pytest.approx(wall, rel=0.01)
+        assert phases["measure"] >= point["measure_seconds"] >= 4.0
+        assert phases["cooldown"] == point["cooldown_seconds"]
+    assert "time per phase (mean)" in result.stdout
     with sqlite3.connect(load_lab(lab_file).results_directory / "testbed.sqlite") as db:
         syscalls = dict(db.execute("SELECT syscall, SUM(calls) FROM syscalls GROUP BY syscall"))
     assert {"accept4", "read", "close", "epoll_wait", "poll"} <= set(syscalls)
@@ -164,8 +174,16 @@ def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
         "started_at",
         "ended_at",
         "cooldown_seconds",
+        "phase_start_seconds",
+        "phase_idle_seconds",
+        "phase_warmup_seconds",
+        "phase_measure_seconds",
+        "phase_stop_seconds",
+        "phase_cooldown_seconds",
     ):
         assert column in rows[0]
+    assert all(float(row["phase_measure_seconds"]) >= 4.0 for row in rows)
+    assert all(row["phase_idle_seconds"] == "" for row in rows)  # no idle connections here
     assert not our_processes(load_lab(lab_file))
 
 

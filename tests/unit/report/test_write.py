@@ -154,3 +154,22 @@ def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
         f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
     )
     assert not (tmp_path / "reports" / sweep.id).exists()
+
+
+def test_the_page_says_where_the_points_time_went(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = sweep_with(
+        store,
+        [
+            P("select", 1000, 1000.0, window=5.5),
+            P("select", 2000, 2000.0, window=6.5),
+            P("epoll-lt", 1000, 1000.0, status="failed"),
+        ],
+    )
+    page = (write_report(store, sweep).index).read_text()
+    section = page[page.index('<h2 id="phases">') :]
+    section = section[: section.index("</table>")]
+    assert "Time per phase" in section
+    # mean and max over the points not failed; the failed one (no phase) is left out
+    assert "<td>measure</td><td class=num>6.00</td><td class=num>6.50</td>" in section
+    assert "point (wall)" in section

@@ -111,7 +111,7 @@ POINT = Point("epoll-lt", "specweb99", 0, 10, 1000.0, 1)
 def builders(lab: Lab) -> dict[str, Callable[[], str]]:
     client = lab.clients[0]
     spec = lab.experiment.specweb99
-    run = LoadRun(POINT, 100.0, 1.0, 0.0, 1.0, 5.0, False)
+    run = LoadRun(POINT, 100.0, 1.0, 0.0, commands.start_file("1-1"), 1.0, 5.0, False)
     return {
         "fileset": lambda: commands.fileset_command(lab.server, spec),
         "sessions": lambda: commands.sessions_command(client, spec, 0, 8),
@@ -119,6 +119,7 @@ def builders(lab: Lab) -> dict[str, Callable[[], str]]:
         "idle": lambda: commands.idle_command(lab, client, 10),
         "load": lambda: commands.load_command(lab, client, run),
         "in_directory": lambda: commands.in_directory(client, "true"),
+        "start": lambda: commands.start_command(client, commands.start_file("1-1"), 1.0, 2.0),
         "cooldown": lambda: commands.cooldown_script(0.1),
         "facts": lambda: hostfacts.FACTS_SCRIPT,
     }
@@ -183,7 +184,9 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
     remote = LocalRemote(work)
     procs = HostProcesses(remote, tag=value)  # type: ignore[arg-type]
     client = lab.clients[0]
-    load = commands.load_command(lab, client, LoadRun(POINT, 1.0, 1.0, 0.0, 1.0, 5.0, True))
+    load = commands.load_command(
+        lab, client, LoadRun(POINT, 1.0, 1.0, 0.0, commands.start_file("1-1"), 1.0, 5.0, True)
+    )
     done = procs.run(client, "load", load, timeout=10)
     assert done.exit_code == 127  # the hostile interpreter is not a command: nothing else ran
     procs.start_many("idle", {client: commands.idle_command(lab, client, 1)})

@@ -1,0 +1,320 @@
+"""SweepRunner's sequencing without a lab: fake host processes, SSH, server counters and clock.
+
+What a real lab cannot show on demand: a point retried after a failure, a near miss measured
+again, a dead server named as the cause, and the phases of a point adding up to its wall time.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import shlex
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.config.labfile import load_lab
+from orchestrator.config.model import Host, Lab
+from orchestrator.config.plan import expand
+from orchestrator.errors import TestbedError
+from orchestrator.lab.remote import CommandResult
+from orchestrator.results.records import PHASES, PointRecord, Sweep
+from orchestrator.run.hostproc import THEN, Finished
+from orchestrator.run.servermetrics import ServerCounters
+from orchestrator.run.summary import check_load, start_lateness
+from orchestrator.run.sweep import SweepRunner
+from tests.support.labfiles import REPOSITORY
+
+DATA = Path(__file__).parent / "data"
+CAPTURED = json.loads((DATA / "load-result-client1.json").read_text())  # a real agent's JSON
+
+
+class Clock:
+    """Time that passes only when something sleeps or a host answers (`tick` per call)."""
+
+    def __init__(self, tick: float = 0.01) -> None:
+        self.now = 1_800_000_000.0
+        self.tick = tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def agent_result(limited: Sequence[str] = (), issued: float = 200.0) -> dict[str, Any]:
+    result = copy.deepcopy(CAPTURED["load"])
+    result["warmup"] = copy.deepcopy(CAPTURED["warmup"])
+    result["client_limited"] = bool(limited)
+    result["client_limited_reasons"] = list(limited)
+    result["request_rate"] = {"target": 200.0, "issued": issued, "achieved": issued}
+    result["start_lateness_s"] = 0.0
+    result["warmup"]["start_lateness_s"] = 0.0
+    return result
+
+
+class FakeHosts:
+    """HostProcesses, Remote and the server's metrics in one: each attempt of a point takes
+    its behaviour from `script` (by attempt number, 1-based), the rest answers normally."""
+
+    def __init__(self, clock: Clock, script: dict[int, str] | None = None) -> None:
+        self.clock = clock
+        self.script = script or {}
+        self.attempt = 0
+        self.mechanism = ""
+        self.idle = 0
+        self.replies = 0.0
+        self.server_dead = False
+        self.calls: list[str] = []
+        self.stopped: list[tuple[str, tuple[str, ...], bool]] = []
+        self.go = threading.Event()
+        self.http: set[str] = set()
+        self.told: list[str] = []
+        self.files: list[str] = []
+
+    def behaviour(self) -> str:
+        return self.script.get(self.attempt, "ok")
+
+    # HostProcesses
+    def start(self, host: Host, name: str, command: str) -> CommandResult:
+        self.calls.append(f"start {name}")
+        self.go.clear()
+        self.attempt += 1
+        self.mechanism = shlex.split(command)[shlex.split(command).index("--mechanism") + 1]
+        self.server_dead = False
+        return CommandResult(host.name, command, 0, "123", "", None, 0.1)
+
+    def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
+        self.calls.append(f"start_many {name}")
+        for command in commands.values():
+            self.idle += int(re.findall(r"--connections (\d+)", command)[0])
+        return {
+            h.name: CommandResult(h.name, c, 0, "1", "", None, 0.1) for h, c in commands.items()
+        }
+
+    def run(self, host: Host, name: str, command: str, timeout: float) -> Finished:
+        assert "--start-file" in command
+        assert self.go.wait(10), "the agents were never told to start"  # as the real ones
+        behaviour = self.behaviour()
+        if behaviour == "agent-dies" and host.name == "client3":
+            return Finished(name, 137, "", "Killed")
+        if behaviour == "server-dies":
+            self.server_dead = True
+            return Finished(name, 1, json.dumps({"error": "connection refused"}), "")
+        limited = ["request-rate-below-target"] if behaviour == "near-miss" else []
+        issued = 197.0 if behaviour == "near-miss" else 200.0
+        if behaviour == "far-behind":
+            limited, issued = ["request-rate-below-target"], 100.0
+        self.replies += 800
+        result = agent_result(limited, issued)
+        if "--warmup" not in command:
+            del result["warmup"]
+        return Finished(name, 0, json.dumps(result), "")
+
+    def stop(
+        self,
+        host: Host,
+        names: Sequence[str],
+        timeout: float,
+        then: str | None = None,
+        then_timeout: float = 60.0,
+    ) -> dict[str, Finished]:
+        self.stopped.append((host.name, tuple(names), then is not None))
+        self.clock.sleep(0.2)
+        found = {name: Finished(name, 0, "{}", "") for name in names}
+        if then is not None:
+            found[THEN] = Finished(THEN, 0, "0 150", "")
+        if host.name == "server":
+            self.idle = 0
+        return found
+
+    def alive(self, host: Host, name: str) -> Finished:
+        return Finished(name, 1 if self.server_dead else None, "", "")
+
+    def stop_all(self, hosts: Sequence[Host], grace: float = 3.0) -> dict[str, CommandResult]:
+        return {}
+
+    # telling the agents their start over HTTP: `http` hosts take it, the others get the file
+    def tell(self, host: Host, line: str) -> bool:
+        if host.name in self.http:
+            self.told.append(host.name)
+            return True
+        return False
+
+    # Remote
+    def run_all(
+        self, hosts: Sequence[Host], command: Callable[[Host], str], timeout: float = 60.0
+    ) -> dict[str, CommandResult]:
+        texts = {host.name: command(host) for host in hosts}
+        assert all("run/start-" in text for text in texts.values())
+        self.calls.append("go")
+        self.files.extend(texts)
+        self.go.set()
+        return {name: CommandResult(name, t, 0, "", "", None, 0.1) for name, t in texts.items()}
+
+    # the server's counters
+    def counters(self, host: Host) -> ServerCounters:
+        if self.server_dead:
+            raise TestbedError("server metrics do not answer")
+        return ServerCounters(
+            replies={"200": self.replies},
+            gauges={"testbed_server_connections_open": self.idle},
+            info={"mechanism": self.mechanism},
+        )
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.records: list[PointRecord] = []
+
+    def record_point(self, sweep_id: str, record: PointRecord) -> None:
+        self.records.append(record)
+
+
+class Quiet:
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args: None
+
+
+def lab_with(**experiment: Any) -> Lab:
+    """The default lab.yml (never built: every host is faked) with `experiment` changed."""
+    lab = load_lab(REPOSITORY / "lab.yml", routes=list)
+    return dataclasses.replace(lab, experiment=dataclasses.replace(lab.experiment, **experiment))
+
+
+def run_sweep(
+    tmp_path: Path, script: dict[int, str], http: Sequence[str] = (), **experiment: Any
+) -> tuple[FakeStore, FakeHosts]:
+    lab = lab_with(**experiment)
+    clock = Clock()
+    hosts = FakeHosts(clock, script)
+    hosts.http = set(http)
+    store = FakeStore()
+    runner = SweepRunner(
+        lab,
+        hosts,  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
+        Quiet(),  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+        counters=hosts.counters,
+        procs=hosts,  # type: ignore[arg-type]
+        tell_start=hosts.tell,
+        agents_ready=lambda hosts, patience: [],
+    )
+    point = expand(lab.experiment, seed=1)[0]
+    sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
+    runner.run(sweep, [(0, point)], 1)
+    return store, hosts
+
+
+ONE_POINT = {
+    "mechanisms": ("epoll-et",),
+    "workloads": ("one-byte",),
+    "idle_connections": (2000,),
+    "retries": 2,
+}
+
+
+def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
+    tmp_path: Path,
+) -> None:
+    store, hosts = run_sweep(tmp_path, {}, **ONE_POINT)
+    [record] = store.records
+    assert record.status == "ok" and record.attempt == 1
+    assert list(record.phases) == [p for p in PHASES]
+    wall = record.ended_at - record.started_at
+    assert sum(record.phases.values()) == pytest.approx(wall, rel=0.01)
+    assert record.cooldown_seconds == record.phases["cooldown"] == 0.15
+    assert record.warmup_seconds == 1.0
+    # one agent run did the warm-up and the measurement; its warm-up is kept apart
+    assert set(record.agents["client1"]) == {"warmup", "load", "idle"}
+    assert "warmup" not in record.agents["client1"]["load"]
+    # the load agents were launched before the idle connections and started by one "go"
+    assert hosts.calls.index("start_many idle") < hosts.calls.index("go")
+    # stop and cooldown: one command per host, every host
+    assert {name for name, _, cooled in hosts.stopped if cooled} == {"server"} | {
+        f"client{i}" for i in range(1, 9)
+    }
+
+
+def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {}, http=["client1", "client2"], **ONE_POINT)
+    assert store.records[0].status == "ok"
+    assert sorted(hosts.told) == ["client1", "client2"]
+    assert sorted(hosts.files) == [f"client{i}" for i in range(3, 9)]
+
+
+def test_a_failed_point_is_retried_and_every_attempt_stored(tmp_path: Path) -> None:
+    store, _ = run_sweep(tmp_path, {1: "agent-dies"}, **ONE_POINT)
+    assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
+    assert store.records[0].reason.startswith("client3: load agent died without a result")
+    # a failed attempt's phases still add up
+    failed = store.records[0]
+    wall = failed.ended_at - failed.started_at
+    assert sum(failed.phases.values()) == pytest.approx(wall, rel=0.01)
+
+
+def test_a_dead_server_is_named_as_the_cause_not_its_symptoms(tmp_path: Path) -> None:
+    store, _ = run_sweep(
+        tmp_path, {1: "server-dies", 2: "server-dies", 3: "server-dies"}, **ONE_POINT
+    )
+    assert [r.status for r in store.records] == ["failed"] * 3  # retries: 2
+    reasons = [r.reason for r in store.records]
+    assert all(r.startswith("server exited during the load run") for r in reasons), reasons
+
+
+def test_a_near_miss_is_measured_again_a_clear_shortfall_is_not(tmp_path: Path) -> None:
+    store, _ = run_sweep(tmp_path, {1: "near-miss"}, **ONE_POINT)
+    assert [(r.status, r.near_miss) for r in store.records] == [
+        ("client-limited", True),
+        ("ok", False),
+    ]
+    store, _ = run_sweep(tmp_path, {1: "far-behind"}, **ONE_POINT)
+    assert [(r.status, r.near_miss) for r in store.records] == [("client-limited", False)]
+
+
+def test_without_idle_connections_or_warm_up_those_phases_are_absent(tmp_path: Path) -> None:
+    store, _ = run_sweep(tmp_path, {}, **{**ONE_POINT, "idle_connections": (0,), "warmup": 0.0})
+    [record] = store.records
+    assert list(record.phases) == ["start", "measure", "stop", "cooldown"]
+    assert record.warmup_seconds is None
+    assert set(record.agents["client1"]) == {"load"}
+
+
+def test_agent_results_are_checked_one_problem_per_agent() -> None:
+    good = json.dumps(agent_result())
+    finished = {
+        "client1": Finished("load", 0, good, ""),
+        "client2": Finished("load", None, "", "", ssh_error="ssh 198.18.0.12:22: no answer"),
+        "client3": Finished("load", None, "", ""),
+        "client4": Finished("load", 1, "not json", "Traceback"),
+        "client5": Finished("load", 1, json.dumps({"error": "cannot connect"}), ""),
+    }
+    results, problems = check_load(finished, "load", 60.0, overran=False)
+    assert set(results) == {"client1", "client5"}
+    assert problems == [
+        "client2: ssh 198.18.0.12:22: no answer",
+        "client3: load agent: no exit status",
+        "client4: load agent died without a result (exit status 1: Traceback)",
+        "client5: load agent: cannot connect",
+    ]
+    _, problems = check_load({"client3": finished["client3"]}, "load", 60.0, overran=True)
+    assert problems == ["client3: load agent overran 60 s and was stopped"]
+    assert check_load({"client1": finished["client1"]}, "load", 60.0, overran=False)[1] == []
+
+
+def test_start_lateness_is_the_latest_of_warm_up_and_measurement() -> None:
+    early = agent_result()
+    late = agent_result()
+    late["warmup"]["start_lateness_s"] = 0.4
+    assert start_lateness({"a": early}) == 0.0
+    assert start_lateness({"a": early, "b": late}) == 0.4
+    assert start_lateness({"a": {"start_lateness_s": None}}) == 0.0
