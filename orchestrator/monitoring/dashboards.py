@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from orchestrator.paths import REPOSITORY
+from orchestrator.paths import resource
 
-DASHBOARDS = REPOSITORY / "dashboards"
+DASHBOARDS = resource("dashboards")
 DATASOURCE_UID = "testbed-prometheus"
 DATASOURCE_NAME = "testbed Prometheus"
 GRID_WIDTH = 24

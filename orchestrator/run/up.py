@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,6 @@ from orchestrator.lab.remote import Remote
 from orchestrator.monitoring import grafana
 from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.monitoring.prometheus import Prometheus
-from orchestrator.paths import REPOSITORY
 from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
@@ -45,6 +43,7 @@ from orchestrator.run.sweep import (
     clients_share_cpus,
 )
 from orchestrator.ui import SweepProgress, console, error_line, hosts_table, playbook_progress, warn
+from orchestrator.version import revision
 
 
 @dataclass
@@ -184,7 +183,7 @@ def _sweep(
             points_planned=len(plan),
             lab_file=lab.text,
             inventory=lab.inventory_text,
-            revision=git_revision(),
+            revision=revision(),
             hosts=hostfacts.gather(lab, remote),
             settings=_settings(lab),
             workloads=workloads,
@@ -248,22 +247,6 @@ def _settings(lab: Lab) -> dict[str, Any]:
         "client_starvation_check": not clients_share_cpus(lab),
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }
-
-
-def git_revision() -> str:
-    """The project's git revision, '-dirty' when the tree has uncommitted changes."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-
-    try:
-        revision = git("rev-parse", "HEAD") or "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return f"{revision}-dirty" if dirty else revision
 
 
 def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:

@@ -1,0 +1,50 @@
+"""The orchestrator's version and the git revision it was built from.
+
+    >>> version()          # "0.1.0", from the installed package's metadata
+    >>> revision()         # "3db71fb…", "…-dirty" for uncommitted changes, or "unknown"
+
+A checkout asks git; a wheel carries the revision it was built from in `orchestrator/data/REVISION`
+(written by setup.py), since site-packages has no git history.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import subprocess
+
+from orchestrator.paths import REPOSITORY
+
+DISTRIBUTION = "testbed"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def revision() -> str:
+    """The project's git revision, '-dirty' when the tree has uncommitted changes."""
+    if (REPOSITORY / ".git").exists():  # a checkout (a worktree's .git is a file)
+        return git_revision()
+    baked = importlib.resources.files("orchestrator").joinpath("data", "REVISION")
+    try:
+        return baked.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def git_revision() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        found = git("rev-parse", "HEAD") or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return f"{found}-dirty" if dirty else found
