@@ -150,7 +150,12 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> None:
             "(monitoring.grafana.token_env) holds no API token"
         )
     result = grafana.publish(
-        settings.url, token, settings.prometheus_url or prometheus_url, settings.folder
+        settings.url,
+        token,
+        settings.prometheus_url or prometheus_url,
+        settings.folder,
+        lab.name,
+        reports_url=(lab.results_directory.resolve() / "reports").as_uri(),
     )
     changes = ", ".join(f"{name} {change}" for name, change in result.changes.items())
     console.print(f"grafana {settings.url}: {changes}")
