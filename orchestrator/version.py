@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.resources
+import platform
+import re
 import subprocess
+from typing import Any
 
 from orchestrator.paths import REPOSITORY
 
@@ -48,3 +51,32 @@ def git_revision() -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return f"{found}-dirty" if dirty else found
+
+
+def dependencies() -> dict[str, str]:
+    """The installed version of each Python dependency the package declares (extras aside)."""
+    try:
+        requirements = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    found = {}
+    for requirement in requirements:
+        if "extra ==" in requirement:
+            continue
+        name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return dict(sorted(found.items()))
+
+
+def local_versions() -> dict[str, Any]:
+    """What the orchestrator runs with: `orchestrate version --json`, and settings["versions"]
+    of every sweep (where each host's httperf, kernel and compiler versions join it)."""
+    return {
+        "orchestrator": version(),
+        "revision": revision(),
+        "python": platform.python_version(),
+        "dependencies": dependencies(),
+    }

@@ -9,7 +9,8 @@ failures. The night's log (everything printed, and the comparison) is written un
 `<results>/nightly/`; one summary line goes to stdout. On a regression or a failed run the lab's
 webhook is POSTed and its command run with a JSON summary; neither can fail the night. Then old
 nights are removed: results, reports and logs beyond `nightly.keep`, never the baseline. Exit
-status: 0 no change (or improved), 1 regressed, 2 the run failed, 3 another run of the lab
+status, as every command's: 0 no change (or improved), 1 regressed or the run failed (the
+summary line and the webhook's "status" tell which), 2 bad input, 3 another run of the lab
 holds its lock.
 """
 
@@ -39,7 +40,7 @@ from orchestrator.run.lock import LabLock
 from orchestrator.run.up import run_up
 
 EXIT_REGRESSED = 1
-EXIT_FAILED = 2
+EXIT_FAILED = 1  # a failed run, as for `up`; 2 is bad input for every command
 HOOK_TIMEOUT = 10.0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.table import Table
 
+from orchestrator import ui
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
@@ -198,6 +199,9 @@ def _sweep(
     else:
         store.set_sweep_status(sweep.id, "running")
         plan = expand(lab.experiment, sweep.seed)
+    log = ui.log_to(store.path.parent / "logs" / f"{sweep.id}.log")
+    if log is not None:
+        console.print(f"log: {log}")
     done = store.done_keys(sweep.id)
     todo: list[tuple[int, Point]] = [
         (seq, point) for seq, point in enumerate(plan) if point.key not in done

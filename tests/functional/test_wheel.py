@@ -91,3 +91,10 @@ def test_the_installed_tool_finds_playbooks_and_staged_sources(venv: Path, tmp_p
         assert "server/main.c" in names and "server/Makefile" in names
     with tarfile.open(stage / "agents.tar") as agents:
         assert "agents/load.py" in agents.getnames()
+
+
+def test_the_installed_tool_knows_its_version_and_revision(venv: Path, tmp_path: Path) -> None:
+    done = run(venv / "bin" / "orchestrate", "--version", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    revision = run("git", "-C", REPOSITORY, "rev-parse", "HEAD", cwd=tmp_path).stdout.strip()
+    assert "0.1.0" in done.stdout and revision in done.stdout
