@@ -174,10 +174,17 @@ def environment_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
     drift = []
     if base.get("revision") != new.get("revision"):
         drift.append(f"revision {_short(base.get('revision'))} → {_short(new.get('revision'))}")
+    drift += version_drift(
+        (base.get("settings") or {}).get("versions") or {},
+        (new.get("settings") or {}).get("versions") or {},
+    )
     old_hosts, new_hosts = base.get("hosts") or {}, new.get("hosts") or {}
     for host in sorted(set(old_hosts) | set(new_hosts)):
         before, after = old_hosts.get(host, {}), new_hosts.get(host, {})
-        for key in ("kernel", "cpu_model", "os", "cpus_online", "memory_kib", "open_files"):
+        for key in (
+            *("kernel", "cpu_model", "os", "cpus_online", "memory_kib", "open_files"),
+            *("httperf", "compiler", "python"),
+        ):
             if before.get(key) != after.get(key):
                 drift.append(f"{host} {key} {before.get(key)} → {after.get(key)}")
         if before.get("nics") != after.get("nics"):
@@ -186,6 +193,24 @@ def environment_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
         for name in sorted(set(old_sysctls) | set(new_sysctls)):
             if old_sysctls.get(name) != new_sysctls.get(name):
                 drift.append(f"{host} {name} {old_sysctls.get(name)} → {new_sysctls.get(name)}")
+    return drift
+
+
+def version_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed in settings["versions"]: the orchestrator's and Python's versions and each
+    Python dependency's (hosts' tools are compared with the host facts). Sweeps recorded before
+    versions were kept have none: nothing is said about them."""
+    if not base or not new:
+        return []
+    drift = [
+        f"{name} {base.get(name)} → {new.get(name)}"
+        for name in ("orchestrator", "python")
+        if base.get(name) != new.get(name)
+    ]
+    old_packages, new_packages = base.get("dependencies") or {}, new.get("dependencies") or {}
+    for name in sorted(set(old_packages) | set(new_packages)):
+        if old_packages.get(name) != new_packages.get(name):
+            drift.append(f"{name} {old_packages.get(name)} → {new_packages.get(name)}")
     return drift
 
 

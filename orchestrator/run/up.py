@@ -44,7 +44,7 @@ from orchestrator.run.sweep import (
     clients_share_cpus,
 )
 from orchestrator.ui import SweepProgress, console, error_line, hosts_table, playbook_progress, warn
-from orchestrator.version import revision
+from orchestrator.version import local_versions, revision
 
 
 @dataclass
@@ -182,6 +182,7 @@ def _sweep(
         seed = lab.experiment.seed
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         plan = expand(lab.experiment, seed)
+        facts = hostfacts.gather(lab, remote)
         sweep = store.create_sweep(
             lab=lab.name,
             digest=plan_digest(lab),
@@ -190,8 +191,8 @@ def _sweep(
             lab_file=lab.text,
             inventory=lab.inventory_text,
             revision=revision(),
-            hosts=hostfacts.gather(lab, remote),
-            settings=_settings(lab),
+            hosts=facts,
+            settings={**_settings(lab), "versions": sweep_versions(facts)},
             workloads=workloads,
             kind=kind,
         )
@@ -256,6 +257,12 @@ def _settings(lab: Lab) -> dict[str, Any]:
         "client_starvation_check": not clients_share_cpus(lab),
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }
+
+
+def sweep_versions(facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """settings["versions"]: what the orchestrator ran with (its version, git revision, Python
+    and Python dependencies) and each host's kernel, httperf, compiler and Python."""
+    return {**local_versions(), "hosts": hostfacts.versions(facts)}
 
 
 def print_summary(sweep: Sweep, outcome: SweepOutcome, store: Store) -> None:
