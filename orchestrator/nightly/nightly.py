@@ -273,6 +273,7 @@ def _retain(lab: Lab, current_log: Path) -> None:
             shutil.rmtree(reports / sweep.id, ignore_errors=True)
             for page in reports.glob(f"compare-*{sweep.id}*.html"):
                 page.unlink()
+            (store.path.parent / "logs" / f"{sweep.id}.log").unlink(missing_ok=True)  # up's log
             ui.console.print(f"retention: removed night {sweep.id}")
     finally:
         store.close()
