@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,9 +116,19 @@ def test_version_names_the_package_version_and_revision(
     assert document["dependencies"]["typer"] and document["revision"] == revision()
 
 
-def test_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+def test_completion_is_offered_and_completes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "--install-completion" in capsys.readouterr().out
+    environment = {
+        **os.environ,
+        "_ORCHESTRATE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "orchestrate schedule ",
+        "COMP_CWORD": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli"], env=environment, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["add", "list", "remove"], done.stdout + done.stderr
 
 
 def test_a_missing_results_store_is_bad_input(
