@@ -79,7 +79,12 @@ def agent_parser(prog: str, description: str, metrics_port: int) -> ArgumentPars
     p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--server", required=True, help="server address (name or IP)")
     p.add_argument("--port", required=True, type=server_port)
-    p.add_argument("--metrics-address", default="0.0.0.0")
+    p.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address of the exporter (default: loopback; the sweep passes the host's"
+        " management address)",
+    )
     p.add_argument(
         "--metrics-port", type=port_number, default=metrics_port, help="0 disables the exporter"
     )

@@ -43,11 +43,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from orchestrator import ui
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
+from orchestrator.config.redact import display_url
 from orchestrator.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, TestbedError
 from orchestrator.lab.emulated import EmulatedLab
 from orchestrator.lab.remote import Remote
@@ -59,11 +61,12 @@ from orchestrator.nightly.schedule import Scheduler, parse_daily
 from orchestrator.report.compare import COLUMNS, Comparison, cells, compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
 from orchestrator.results import export
+from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import STORE_FILE, Store
 from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.lock import EXIT_LOCKED, LabLock
 from orchestrator.run.up import lab_up, preflight, provision, publish_dashboards, run_up
-from orchestrator.ui import console, error_line, hosts_table, warn
+from orchestrator.ui import Terminal, console, error_line, hosts_table, warn
 from orchestrator.version import local_versions, revision, version
 
 # -- conventions: exit statuses, verbosity, help ---------------------------------------------------
@@ -193,7 +196,7 @@ class Format(enum.StrEnum):
 @command(lab_app, "up", _codes(failed="the lab could not be built"))
 def lab_up_command(lab_file: LabArgument) -> None:
     """Create the emulated lab that LAB describes (only what is missing)."""
-    lab_up(_emulated(load_lab(lab_file)))
+    lab_up(_emulated(load_lab(lab_file)), Terminal())
 
 
 @command(lab_app, "down", _codes(failed="something of the lab could not be removed"))
@@ -207,13 +210,13 @@ def lab_down_command(lab_file: LabArgument) -> None:
 @command(app, "preflight", _codes(failed="a host failed a check (each is named)"))
 def preflight_command(lab_file: LabArgument) -> None:
     """Check every host at once: SSH, NICs, routes, clocks, limits."""
-    preflight(load_lab(lab_file))
+    preflight(load_lab(lab_file), Terminal())
 
 
 @command(app, "provision", _codes(failed="a playbook failed on a host"))
 def provision_command(lab_file: LabArgument) -> None:
     """Provision and deploy every host with the playbooks (Ansible)."""
-    provision(load_lab(lab_file))
+    provision(load_lab(lab_file), Terminal())
 
 
 @command(
@@ -232,7 +235,7 @@ def up_command(
     is stored as interrupted."""
     ui.capture()
     ui.debug(f"orchestrate {version()} (revision {revision()}): up {shlex.quote(str(lab_file))}")
-    return run_up(load_lab(lab_file), new=new).exit_code
+    return run_up(load_lab(lab_file), Terminal(), new=new).exit_code
 
 
 @command(app, "status", _codes())
@@ -245,7 +248,7 @@ def status_command(lab_file: LabArgument, as_json: JsonOption = False) -> None:
     store_path = lab.results_directory / STORE_FILE
     sweeps: list[dict[str, Any]] = []
     if store_path.exists():
-        store = Store.open(lab.results_directory, create=False)
+        store = Store.open(lab.results_directory, readonly=True)
         try:
             sweeps = [_sweep_status(store, sweep) for sweep in store.sweeps(lab.name)]
         finally:
@@ -320,7 +323,7 @@ app.add_typer(monitoring_app, name="monitoring")
 def monitoring_up_command(lab_file: LabArgument) -> None:
     """Start the lab's Prometheus (or reload its configuration) without running a sweep."""
     url = Prometheus.for_lab(load_lab(lab_file)).ensure_running()
-    console.print(f"prometheus: {url}")
+    console.print(f"prometheus: {display_url(url)}")
 
 
 @command(monitoring_app, "down", _codes(failed="Prometheus could not be stopped"))
@@ -328,7 +331,7 @@ def monitoring_down_command(lab_file: LabArgument) -> None:
     """Stop the lab's Prometheus (its data stays under the results directory)."""
     prometheus = Prometheus.for_lab(load_lab(lab_file))
     if prometheus.directory is None:
-        console.print(f"prometheus at {prometheus.url} is external: not ours to stop")
+        console.print(f"prometheus at {display_url(prometheus.url)} is external: not ours to stop")
     elif prometheus.stop():
         console.print(f"prometheus: stopped (data kept in {prometheus.directory})")
     else:
@@ -357,7 +360,7 @@ def dashboards_publish_command(lab_file: LabArgument) -> None:
     lab = load_lab(lab_file)
     if not lab.monitoring.grafana.url:
         raise TestbedError(f"{lab.path}: monitoring.grafana.url is not set", EXIT_USAGE)
-    publish_dashboards(lab, Prometheus.for_lab(lab).url)
+    console.print(publish_dashboards(lab, Prometheus.for_lab(lab).url))
 
 
 @command(dashboards_app, "export", _codes(failed="a file could not be written"))
@@ -393,6 +396,7 @@ app.add_typer(baseline_app, name="baseline")
 @command(baseline_app, "set", _codes())
 def baseline_set_command(results: ResultsArgument, sweep: str) -> None:
     """Pin SWEEP as the baseline of its lab's nightly runs."""
+    check_sweep_id(sweep, "SWEEP")
     store = _open_store(results)
     found = store.sweep(sweep)
     if found is None:
@@ -407,7 +411,7 @@ def baseline_show_command(results: ResultsArgument, as_json: JsonOption = False)
 
     --json: {"store", "baselines": [{"lab", "baseline", "how"}]}; "baseline" and "how"
     ("pinned" or "last good nightly") are null for a lab with none yet."""
-    store = _open_store(results)
+    store = _open_store(results, readonly=True)
     rows = []
     for lab in sorted({sweep.lab for sweep in store.sweeps()}):
         pinned = store.baseline(lab)
@@ -436,10 +440,32 @@ def nightly_command(lab_file: LabArgument) -> int:
     Writes the night's log under RESULTS/nightly/, alerts the lab's webhook and command on a
     regression or failure, and keeps the last `nightly.keep` nights."""
     ui.capture()  # the sweep's log beside its store, as for `up`
-    return run_nightly(load_lab(lab_file)).exit_code
+    return run_nightly(load_lab(lab_file), Terminal()).exit_code
 
 
-schedule_app = _group("Run `orchestrate nightly LAB` every day (systemd timer, else cron).")
+class _ScheduleGroup(TyperGroup):
+    """`schedule add|list|remove`, and the older `schedule LAB --daily HH:MM | --list |
+    --remove`, read as the subcommand it means (scripts and crontabs written for it still work).
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            lab, rest = args[0], args[1:]
+            if rest[:1] == ["--list"]:
+                args = ["list", *rest[1:]]
+            elif rest[:1] == ["--remove"]:
+                args = ["remove", lab, *rest[1:]]
+            else:
+                args = ["add", lab, *rest]
+        return super().parse_args(ctx, args)
+
+
+schedule_app = typer.Typer(
+    cls=_ScheduleGroup,
+    no_args_is_help=True,
+    help="Run `orchestrate nightly LAB` every day (systemd timer, else cron).",
+    context_settings=CONTEXT,
+)
 app.add_typer(schedule_app, name="schedule")
 
 
@@ -480,15 +506,20 @@ def export_command(
     sweep: Annotated[str | None, typer.Option("--sweep", help="Only this sweep.")] = None,
 ) -> None:
     """Write one row per point (all sweeps, or one) as CSV or JSON."""
-    store = _open_store(results)
+    if sweep is not None:
+        check_sweep_id(sweep, "--sweep")
+    store = _open_store(results, readonly=True)
     if sweep is not None and store.sweep(sweep) is None:
         raise TestbedError(f"--sweep: {sweep!r}: no such sweep in {store.path}", EXIT_USAGE)
     text = export.render(export.rows(store, sweep), fmt.value)
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text)
-        console.print(f"wrote {output}")
+    except OSError as error:
+        raise TestbedError(f"--output: {output}: {error.strerror}", EXIT_USAGE) from None
+    console.print(f"wrote {output}")
 
 
 @command(app, "report", _codes(failed="the report could not be written"))
@@ -504,13 +535,28 @@ def report_command(
             help="Table 1's request rate (default: the highest at which every mechanism was ok).",
         ),
     ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write it under this directory (default: RESULTS/reports)."),
+    ] = None,
 ) -> None:
     """Write a sweep's report (figures, Table 1, findings) under RESULTS/reports/<sweep>/."""
-    store = _open_store(results)
+    if sweep is not None:
+        check_sweep_id(sweep, "--sweep")
+    store = _open_store(results, readonly=True)
     sweep_id = sweep if sweep is not None else _latest_sweep(store)
+    check_sweep_id(sweep_id, f"the latest sweep in {store.path}")
     if store.sweep(sweep_id) is None:
         raise TestbedError(f"--sweep: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
-    written = write_report(store, sweep_id, profile_rate)
+    try:
+        written = write_report(store, sweep_id, profile_rate, output)
+    except OSError as error:
+        where = error.filename or output or store.path.parent
+        raise TestbedError(
+            f"cannot write the report in {where}: {error.strerror} (--output DIR writes it"
+            " elsewhere)",
+            EXIT_USAGE,
+        ) from None
     for finding in written.report.findings:
         console.print(f"{finding.verdict:>14}: {finding.claim}")
     console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
@@ -533,24 +579,33 @@ def compare_command(
     --json: {"base", "new", "threshold", "status", "regressed", "improved", "worse", "drift",
     "notes", "page", "curves": [{"curve", "verdict", "summary", "values"}]}, "worse" and
     "drift" as in the nightly webhook's summary."""
-    store = _open_store(results)
+    check_sweep_id(base, "BASE")
+    check_sweep_id(new, "NEW")
+    store = _open_store(results, readonly=True)
     for name, sweep_id in (("BASE", base), ("NEW", new)):
         if store.sweep(sweep_id) is None:
             raise TestbedError(f"{name}: {sweep_id!r}: no such sweep in {store.path}", EXIT_USAGE)
     comparison = compare_sweeps(store, base, new, threshold / 100)
     drift = environment_drift(store.sweep_details(base), store.sweep_details(new))
+    try:
+        page: str | None = str(write_comparison(store, comparison))
+    except OSError as error:  # a store on a read-only mount: the verdict stands without a page
+        warn(f"the comparison page was not written: {error.filename}: {error.strerror}")
+        page = None
     if as_json:
-        page = write_comparison(store, comparison)
-        _print_json(comparison_document(comparison, drift, str(page)))
+        _print_json(comparison_document(comparison, drift, page))
     else:
         print_comparison(comparison, console)
         for change in drift:
             console.print(f"environment changed: {change}", markup=False, soft_wrap=True)
-        console.print(f"comparison: {write_comparison(store, comparison)}")
+        if page is not None:
+            console.print(f"comparison: {page}")
     return EXIT_FAILURE if comparison.regressed else 0
 
 
-def comparison_document(comparison: Comparison, drift: list[str], page: str) -> dict[str, Any]:
+def comparison_document(
+    comparison: Comparison, drift: list[str], page: str | None
+) -> dict[str, Any]:
     """`compare --json`: the comparison as the nightly webhook's summary names its parts."""
     if comparison.regressed:
         status = "regressed"
@@ -595,12 +650,12 @@ def version_command(as_json: JsonOption = False) -> None:
         console.print(f"{name} {installed}")
 
 
-def _open_store(results: Path) -> Store:
+def _open_store(results: Path, *, readonly: bool = False) -> Store:
     """The store RESULTS names; a missing one is bad input (exit 2), never created here."""
     path = results if results.suffix == ".sqlite" else results / STORE_FILE
     if not path.is_file():
         raise TestbedError(f"{results}: no results store here ({STORE_FILE} not found)", EXIT_USAGE)
-    return Store.open(results, create=False)
+    return Store.open(results, readonly=True) if readonly else Store.open(results, create=False)
 
 
 def _latest_sweep(store: Store) -> str:

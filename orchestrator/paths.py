@@ -46,3 +46,18 @@ def lab_state_dir(lab_name: str) -> Path:
 def emulated_host_dir(lab_name: str, host: str) -> Path:
     """The directory that stands for host `host`'s own disk in an emulated lab."""
     return lab_state_dir(lab_name) / "hosts" / host
+
+
+LOG_MODE = 0o640  # logs may name hosts, paths and errors: readable by the owner's group only
+
+
+def log_file(path: Path) -> Path:
+    """Make `path` a log file of mode LOG_MODE (created empty if missing, narrowed if wider),
+    so whoever appends to it afterwards (we, cron's shell, sshd) writes into a private file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, LOG_MODE)
+    try:
+        os.fchmod(descriptor, LOG_MODE)
+    finally:
+        os.close(descriptor)
+    return path

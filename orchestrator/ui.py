@@ -1,4 +1,5 @@
-"""Terminal output shared by the subcommands: one console for results, warnings on stderr.
+"""Terminal output: one console for results, warnings on stderr, and `Terminal`, the view that
+`up` and `nightly` report to (see `orchestrator.run.view`).
 
 Error messages are written as plain lines (never wrapped by rich) so that one problem is one
 line, whatever the terminal width.
@@ -6,19 +7,20 @@ line, whatever the terminal width.
 Verbosity (`-v`/`-q` on every command): `set_verbosity(1)` shows debug detail on stderr,
 `set_verbosity(-1)` silences the console (errors and warnings still go to stderr).
 
-A run's log (`capture()` then `log_to(path)`): everything the console printed, the warnings and
-errors, and the debug detail whatever the verbosity, with timestamps. `capture()` buffers in
-memory until `log_to` names the file (`up` knows its sweep, hence the log's name, only after
-preflight and provisioning); the file is created mode 0640.
+A run's log (`capture()` then `log_to(path)`, which `Terminal.sweep_log` calls): everything the
+console printed, the warnings and errors, and the debug detail whatever the verbosity, with
+timestamps. `capture()` buffers in memory until `log_to` names the file (`up` knows its sweep,
+hence the log's name, only after preflight and provisioning); the file is created mode 0640.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -34,7 +36,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from orchestrator.results.records import SweepSummary
+from orchestrator.config.model import Lab
+from orchestrator.config.redact import redact_text
+from orchestrator.lab.preflight import CHECKS, PreflightReport
+from orchestrator.lab.provision import PlaybookResult
+from orchestrator.results.records import Sweep, SweepSummary
+from orchestrator.run.view import PlaybookEvents
 
 LOG_MODE = 0o640
 log = logging.getLogger("orchestrator")
@@ -48,7 +55,7 @@ class _LogSink:
         self.file: IO[str] | None = None
 
     def write(self, text: str) -> int:
-        return (self.file or self.buffer_text).write(text)
+        return (self.file or self.buffer_text).write(redact_text(text))
 
     def flush(self) -> None:
         if self.file is not None:
@@ -124,6 +131,19 @@ def log_to(path: Path) -> Path | None:
     return path
 
 
+def stop_capture() -> None:
+    """End the run's log (closing its file); what follows is no longer logged."""
+    global _sink
+    if _sink is None:
+        return
+    for handler in [h for h in log.handlers if getattr(h, "stream", None) is _sink]:
+        log.removeHandler(handler)
+    console.log_console = None
+    if _sink.file is not None:
+        _sink.file.close()
+    _sink = None
+
+
 def _to_log(line: str) -> None:
     if _sink is not None:
         _sink.write(line + "\n")
@@ -131,13 +151,13 @@ def _to_log(line: str) -> None:
 
 
 def error_line(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {redact_text(message)}\n")
     sys.stderr.flush()
     _to_log(f"error: {message}")
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {redact_text(message)}\n")
     sys.stderr.flush()
     _to_log(f"warning: {message}")
 
@@ -234,14 +254,152 @@ class SweepProgress:
             self.progress.update(self.task, description=f"{self.label} · {self.phase_name}{extra}")
 
 
-def stop_capture() -> None:
-    """End the run's log (closing its file); what follows is no longer logged."""
-    global _sink
-    if _sink is None:
-        return
-    for handler in [h for h in log.handlers if getattr(h, "stream", None) is _sink]:
-        log.removeHandler(handler)
-    console.log_console = None
-    if _sink.file is not None:
-        _sink.file.close()
-    _sink = None
+# -- preflight -------------------------------------------------------------------------------
+
+STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def print_preflight(report: PreflightReport) -> None:
+    table = Table(title=f"preflight ({report.seconds:.1f} s)", show_lines=False)
+    table.add_column("host")
+    table.add_column("role")
+    for name in CHECKS:
+        table.add_column(name)
+    for host_report in report.hosts:
+        cells = []
+        for name in CHECKS:
+            check = host_report.checks.get(name)
+            if check is None:
+                cells.append("[dim]-[/dim]")
+            else:
+                label = check.detail if check.status == "ok" else f"{check.status}: {check.detail}"
+                cells.append(f"[{STYLE[check.status]}]{label}[/]")
+        name_style = STYLE["fail"] if host_report.failed else ""
+        table.add_row(
+            f"[{name_style}]{host_report.host.name}[/]" if name_style else host_report.host.name,
+            host_report.host.role,
+            *cells,
+        )
+    console.print(table)
+
+
+# -- the view of `up` and `nightly` -----------------------------------------------------------
+
+
+class Terminal:
+    """The terminal's `View` (orchestrator.run.view): rich tables and progress on `console`."""
+
+    def info(self, text: str) -> None:
+        console.print(text, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        warn(text)
+
+    def line(self, text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, text: str) -> None:
+        error_line(text)
+
+    def preflight(self, report: PreflightReport) -> None:
+        print_preflight(report)
+
+    @contextlib.contextmanager
+    def playbook(self, hosts: int) -> Iterator[PlaybookEvents]:
+        progress, on_event = playbook_progress(hosts)
+        with progress:
+            yield on_event
+
+    def provisioned(self, lab: Lab, result: PlaybookResult) -> None:
+        rows = [
+            [
+                host.name,
+                str(result.ok.get(host.name, 0)),
+                str(result.changed.get(host.name, 0)),
+                "unreachable" if host.name in result.unreachable else "",
+            ]
+            for host in lab.hosts
+        ]
+        title = f"provision ({result.seconds:.1f} s, {result.total_changed} changed)"
+        console.print(hosts_table(title, ["host", "ok", "changed", "problem"], rows))
+        for failure in result.failures:
+            error_line(failure)
+
+    def sweep_progress(self, retries: int) -> SweepProgress:
+        return SweepProgress(console, retries)
+
+    def sweep_log(self, path: Path) -> None:
+        if log_to(path) is not None:
+            console.print(f"log: {path}", soft_wrap=True)
+
+    def sweep_done(self, sweep: Sweep, summary: SweepSummary, results: Path) -> None:
+        table = Table(title=f"sweep {sweep.id}", show_header=False)
+        table.add_column("what")
+        table.add_column("value")
+        rows = [
+            ("points run now", str(summary.points_run)),
+            (
+                "ok / client-limited / failed",
+                f"{summary.ok} / {summary.client_limited} / {len(summary.failed)}",
+            ),
+            ("wall time", f"{summary.wall_seconds:.0f} s"),
+            (
+                "measurement fraction",
+                f"{summary.measurement_fraction:.1%} (the paper's fixed protocol: 50.0%)",
+            ),
+            (
+                "overhead per point (mean / max)",
+                _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
+            ),
+            ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
+            ("results", str(results)),
+        ]
+        for name, value in rows:
+            table.add_row(name, value)
+        console.print(table)
+        for failure in summary.failed:
+            error_line(f"failed: {failure}")
+
+    @contextlib.contextmanager
+    def teed(self, log: IO[str]) -> Iterator[None]:
+        """The console into the terminal and `log` (a night's log); and whatever else this
+        process prints to stdout or stderr (a library's message) with its URLs shortened, for
+        cron.log."""
+        # The console's own setting (None: whatever sys.stdout is when it prints), not `.file`,
+        # which would pin today's sys.stdout into it for good.
+        previous = console._file
+        stdout, stderr = sys.stdout, sys.stderr
+        console.file = _Tee(stdout, log)  # type: ignore[assignment]
+        sys.stdout = _Tee(stdout)
+        sys.stderr = _Tee(stderr)
+        try:
+            yield
+        finally:
+            console._file = previous
+            sys.stdout, sys.stderr = stdout, stderr
+
+
+class _Tee:
+    """A file-like object writing to the terminal and a log (not a terminal: rich then prints
+    plain lines, no live animations, into both), every URL in it shortened."""
+
+    def __init__(self, *targets: IO[str]) -> None:
+        self.targets = targets
+
+    def write(self, text: str) -> int:
+        shown = redact_text(text)  # a URL printed by anyone (a library's message) is shortened
+        for target in self.targets:
+            target.write(shown)
+        return len(text)
+
+    def flush(self) -> None:
+        for target in self.targets:
+            target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _pair(first: float | None, second: float | None) -> str:
+    parts = [f"{value:.1f} s" for value in (first, second) if value is not None]
+    return " / ".join(parts) or "-"

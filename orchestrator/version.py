@@ -13,9 +13,10 @@ import importlib.metadata
 import importlib.resources
 import platform
 import re
-import subprocess
 from typing import Any
 
+from orchestrator import local
+from orchestrator.errors import TestbedError
 from orchestrator.paths import REPOSITORY
 
 DISTRIBUTION = "testbed"
@@ -41,14 +42,12 @@ def revision() -> str:
 
 def git_revision() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        return local.run(["git", "-C", str(REPOSITORY), *args], check=False, timeout=10).stdout
 
     try:
-        found = git("rev-parse", "HEAD") or "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.TimeoutExpired):
+        found = git("rev-parse", "HEAD").strip() or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no").strip()
+    except TestbedError:
         return "unknown"
     return f"{found}-dirty" if dirty else found
 

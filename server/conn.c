@@ -34,7 +34,7 @@ static const char *const reasons[ST_COUNT] = {
 
 void conn_init(struct server *s, int fd)
 {
-    s->conns[fd] = (struct conn){.state = C_READ};
+    s->conns[fd] = (struct conn){.state = C_READ, .since = s->now};
 }
 
 void conn_close(struct server *s, int fd)
@@ -215,6 +215,7 @@ static int serve(struct server *s, int fd, struct conn *c, const struct http_req
     c->keep_alive = r->keep_alive && !r->has_body && !s->draining;
     c->linger = (uint8_t)r->has_body; /* its body is left unread */
     int kind = http_method_kind(r->method, r->method_len);
+    if (r->has_te) return respond(s, fd, c, ST_501, NULL, 0); /* no transfer coding is known */
     if (r->major != 1) return respond(s, fd, c, ST_505, NULL, 0);
     if (kind == 0) return respond(s, fd, c, ST_501, NULL, 0);
     if (kind == 3) return respond(s, fd, c, ST_405, NULL, 0);
@@ -331,13 +332,22 @@ void conn_event(aeLoop *l, int fd, void *data, int mask)
 {
     struct server *s = data;
     struct conn *c = &s->conns[fd];
+    uint8_t state = c->state;
     (void)l;
-    if (c->state == C_WRITE && (mask & AE_WRITABLE))
+    if (state == C_WRITE && (mask & AE_WRITABLE))
         on_writable(s, fd, c);
-    else if (c->state == C_READ && (mask & AE_READABLE))
+    else if (state == C_READ && (mask & AE_READABLE))
         on_readable(s, fd, c, mask & AE_ERROR);
-    else if (c->state == C_LINGER && (mask & AE_READABLE))
+    else if (state == C_LINGER && (mask & AE_READABLE))
         on_linger(s, fd, c);
+    else
+        return;
+    /* Timeouts (server.h): a wait begins at a change of state, when the socket took bytes of
+     * a response, and when no partial request is held; a request trickling in keeps the time
+     * its wait began, so the idle timeout bounds it as a whole. */
+    if (c->state != C_FREE && (c->state != state || c->state == C_WRITE ||
+                               (c->state == C_READ && c->len == 0)))
+        c->since = s->now;
 }
 
 void conn_drain(struct server *s, int fd)

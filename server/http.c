@@ -1,6 +1,7 @@
 /* http.c - request-head parser; see http.h for the contract. */
 #include "http.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* RFC 9110 tchar: the characters of a token (method, header name). */
@@ -73,21 +74,49 @@ static int parse_request_line(const char *p, const char *e, struct http_request 
     return parse_version(p + 1, e, r);
 }
 
-/* Sets keep-alive from a Connection header's comma-separated tokens. */
-static void connection_tokens(const char *v, const char *e, struct http_request *r)
+/* Connection header tokens seen so far; the version's default is applied at the end. */
+struct conn_tokens {
+    int close, keep_alive;
+};
+
+/* Notes a Connection header's comma-separated close / keep-alive tokens. */
+static void connection_tokens(const char *v, const char *e, struct conn_tokens *t)
 {
     while (v < e) {
         while (v < e && (*v == ' ' || *v == '\t' || *v == ',')) v++;
         const char *s = v;
         while (v < e && *v != ',' && *v != ' ' && *v != '\t') v++;
         if (ieq(s, (size_t)(v - s), "close"))
-            r->keep_alive = 0;
+            t->close = 1;
         else if (ieq(s, (size_t)(v - s), "keep-alive"))
-            r->keep_alive = 1;
+            t->keep_alive = 1;
     }
 }
 
-static int header_line(const char *p, const char *e, struct http_request *r)
+/* Parses a Content-Length value: a comma-separated list of one or more equal decimal numbers
+ * (RFC 9110 8.6), each fitting a long long, equal as well to a value already seen (*cl, -1 if
+ * none). Returns 0 with *cl set, or -1 (a sign, another character, an empty element, overflow,
+ * differing values). */
+static int content_length(const char *v, const char *e, long long *cl)
+{
+    for (;;) {
+        while (v < e && (*v == ' ' || *v == '\t')) v++;
+        const char *s = v;
+        long long n = 0;
+        for (; v < e && *v >= '0' && *v <= '9'; v++) {
+            if (n > (LLONG_MAX - (*v - '0')) / 10) return -1;
+            n = n * 10 + (*v - '0');
+        }
+        if (v == s || (*cl >= 0 && n != *cl)) return -1;
+        *cl = n;
+        while (v < e && (*v == ' ' || *v == '\t')) v++;
+        if (v == e) return 0;
+        if (*v++ != ',') return -1;
+    }
+}
+
+static int header_line(const char *p, const char *e, struct http_request *r,
+                       struct conn_tokens *t)
 {
     const char *name = p;
     while (p < e && is_tchar((unsigned char)*p)) p++;
@@ -102,38 +131,40 @@ static int header_line(const char *p, const char *e, struct http_request *r)
     if (ieq(name, nlen, "host")) {
         r->has_host = 1;
     } else if (ieq(name, nlen, "connection")) {
-        connection_tokens(v, ve, r);
+        connection_tokens(v, ve, t);
     } else if (ieq(name, nlen, "content-length")) {
-        if (v == ve) return -1;
-        for (const char *q = v; q < ve; q++) {
-            if (*q < '0' || *q > '9') return -1;
-            if (*q != '0') r->has_body = 1;
-        }
+        if (content_length(v, ve, &r->content_length) < 0) return -1;
     } else if (ieq(name, nlen, "transfer-encoding")) {
-        r->has_body = 1;
+        r->has_te = 1;
     }
     return 0;
 }
 
 int http_parse_request(const char *buf, size_t len, size_t last_len, struct http_request *req)
 {
-    size_t head = find_head_end(buf, len, last_len);
+    size_t skip = 0; /* RFC 9112 2.2: empty lines before the request line are ignored */
+    while (skip < len && (buf[skip] == '\r' || buf[skip] == '\n')) skip++;
+    if (skip == len) return -2;
+    size_t head = find_head_end(buf + skip, len - skip, last_len > skip ? last_len - skip : 0);
     if (head == 0) return -2;
-    const char *p = buf, *end = buf + head, *next;
-    while (p < end && (*p == '\r' || *p == '\n')) p++; /* RFC 9112 2.2: skip leading CRLFs */
-    if (p == end) return -1;
-    struct http_request r = {0};
+    head += skip;
+    const char *p = buf + skip, *end = buf + head, *next;
+    struct http_request r = {.content_length = -1};
+    struct conn_tokens t = {0, 0};
     const char *e = line_end(p, end, &next);
     if (!e || parse_request_line(p, e, &r) < 0) return -1;
-    r.keep_alive = r.major == 1 && r.minor >= 1;
     for (p = next; p < end;) {
         e = line_end(p, end, &next);
         if (!e) return -1;
         if (e == p) break;                      /* the empty line */
         if (*p == ' ' || *p == '\t') return -1; /* obsolete line folding */
-        if (header_line(p, e, &r) < 0) return -1;
+        if (header_line(p, e, &r, &t) < 0) return -1;
         p = next;
     }
+    if (r.has_te && r.content_length >= 0) return -1; /* RFC 9112 6.1: smuggling, or worse */
+    r.has_body = r.has_te || r.content_length > 0;
+    r.keep_alive = !t.close && !r.has_body &&
+                   ((r.major == 1 && r.minor >= 1) || t.keep_alive);
     *req = r;
     return (int)head;
 }

@@ -15,11 +15,17 @@ struct http_request {
     const char *target; /* the request target as sent (origin- or absolute-form) */
     size_t target_len;
     int major, minor; /* the HTTP version; the caller decides what it supports */
-    int keep_alive;   /* 1 when the connection may stay open: the version's default, then the
-                         Connection header's close / keep-alive tokens */
+    int keep_alive;   /* 1 when the connection may carry another request after this one: the
+                         version's default, then the Connection header's tokens, "close" winning
+                         over "keep-alive" in any order and over several lines; always 0 when a
+                         body is announced (has_body), so that the bytes after the head, which
+                         the server never reads as a body, are never parsed as a request */
     int has_host;     /* a Host header was present */
     int has_body;     /* Content-Length > 0 or a Transfer-Encoding: the server does not read
                          bodies, so it answers and closes */
+    int has_te;       /* a Transfer-Encoding header was present (without Content-Length): the
+                         server implements no transfer coding and answers 501 (RFC 9112 6.1) */
+    long long content_length; /* the Content-Length value, -1 when there was none */
 };
 
 /*
@@ -31,6 +37,16 @@ struct http_request {
  * Returns the length of the head (request line, header lines and the empty line) when it is
  * complete and well-formed, -2 when it is incomplete (read more and call again), -1 when it is
  * malformed. Bare LF line ends are accepted as well as CRLF. *req is written only on success.
+ *
+ * Empty lines (any run of CR and LF) before the request line are skipped, as RFC 9112 2.2 asks,
+ * and counted in the length returned; a buffer holding nothing else is incomplete (-2).
+ *
+ * Framing (RFC 9112 6): a Content-Length must be one or more decimal digits with a value that
+ * fits in a long long; a list of values ("5, 5") or repeated header lines are accepted only
+ * when every value is the same (RFC 9110 8.6); anything else - a sign, hex, an empty element,
+ * overflow, differing values - is malformed (-1), and so is a request with both
+ * Transfer-Encoding and Content-Length. A Transfer-Encoding alone is well-formed: has_te tells
+ * the caller to answer 501.
  */
 int http_parse_request(const char *buf, size_t len, size_t last_len, struct http_request *req);
 

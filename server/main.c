@@ -41,6 +41,11 @@ static void usage(FILE *f)
             "  --accept-limit N|inf connections accepted per listener notification (default inf)\n"
             "  --max-conns N        stop accepting while N connections are open\n"
             "                       (default: the descriptor limit less 64)\n"
+            "  --idle-timeout S     close a connection that has not sent a complete request\n"
+            "                       S seconds after it was accepted or last answered\n"
+            "                       (default 0: never, as the paper's idle connections need)\n"
+            "  --write-timeout S    close a connection whose socket took no byte of a\n"
+            "                       response for S seconds (default 60; 0: never)\n"
             "  --metrics-address A  address of the Prometheus endpoint (default 127.0.0.1)\n"
             "  --metrics-port P     its port, GET /metrics (default 9180; 0 disables it)\n"
             "  --help               this text\n"
@@ -86,7 +91,10 @@ static long raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-    enum { O_MECH = 256, O_ADDR, O_PORT, O_DOC, O_ALIM, O_MAXC, O_MADDR, O_MPORT, O_HELP, O_VER };
+    enum {
+        O_MECH = 256, O_ADDR, O_PORT, O_DOC, O_ALIM, O_MAXC, O_IDLE, O_WRITE, O_MADDR, O_MPORT,
+        O_HELP, O_VER
+    };
     static const struct option opts[] = {
         {"mechanism", required_argument, 0, O_MECH},
         {"address", required_argument, 0, O_ADDR},
@@ -94,6 +102,8 @@ int main(int argc, char **argv)
         {"docroot", required_argument, 0, O_DOC},
         {"accept-limit", required_argument, 0, O_ALIM},
         {"max-conns", required_argument, 0, O_MAXC},
+        {"idle-timeout", required_argument, 0, O_IDLE},
+        {"write-timeout", required_argument, 0, O_WRITE},
         {"metrics-address", required_argument, 0, O_MADDR},
         {"metrics-port", required_argument, 0, O_MPORT},
         {"help", no_argument, 0, O_HELP},
@@ -101,7 +111,7 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     struct server_config cfg = {
-        .be = aeBackendByName("epoll-lt"), .address = "0.0.0.0", .port = 8080};
+        .be = aeBackendByName("epoll-lt"), .address = "0.0.0.0", .port = 8080, .write_timeout = 60};
     const char *maddr = "127.0.0.1", *alim = "inf";
     int mport = 9180, o;
     opterr = 0;
@@ -122,6 +132,8 @@ int main(int argc, char **argv)
                 strcmp(optarg, "inf") == 0 ? 0 : number("--accept-limit", optarg, 1, INT_MAX);
             break;
         case O_MAXC: cfg.max_conns = (int)number("--max-conns", optarg, 1, INT_MAX); break;
+        case O_IDLE: cfg.idle_timeout = (int)number("--idle-timeout", optarg, 0, 86400); break;
+        case O_WRITE: cfg.write_timeout = (int)number("--write-timeout", optarg, 0, 86400); break;
         case O_MADDR: maddr = optarg; break;
         case O_MPORT: mport = (int)number("--metrics-port", optarg, 0, 65535); break;
         case O_HELP: usage(stdout); return 0;
@@ -155,13 +167,15 @@ int main(int argc, char **argv)
         server_free(s);
         return 1;
     }
-    char mlisten[96] = "off";
+    char mlisten[96] = "off", idle[16] = "off", wr[16] = "off";
     if (mport) snprintf(mlisten, sizeof mlisten, "%s:%d", maddr, mport);
+    if (cfg.idle_timeout) snprintf(idle, sizeof idle, "%d", cfg.idle_timeout);
+    if (cfg.write_timeout) snprintf(wr, sizeof wr, "%d", cfg.write_timeout);
     fprintf(stderr,
             "userver: started mechanism=%s listen=%s:%d metrics=%s accept-limit=%s "
-            "max-conns=%d docroot=%s pid=%d\n",
-            cfg.be->name, cfg.address, cfg.port, mlisten, alim, cfg.max_conns, cfg.docroot,
-            (int)getpid());
+            "max-conns=%d idle-timeout=%s write-timeout=%s docroot=%s pid=%d\n",
+            cfg.be->name, cfg.address, cfg.port, mlisten, alim, cfg.max_conns, idle, wr,
+            cfg.docroot, (int)getpid());
     int rc = server_run(s, &stop, err, sizeof err);
     if (rc < 0) fprintf(stderr, "userver: %s\n", err);
     server_free(s);

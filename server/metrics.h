@@ -1,10 +1,13 @@
 /*
  * metrics.h - the Prometheus endpoint: GET /metrics in text format 0.0.4.
  *
- * Served by a thread of its own with blocking I/O, outside the event loop: a scrape adds no
- * descriptor to the mechanism's interest set, no round to the loop and no system call to the
- * counters (which count the serving path only), and a slow scraper can stall nobody. The thread
- * reads the counters with relaxed atomic loads; the serving thread never waits for it.
+ * Served by a thread of its own, outside the serving event loop: a scrape adds no descriptor to
+ * the mechanism's interest set, no round to the loop and no system call to the counters (which
+ * count the serving path only). The thread runs a small loop of its own on non-blocking
+ * sockets and poll(): up to 8 scrapes at once, each cut 2 s after it was accepted whatever it
+ * is doing, so a client that trickles its request or never reads the answer delays no other
+ * scrape by more than that. The thread reads the counters with relaxed atomic loads; the
+ * serving thread never waits for it.
  */
 #ifndef METRICS_H
 #define METRICS_H
@@ -26,7 +29,8 @@ void metrics_render(FILE *f, const struct metrics_info *info);
 int metrics_start(const char *addr, int port, const struct metrics_info *info, char *err,
                   size_t errlen);
 
-/* Stops the thread (it notices within 200 ms) and closes the listener; a no-op if not started. */
+/* Stops the thread (it notices within 200 ms), closes its clients and the listener; a no-op if
+ * not started. */
 void metrics_stop(void);
 
 #endif

@@ -24,6 +24,8 @@ struct server_config {
     long accept_limit; /* connections accepted per readiness notification; 0: until EAGAIN */
     int max_conns;     /* 0: as many as descriptors allow */
     int setsize;       /* highest descriptor + 1 the process may use */
+    int idle_timeout;  /* seconds a connection may wait for a request; 0: for ever */
+    int write_timeout; /* seconds a response may make no progress; 0: for ever */
 };
 
 /* One connection; the array of them is indexed by descriptor. Kept small: an idle keep-alive
@@ -35,6 +37,7 @@ struct conn {
     uint8_t linger;     /* close through a lingering close: the client may still be sending */
     uint32_t len;       /* bytes held in buf */
     uint32_t scanned;   /* of those, already scanned for the end of a request head */
+    uint32_t since;     /* server.now when the connection's current wait began: see timeouts */
     char *buf;          /* REQ_MAX bytes, only while a partial or pipelined request is held */
     char *out;          /* unsent header bytes of the current response, NULL when none */
     uint32_t out_len, out_off;
@@ -61,7 +64,20 @@ struct server {
     char obuf[1024];           /* response heads are composed here */
     char date[40];             /* "Date: ...\r\n", refreshed once a second */
     long date_sec;
+    uint32_t now;   /* coarse monotonic seconds, read once per loop round (vDSO, no syscall) */
+    uint32_t swept; /* s->now at the last timeout sweep */
 };
+
+/*
+ * Timeouts. A connection's `since` is set when it is accepted and at every handler call that
+ * moves it on (a read in C_READ, except while it holds a partial request; a write in
+ * C_WRITE), all from the loop's coarse clock, so the hot path gains one store and no system
+ * call. Once a second the loop sweeps the connections (server_sweep) and closes those waiting
+ * too long: in C_READ for --idle-timeout (no request begun, or one begun and not completed
+ * within it), in C_WRITE for --write-timeout (no byte taken by the socket), in C_LINGER for
+ * LINGER_SECONDS. Each is counted in stats.timeouts.
+ */
+#define LINGER_SECONDS 5
 
 /* Opens the docroot and the listener and creates the loop. Returns the server, or NULL with a
  * message naming the failing call in err. */

@@ -31,3 +31,9 @@ const char *const ek_names[EK_COUNT] = {
     [EK_OVERSIZE] = "oversize", [EK_RESET] = "reset",   [EK_IO] = "io",
     [EK_OPEN] = "open",         [EK_EVENT] = "event",
 };
+
+const char *const tk_names[TK_COUNT] = {
+    [TK_IDLE] = "idle",
+    [TK_WRITE] = "write",
+    [TK_LINGER] = "linger",
+};

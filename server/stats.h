@@ -50,6 +50,9 @@ enum ek {
     EK_COUNT
 };
 
+/* Timeouts: connections closed because they waited too long (server.h), the `kind` label. */
+enum tk { TK_IDLE, TK_WRITE, TK_LINGER, TK_COUNT };
+
 struct sc_row {
     uint64_t calls;
     uint64_t ns;
@@ -63,6 +66,8 @@ struct stats {
     uint64_t events_handled; /* of those, the ones a handler acted on */
     uint64_t replies[ST_COUNT];
     uint64_t errors[EK_COUNT];
+    uint64_t timeouts[TK_COUNT];
+    uint64_t accept_paused; /* 1 while the listener's interest is off (max-conns, EMFILE) */
 };
 
 extern struct stats stats;
@@ -70,6 +75,7 @@ extern struct stats stats;
 extern const char *const sc_names[SC_COUNT];
 extern const char *const st_codes[ST_COUNT];
 extern const char *const ek_names[EK_COUNT];
+extern const char *const tk_names[TK_COUNT];
 
 /* Single writer: a relaxed load and store is an increment that a concurrent reader never sees
  * torn, at the cost of a plain add (no lock prefix). */

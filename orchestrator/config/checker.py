@@ -132,13 +132,16 @@ class Checker:
             return None
         return int(value)
 
-    def positive_number(self, path: FieldPath, value: Any) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            self.fail(path, value, "expected a positive number")
+    def positive_number(self, path: FieldPath, value: Any, maximum: float = 1e9) -> float | None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0 < value <= maximum:  # also refuses .nan and .inf
+            self.fail(path, value, f"expected a positive number up to {maximum:g}")
             return None
         return float(value)
 
-    def duration(self, path: FieldPath, value: Any, *, allow_zero: bool = True) -> float | None:
+    def duration(
+        self, path: FieldPath, value: Any, *, allow_zero: bool = True, maximum: float = 86_400.0
+    ) -> float | None:
         try:
             if isinstance(value, bool) or not isinstance(value, str):
                 raise ValueError("expected a duration string with a unit, like '120s' or '2m'")
@@ -148,6 +151,9 @@ class Checker:
             return None
         if seconds == 0 and not allow_zero:
             self.fail(path, value, "expected a duration greater than zero")
+            return None
+        if seconds > maximum:
+            self.fail(path, value, f"expected a duration of at most {maximum:g} s")
             return None
         return seconds
 

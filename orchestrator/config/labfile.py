@@ -37,6 +37,10 @@ from orchestrator.errors import ConfigError
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
 MAX_RATE_POINTS = 1000
+MAX_POINTS = 1_000_000  # points of a plan; the paper's full protocol has 1,680
+MAX_REPETITIONS = 1000
+MAX_IDLE_CONNECTIONS = 1_000_000
+MAX_SEED = 2**63 - 1  # stored as an SQLite INTEGER
 
 LAB_KEYS = (
     "version",
@@ -108,7 +112,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         inventory,
         name=name,
         lab_path=path,
-        lab_text=path.read_text(),
+        lab_text=document.text,
         emulate=emulate,
         experiment=experiment,
         monitoring=monitoring,
@@ -153,7 +157,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     idle = checker.each(
         (*at, "idle_connections"),
         section.get("idle_connections", [0]),
-        lambda p, v: checker.integer(p, v, minimum=0),
+        lambda p, v: checker.integer(p, v, minimum=0, maximum=MAX_IDLE_CONNECTIONS),
     )
     accept_limits: tuple[int | str, ...] | None = checker.each(
         (*at, "accept_limits"),
@@ -165,13 +169,15 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         checker.duration(*item("duration"), allow_zero=False) if "duration" in section else None
     )
     warmup = checker.duration((*at, "warmup"), section.get("warmup", "0s"))
-    repetitions = checker.integer((*at, "repetitions"), section.get("repetitions", 1), minimum=1)
+    repetitions = checker.integer(
+        (*at, "repetitions"), section.get("repetitions", 1), minimum=1, maximum=MAX_REPETITIONS
+    )
     cooldown_max = _cooldown(checker, section.get("cooldown")) if "cooldown" in section else None
     timeout = checker.duration(*item("timeout"), allow_zero=False) if "timeout" in section else None
     retries = checker.integer((*at, "retries"), section.get("retries", 1), minimum=0, maximum=10)
     seed = section.get("seed")
     if seed is not None:
-        seed = checker.integer((*at, "seed"), seed, minimum=0)
+        seed = checker.integer((*at, "seed"), seed, minimum=0, maximum=MAX_SEED)
     specweb99 = _specweb99(checker, section.get("specweb99", {}))
     parts = (
         mechanisms,
@@ -193,6 +199,14 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     assert duration is not None and warmup is not None and repetitions is not None
     assert cooldown_max is not None and timeout is not None and retries is not None
     assert specweb99 is not None
+    # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
+    count = len(mechanisms) * len(workloads) * len(idle) * len(accept_limits) * len(rates)
+    count *= repetitions
+    if count > MAX_POINTS:
+        checker.fail_plain(
+            at, f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)"
+        )
+        return None
     return Experiment(
         mechanisms=mechanisms,
         workloads=workloads,
@@ -269,7 +283,7 @@ def _specweb99(checker: Checker, value: Any) -> SpecWeb99 | None:
     directories = checker.integer(
         (*at, "directories"), section.get("directories", 10), minimum=1, maximum=10_000
     )
-    seed = checker.integer((*at, "seed"), section.get("seed", 1), minimum=0)
+    seed = checker.integer((*at, "seed"), section.get("seed", 1), minimum=0, maximum=MAX_SEED)
     if directories is None or seed is None:
         return None
     return SpecWeb99(directories=directories, seed=seed)

@@ -15,10 +15,10 @@ import ipaddress
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from orchestrator import local
 from orchestrator.config.checker import Checker, FieldPath
 from orchestrator.config.inventory import InventoryHost, read_inventory
 from orchestrator.config.model import Experiment, Host, Lab, Monitoring, Nic, Nightly
@@ -29,6 +29,14 @@ from orchestrator.paths import emulated_host_dir
 SUBNET_NAME_PATTERN = r"[a-z0-9]{1,8}"
 IFNAME_PATTERN = r"[A-Za-z0-9_.-]{1,15}"
 RESERVED_IFNAMES = ("lo", "mgmt0")
+# Ansible's inventory host names: a DNS name or an address, with '_' as Ansible allows; no
+# whitespace, no shell or path characters. Names go into commands, file names and namespaces.
+HOST_NAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DNS_NAME_PATTERN = rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?"
+SAFE_PATH_PATTERN = r"/(?:[A-Za-z0-9._+-]+/?)*"  # absolute, no spaces or shell characters
+USER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,31}"
+MAX_CPU = 8191  # the kernel's largest NR_CPUS
 HOST_TESTBED_VARS = ("testbed_cpus", "testbed_nics", "testbed_dir")
 LAB_TESTBED_VARS = ("testbed_management", "testbed_subnets", "testbed_orchestrator_address")
 
@@ -38,12 +46,7 @@ RouteSource = Callable[[], Sequence[Route]]
 
 def machine_routes() -> list[Route]:
     """IPv4 routes of this machine, every table, without the default route."""
-    output = subprocess.run(
-        ["ip", "-j", "-4", "route", "show", "table", "all"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    output = local.run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout
     routes: list[Route] = []
     for entry in json.loads(output or "[]"):
         destination = entry.get("dst", "")
@@ -70,28 +73,17 @@ def lab_from_inventory(
     nightly: Nightly,
 ) -> Lab:
     hosts = read_inventory(checker)
+    for host in hosts.values():
+        checker.string(
+            host.path,
+            host.name,
+            HOST_NAME_PATTERN,
+            "a host name: letters, digits, '.', '-' and '_', at most 64 characters",
+        )
     if checker.problems:
         raise ConfigError(checker.problems)
-    servers = [host for host in hosts.values() if "server" in host.groups]
-    clients = [host for host in hosts.values() if "clients" in host.groups]
-    if len(servers) != 1:
-        found = ", ".join(host.name for host in servers) or "none"
-        checker.fail_plain(
-            _group_path(checker, "server"),
-            f"expected exactly one host in group 'server', found {found}",
-        )
-    if not clients:
-        checker.fail_plain(
-            _group_path(checker, "clients"),
-            "expected at least one host in group 'clients', found none",
-        )
-    for host in servers:
-        if host in clients:
-            checker.fail_plain(host.path, "a host cannot be both the server and a client")
-    if checker.problems:
-        raise ConfigError(checker.problems)
+    reference, clients = _roles(checker, hosts)
 
-    reference = servers[0]
     for key in LAB_TESTBED_VARS:
         for host in hosts.values():
             if key in host.vars and host.var_path(key) != reference.var_path(key):
@@ -126,7 +118,7 @@ def lab_from_inventory(
         path=lab_path,
         text=lab_text,
         inventory_path=checker.document.path,
-        inventory_text=checker.document.path.read_text(),
+        inventory_text=checker.document.text,
         inventory=checker.document.data,
         emulate=emulate,
         management_network=management,
@@ -139,6 +131,31 @@ def lab_from_inventory(
         results_directory=results,
         nightly=nightly,
     )
+
+
+def _roles(
+    checker: Checker, hosts: dict[str, InventoryHost]
+) -> tuple[InventoryHost, list[InventoryHost]]:
+    """The one server and the clients, or ConfigError naming what the groups lack."""
+    servers = [host for host in hosts.values() if "server" in host.groups]
+    clients = [host for host in hosts.values() if "clients" in host.groups]
+    if len(servers) != 1:
+        found = ", ".join(host.name for host in servers) or "none"
+        checker.fail_plain(
+            _group_path(checker, "server"),
+            f"expected exactly one host in group 'server', found {found}",
+        )
+    if not clients:
+        checker.fail_plain(
+            _group_path(checker, "clients"),
+            "expected at least one host in group 'clients', found none",
+        )
+    for host in servers:
+        if host in clients:
+            checker.fail_plain(host.path, "a host cannot be both the server and a client")
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return servers[0], clients
 
 
 def _group_path(checker: Checker, group: str) -> FieldPath:
@@ -221,24 +238,33 @@ def _host(
                 address,
                 f"expected an address in the management network {management}",
             )
+    elif not _is_address(address) and not re.fullmatch(DNS_NAME_PATTERN, address):
+        checker.fail(
+            entry.var_path("ansible_host"), address, "expected an IP address or a DNS name"
+        )
     port = checker.integer(
         entry.var_path("ansible_port"), entry.vars.get("ansible_port", 22), minimum=1, maximum=65535
     )
     user = entry.vars.get("ansible_user") or (
         "root" if emulate else os.environ.get("USER") or getpass.getuser()
     )
+    if "ansible_user" in entry.vars:
+        checker.string(entry.var_path("ansible_user"), user, USER_PATTERN, "a user name")
+    python = entry.vars.get("ansible_python_interpreter") or "python3"
+    if "ansible_python_interpreter" in entry.vars:
+        checker.string(
+            entry.var_path("ansible_python_interpreter"),
+            python,
+            SAFE_PATH_PATTERN,
+            "an absolute path of letters, digits and . _ + - (no spaces or shell characters)",
+        )
     key_file = entry.vars.get("ansible_ssh_private_key_file")
     cpus = _cpus(checker, entry)
     directory = entry.vars.get("testbed_dir")
     if directory is None:
         directory = str(emulated_host_dir(lab_name, entry.name)) if emulate else "/opt/testbed"
-    elif (
-        checker.string(
-            entry.var_path("testbed_dir"), directory, r"/.*", "an absolute directory path"
-        )
-        is None
-    ):
-        directory = None
+    else:
+        directory = _directory(checker, entry.var_path("testbed_dir"), directory)
     nics = _nics(checker, entry, role, subnets or {})
     if len(checker.problems) > problems_before or nics is None or port is None or cpus is None:
         return None
@@ -252,9 +278,31 @@ def _host(
         ssh_key=Path(str(key_file)) if key_file else None,
         cpus=cpus,
         directory=str(directory),
-        python=str(entry.vars.get("ansible_python_interpreter") or "python3"),
+        python=str(python),
         nics=nics,
     )
+
+
+def _directory(checker: Checker, at: FieldPath, value: object) -> str | None:
+    """testbed_dir: an absolute path of plain characters, without '..' components."""
+    text = checker.string(
+        at,
+        value,
+        SAFE_PATH_PATTERN,
+        "an absolute directory path of letters, digits and . _ + - (no spaces or shell characters)",
+    )
+    if text is not None and ".." in text.split("/"):
+        checker.fail(at, value, "expected a path without '..' components")
+        return None
+    return text
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _cpus(checker: Checker, entry: InventoryHost) -> tuple[int, ...] | None:
@@ -270,15 +318,17 @@ def _cpus(checker: Checker, entry: InventoryHost) -> tuple[int, ...] | None:
         isinstance(cpu, int) and not isinstance(cpu, bool) for cpu in value
     ):
         cpus = list(value)
-    elif isinstance(value, str) and re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", value):
-        for part in value.split(","):
+    elif isinstance(value, str) and re.fullmatch(
+        r"\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*", value
+    ):
+        for part in value.split(","):  # at most 5 digits: a range never expands past 99,999
             low, _, high = part.partition("-")
             cpus += range(int(low), int(high or low) + 1)
     else:
         checker.fail(at, value, "expected a CPU number, a list of them, or a cpulist like '0-3'")
         return None
-    if any(cpu < 0 for cpu in cpus):
-        checker.fail(at, value, "expected CPU numbers >= 0")
+    if any(not 0 <= cpu <= MAX_CPU for cpu in cpus):
+        checker.fail(at, value, f"expected CPU numbers from 0 to {MAX_CPU}")
         return None
     return tuple(sorted(set(cpus)))
 

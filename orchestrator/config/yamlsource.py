@@ -17,6 +17,10 @@ import yaml
 from orchestrator.errors import ConfigError
 
 PathElement = str | int
+MAX_BYTES = 4 * 1024 * 1024  # a lab file or inventory is a few kilobytes; refuse a disk image
+MAX_DEPTH = 64  # nesting of [ and { (PyYAML's parser slows down and recurses with depth)
+MAX_INDENT = 256  # columns: block nesting is bounded by indentation
+MAX_NODES = 200_000  # values after aliases are expanded: refuses a "billion laughs" document
 
 
 def dotted(path: Sequence[PathElement]) -> str:
@@ -37,6 +41,7 @@ class YamlDocument:
     path: Path
     data: Any
     root: yaml.Node | None
+    text: str = ""  # the file as read (decoded once, so the model never reads it twice)
 
     @classmethod
     def load(cls, path: Path, what: str) -> YamlDocument:
@@ -46,13 +51,34 @@ class YamlDocument:
         duplicate keys, which YAML would otherwise resolve silently to the last one.
         """
         try:
-            text = path.read_text()
+            with path.open("rb") as source:
+                raw = source.read(MAX_BYTES + 1)
         except FileNotFoundError:
             raise ConfigError([f"{path}: {what} not found"]) from None
         except OSError as error:
             raise ConfigError([f"{path}: cannot read {what}: {error.strerror}"]) from None
+        if len(raw) > MAX_BYTES:
+            raise ConfigError([f"{path}: {what} larger than {MAX_BYTES // 1024} KiB: refused"])
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            number = raw[: error.start].count(b"\n") + 1
+            raise ConfigError(
+                [f"{path}:{number}: {what} is not UTF-8 text (byte {raw[error.start]:#04x})"]
+            ) from None
+        too_deep = _too_deep(text)
+        if too_deep is not None:
+            raise ConfigError([f"{path}:{too_deep}: {what} nested too deeply: refused"])
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
+            size = expanded_size(root)
+            if size > MAX_NODES:  # counted over shared nodes, before anything expands them
+                raise ConfigError(
+                    [
+                        f"{path}: {what} expands to more than {MAX_NODES} values (YAML"
+                        " aliases): refused"
+                    ]
+                )
             data = yaml.safe_load(text)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
@@ -61,7 +87,9 @@ class YamlDocument:
             raise ConfigError([f"{path}{line}: YAML syntax error: {problem}"]) from None
         except yaml.YAMLError as error:
             raise ConfigError([f"{path}: YAML syntax error: {error}"]) from None
-        document = cls(path, data, root)
+        except RecursionError:
+            raise ConfigError([f"{path}: {what} nested too deeply: refused"]) from None
+        document = cls(path, data, root, text)
         duplicates = document._duplicate_keys(root, ())
         if duplicates:
             raise ConfigError(duplicates)
@@ -110,3 +138,57 @@ class YamlDocument:
             for index, item in enumerate(node.value):
                 problems += self._duplicate_keys(item, (*path, index))
         return problems
+
+
+def expanded_size(root: yaml.Node | None) -> int:
+    """How many values `root` stands for once every alias is expanded, computed without
+    expanding: each distinct node is counted once and its size reused wherever it is aliased.
+    (A node graph from `yaml.compose` has no cycles for the SafeLoader's tags we accept; a
+    recursive alias is cut off at its first repetition.)"""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            return MAX_NODES + 1  # a recursive structure: refuse as too large
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                total += size(key_node) + size(value)
+        active.discard(key)
+        total = min(total, MAX_NODES + 1)  # past the limit the exact count does not matter
+        sizes[key] = total
+        return total
+
+    return size(root) if root is not None else 0
+
+
+def _too_deep(text: str) -> int | None:
+    """The first line nested deeper than MAX_DEPTH flow brackets or indented past MAX_INDENT,
+    found by a linear scan before the parser sees the text (None: none is)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) - len(line.lstrip(" ")) > MAX_INDENT:
+            return number
+        quote = ""
+        for char in line:
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return number
+            elif char in "]}":
+                depth = max(0, depth - 1)
+    return None

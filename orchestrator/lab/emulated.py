@@ -29,12 +29,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import naming
+from orchestrator import local, naming
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.lab import local
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
-from orchestrator.paths import lab_state_dir
+from orchestrator.paths import lab_state_dir, log_file
 
 OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH
 SSHD = "/usr/sbin/sshd"
@@ -234,7 +233,8 @@ class EmulatedLab:
                     f"{host.name}: CPUs {list(host.cpus)} requested, this machine has "
                     f"{sorted(cpus)}; pinned to {usable or 'any CPU'}"
                 )
-        local.run([*command, SSHD, "-f", str(config), "-E", str(state / "sshd.log")])
+        log = log_file(state / "sshd.log")  # sshd appends to it; created private here
+        local.run([*command, SSHD, "-f", str(config), "-E", str(log)])
 
     def _known_hosts(self) -> None:
         lines = []

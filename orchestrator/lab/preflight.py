@@ -1,7 +1,7 @@
 """Preflight: is every host of the lab ready for an experiment? Checked in parallel.
 
     report = run_preflight(lab, remote)
-    print_report(report, console)
+    view.preflight(report)               # the CLI prints it (orchestrator.ui)
     report.failed        # hosts that must be fixed before a sweep
 
 One SSH command per host gathers everything (`probe_script`); pure functions parse its output
@@ -19,9 +19,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
-
-from rich.console import Console
-from rich.table import Table
 
 from orchestrator.config.model import Host, Lab
 from orchestrator.lab.remote import CommandResult, Remote
@@ -89,8 +86,8 @@ def probe_script(targets: Sequence[str]) -> str:
     ]
     for target in targets:
         quoted = shlex.quote(target)
-        lines.append(f'echo "@route {target}"; ip -j route get {quoted} 2>&1')
-        lines.append(f'ping -c 1 -W 1 {quoted} >/dev/null 2>&1; echo "@ping {target} $?"')
+        lines.append(f"echo @route {quoted}; ip -j route get {quoted} 2>&1")
+        lines.append(f'ping -c 1 -W 1 {quoted} >/dev/null 2>&1; echo @ping {quoted} "$?"')
     return "\n".join(lines)
 
 
@@ -291,30 +288,3 @@ def run_preflight(lab: Lab, remote: Remote) -> PreflightReport:
             sent, received = time.time(), time.time() + 3600  # no sample: no usable bracket
         reports.append(judge_host(lab, host, result, sent, received))
     return PreflightReport(reports, time.monotonic() - started)
-
-
-STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-
-
-def print_report(report: PreflightReport, console: Console) -> None:
-    table = Table(title=f"preflight ({report.seconds:.1f} s)", show_lines=False)
-    table.add_column("host")
-    table.add_column("role")
-    for name in CHECKS:
-        table.add_column(name)
-    for host_report in report.hosts:
-        cells = []
-        for name in CHECKS:
-            check = host_report.checks.get(name)
-            if check is None:
-                cells.append("[dim]-[/dim]")
-            else:
-                label = check.detail if check.status == "ok" else f"{check.status}: {check.detail}"
-                cells.append(f"[{STYLE[check.status]}]{label}[/]")
-        name_style = STYLE["fail"] if host_report.failed else ""
-        table.add_row(
-            f"[{name_style}]{host_report.host.name}[/]" if name_style else host_report.host.name,
-            host_report.host.role,
-            *cells,
-        )
-    console.print(table)

@@ -121,6 +121,7 @@ class Ansible:
     def _private_data_dir(self, playbook: str) -> Path:
         """One directory per run; the oldest beyond KEEP_RUNS are removed."""
         self.runs.mkdir(parents=True, exist_ok=True)
+        self.runs.chmod(0o700)  # the inventory (maybe with passwords) and Ansible's logs
         stamp = time.strftime("%Y%m%dT%H%M%S")
         private = self.runs / f"{stamp}-{os.getpid()}-{Path(playbook).stem}"
         private.mkdir()

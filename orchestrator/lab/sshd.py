@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import local
 from orchestrator.config.model import Host, Lab
-from orchestrator.lab import local
 from orchestrator.paths import lab_state_dir
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"

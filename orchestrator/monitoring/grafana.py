@@ -17,6 +17,7 @@ from typing import Any
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
+from orchestrator.config.redact import display_url
 from orchestrator.errors import TestbedError
 from orchestrator.monitoring.dashboards import (
     bound,
@@ -60,9 +61,11 @@ def publish(
             wanted = bound(board, lab, reports_url)
             result.changes[wanted["uid"]] = _dashboard(api, wanted, folder_uid(lab))
     except GrafanaException as error:
-        raise TestbedError(f"grafana at {url}: {_describe(error)}") from None
+        raise TestbedError(f"grafana at {display_url(url)}: {_describe(error)}") from None
     except Exception as error:  # the HTTP library's connection errors: an unreachable Grafana
-        raise TestbedError(f"grafana at {url} is unreachable: {type(error).__name__}") from None
+        raise TestbedError(
+            f"grafana at {display_url(url)} is unreachable: {type(error).__name__}"
+        ) from None
     return result
 
 

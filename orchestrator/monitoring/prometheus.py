@@ -29,10 +29,12 @@ from typing import Any
 
 import yaml
 
+from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
 from orchestrator.monitoring.promql import PrometheusClient
+from orchestrator.paths import log_file
 from orchestrator.ports import (
     IDLE_METRICS_PORT,
     LOAD_METRICS_PORT,
@@ -46,10 +48,14 @@ PROMTOOL = "promtool"
 START_TIMEOUT = 20.0
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def exporter_address(lab: Lab) -> str:
-    """Where the orchestrator's exporter listens: its management address in an emulated lab
-    (the lab's hosts and Prometheus reach it there), all addresses otherwise."""
-    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else "0.0.0.0"
+    """Where the orchestrator's exporter listens, which is where Prometheus scrapes it: its
+    management address in an emulated lab (the lab's own bridge), loopback on a real lab (our
+    Prometheus runs beside it). Never every address: the exporter is not for the network."""
+    return str(lab.orchestrator_address) if lab.emulate and lab.orchestrator_address else LOOPBACK
 
 
 def scrape_config(lab: Lab) -> dict[str, Any]:
@@ -68,7 +74,6 @@ def scrape_config(lab: Lab) -> dict[str, Any]:
         ]
 
     orchestrator = exporter_address(lab)
-    orchestrator = "127.0.0.1" if orchestrator == "0.0.0.0" else orchestrator
     return {
         "global": {
             "scrape_interval": interval,
@@ -140,12 +145,7 @@ class Prometheus:
         """`promtool check config` on the generated file; TestbedError if it objects."""
         if shutil.which(PROMTOOL) is None:
             return
-        result = subprocess.run(
-            [PROMTOOL, "check", "config", str(self.config_path)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = local.run([PROMTOOL, "check", "config", str(self.config_path)], check=False)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise TestbedError(f"{self.config_path}: promtool: {detail[-1] if detail else '?'}")
@@ -189,14 +189,12 @@ class Prometheus:
                 f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
             )
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "prometheus.log").open("ab")
+        log = log_file(self.directory / "prometheus.log").open("ab")
         command = [PROMETHEUS, *flags, "--log.level=warn"]
         cpus = self._cpus()
         if cpus:
             command = ["taskset", "-c", cpus, *command]
-        process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        process = local.start(command, log)
         self.pid_path.write_text(str(process.pid))
         self.wait_ready(process)
         return self.url

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.config.redact import display_url, redact_text
 from orchestrator.errors import TestbedError
 
 
@@ -53,7 +54,9 @@ class PrometheusClient:
             detail = error.read().decode(errors="replace")[:300]
             raise TestbedError(f"prometheus {path}: HTTP {error.code}: {detail}") from None
         except (urllib.error.URLError, OSError) as error:
-            raise TestbedError(f"prometheus at {self.url} does not answer: {error}") from None
+            raise TestbedError(
+                f"prometheus at {display_url(self.url)} does not answer: {redact_text(str(error))}"
+            ) from None
         if body.get("status") != "success":
             raise TestbedError(f"prometheus {path}: {body.get('error', body)}")
         return dict(body["data"])

@@ -16,32 +16,45 @@ holds its lock.
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import json
+import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from orchestrator import ui
 from orchestrator.config.model import Lab
+from orchestrator.config.redact import display_url, redact_text
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
+from orchestrator.paths import log_file
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.write import reports_directory, write_comparison
-from orchestrator.results.records import Sweep
+from orchestrator.results.records import Sweep, SweepSummary, is_sweep_id
 from orchestrator.results.store import Store
 from orchestrator.run.lock import LabLock
-from orchestrator.run.up import run_up
+from orchestrator.run.up import UpResult, run_up
+from orchestrator.run.view import View
 
 EXIT_REGRESSED = 1
 EXIT_FAILED = 1  # a failed run, as for `up`; 2 is bad input for every command
 HOOK_TIMEOUT = 10.0
+
+
+class NightView(View, Protocol):
+    """A `View` that can also copy everything printed into the night's log."""
+
+    def teed(self, log: IO[str]) -> AbstractContextManager[None]:
+        """Everything shown meanwhile also goes to `log`."""
+
+    def line(self, text: str) -> None:
+        """One plain line (no markup), never wrapped: summaries and comparisons, for grep."""
 
 
 @dataclass
@@ -78,29 +91,83 @@ class NightResult:
         }
 
 
-def run_nightly(lab: Lab) -> NightResult:
-    """One nightly run; see the module docstring. Raises LockHeld (exit 3) when busy."""
+def run_nightly(lab: Lab, view: NightView) -> NightResult:
+    """One nightly run; see the module docstring. Raises LockHeld (exit 3) when busy.
+
+    Any failure of the run is the night's failure (exit 2, alerted): the project's own errors,
+    and an exception from SQLite (a full disk), Ansible, SSH or a bug alike. The sweep it
+    started is marked failed, never left `running`, and retention is applied all the same."""
     nights = lab.results_directory / "nightly"
     nights.mkdir(parents=True, exist_ok=True)
-    log_path = nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log"
-    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, _teed(log):
-        result = _night(lab)
+    log_path = log_file(nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log")
+    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, view.teed(log):
+        started = time.time()
+        result = _night(lab, view)
+        if result.status == "failed":
+            _mark_failed(lab, view, since=started)
         result.log = str(log_path)
-        ui.console.print(result.summary_line(), markup=False, soft_wrap=True)  # one line, for grep
+        view.line(result.summary_line())  # one line, for grep
         if result.status in ("regressed", "failed"):
-            _alert(lab, result)
-        _retain(lab, log_path)
+            _alert(lab, result, view)
+        try:
+            _retain(lab, log_path, view)
+        except Exception as error:  # a failed clean-up is told, and tried again next night
+            view.warn(f"retention failed: {describe_failure(error)}")
     return result
 
 
-def _night(lab: Lab) -> NightResult:
+def describe_failure(error: BaseException) -> str:
+    """One line for any failure: the project's message, or the exception's type and first line
+    (an sqlite3.OperationalError, an Ansible or SSH error, a bug), URLs shortened."""
+    if isinstance(error, TestbedError):
+        text = error.message
+    else:
+        lines = str(error).strip().splitlines()
+        text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return redact_text(" ".join(text.split()))[:500]
+
+
+def _night(lab: Lab, view: NightView) -> NightResult:
     try:
-        outcome = run_up(lab, new=True, kind="nightly")
+        outcome = run_up(lab, view, new=True, kind="nightly")
     except TestbedError as error:
         if error.exit_code == EXIT_INTERRUPTED:
             raise  # someone stopped the night by hand: not a failure to alert anyone about
-        return NightResult(lab.name, "failed", EXIT_FAILED, reason=error.message)
-    sweep = outcome.sweep.id
+        return NightResult(lab.name, "failed", EXIT_FAILED, reason=describe_failure(error))
+    except Exception as error:  # SQLite, Ansible, SSH, a bug: the run failed all the same
+        return NightResult(lab.name, "failed", EXIT_FAILED, reason=describe_failure(error))
+    try:
+        return _judge(lab, outcome.sweep.id, outcome, view)
+    except Exception as error:  # the store or the comparison broke after the sweep
+        return NightResult(
+            lab.name,
+            "failed",
+            EXIT_FAILED,
+            sweep=outcome.sweep.id,
+            reason=describe_failure(error),
+        )
+
+
+def _mark_failed(lab: Lab, view: NightView, since: float) -> None:
+    """Mark failed the night's sweep if the failure left it `running` (or `interrupted`)."""
+    try:
+        store = Store.open(lab.results_directory, create=False)
+    except Exception as error:
+        view.warn(f"the night's sweep could not be marked failed: {describe_failure(error)}")
+        return
+    try:
+        for sweep in store.sweeps(lab.name):
+            if sweep.kind == "nightly" and sweep.status == "running" and sweep.started_at >= since:
+                store.finish_sweep(sweep.id, "failed", SweepSummary())
+                view.line(f"sweep {sweep.id}: marked failed")
+    except Exception as error:
+        view.warn(f"the night's sweep could not be marked failed: {describe_failure(error)}")
+    finally:
+        store.close()
+
+
+def _judge(lab: Lab, sweep: str, outcome: UpResult, view: NightView) -> NightResult:
+    """The night's verdict on a finished sweep: failed points, first night, or the comparison."""
     store = Store.open(lab.results_directory)
     try:
         index = reports_directory(store) / sweep / "index.html"
@@ -127,8 +194,8 @@ def _night(lab: Lab) -> NightResult:
             )
         comparison = compare_sweeps(store, baseline.id, sweep, lab.nightly.threshold)
         for line in comparison.lines():
-            ui.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        ui.console.print(f"comparison: {write_comparison(store, comparison)}", soft_wrap=True)
+            view.line(line)
+        view.line(f"comparison: {write_comparison(store, comparison)}")
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))
         if comparison.regressed:
             status, code = "regressed", EXIT_REGRESSED
@@ -222,42 +289,65 @@ def _short(revision: Any) -> str:
 # -- alerts ---------------------------------------------------------------------------------------
 
 
-def _alert(lab: Lab, result: NightResult) -> None:
+def _alert(lab: Lab, result: NightResult, view: NightView) -> None:
     """Tell the webhook and the command; a failure of either is logged, never fatal."""
     body = json.dumps(result.payload()).encode()
     if lab.nightly.webhook:
+        url, headers = _without_userinfo(lab.nightly.webhook)
         request = urllib.request.Request(
-            lab.nightly.webhook,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json"},
+            url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
         )
+        shown = display_url(lab.nightly.webhook)  # its path and query are often the secret
         try:
             with urllib.request.urlopen(request, timeout=HOOK_TIMEOUT) as answer:
-                ui.console.print(f"webhook {lab.nightly.webhook}: HTTP {answer.status}")
+                view.line(f"webhook {shown}: HTTP {answer.status}")
         except urllib.error.HTTPError as error:
-            ui.warn(f"webhook {lab.nightly.webhook}: HTTP {error.code}")
-        except (urllib.error.URLError, OSError) as error:
-            ui.warn(f"webhook {lab.nightly.webhook}: {getattr(error, 'reason', error)}")
+            view.warn(f"webhook {shown}: HTTP {error.code}")
+        except Exception as error:  # any failure to deliver is logged, never fatal
+            reason = getattr(error, "reason", error)
+            view.warn(f"webhook {shown}: {redact_text(str(reason))}")
     if lab.nightly.command:
         try:
             done = subprocess.run(
                 lab.nightly.command, shell=True, input=body, timeout=60, capture_output=True
             )
         except subprocess.TimeoutExpired:
-            ui.warn(f"alert command did not finish within 60 s: {lab.nightly.command}")
+            view.warn("the alert command (nightly.command) did not finish within 60 s")
+            return
+        except OSError as error:
+            view.warn(f"the alert command (nightly.command) could not run: {error.strerror}")
             return
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            ui.warn(f"alert command exited {done.returncode}: {tail[0]}")
+            view.warn(f"alert command exited {done.returncode}: {redact_text(tail[0])}")
+
+
+def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:
+    """A URL's user:password@ as a Basic Authorization header (urllib cannot send it in the
+    URL itself), and the URL without it."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {
+        "Authorization": f"Basic {token}"
+    }
 
 
 # -- retention ------------------------------------------------------------------------------------
 
 
-def _retain(lab: Lab, current_log: Path) -> None:
+def _retain(lab: Lab, current_log: Path, view: NightView) -> None:
     """Keep the last `nightly.keep` nightly sweeps (and the baseline); remove the rest with their
-    reports, comparison pages and logs. Prometheus keeps a day more (monitoring.prometheus)."""
+    reports, comparison pages and logs. Prometheus keeps a day more (monitoring.prometheus).
+
+    Only what the night can prove it made goes: a sweep id that is a name, its report directory
+    (a real directory holding index.html, not a link), comparison pages named exactly after it,
+    and logs named exactly as `run_nightly` names them."""
     store = Store.open(lab.results_directory)
     try:
         nightly = [sweep for sweep in store.sweeps(lab.name) if sweep.kind == "nightly"]
@@ -265,52 +355,53 @@ def _retain(lab: Lab, current_log: Path) -> None:
         pinned = baseline_for(store, lab.name)
         if pinned is not None:
             keep.add(pinned.id)
+        reports = reports_directory(store)
         for sweep in nightly:
             if sweep.id in keep:
                 continue
+            if not is_sweep_id(sweep.id):
+                view.warn(f"retention: sweep {sweep.id[:60]!r} is not named as ours: left alone")
+                continue
             store.delete_sweep(sweep.id)
-            reports = reports_directory(store)
-            shutil.rmtree(reports / sweep.id, ignore_errors=True)
-            for page in reports.glob(f"compare-*{sweep.id}*.html"):
+            _remove_report(reports / sweep.id, view)
+            for page in _comparison_pages(reports, sweep.id):
                 page.unlink()
             (store.path.parent / "logs" / f"{sweep.id}.log").unlink(missing_ok=True)  # up's log
-            ui.console.print(f"retention: removed night {sweep.id}")
+            view.line(f"retention: removed night {sweep.id}")
     finally:
         store.close()
-    logs = sorted((lab.results_directory / "nightly").glob(f"*-{lab.name}.log"))
+    pattern = re.compile(rf"\d{{8}}-\d{{6}}-{re.escape(lab.name)}\.log")
+    logs = sorted(
+        path
+        for path in (lab.results_directory / "nightly").glob(f"*-{lab.name}.log")
+        if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink()
+    )
     for old in logs[: -lab.nightly.keep]:
         if old != current_log:
             old.unlink(missing_ok=True)
 
 
-# -- the night's log ------------------------------------------------------------------------------
+def _remove_report(directory: Path, view: NightView) -> None:
+    """Remove a sweep's report directory if it is one (a directory of ours with index.html)."""
+    if directory.is_symlink() or not directory.is_dir():
+        return
+    if not (directory / "index.html").is_file():
+        view.warn(f"retention: {directory} holds no report: left alone")
+        return
+    shutil.rmtree(directory)
 
 
-class _Tee:
-    """A file-like object writing to the terminal and the night's log (not a terminal: rich
-    then prints plain lines, no live animations, into both)."""
-
-    def __init__(self, *targets: IO[str]) -> None:
-        self.targets = targets
-
-    def write(self, text: str) -> int:
-        for target in self.targets:
-            target.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for target in self.targets:
-            target.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-@contextlib.contextmanager
-def _teed(log: IO[str]) -> Iterator[None]:
-    previous = ui.console.file
-    ui.console.file = _Tee(sys.stdout, log)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        ui.console.file = previous
+def _comparison_pages(reports: Path, sweep_id: str) -> list[Path]:
+    """Comparison pages with `sweep_id` as one side: compare-<id>--<other>.html or the reverse,
+    the other side a sweep id too."""
+    pages = []
+    for page in reports.glob("compare-*.html") if reports.is_dir() else []:
+        middle = page.name[len("compare-") : -len(".html")]
+        sides = [middle[len(sweep_id) + 2 :], middle[: -len(sweep_id) - 2]]
+        mine = [
+            middle.startswith(f"{sweep_id}--") and is_sweep_id(sides[0]),
+            middle.endswith(f"--{sweep_id}") and is_sweep_id(sides[1]),
+        ]
+        if any(mine) and page.is_file() and not page.is_symlink():
+            pages.append(page)
+    return pages

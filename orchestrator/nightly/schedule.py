@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.errors import EXIT_USAGE, TestbedError
-from orchestrator.paths import REPOSITORY, lab_state_dir
+from orchestrator.paths import REPOSITORY, lab_state_dir, log_file
 
 CRON_DIR = Path("/etc/cron.d")
 SYSTEMD_DIR = Path("/etc/systemd/system")
@@ -49,14 +50,44 @@ def orchestrate_command() -> list[str]:
     return [sys.executable, "-m", "orchestrator.cli"]
 
 
+# What a path written into a cron or systemd line may hold. Both formats have their own
+# syntax on top of the shell's: cron ends an entry at a newline and turns `%` into one; systemd
+# expands `%` specifiers and `$` variables and has its own quoting. Plain characters need none.
+SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+,:@=-]*")
+
+
+def check_schedulable(lab: Lab) -> None:
+    """Refuse (exit 2, one line) a lab whose paths cannot be written safely into a cron entry
+    or a systemd unit: a newline, `%`, `$`, quotes, spaces, backslashes..."""
+    state = os.environ.get("TESTBED_STATE_DIR")
+    places = [
+        ("the lab file", str(lab.path.resolve())),
+        ("the results directory", str(lab.results_directory.resolve())),
+        ("this checkout", str(REPOSITORY)),
+        ("the Python that runs orchestrate", orchestrate_command()[0]),
+    ]
+    if state:
+        places.append(("TESTBED_STATE_DIR", str(Path(state).resolve())))
+    for what, path in places:
+        if not SAFE_PATH.fullmatch(path):
+            bad = sorted({char for char in path if not re.fullmatch(r"[A-Za-z0-9._/+,:@=-]", char)})
+            shown = ", ".join(repr(char) for char in bad)
+            raise TestbedError(
+                f"schedule: {what} {path!r} holds {shown}: cron and systemd lines cannot carry"
+                " it safely; move it to a path of letters, digits and . _ / + , : @ = -",
+                EXIT_USAGE,
+            )
+
+
 def nightly_command(lab: Lab) -> str:
-    """The shell command a scheduler runs each night."""
+    """The shell command a scheduler runs each night (its log private: umask 027)."""
+    check_schedulable(lab)
     state = os.environ.get("TESTBED_STATE_DIR")
     environment = f"TESTBED_STATE_DIR={shlex.quote(state)} " if state else ""
     log = lab.results_directory.resolve() / "nightly" / "cron.log"
     command = shlex.join([*orchestrate_command(), "nightly", str(lab.path.resolve())])
     checkout = shlex.quote(str(REPOSITORY))
-    return f"cd {checkout} && {environment}{command} >>{shlex.quote(str(log))} 2>&1"
+    return f"umask 027; cd {checkout} && {environment}{command} >>{shlex.quote(str(log))} 2>&1"
 
 
 def cron_file(lab: Lab, at: datetime.time) -> str:
@@ -113,14 +144,15 @@ class Scheduler:
     cron_dir: Path = CRON_DIR
     systemd_dir: Path = SYSTEMD_DIR
     systemd: bool | None = None  # None: look at the machine
-    run: Callable[[list[str]], object] = lambda command: subprocess.run(command, check=True)
+    run: Callable[[list[str]], object] = local.run
 
     def __post_init__(self) -> None:
         if self.systemd is None:
             self.systemd = Path("/run/systemd/system").is_dir()
 
     def install(self, lab: Lab, at: datetime.time) -> list[str]:
-        (lab.results_directory / "nightly").mkdir(parents=True, exist_ok=True)
+        check_schedulable(lab)  # before anything is written
+        log_file(lab.results_directory / "nightly" / "cron.log")  # private before cron appends
         units = systemd_units(lab, at)
         done = []
         if self.systemd:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestrator.config.redact import redact_yaml
 from orchestrator.report.build import Report
 from orchestrator.report.data import MECHANISM_LABELS
 from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS
@@ -343,9 +344,11 @@ def _lab(details: Mapping[str, Any]) -> str:
         + f"</h3><pre>{esc(sysctl_text)}</pre>"
         + "<h3>Workloads</h3>"
         + f"<pre>{esc(json.dumps(_brief_workloads(details.get('workloads')), indent=2))}</pre>"
-        + f"<details><summary>The lab file as run</summary><pre>{esc(details.get('lab_file', ''))}"
+        + "<details><summary>The lab file as run (secrets removed)</summary>"
+        + f"<pre>{esc(redact_yaml(details.get('lab_file') or ''))}"
         + "</pre></details>"
-        + f"<details><summary>The inventory</summary><pre>{esc(details.get('inventory', ''))}"
+        + "<details><summary>The inventory (secrets removed)</summary>"
+        + f"<pre>{esc(redact_yaml(details.get('inventory') or ''))}"
         + "</pre></details>"
     )
 

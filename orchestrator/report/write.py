@@ -28,6 +28,7 @@ from orchestrator.report.layout import Figure
 from orchestrator.report.stats import Estimate
 from orchestrator.report.syscalls import SyscallTable
 from orchestrator.results import export
+from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
 
 REPORTS = "reports"
@@ -64,16 +65,26 @@ class Written:
         return self.directory / "index.html"
 
 
-def write_report(store: Store, sweep_id: str, profile_rate: float | None = None) -> Written:
-    """Write the report of `sweep_id` (see the module docstring)."""
+def write_report(
+    store: Store,
+    sweep_id: str,
+    profile_rate: float | None = None,
+    directory: Path | None = None,
+) -> Written:
+    """Write the report of `sweep_id` into `directory` (default: the store's reports/), in a
+    directory named after the sweep (see the module docstring). The id is checked to be a name,
+    also when it comes from the store: it decides what is replaced."""
+    check_sweep_id(sweep_id)
     report = build(SweepData.load(store, sweep_id), profile_rate)
-    target = reports_directory(store) / sweep_id
+    target = (directory or reports_directory(store)) / sweep_id
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{sweep_id}-", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
     try:
         write_files(report, staging)
-        if target.exists():
+        if target.is_symlink() or target.is_file():
+            target.unlink()  # replace the link itself, never what it points to
+        elif target.exists():
             shutil.rmtree(target)
         staging.rename(target)
     except BaseException:
@@ -82,11 +93,17 @@ def write_report(store: Store, sweep_id: str, profile_rate: float | None = None)
     return Written(target, report)
 
 
-def write_comparison(store: Store, comparison: Comparison) -> Path:
+def comparison_name(base: str, new: str) -> str:
+    """The file name of a comparison's page (both ids checked to be names)."""
+    return f"compare-{check_sweep_id(base, 'BASE')}--{check_sweep_id(new, 'NEW')}.html"
+
+
+def write_comparison(store: Store, comparison: Comparison, directory: Path | None = None) -> Path:
     """Write a comparison's page as reports/compare-<base>--<new>.html; return its path."""
-    directory = reports_directory(store)
+    name = comparison_name(comparison.base, comparison.new)
+    directory = directory or reports_directory(store)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"compare-{comparison.base}--{comparison.new}.html"
+    path = directory / name
     path.write_text(comparison_page(comparison))
     return path
 

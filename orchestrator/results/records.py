@@ -9,10 +9,32 @@ the store's columns, the export's columns and the exporter's series all come fro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from orchestrator.config.plan import Point
+from orchestrator.errors import EXIT_USAGE, TestbedError
+
+# A sweep id is a name (`<lab>-<UTC stamp>[-n]`), never a path: it names report directories and
+# comparison pages, and retention removes them by it. No '/', no leading '.', so never '..'.
+SWEEP_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+
+
+def is_sweep_id(text: object) -> bool:
+    return isinstance(text, str) and re.fullmatch(SWEEP_ID_PATTERN, text) is not None
+
+
+def check_sweep_id(text: str, what: str = "sweep") -> str:
+    """`text` if it is a sweep id; TestbedError (exit 2) naming `what` otherwise."""
+    if not is_sweep_id(text):
+        raise TestbedError(
+            f"{what}: {text[:60]!r}: not a sweep id (letters, digits, '.', '_', '-';"
+            " not starting with '.')",
+            EXIT_USAGE,
+        )
+    return text
+
 
 FINAL_STATUSES = ("ok", "client-limited", "failed")  # a point in one of these is done
 STATUSES = (*FINAL_STATUSES, "interrupted")

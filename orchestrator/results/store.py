@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config.plan import accept_label
-from orchestrator.errors import TestbedError
+from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.results.records import (
     FINAL_STATUSES,
     SUMMARY_FIELDS,
@@ -122,27 +124,34 @@ class Store:
         self.db = connection
 
     @classmethod
-    def open(cls, location: Path, *, create: bool = True) -> Store:
-        """Open the store in directory `location` (or the file itself); create it if asked."""
+    def open(cls, location: Path, *, create: bool = True, readonly: bool = False) -> Store:
+        """Open the store in directory `location` (or the file itself); create it if asked.
+
+        `readonly` (export, status, report, compare) opens it with SQLite's `mode=ro`: nothing
+        in the file or beside it changes, and a store on a read-only mount can be read. A file
+        that is not a testbed store, or of another schema version, is refused (exit 2) before
+        anything touches it; only an empty SQLite file is taken over (when writing)."""
         path = location if location.suffix == ".sqlite" else location / STORE_FILE
-        if not path.exists() and not create:
+        if not path.exists() and (readonly or not create):
             raise TestbedError(f"{location}: no results store here ({STORE_FILE} not found)")
+        if readonly:
+            return cls(path, _connect_readonly(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             _create(path)
         try:
+            probe = sqlite3.connect(path, isolation_level=None, timeout=30)
+            try:
+                version = _identify(probe, path, writable=True)
+            finally:
+                probe.close()
             connection = _connect(path)
             connection.executescript(SCHEMA)  # a store from an earlier revision gains new tables
         except sqlite3.DatabaseError as error:
-            raise TestbedError(f"{path}: not a usable results store: {error}") from None
+            raise TestbedError(f"{path}: not a usable results store: {error}", EXIT_USAGE) from None
         store = cls(path, connection)
-        version = store._meta("schema_version")
         if version is None:  # an empty SQLite file someone made: it is ours now
             store._set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
-            raise TestbedError(
-                f"{path}: written by a newer testbed (schema {version} > {SCHEMA_VERSION})"
-            )
         return store
 
     def close(self) -> None:
@@ -367,6 +376,105 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _expected_columns() -> dict[str, set[str]]:
+    """{table: its columns} as SCHEMA declares them."""
+    tables: dict[str, set[str]] = {}
+    for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);", SCHEMA, re.S):
+        lines = [line.split("--")[0].strip() for line in body.splitlines()]
+        tables[name] = {
+            line.split()[0]
+            for line in lines
+            if line and not line.startswith(("PRIMARY", "UNIQUE", "FOREIGN"))
+        }
+    return tables
+
+
+EXPECTED_COLUMNS = _expected_columns()
+
+
+def _identify(connection: sqlite3.Connection, path: Path, *, writable: bool) -> int | None:
+    """The store's schema version, None for an empty SQLite file (ours to take when writing).
+
+    Raises TestbedError (exit 2) for anything else: not SQLite, another program's database, a
+    schema_version that is not a number or not ours, a table whose columns are not ours."""
+
+    def refuse(why: str) -> TestbedError:
+        return TestbedError(f"{path}: {why}", EXIT_USAGE)
+
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.DatabaseError as error:
+        raise refuse(f"not a testbed results store ({error})") from None
+    tables = {str(row[0]) for row in rows}
+    if not tables:
+        if writable:
+            return None
+        raise refuse("an empty SQLite file, not a testbed results store")
+    if "meta" not in tables or "sweeps" not in tables:
+        found = ", ".join(sorted(tables)[:5])
+        raise refuse(f"not a testbed results store (its tables: {found})")
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise refuse(f"not a testbed results store (meta: {error})") from None
+    if row is None:
+        raise refuse("not a testbed results store (no schema_version)")
+    text = str(row[0])
+    if not re.fullmatch(r"\d{1,9}", text.strip()):
+        raise refuse(f"schema_version {text[:40]!r} is not a number: not a testbed results store")
+    version = int(text)
+    if version > SCHEMA_VERSION:
+        raise refuse(f"written by a newer testbed (schema {version} > {SCHEMA_VERSION})")
+    if version != SCHEMA_VERSION:
+        raise refuse(f"unknown schema version {version} (this testbed reads {SCHEMA_VERSION})")
+    for table, expected in EXPECTED_COLUMNS.items():
+        if table not in tables:
+            if writable:
+                continue  # an earlier revision's store: opening it for writing adds the table
+            raise refuse(f"table {table} is missing: not a store this testbed can read")
+        columns = {str(info[1]) for info in connection.execute(f"PRAGMA table_info({table})")}
+        missing = sorted(expected - columns)
+        if missing:
+            raise refuse(
+                f"its {table} table is not a testbed one (no column {', '.join(missing[:3])})"
+            )
+    return version
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that changes nothing on disk.
+
+    SQLite's `mode=ro` on a WAL store still creates -wal and -shm files beside it when they are
+    absent (and cannot on a read-only mount). Absent, they mean no writer is connected and the
+    file holds everything: it is then opened `immutable`, which creates nothing. Present (a
+    sweep is writing right now), `mode=ro` reads through them."""
+    quoted = urllib.parse.quote(str(path.resolve()))
+    live = path.with_name(path.name + "-wal").exists()
+    modes = ["mode=ro"] if live else []
+    modes.append("mode=ro&immutable=1")
+    problem: Exception | None = None
+    for mode in modes:
+        try:
+            connection = sqlite3.connect(
+                f"file:{quoted}?{mode}", uri=True, isolation_level=None, timeout=30
+            )
+        except sqlite3.Error as error:
+            problem = error
+            continue
+        connection.row_factory = sqlite3.Row
+        try:
+            _identify(connection, path, writable=False)
+        except TestbedError:
+            connection.close()
+            raise
+        except sqlite3.OperationalError as error:  # cannot open the -shm on a read-only mount
+            connection.close()
+            problem = error
+            continue
+        return connection
+    raise TestbedError(f"{path}: cannot read the results store: {problem}", EXIT_USAGE)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

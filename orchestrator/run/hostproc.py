@@ -19,6 +19,7 @@ and returns the output in one, `stop` signals, waits, escalates and collects in 
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 from collections.abc import Iterable, Sequence
@@ -49,6 +50,12 @@ class Finished:
         return describe_exit(self.exit_code) + (f": {tail}" if tail else "")
 
 
+def _check_name(name: str) -> None:
+    """Process names become file names in shell lines unquoted (next to globs): plain only."""
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
+        raise ValueError(f"process name {name!r}: expected lower-case letters, digits, - and _")
+
+
 def describe_exit(code: int | None) -> str:
     """'exit status 1', 'killed by SIGKILL' (the shell reports a signal as 128 + its number)."""
     if code is None:
@@ -72,6 +79,7 @@ class HostProcesses:
 
     def _launch(self, host: Host, name: str, command: str) -> list[str]:
         """Lines that start `command` as tracked process `name` and wait until its pid is known."""
+        _check_name(name)
         run = f"{RUN_DIR}/{name}"
         inner = (
             f"{command} >{run}.out 2>{run}.err </dev/null & echo $! >{run}.pid.tmp; "
@@ -94,6 +102,8 @@ class HostProcesses:
     @staticmethod
     def _wait(names: Sequence[str], timeout: float) -> list[str]:
         """Lines that wait until every process in `names` wrote its exit status, or timeout."""
+        for name in names:
+            _check_name(name)
         files = " ".join(f"{RUN_DIR}/{name}.exit" for name in names)
         return [
             f"end=$(( $(date +%s%N) / 1000000 + {int(timeout * 1000)} ))",
@@ -119,20 +129,6 @@ class HostProcesses:
             f'kill -{sig} -- {target} 2>/dev/null && echo "$(basename "$f" .{suffix})"; done'
         )
 
-    @staticmethod
-    def _report(names: Sequence[str]) -> list[str]:
-        """Lines printing, per name, its exit status, stdout and stderr tail between marks."""
-        lines = []
-        for name in names:
-            run = f"{RUN_DIR}/{name}"
-            lines += [
-                f'echo "{MARK} {name} $(cat {run}.exit 2>/dev/null || echo -)"',
-                f"cat {run}.out 2>/dev/null",
-                f'echo "{MARK}-err"',
-                f"tail -c 2000 {run}.err 2>/dev/null",
-            ]
-        return lines
-
     # -- operations ----------------------------------------------------------------------------
 
     def start(self, host: Host, name: str, command: str) -> CommandResult:
@@ -157,10 +153,10 @@ class HostProcesses:
             *self._wait([name], timeout),
             f"[ -e {RUN_DIR}/{name}.exit ] || {{ {self._signal([name], 'KILL', group=True)}; }}"
             " >/dev/null",
-            *self._report([name]),
+            *report_lines([name]),
         ]
         result = self.remote.run(host, "\n".join(script), timeout=timeout + 60)
-        return self._parse(result, [name])[name]
+        return parse_report(result, [name])[name]
 
     def stop(self, host: Host, names: Sequence[str], timeout: float) -> dict[str, Finished]:
         """SIGTERM each process in `names` (not its group), wait up to `timeout` s for all to
@@ -170,15 +166,15 @@ class HostProcesses:
             f"{self._signal(names, 'TERM', group=False)} >/dev/null",
             *self._wait(names, timeout),
             f"{self._signal(names, 'KILL', group=True)} >/dev/null",
-            *self._report(names),
+            *report_lines(names),
         ]
         result = self.remote.run(host, "\n".join(script), timeout=timeout + 30)
-        return self._parse(result, names)
+        return parse_report(result, names)
 
     def alive(self, host: Host, name: str) -> Finished:
         """Whether `name` still runs (exit_code None) or how it ended, without touching it."""
-        script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0", *self._report([name])]
-        return self._parse(self.remote.run(host, "\n".join(script), timeout=30), [name])[name]
+        script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0", *report_lines([name])]
+        return parse_report(self.remote.run(host, "\n".join(script), timeout=30), [name])[name]
 
     def stop_all(self, hosts: Iterable[Host], grace: float = 3.0) -> dict[str, CommandResult]:
         """Stop every tracked process on `hosts`: SIGTERM to each process group, SIGKILL after
@@ -195,28 +191,52 @@ class HostProcesses:
 
         return self.remote.run_all(hosts, script, timeout=grace + 30)
 
-    @staticmethod
-    def _parse(result: CommandResult, names: Sequence[str]) -> dict[str, Finished]:
-        if result.error is not None:
-            return {name: Finished(name, None, "", "", result.error) for name in names}
-        found: dict[str, Finished] = {}
-        name: str | None = None
-        code: int | None = None
-        out: list[str] = []
-        err: list[str] = []
-        target = "out"
-        for line in [*result.stdout.splitlines(), f"{MARK} @end -"]:
-            if line.startswith(f"{MARK}-err"):
-                target = "err"
-                continue
-            if line.startswith(f"{MARK} "):
-                if name is not None:
-                    found[name] = Finished(name, code, "\n".join(out), "\n".join(err))
-                _, name, status = line.split(" ", 2)
-                code = int(status) if status.strip().lstrip("-").isdigit() else None
-                out, err, target = [], [], "out"
-                continue
-            (out if target == "out" else err).append(line)
-        for missing in names:
-            found.setdefault(missing, Finished(missing, None, "", "", result.reason() or None))
-        return {name: found[name] for name in names}
+
+def report_lines(names: Sequence[str]) -> list[str]:
+    """Lines printing, per name, its exit status, stdout and stderr tail between marks."""
+    lines = []
+    for name in names:
+        _check_name(name)
+        run = f"{RUN_DIR}/{name}"
+        lines += [
+            f'echo "{MARK} {name} $(cat {run}.exit 2>/dev/null || echo -)"',
+            f"cat {run}.out 2>/dev/null",
+            _newline_if_missing(f"{run}.out"),
+            f'echo "{MARK}-err"',
+            f"tail -c 2000 {run}.err 2>/dev/null",
+            _newline_if_missing(f"{run}.err"),
+        ]
+    return lines
+
+
+def _newline_if_missing(path: str) -> str:
+    """A line that ends a file's output with a newline if it had none, so the next mark starts a
+    line of its own (an agent's JSON printed without one swallowed the mark after it)."""
+    return f'[ -n "$(tail -c 1 {path} 2>/dev/null)" ] && echo || true'
+
+
+def parse_report(result: CommandResult, names: Sequence[str]) -> dict[str, Finished]:
+    """How each of `names` ended, from the output of a command ending in `report_lines`."""
+    if result.error is not None:
+        return {name: Finished(name, None, "", "", result.error) for name in names}
+    found: dict[str, Finished] = {}
+    name: str | None = None
+    code: int | None = None
+    out: list[str] = []
+    err: list[str] = []
+    target = "out"
+    for line in [*result.stdout.splitlines(), f"{MARK} @end -"]:
+        if line.startswith(f"{MARK}-err"):
+            target = "err"
+            continue
+        if line.startswith(f"{MARK} "):
+            if name is not None:
+                found[name] = Finished(name, code, "\n".join(out), "\n".join(err))
+            _, name, status = line.split(" ", 2)
+            code = int(status) if status.strip().lstrip("-").isdigit() else None
+            out, err, target = [], [], "out"
+            continue
+        (out if target == "out" else err).append(line)
+    for missing in names:
+        found.setdefault(missing, Finished(missing, None, "", "", result.reason() or None))
+    return {name: found[name] for name in names}

@@ -21,6 +21,7 @@ from orchestrator.errors import TestbedError
 from orchestrator.paths import lab_state_dir
 
 EXIT_LOCKED = 3
+PROC_LOCKS = Path("/proc/locks")
 _HELD: dict[str, int] = {}  # lab -> how many LabLocks of this process hold it (re-entrant)
 
 
@@ -83,19 +84,25 @@ class LabLock:
         self.release()
 
     @classmethod
-    def holder(cls, lab_name: str) -> str | None:
-        """Who holds the lab's lock now, or None when it is free."""
+    def holder(cls, lab_name: str, locks: Path = PROC_LOCKS) -> str | None:
+        """Who holds the lab's lock now, or None when it is free.
+
+        Only looks: the kernel's table of locks (`/proc/locks`) says whether the file is
+        flocked, so a read (`orchestrate status`) never takes the lock, even for an instant in
+        which a starting nightly run would find the lab busy and exit 3."""
         lock = cls(lab_name)
         if _HELD.get(lab_name):
             return f"this process (pid {os.getpid()})"
-        if not lock.path.exists():
-            return None
         try:
-            lock.acquire()
-        except LockHeld as held:
-            return held.message
-        lock.release()
-        return None
+            fd = os.open(lock.path, os.O_RDONLY)
+        except OSError:
+            return None  # no lock file: nobody ever ran this lab here
+        try:
+            if not _flocked(os.fstat(fd), locks):
+                return None
+            return f"{cls._holder(fd)} (lock {lock.path})"
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _holder(fd: int) -> str:
@@ -105,3 +112,27 @@ class LabLock:
             return f"`orchestrate {record['purpose']}` (pid {record['pid']}) runs since {since}"
         except (ValueError, KeyError, OSError):
             return "another orchestrate run holds it"
+
+
+def _flocked(stat: os.stat_result, locks: Path) -> bool:
+    """Whether /proc/locks lists an flock on the file of `stat` (device and inode).
+
+    Lines read `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF`; the device is major:minor
+    in hex. Without /proc (not Linux), the holder's pid recorded in the file is asked instead."""
+    try:
+        table = locks.read_text()
+    except OSError:
+        return True  # cannot tell without taking the lock: say held, and let the record speak
+    wanted = (os.major(stat.st_dev), os.minor(stat.st_dev), stat.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[1:2] == ["->"]:
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            found = (int(major, 16), int(minor, 16), int(inode))
+        except ValueError:
+            continue
+        if found == wanted:
+            return True
+    return False

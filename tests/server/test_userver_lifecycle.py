@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.userver import USERVER, Userver, raw_request, read_response
+from tests.support.userver import MECHANISMS, USERVER, Userver, raw_request, read_response
 
 OPTIONS = ["--mechanism", "--address", "--port", "--docroot", "--accept-limit", "--max-conns",
-           "--metrics-address", "--metrics-port", "--help"]  # fmt: skip
+           "--idle-timeout", "--write-timeout", "--metrics-address", "--metrics-port",
+           "--help"]  # fmt: skip
 SYSCALLS = [
     "accept4", "read", "write", "sendfile", "close", "setsockopt", "shutdown", "openat2", "fstat",
     "select", "poll", "epoll_ctl", "epoll_wait", "epoll_ctlv", "io_uring_enter",
@@ -41,6 +42,9 @@ def test_help_lists_every_option(userver_bin: Path) -> None:
         ["--accept-limit", "many"],
         ["--max-conns", "-1"],
         ["--metrics-port", "-5"],
+        ["--idle-timeout", "-1"],
+        ["--idle-timeout", "1s"],
+        ["--write-timeout", "86401"],
         ["--bogus"],
         ["--docroot"],
         ["extra-argument"],
@@ -66,7 +70,7 @@ def test_one_line_at_start_and_stop_and_none_per_request(userver_bin: Path, docr
     assert re.fullmatch(
         rf"userver: started mechanism=epoll-et listen=127\.0\.0\.1:{srv.port} "
         rf"metrics=127\.0\.0\.1:{srv.metrics_port} accept-limit=10 max-conns=\d+ "
-        rf"docroot=\S+ pid={srv.pid}\n",
+        rf"idle-timeout=off write-timeout=60 docroot=\S+ pid={srv.pid}\n",
         start,
     )
     assert stop.startswith("userver: stopped mechanism=epoll-et accepted=30 requests=30 ")
@@ -156,6 +160,8 @@ def test_metrics_pass_promtool_and_name_what_table_1_needs(server: Userver) -> N
         assert f'testbed_server_syscall_seconds_total{{syscall="{name}",mechanism="{mech}"}}' in m
     for kind in ["emfile", "accept", "parse", "oversize", "reset", "io", "open", "event"]:
         assert f'testbed_server_errors_total{{kind="{kind}"}}' in m
+    for kind in ["idle", "write", "linger"]:
+        assert f'testbed_server_timeouts_total{{kind="{kind}"}}' in m
     for status in ["200", "400", "404", "405", "500", "501", "503", "505"]:
         assert f'testbed_server_replies_total{{status="{status}"}}' in m
     assert m["testbed_server_connections_accepted_total"] >= 1
@@ -175,4 +181,54 @@ def test_metrics_port_zero_disables_the_endpoint(userver_bin: Path, docroot: Pat
         assert " metrics=off " in srv.stderr_lines[0]
         assert raw_request(srv.port, b"GET /one HTTP/1.0\r\n\r\n").endswith(b"x")
     finally:
+        assert srv.stop() == 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("mechanism", [m for m in MECHANISMS if m != "epoll2"])
+def test_out_of_descriptors_sleeps_until_a_close(
+    mechanism: str, userver_bin: Path, docroot: Path
+) -> None:
+    """With every descriptor taken and connections queued, the server sleeps; a close wakes it.
+
+    Not epoll2: idle keep-alive connections are always writable and epoll2 is interested in
+    writability, so it returns at once with all of them - the paper's epoll2 cost, kept (see
+    server/README.md).
+    """
+    srv = Userver(
+        mechanism, docroot, extra=["--max-conns", "1000"], preexec=lambda: _limit_nofile(64, 64)
+    ).start()
+    flood: list[socket.socket] = []
+    try:
+        flood = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(100)]
+        emfile = 'testbed_server_errors_total{kind="emfile"}'
+        assert srv.wait_metric(emfile, lambda v: v > 0) > 0
+        time.sleep(0.3)
+        before, cpu0, t0 = srv.metrics(), _cpu_seconds(srv.pid), time.monotonic()
+        time.sleep(2.0)
+        after, cpu1, elapsed = srv.metrics(), _cpu_seconds(srv.pid), time.monotonic() - t0
+        assert cpu1 - cpu0 < 0.2 * elapsed  # a spinning server takes the whole core
+        name = "testbed_server_loop_rounds_total"
+        rounds = after[name] - before[name]
+        assert rounds < 10 * elapsed, rounds
+        assert after[emfile] - before[emfile] <= 4  # a retry a second at most, not one per round
+        assert after["testbed_server_accept_paused"] == 1
+        accepted = after["testbed_server_connections_accepted_total"]
+        flood[0].close()  # accepted first: its close frees a descriptor
+        t0 = time.monotonic()
+        now = srv.wait_metric(
+            "testbed_server_connections_accepted_total", lambda v: v > accepted, timeout=3
+        )
+        assert now > accepted and time.monotonic() - t0 < 1.5
+        for s in flood:
+            s.close()
+        flood = []
+        assert srv.wait_metric("testbed_server_accept_paused", lambda v: v == 0) == 0
+    finally:
+        for s in flood:
+            s.close()
         assert srv.stop() == 0

@@ -223,3 +223,14 @@ def test_a_run_log_holds_what_the_terminal_showed_and_debug_detail(tmp_path: Pat
         assert text.index("2 points") < text.index("ok select/one-byte")
     finally:
         ui.stop_capture()
+
+
+def test_the_old_schedule_flags_still_mean_their_subcommands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["schedule", "any-lab.yml", "--list"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert main(["schedule", "no-such-lab.yml", "--daily", "02:30"]) == 2
+    assert "no-such-lab.yml: lab file not found" in capsys.readouterr().err
+    assert main(["schedule", "no-such-lab.yml", "--daily", "25:99"]) == 2
+    assert "--daily: '25:99': expected a time HH:MM" in capsys.readouterr().err

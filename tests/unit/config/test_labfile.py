@@ -151,7 +151,7 @@ def test_durations_that_do_not_parse(tmp_path: Path, value: Any) -> None:
 
 def test_negative_idle_count(tmp_path: Path) -> None:
     [line] = problems(tmp_path, lab_changes=experiment(idle_connections=[0, -10]))
-    assert "experiment.idle_connections[1]: -10: expected an integer >= 0" in line
+    assert "experiment.idle_connections[1]: -10: expected an integer from 0 to 1000000" in line
 
 
 def test_missing_inventory_file(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from orchestrator.report.write import write_report
 from orchestrator.results.store import Store
 from orchestrator.run.up import write_sweep_report
+from orchestrator.ui import Terminal
 from tests.support.labtools import orchestrate
 from tests.support.report_stores import (
     P,
@@ -129,7 +130,7 @@ def test_report_and_compare_exit_statuses(tmp_path: Path, state_dir: Path) -> No
     rows = csv_rows(tmp_path / "reports" / base / "table1-one-byte-idle0.csv")
     assert {float(row["rate"]) for row in rows} == {1000.0}
     nothing = orchestrate("report", str(tmp_path / "empty"), state=state_dir)
-    assert nothing.returncode == 1 and "no results store here" in nothing.stderr
+    assert nothing.returncode == 2 and "no results store here" in nothing.stderr  # bad input
 
 
 def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
@@ -138,7 +139,7 @@ def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
     store = Store.open(tmp_path)
     sweep = store.sweep(new_sweep(store))  # interrupted before its first point: nothing to report
     assert sweep is not None
-    write_sweep_report(store, sweep)
+    write_sweep_report(store, sweep, Terminal())
     assert (
         f"warning: the report of sweep {sweep.id} could not be written" in capsys.readouterr().err
     )

@@ -105,7 +105,7 @@ def test_sweep_ids_are_unique_within_a_second(tmp_path: Path) -> None:
 
 def test_not_a_store(tmp_path: Path) -> None:
     (tmp_path / "testbed.sqlite").write_text("this is not sqlite, " * 100)
-    with pytest.raises(TestbedError, match="not a usable results store"):
+    with pytest.raises(TestbedError, match="not a testbed results store"):
         Store.open(tmp_path)
     with pytest.raises(TestbedError, match="no results store here"):
         Store.open(tmp_path / "elsewhere", create=False)

@@ -61,3 +61,26 @@ def test_the_lock_is_reentrant_within_one_process(state_dir: Path) -> None:
         assert LabLock.holder("mine") is not None
     with LabLock("mine"):  # released completely
         pass
+
+
+def test_status_only_looks_at_the_lock_never_takes_it(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`orchestrate status` asks LabLock.holder: it must never flock, not even for an instant
+    in which a starting nightly run would find the lab busy and exit 3."""
+    import orchestrator.run.lock as lock_module
+
+    def never(*args: object) -> None:
+        raise AssertionError("holder() took the lock")
+
+    assert LabLock.holder("locked") is None  # never run here: no file, nothing created
+    assert not (state_dir / "locked").exists()
+    holder = hold_in_another_process(state_dir)
+    try:
+        monkeypatch.setattr(lock_module.fcntl, "flock", never)
+        seen = LabLock.holder("locked")
+        assert seen is not None and f"(pid {holder.pid})" in seen
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert LabLock.holder("locked") is None  # the dead run's lock is free, seen without taking
