@@ -40,10 +40,10 @@ from orchestrator.config.model import Lab
 from orchestrator.config.redact import redact_text
 from orchestrator.lab.preflight import CHECKS, PreflightReport
 from orchestrator.lab.provision import PlaybookResult
+from orchestrator.paths import LOG_MODE
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.run.view import PlaybookEvents
 
-LOG_MODE = 0o640
 log = logging.getLogger("orchestrator")
 
 
