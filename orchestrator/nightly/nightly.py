@@ -25,7 +25,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -99,8 +100,7 @@ def run_nightly(lab: Lab, view: NightView) -> NightResult:
     started is marked failed, never left `running`, and retention is applied all the same."""
     nights = lab.results_directory / "nightly"
     nights.mkdir(parents=True, exist_ok=True)
-    log_path = log_file(nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log")
-    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, view.teed(log):
+    with LabLock(lab.name, purpose="nightly"), _night_log(lab, nights, view) as log_path:
         started = time.time()
         result = _night(lab, view)
         if result.status == "failed":
@@ -114,6 +114,15 @@ def run_nightly(lab: Lab, view: NightView) -> NightResult:
         except Exception as error:  # a failed clean-up is told, and tried again next night
             view.warn(f"retention failed: {describe_failure(error)}")
     return result
+
+
+@contextmanager
+def _night_log(lab: Lab, nights: Path, view: NightView) -> Iterator[Path]:
+    """The night's log, created only once the lock is held (a night that finds the lab busy
+    leaves no log behind), with everything shown meanwhile copied into it."""
+    path = log_file(nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log")
+    with path.open("a") as log, view.teed(log):
+        yield path
 
 
 def describe_failure(error: BaseException) -> str:
