@@ -22,14 +22,13 @@ import json
 import os
 import resource
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.lab.network import LabNetwork, namespace_pids, port_open, read_pid
+from orchestrator.lab.network import LabNetwork, namespace_pids, read_pid, wait_for_ssh
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
 from orchestrator.paths import lab_state_dir, log_file
 
@@ -166,12 +165,7 @@ class EmulatedLab:
         self.identity.known_hosts.write_text("\n".join(lines) + "\n")
 
     def _wait_for_ssh(self) -> None:
-        deadline = time.monotonic() + SSH_WAIT_SECONDS
-        waiting = list(self.lab.hosts)
-        while waiting and time.monotonic() < deadline:
-            waiting = [host for host in waiting if not port_open(host.management, host.ssh_port)]
-            if waiting:
-                time.sleep(0.05)
+        waiting = wait_for_ssh(self.lab.hosts, SSH_WAIT_SECONDS, poll=0.05)
         if waiting:
             names = ", ".join(host.name for host in waiting)
             raise TestbedError(f"sshd did not start on {names} (see their .sshd/sshd.log)")

@@ -57,6 +57,7 @@ from orchestrator.lab.network import (
     namespace_pids,
     port_open,
     read_pid,
+    wait_for_ssh,
 )
 from orchestrator.lab.sshd import new_key, ssh_identity
 from orchestrator.paths import REPOSITORY, lab_state_dir
@@ -257,12 +258,7 @@ class MachinesLab:
                 local.run(["umount", "--lazy", str(mount)], check=False)
 
     def _wait_for_ssh(self) -> None:
-        deadline = time.monotonic() + BOOT_WAIT_SECONDS
-        waiting = list(self.lab.hosts)
-        while waiting and time.monotonic() < deadline:
-            waiting = [host for host in waiting if not port_open(host.management, host.ssh_port)]
-            if waiting:
-                time.sleep(0.1)
+        waiting = wait_for_ssh(self.lab.hosts, BOOT_WAIT_SECONDS, poll=0.1)
         if waiting:
             names = ", ".join(host.name for host in waiting)
             raise TestbedError(

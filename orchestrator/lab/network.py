@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator import local, naming
@@ -165,3 +166,15 @@ def port_open(address: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def wait_for_ssh(hosts: Sequence[Host], seconds: float, poll: float) -> list[Host]:
+    """Wait until every host's sshd accepts connections, at most `seconds`; the hosts still
+    silent then (the caller says where their logs are)."""
+    deadline = time.monotonic() + seconds
+    waiting = list(hosts)
+    while waiting and time.monotonic() < deadline:
+        waiting = [host for host in waiting if not port_open(host.management, host.ssh_port)]
+        if waiting:
+            time.sleep(poll)
+    return waiting
