@@ -1,21 +1,31 @@
 # The two commands of the README's quick start:
-#   make up    installs what is needed and runs `orchestrate up lab.yml` on the emulated lab
-#   make test  installs what is needed and runs the whole test suite (what CI runs)
+#   make up    installs what running needs (requirements.lock) and runs `orchestrate up lab.yml`
+#              on the emulated lab
+#   make test  installs that plus the developer tools (requirements-dev.lock: ruff, mypy,
+#              ansible-lint, playwright; Debian's chromium, clang for fuzzing, nginx and wrk)
+#              and runs the whole test suite (what CI runs)
+#   make lock  regenerates both locks from pyproject.toml (after changing a dependency)
 VENV := .venv
 BIN := $(VENV)/bin
 LAB ?= lab.yml
 
-.PHONY: deps up test lint pytest server-test bench
+.PHONY: deps dev-deps lock up test lint pytest server-test bench
 
 deps:
 	./scripts/install-deps
 
+dev-deps:
+	./scripts/install-deps --dev
+
+lock:
+	./scripts/lock
+
 up: deps
 	$(BIN)/orchestrate up $(LAB)
 
-test: deps lint server-test pytest
+test: dev-deps lint server-test pytest
 
-PYTHON_SOURCES := orchestrator agents tests scripts/bench-agents server/bench
+PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench
 
 lint:
 	$(BIN)/ruff check $(PYTHON_SOURCES)
@@ -29,6 +39,6 @@ server-test:
 pytest:
 	$(BIN)/pytest
 
-bench: deps
+bench: dev-deps
 	$(MAKE) -C server bench
 	$(BIN)/python scripts/bench-agents

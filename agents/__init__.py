@@ -9,3 +9,10 @@ to any host with python3 (Debian's, with python3-prometheus-client 0.16, or the 
 The orchestrator imports ``agents.workloads`` alone (the workloads' constants and mean
 session length); nothing here imports the orchestrator.
 """
+
+import os as _os
+
+# No `_created` series: they double every counter's series for a timestamp no panel uses.
+# prometheus-client reads this when it is first imported (0.16, Debian's) or on every metric
+# (newer); set here, before any agent module imports it. A value the user set stays.
+_os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")

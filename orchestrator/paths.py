@@ -1,4 +1,8 @@
-"""Where the orchestrator keeps per-lab state on the orchestrator host.
+"""Where the orchestrator finds what it ships, and keeps per-lab state on the orchestrator host.
+
+`resource(name)` is one of the directories the tool needs at run time (`dashboards`,
+`playbooks`, `server`, `agents`): from the installed package (a wheel carries them as package
+data under `orchestrator/data/`, see setup.py) or, in a checkout, from the repository itself.
 
 `TESTBED_STATE_DIR` (default /var/lib/testbed) holds one directory per lab name: the lab's SSH
 key and known_hosts, Ansible run directories, and for an emulated lab each host's directory.
@@ -7,11 +11,28 @@ Tests point it at a temporary directory.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 DEFAULT_STATE_ROOT = Path("/var/lib/testbed")
+# The checkout this module runs from; in a wheel install, site-packages (no dashboards there).
 REPOSITORY = Path(__file__).resolve().parent.parent
+RESOURCES = ("agents", "dashboards", "playbooks", "server")
+
+
+def resource(name: str) -> Path:
+    """The directory `name` (one of RESOURCES) as shipped with this installation."""
+    if name not in RESOURCES:
+        raise ValueError(f"{name!r}: not a resource the tool ships ({', '.join(RESOURCES)})")
+    if name == "agents":  # a Python package of its own, installed beside orchestrator
+        found = importlib.resources.files("agents")
+    else:
+        found = importlib.resources.files("orchestrator").joinpath("data", name)
+    # Installed from a wheel, or a checkout: both are plain directories (never zipped).
+    if isinstance(found, Path) and found.is_dir():
+        return found
+    return REPOSITORY / name
 
 
 def state_root() -> Path:

@@ -22,15 +22,13 @@ import json
 import os
 import resource
 import shutil
-import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.lab.network import LabNetwork, namespace_pids
+from orchestrator.lab.network import LabNetwork, namespace_pids, read_pid, wait_for_ssh
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
 from orchestrator.paths import lab_state_dir, log_file
 
@@ -111,7 +109,7 @@ class EmulatedLab:
                     "namespace": self.namespace(host),
                     "management": host.management,
                     "directory": host.directory,
-                    "sshd_pid": _read_pid(self._host_state(host) / "sshd.pid"),
+                    "sshd_pid": read_pid(self._host_state(host) / "sshd.pid"),
                 }
                 for host in self.lab.hosts
             },
@@ -135,7 +133,7 @@ class EmulatedLab:
     def _sshd(self, host: Host, cpus: set[int]) -> None:
         state = self._host_state(host)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pid = _read_pid(state / "sshd.pid")
+        pid = read_pid(state / "sshd.pid")
         namespace = self.namespace(host)
         if pid is not None and pid in namespace_pids(namespace):
             return
@@ -167,12 +165,7 @@ class EmulatedLab:
         self.identity.known_hosts.write_text("\n".join(lines) + "\n")
 
     def _wait_for_ssh(self) -> None:
-        deadline = time.monotonic() + SSH_WAIT_SECONDS
-        waiting = list(self.lab.hosts)
-        while waiting and time.monotonic() < deadline:
-            waiting = [host for host in waiting if not _port_open(host.management, host.ssh_port)]
-            if waiting:
-                time.sleep(0.05)
+        waiting = wait_for_ssh(self.lab.hosts, SSH_WAIT_SECONDS, poll=0.05)
         if waiting:
             names = ", ".join(host.name for host in waiting)
             raise TestbedError(f"sshd did not start on {names} (see their .sshd/sshd.log)")
@@ -184,18 +177,3 @@ class EmulatedLab:
 def _require_root() -> None:
     if os.geteuid() != 0:
         raise TestbedError("an emulated lab needs root (network namespaces, bridges); run as root")
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _port_open(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

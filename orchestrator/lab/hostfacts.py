@@ -34,6 +34,8 @@ FACTS_SCRIPT = "\n".join(
         "echo \"memory_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)\"",
         'echo "open_files=$(ulimit -Sn)/$(ulimit -Hn)"',
         'echo "httperf=$(httperf --version 2>/dev/null | grep -o "httperf-[0-9.]*" | head -1)"',
+        'echo "compiler=$(cc --version 2>/dev/null | head -1)"',
+        'echo "python=$(python3 --version 2>/dev/null | cut -d" " -f2)"',
         *[
             f'echo "sysctl.{name}=$(cat /proc/sys/{name.replace(".", "/")} 2>/dev/null)"'
             for name in SYSCTLS
@@ -83,6 +85,17 @@ def parse_facts(text: str) -> dict[str, Any]:
         for name in read_only
     }
     return facts
+
+
+VERSION_FACTS = ("kernel", "httperf", "compiler", "python")
+
+
+def versions(facts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{host: {kernel, httperf, compiler, python}}: the tools' versions among a sweep's facts."""
+    return {
+        host: {key: found.get(key) for key in VERSION_FACTS if key in found}
+        for host, found in facts.items()
+    }
 
 
 def gather(lab: Lab, remote: Remote) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,7 +51,14 @@ from orchestrator.lab.knownhosts import (
     other_entries_for,
     record_host_keys,
 )
-from orchestrator.lab.network import LabNetwork, kill_namespace_processes, namespace_pids
+from orchestrator.lab.network import (
+    LabNetwork,
+    kill_namespace_processes,
+    namespace_pids,
+    port_open,
+    read_pid,
+    wait_for_ssh,
+)
 from orchestrator.lab.sshd import new_key, ssh_identity
 from orchestrator.paths import REPOSITORY, lab_state_dir
 
@@ -164,7 +170,7 @@ class MachinesLab:
                     "namespace": self.network.namespace(host),
                     "management": host.management,
                     "root": str(self.machine_dir(host) / "root"),
-                    "nspawn_pid": _read_pid(self.machine_dir(host) / "nspawn.pid"),
+                    "nspawn_pid": read_pid(self.machine_dir(host) / "nspawn.pid"),
                 }
                 for host in self.lab.hosts
             },
@@ -174,7 +180,7 @@ class MachinesLab:
 
     def _running(self, host: Host) -> int | None:
         """The pid of the host's nspawn if it runs (and is ours), else None."""
-        pid = _read_pid(self.machine_dir(host) / "nspawn.pid")
+        pid = read_pid(self.machine_dir(host) / "nspawn.pid")
         if pid is None:
             return None
         wanted = f"--machine={self.network.namespace(host)}"
@@ -252,12 +258,7 @@ class MachinesLab:
                 local.run(["umount", "--lazy", str(mount)], check=False)
 
     def _wait_for_ssh(self) -> None:
-        deadline = time.monotonic() + BOOT_WAIT_SECONDS
-        waiting = list(self.lab.hosts)
-        while waiting and time.monotonic() < deadline:
-            waiting = [host for host in waiting if not _port_open(host.management, host.ssh_port)]
-            if waiting:
-                time.sleep(0.1)
+        waiting = wait_for_ssh(self.lab.hosts, BOOT_WAIT_SECONDS, poll=0.1)
         if waiting:
             names = ", ".join(host.name for host in waiting)
             raise TestbedError(
@@ -298,7 +299,7 @@ class MachinesLab:
         return f"http://{self.lab.orchestrator_address}:{APT_PROXY_PORT}/"
 
     def _apt_proxy_pid(self) -> int | None:
-        pid = _read_pid(self.state / "aptproxy.pid")
+        pid = read_pid(self.state / "aptproxy.pid")
         if pid is None:
             return None
         command = _cmdline(pid)
@@ -326,7 +327,7 @@ class MachinesLab:
             )
         (self.state / "aptproxy.pid").write_text(f"{process.pid}\n")
         deadline = time.monotonic() + 10
-        while not _port_open(str(self.lab.orchestrator_address), APT_PROXY_PORT):
+        while not port_open(str(self.lab.orchestrator_address), APT_PROXY_PORT):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise TestbedError(f"the apt proxy did not start (see {log.name})")
             time.sleep(0.05)
@@ -386,18 +387,3 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _port_open(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

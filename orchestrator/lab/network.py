@@ -17,7 +17,10 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from orchestrator import local, naming
 from orchestrator.config.model import Host, Lab
@@ -146,3 +149,32 @@ def kill_namespace_processes(namespace: str, grace: float = 3.0) -> None:
             pids = namespace_pids(namespace)
         if not pids:
             return
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid in a pid file, or None when it is missing or garbled."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def port_open(address: str, port: int) -> bool:
+    """Whether something accepts TCP connections there (an sshd, a proxy) within 0.2 s."""
+    try:
+        with socket.create_connection((address, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_ssh(hosts: Sequence[Host], seconds: float, poll: float) -> list[Host]:
+    """Wait until every host's sshd accepts connections, at most `seconds`; the hosts still
+    silent then (the caller says where their logs are)."""
+    deadline = time.monotonic() + seconds
+    waiting = list(hosts)
+    while waiting and time.monotonic() < deadline:
+        waiting = [host for host in waiting if not port_open(host.management, host.ssh_port)]
+        if waiting:
+            time.sleep(poll)
+    return waiting

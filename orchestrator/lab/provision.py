@@ -27,9 +27,9 @@ import yaml
 from orchestrator.config.model import Lab
 from orchestrator.lab.sshd import ssh_identity
 from orchestrator.lab.staging import stage_sources
-from orchestrator.paths import REPOSITORY, lab_state_dir
+from orchestrator.paths import lab_state_dir, resource
 
-PLAYBOOKS = REPOSITORY / "playbooks"
+PLAYBOOKS = resource("playbooks")
 KEEP_RUNS = 5
 
 EventHandler = Callable[[dict[str, Any]], None]

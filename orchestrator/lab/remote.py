@@ -12,6 +12,7 @@ in the orchestrator imports fabric or paramiko.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -26,6 +27,8 @@ from invoke.exceptions import CommandTimedOut
 
 from orchestrator.config.model import Host, Lab
 from orchestrator.lab.sshd import ssh_identity
+
+log = logging.getLogger(__name__)  # -v and the run's log: every command, its status and time
 
 CONNECT_TIMEOUT = 5.0
 
@@ -93,9 +96,10 @@ class Remote:
         started = time.monotonic()
 
         def result(code: int | None, out: str, err: str, error: str | None) -> CommandResult:
-            return CommandResult(
-                host.name, command, code, out, err, error, time.monotonic() - started
-            )
+            seconds = time.monotonic() - started
+            shown = " ".join(command.split())[:200]
+            log.debug("%s: %s -> %s in %.2f s", host.name, shown, error or f"exit {code}", seconds)
+            return CommandResult(host.name, command, code, out, err, error, seconds)
 
         try:
             connection = self._connection(host)

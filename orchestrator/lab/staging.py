@@ -6,6 +6,8 @@ changed. The archives are deterministic (sorted entries, fixed owners and modes,
 own modification times), so an unchanged tree gives a byte-identical archive and a second
 provisioning run changes nothing. Modification times are kept so `make` on the host rebuilds
 exactly when a source changed. Only sources go in: no build outputs, caches or tests.
+
+The sources come from `orchestrator.paths.resource`: the checkout, or the installed package.
 """
 
 from __future__ import annotations
@@ -15,39 +17,36 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from orchestrator.paths import REPOSITORY
+from orchestrator.paths import resource
 
 
-def agents_files(repository: Path) -> list[Path]:
-    root = repository / "agents"
+def agents_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def server_files(repository: Path) -> list[Path]:
-    root = repository / "server"
+def server_files(root: Path) -> list[Path]:
     patterns = ("*.c", "*.h", "Makefile")
     return sorted(path for pattern in patterns for path in root.glob(pattern))
 
 
-def stage_sources(destination: Path, repository: Path = REPOSITORY) -> Path:
+def stage_sources(destination: Path) -> Path:
     """Write `agents.tar` and `server.tar` into `destination`; return `destination`."""
     destination.mkdir(parents=True, exist_ok=True)
-    for name, files in (
-        ("agents", agents_files(repository)),
-        ("server", server_files(repository)),
-    ):
-        data = _archive(files, repository)
+    for name, list_files in (("agents", agents_files), ("server", server_files)):
+        root = resource(name)
+        data = _archive(name, list_files(root), root)
         target = destination / f"{name}.tar"
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
     return destination
 
 
-def _archive(files: Iterable[Path], repository: Path) -> bytes:
+def _archive(name: str, files: Iterable[Path], root: Path) -> bytes:
+    """A tar of `files` under `name/`, whatever directory `root` they come from."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path in files:
-            info = tarfile.TarInfo(str(path.relative_to(repository)))
+            info = tarfile.TarInfo(f"{name}/{path.relative_to(root).as_posix()}")
             stat = path.stat()
             info.size = stat.st_size
             info.mtime = int(stat.st_mtime)

@@ -1,23 +1,51 @@
 """The Grafana dashboards kept in dashboards/: loading, checking, binding, provisioning files.
 
 Pure JSON work; `orchestrator.monitoring.grafana` is what talks to a Grafana server.
+
+Several labs can publish to one Grafana: binding a dashboard to a lab gives it, its data source
+and its folder uids that carry the lab's name (`lab_uid`), so one lab never repoints another's
+dashboards; the links between the two dashboards follow the lab's tag, and the report link
+points at the lab's reports.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from orchestrator.paths import REPOSITORY
+from orchestrator.paths import resource
 
-DASHBOARDS = REPOSITORY / "dashboards"
-DATASOURCE_UID = "testbed-prometheus"
-DATASOURCE_NAME = "testbed Prometheus"
+DASHBOARDS = resource("dashboards")
 GRID_WIDTH = 24
+UID_LENGTH = 40  # Grafana's limit
+LINK_TAG = "testbed"  # the dashboards' links list the dashboards with this tag (per lab, bound)
+REPORTS_URL = "${reports_url}"  # the report link's prefix in the JSON, replaced when bound
+RANGE_FUNCTIONS = re.compile(r"\b(rate|irate|increase|delta|idelta|deriv)\s*\(")
+WINDOW = re.compile(r"\[([^\]]+)\]")
+
+
+def lab_uid(base: str, lab: str) -> str:
+    """`base` made the lab's own: 'testbed-live' -> 'testbed-live-emulated' (Grafana allows
+    40 characters: a longer one keeps the lab's name and a digest of the base)."""
+    uid = f"{base}-{lab}"
+    if len(uid) <= UID_LENGTH:
+        return uid
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{digest}-{lab}"[:UID_LENGTH]
+
+
+def datasource_uid(lab: str) -> str:
+    return lab_uid("testbed-prom", lab)
+
+
+def folder_uid(lab: str) -> str:
+    return lab_uid("testbed", lab)
 
 
 def load_dashboards(directory: Path = DASHBOARDS) -> list[dict[str, Any]]:
@@ -72,23 +100,76 @@ def problems(dashboards: list[dict[str, Any]]) -> list[str]:
         variables = [v.get("name") for v in board.get("templating", {}).get("list", [])]
         if "datasource" not in variables:
             found.append(f"{name}: no datasource variable")
+        found += _query_problems(board)
     return found
 
 
-def bound(dashboard: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose data-source variable defaults to the testbed data source."""
+def expressions(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, PromQL) for every query of the dashboard: panels, variables, annotations."""
+    name = board.get("uid", "?")
+    found = []
+    for panel in panels(board):
+        for target in panel.get("targets", []):
+            found.append((f"{name}: panel {panel.get('id')} {target.get('refId')}", target["expr"]))
+    for variable in board.get("templating", {}).get("list", []):
+        if variable.get("type") == "query":
+            found.append((f"{name}: variable {variable['name']}", variable["query"]["query"]))
+    for annotation in board.get("annotations", {}).get("list", []):
+        found.append((f"{name}: annotation {annotation.get('name')}", annotation["expr"]))
+    return found
+
+
+def _query_problems(board: dict[str, Any]) -> list[str]:
+    """Grafana's conventions: rates over $__rate_interval (a fixed window is too short for a
+    slow scrape and too coarse for a fast one), no other fixed window, a unit on every panel."""
+    found = []
+    for where, expression in expressions(board):
+        if RANGE_FUNCTIONS.search(expression) and "[$__rate_interval]" not in expression:
+            found.append(f"{where}: a rate not over [$__rate_interval]: {expression}")
+        for window in WINDOW.findall(expression):
+            if not window.startswith("$__"):
+                found.append(f"{where}: a fixed window [{window}]: {expression}")
+    for panel in panels(board):
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        if panel.get("type") != "row" and not unit:
+            found.append(
+                f"{board.get('uid')}: panel {panel.get('id')} ({panel.get('title')}): no unit"
+            )
+    return found
+
+
+def bound(dashboard: dict[str, Any], lab: str, reports_url: str | None = None) -> dict[str, Any]:
+    """A copy made lab `lab`'s own: its uid carries the lab's name, its data-source variable
+    defaults to the lab's data source, its links list the lab's dashboards, and the report link
+    starts with `reports_url` (RESULTS/reports as the browser reaches it)."""
     result = copy.deepcopy(dashboard)
+    result["uid"] = lab_uid(dashboard["uid"], lab)
+    result["title"] = f"{dashboard['title']} ({lab})"
+    result["tags"] = sorted({*dashboard.get("tags", []), lab_tag(lab)})
     for variable in result.get("templating", {}).get("list", []):
         if variable.get("name") == "datasource":
-            variable["current"] = {"text": DATASOURCE_NAME, "value": DATASOURCE_UID}
+            variable["current"] = {"text": datasource_name(lab), "value": datasource_uid(lab)}
+    for link in result.get("links", []):
+        if link.get("type") == "dashboards":
+            link["tags"] = [lab_tag(lab)]
+        elif "url" in link:
+            link["url"] = link["url"].replace(REPORTS_URL, reports_url or "/reports")
     return result
 
 
-def datasource(prometheus_url: str) -> dict[str, Any]:
-    """The Grafana data source for the lab's Prometheus."""
+def lab_tag(lab: str) -> str:
+    return f"{LINK_TAG}-lab-{lab}"
+
+
+def datasource_name(lab: str) -> str:
+    return f"testbed {lab} Prometheus"
+
+
+def datasource(prometheus_url: str, lab: str) -> dict[str, Any]:
+    """The Grafana data source for lab `lab`'s Prometheus."""
     return {
-        "uid": DATASOURCE_UID,
-        "name": DATASOURCE_NAME,
+        "uid": datasource_uid(lab),
+        "name": datasource_name(lab),
         "type": "prometheus",
         "access": "proxy",
         "url": prometheus_url,
@@ -97,20 +178,32 @@ def datasource(prometheus_url: str) -> dict[str, Any]:
     }
 
 
-def write_provisioning(directory: Path, prometheus_url: str, folder: str) -> list[Path]:
-    """Grafana file provisioning: data source, dashboard provider and the dashboards' JSON."""
+def write_provisioning(
+    directory: Path,
+    prometheus_url: str,
+    folder: str,
+    *,
+    lab: str = "testbed",
+    dashboards_path: str | None = None,
+    reports_url: str | None = None,
+) -> list[Path]:
+    """Grafana file provisioning: data source, dashboard provider and the dashboards' JSON.
+
+    `dashboards_path` is where `directory`/dashboards will be on the Grafana host (the
+    provider's path); by default `directory`'s own, for a Grafana on this machine."""
     written = []
     json_dir = directory / "dashboards"
     json_dir.mkdir(parents=True, exist_ok=True)
     for board in load_dashboards():
+        board = bound(board, lab, reports_url)
         path = json_dir / f"{board['uid']}.json"
-        path.write_text(json.dumps(bound(board), indent=2) + "\n")
+        path.write_text(json.dumps(board, indent=2) + "\n")
         written.append(path)
-    sources = directory / "provisioning" / "datasources" / "testbed.yaml"
+    sources = directory / "provisioning" / "datasources" / f"testbed-{lab}.yaml"
     sources.parent.mkdir(parents=True, exist_ok=True)
-    sources_yaml = {"apiVersion": 1, "datasources": [datasource(prometheus_url)]}
+    sources_yaml = {"apiVersion": 1, "datasources": [datasource(prometheus_url, lab)]}
     sources.write_text(yaml.safe_dump(sources_yaml, sort_keys=False))
-    providers = directory / "provisioning" / "dashboards" / "testbed.yaml"
+    providers = directory / "provisioning" / "dashboards" / f"testbed-{lab}.yaml"
     providers.parent.mkdir(parents=True, exist_ok=True)
     providers.write_text(
         yaml.safe_dump(
@@ -118,13 +211,13 @@ def write_provisioning(directory: Path, prometheus_url: str, folder: str) -> lis
                 "apiVersion": 1,
                 "providers": [
                     {
-                        "name": "testbed",
+                        "name": f"testbed-{lab}",
                         "folder": folder,
-                        "folderUid": "testbed",
+                        "folderUid": folder_uid(lab),
                         "type": "file",
                         "disableDeletion": False,
                         "allowUiUpdates": False,
-                        "options": {"path": str(json_dir.resolve())},
+                        "options": {"path": dashboards_path or str(json_dir.resolve())},
                     }
                 ],
             },

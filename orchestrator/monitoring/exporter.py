@@ -6,10 +6,16 @@
 Metrics (prefix testbed_, labels with small fixed value sets; a point's parameters are labels,
 bounded by the plan):
 
-    testbed_sweep_info{lab, sweep, seed}                           1 while the sweep runs
-    testbed_sweep_points{sweep, state}                             planned, done, ok,
-                                                                   client_limited, failed
+    testbed_sweep_info{lab, sweep, seed}                           1 (an info metric); the
+                                                                   series ends with the sweep
+    testbed_sweep_points_planned{sweep}                            points in the plan
+    testbed_sweep_points{sweep, state}                             points done, by final state:
+                                                                   ok, client_limited, failed,
+                                                                   done_earlier (by a run this
+                                                                   one resumed); their sum is
+                                                                   the done count
     testbed_point_phase{sweep, <point>, attempt, phase}            1 for the current phase
+                                                                   (the dashboards' annotation)
     testbed_point_request_rate{sweep, <point>, status}             achieved, finished points
     testbed_point_reply_rate{sweep, <point>, status}               likewise
     testbed_point_reply_rate_live{sweep}                           the server's, while measuring
@@ -46,8 +52,14 @@ class SweepExporter:
         self.info = Gauge(
             "testbed_sweep_info", "The sweep in progress (1).", ["lab", "sweep", "seed"], registry=r
         )
+        self.planned = Gauge(
+            "testbed_sweep_points_planned", "Points in the sweep's plan.", ["sweep"], registry=r
+        )
         self.points = Gauge(
-            "testbed_sweep_points", "Points of the sweep by state.", ["sweep", "state"], registry=r
+            "testbed_sweep_points",
+            "Points of the sweep done, by final state (the parts of the done count).",
+            ["sweep", "state"],
+            registry=r,
         )
         self.phase_gauge = Gauge(
             "testbed_point_phase",
@@ -102,7 +114,10 @@ class SweepExporter:
     def sweep_started(self, sweep: Sweep, total: int, done: int) -> None:
         self.sweep = sweep
         self.info.labels(self.lab.name, sweep.id, str(sweep.seed)).set(1)
-        self.counts = {"planned": total, "done": done, "ok": 0, "client_limited": 0, "failed": 0}
+        self.planned.labels(sweep.id).set(total)
+        # A resumed sweep's points done before this run are a part of their own: the parts add
+        # up to the done count without guessing their states.
+        self.counts = {"ok": 0, "client_limited": 0, "failed": 0, "done_earlier": done}
         self._publish_counts()
 
     def point_started(self, seq: int, point: Point, attempt: int) -> None:
@@ -138,11 +153,9 @@ class SweepExporter:
         for kind, count in (summary.get("errors") or {}).items():
             self.errors.labels(self.sweep.id, *values, kind).set(count)
         final = record.status != "failed" or record.attempt > self.lab.experiment.retries
-        if final:
-            self.counts["done"] += 1
-            key = record.status.replace("-", "_")
-            if key in self.counts:
-                self.counts[key] += 1
+        key = record.status.replace("-", "_")
+        if final and key in self.counts:
+            self.counts[key] += 1
         self._publish_counts()
 
     def sweep_finished(self, summary: SweepSummary) -> None:
@@ -151,7 +164,7 @@ class SweepExporter:
             self.current = None
         if self.sweep is not None:
             self.live_rate.labels(self.sweep.id).set(0)
-            self.info.labels(self.lab.name, self.sweep.id, str(self.sweep.seed)).set(0)
+            self.info.remove(self.lab.name, self.sweep.id, str(self.sweep.seed))
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The one seam to Grafana: publishing the data source and the dashboards (grafana-client).
 
-    result = publish(url, token, prometheus_url, folder="testbed")
-    result.changes        # {"datasource": "created", "folder": "unchanged", "testbed-live": ...}
+    result = publish(url, token, prometheus_url, folder="testbed", lab="emulated")
+    result.changes   # {"datasource": "created", "folder": "unchanged", "testbed-live-emulated": …}
 
 Idempotent by uid: each object is read first and written only when it differs, so a second
 publish makes no change at all. The token is sent as a bearer header and appears in no
@@ -19,9 +19,13 @@ from grafana_client.client import GrafanaClientError, GrafanaException
 
 from orchestrator.config.redact import display_url
 from orchestrator.errors import TestbedError
-from orchestrator.monitoring.dashboards import DATASOURCE_UID, bound, datasource, load_dashboards
+from orchestrator.monitoring.dashboards import (
+    bound,
+    datasource,
+    folder_uid,
+    load_dashboards,
+)
 
-FOLDER_UID = "testbed"
 ApiFactory = Callable[[str, str], Any]
 
 
@@ -43,16 +47,19 @@ def publish(
     token: str,
     prometheus_url: str,
     folder: str,
+    lab: str,
+    reports_url: str | None = None,
     api_factory: ApiFactory = _api,
 ) -> PublishResult:
-    """Create or update the data source, the folder and every dashboard; see the docstring."""
+    """Create or update lab `lab`'s data source, folder and dashboards; see the docstring."""
     api = api_factory(url, token)
     result = PublishResult()
     try:
-        result.changes["datasource"] = _datasource(api, datasource(prometheus_url))
-        result.changes["folder"] = _folder(api, folder)
+        result.changes["datasource"] = _datasource(api, datasource(prometheus_url, lab))
+        result.changes["folder"] = _folder(api, folder, folder_uid(lab))
         for board in load_dashboards():
-            result.changes[board["uid"]] = _dashboard(api, bound(board))
+            wanted = bound(board, lab, reports_url)
+            result.changes[wanted["uid"]] = _dashboard(api, wanted, folder_uid(lab))
     except GrafanaException as error:
         raise TestbedError(f"grafana at {display_url(url)}: {_describe(error)}") from None
     except Exception as error:  # the HTTP library's connection errors: an unreachable Grafana
@@ -63,40 +70,40 @@ def publish(
 
 
 def _datasource(api: Any, wanted: dict[str, Any]) -> str:
-    existing = _get(lambda: api.datasource.get_datasource_by_uid(DATASOURCE_UID))
+    existing = _get(lambda: api.datasource.get_datasource_by_uid(wanted["uid"]))
     if existing is None:
         api.datasource.create_datasource(wanted)
         return "created"
     if all(existing.get(key) == value for key, value in wanted.items()):
         return "unchanged"
-    api.datasource.update_datasource_by_uid(DATASOURCE_UID, wanted)
+    api.datasource.update_datasource_by_uid(wanted["uid"], wanted)
     return "updated"
 
 
-def _folder(api: Any, title: str) -> str:
-    existing = _get(lambda: api.folder.get_folder(FOLDER_UID))
+def _folder(api: Any, title: str, uid: str) -> str:
+    existing = _get(lambda: api.folder.get_folder(uid))
     if existing is None:
-        api.folder.create_folder(title, uid=FOLDER_UID)
+        api.folder.create_folder(title, uid=uid)
         return "created"
     if existing.get("title") == title:
         return "unchanged"
-    api.folder.update_folder(FOLDER_UID, title=title, overwrite=True)
+    api.folder.update_folder(uid, title=title, overwrite=True)
     return "updated"
 
 
-def _dashboard(api: Any, wanted: dict[str, Any]) -> str:
+def _dashboard(api: Any, wanted: dict[str, Any], folder: str) -> str:
     existing = _get(lambda: api.dashboard.get_dashboard(wanted["uid"]))
     if existing is not None:
         current = {
             k: v for k, v in existing.get("dashboard", {}).items() if k not in ("id", "version")
         }
         desired = {k: v for k, v in wanted.items() if k not in ("id", "version")}
-        if current == desired and existing.get("meta", {}).get("folderUid") == FOLDER_UID:
+        if current == desired and existing.get("meta", {}).get("folderUid") == folder:
             return "unchanged"
     api.dashboard.update_dashboard(
         {
             "dashboard": {**wanted, "id": None},
-            "folderUid": FOLDER_UID,
+            "folderUid": folder,
             "overwrite": True,
             "message": "published by testbed",
         }

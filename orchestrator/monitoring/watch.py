@@ -23,7 +23,8 @@ from orchestrator.monitoring.prometheus import Prometheus
 
 QUERIES = {
     "phase": "testbed_point_phase == 1",
-    "points": "max by (state) (testbed_sweep_points)",
+    "points": "max by (state) (testbed_sweep_points) or label_replace("
+    'max(testbed_sweep_points_planned), "state", "planned", "", "")',
     "target": "sum(testbed_load_target_request_rate)",
     "requests": "sum(rate(testbed_server_requests_total[5s]))",
     "replies": "sum(rate(testbed_server_replies_total[5s]))",

@@ -9,7 +9,8 @@ failures. The night's log (everything printed, and the comparison) is written un
 `<results>/nightly/`; one summary line goes to stdout. On a regression or a failed run the lab's
 webhook is POSTed and its command run with a JSON summary; neither can fail the night. Then old
 nights are removed: results, reports and logs beyond `nightly.keep`, never the baseline. Exit
-status: 0 no change (or improved), 1 regressed, 2 the run failed, 3 another run of the lab
+status, as every command's: 0 no change (or improved), 1 regressed or the run failed (the
+summary line and the webhook's "status" tell which), 2 bad input, 3 another run of the lab
 holds its lock.
 """
 
@@ -24,7 +25,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -42,7 +44,7 @@ from orchestrator.run.up import UpResult, run_up
 from orchestrator.run.view import View
 
 EXIT_REGRESSED = 1
-EXIT_FAILED = 2
+EXIT_FAILED = 2  # no result tonight: the run failed (1 is kept for "regressed" alone)
 HOOK_TIMEOUT = 10.0
 
 
@@ -98,8 +100,7 @@ def run_nightly(lab: Lab, view: NightView) -> NightResult:
     started is marked failed, never left `running`, and retention is applied all the same."""
     nights = lab.results_directory / "nightly"
     nights.mkdir(parents=True, exist_ok=True)
-    log_path = log_file(nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log")
-    with LabLock(lab.name, purpose="nightly"), log_path.open("a") as log, view.teed(log):
+    with LabLock(lab.name, purpose="nightly"), _night_log(lab, nights, view) as log_path:
         started = time.time()
         result = _night(lab, view)
         if result.status == "failed":
@@ -113,6 +114,15 @@ def run_nightly(lab: Lab, view: NightView) -> NightResult:
         except Exception as error:  # a failed clean-up is told, and tried again next night
             view.warn(f"retention failed: {describe_failure(error)}")
     return result
+
+
+@contextmanager
+def _night_log(lab: Lab, nights: Path, view: NightView) -> Iterator[Path]:
+    """The night's log, created only once the lock is held (a night that finds the lab busy
+    leaves no log behind), with everything shown meanwhile copied into it."""
+    path = log_file(nights / f"{time.strftime('%Y%m%d-%H%M%S')}-{lab.name}.log")
+    with path.open("a") as log, view.teed(log):
+        yield path
 
 
 def describe_failure(error: BaseException) -> str:
@@ -240,10 +250,17 @@ def environment_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
     drift = []
     if base.get("revision") != new.get("revision"):
         drift.append(f"revision {_short(base.get('revision'))} → {_short(new.get('revision'))}")
+    drift += version_drift(
+        (base.get("settings") or {}).get("versions") or {},
+        (new.get("settings") or {}).get("versions") or {},
+    )
     old_hosts, new_hosts = base.get("hosts") or {}, new.get("hosts") or {}
     for host in sorted(set(old_hosts) | set(new_hosts)):
         before, after = old_hosts.get(host, {}), new_hosts.get(host, {})
-        for key in ("kernel", "cpu_model", "os", "cpus_online", "memory_kib", "open_files"):
+        for key in (
+            *("kernel", "cpu_model", "os", "cpus_online", "memory_kib", "open_files"),
+            *("httperf", "compiler", "python"),
+        ):
             if before.get(key) != after.get(key):
                 drift.append(f"{host} {key} {before.get(key)} → {after.get(key)}")
         if before.get("nics") != after.get("nics"):
@@ -252,6 +269,24 @@ def environment_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
         for name in sorted(set(old_sysctls) | set(new_sysctls)):
             if old_sysctls.get(name) != new_sysctls.get(name):
                 drift.append(f"{host} {name} {old_sysctls.get(name)} → {new_sysctls.get(name)}")
+    return drift
+
+
+def version_drift(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed in settings["versions"]: the orchestrator's and Python's versions and each
+    Python dependency's (hosts' tools are compared with the host facts). Sweeps recorded before
+    versions were kept have none: nothing is said about them."""
+    if not base or not new:
+        return []
+    drift = [
+        f"{name} {base.get(name)} → {new.get(name)}"
+        for name in ("orchestrator", "python")
+        if base.get(name) != new.get(name)
+    ]
+    old_packages, new_packages = base.get("dependencies") or {}, new.get("dependencies") or {}
+    for name in sorted(set(old_packages) | set(new_packages)):
+        if old_packages.get(name) != new_packages.get(name):
+            drift.append(f"{name} {old_packages.get(name)} → {new_packages.get(name)}")
     return drift
 
 
@@ -340,6 +375,7 @@ def _retain(lab: Lab, current_log: Path, view: NightView) -> None:
             _remove_report(reports / sweep.id, view)
             for page in _comparison_pages(reports, sweep.id):
                 page.unlink()
+            (store.path.parent / "logs" / f"{sweep.id}.log").unlink(missing_ok=True)  # up's log
             view.line(f"retention: removed night {sweep.id}")
     finally:
         store.close()

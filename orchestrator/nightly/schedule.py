@@ -1,7 +1,7 @@
 """`orchestrate schedule`: run a lab's nightly sweep every day at a given time.
 
     scheduler = Scheduler()
-    scheduler.install(lab, time(2, 30))     # what it installed, one line each
+    scheduler.install(lab, time(2, 30))     # `schedule add LAB --daily 02:30`, one line each
     scheduler.entries()                      # every lab's schedule
     scheduler.remove(lab)
 
@@ -95,7 +95,7 @@ def cron_file(lab: Lab, at: datetime.time) -> str:
     return "\n".join(
         [
             f"# testbed: nightly run of lab {lab.name} ({lab.path.resolve()})",
-            "# installed by `orchestrate schedule`; removed by `orchestrate schedule LAB --remove`",
+            "# installed by `orchestrate schedule add`; removed by `orchestrate schedule remove`",
             "SHELL=/bin/sh",
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             f"{at.minute} {at.hour} * * * root {command}",

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator import local
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.config.redact import display_url, redact_yaml
@@ -28,7 +27,6 @@ from orchestrator.lab.preflight import run_preflight
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring import grafana
 from orchestrator.monitoring.exporter import SweepExporter
-from orchestrator.paths import REPOSITORY
 from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
@@ -43,6 +41,7 @@ from orchestrator.run.sweep import (
     clients_share_cpus,
 )
 from orchestrator.run.view import View
+from orchestrator.version import local_versions, revision
 
 REAL = Seams()
 
@@ -153,7 +152,12 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> str:
             f" {settings.token_env} (monitoring.grafana.token_env) holds no API token"
         )
     result = grafana.publish(
-        settings.url, token, settings.prometheus_url or prometheus_url, settings.folder
+        settings.url,
+        token,
+        settings.prometheus_url or prometheus_url,
+        settings.folder,
+        lab.name,
+        reports_url=(lab.results_directory.resolve() / "reports").as_uri(),
     )
     changes = ", ".join(f"{name} {change}" for name, change in result.changes.items())
     return f"grafana {display_url(settings.url)}: {changes}"
@@ -180,6 +184,7 @@ def _sweep(
         seed = lab.experiment.seed
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         plan = expand(lab.experiment, seed)
+        facts = hostfacts.gather(lab, remote)
         sweep = store.create_sweep(
             lab=lab.name,
             digest=plan_digest(lab),
@@ -187,9 +192,9 @@ def _sweep(
             points_planned=len(plan),
             lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
             inventory=redact_yaml(lab.inventory_text),
-            revision=git_revision(),
-            hosts=hostfacts.gather(lab, remote),
-            settings=_settings(lab),
+            revision=revision(),
+            hosts=facts,
+            settings={**_settings(lab), "versions": sweep_versions(facts)},
             workloads=workloads,
             kind=kind,
         )
@@ -197,6 +202,7 @@ def _sweep(
     else:
         store.set_sweep_status(sweep.id, "running")
         plan = expand(lab.experiment, sweep.seed)
+    view.sweep_log(store.path.parent / "logs" / f"{sweep.id}.log")
     done = store.done_keys(sweep.id)
     todo: list[tuple[int, Point]] = [
         (seq, point) for seq, point in enumerate(plan) if point.key not in done
@@ -254,15 +260,7 @@ def _settings(lab: Lab) -> dict[str, Any]:
     }
 
 
-def git_revision() -> str:
-    """The project's git revision, '-dirty' when the tree has uncommitted changes."""
-
-    def git(*args: str) -> str:
-        return local.run(["git", "-C", str(REPOSITORY), *args], check=False, timeout=10).stdout
-
-    try:
-        revision = git("rev-parse", "HEAD").strip() or "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no").strip()
-    except TestbedError:
-        return "unknown"
-    return f"{revision}-dirty" if dirty else revision
+def sweep_versions(facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """settings["versions"]: what the orchestrator ran with (its version, git revision, Python
+    and Python dependencies) and each host's kernel, httperf, compiler and Python."""
+    return {**local_versions(), "hosts": hostfacts.versions(facts)}

@@ -50,5 +50,9 @@ class View(Protocol):
     def sweep_progress(self, retries: int) -> SweepObserver:
         """The live view of a sweep's points."""
 
+    def sweep_log(self, path: Path) -> None:
+        """Also keep what is shown, with debug detail, in `path` (the sweep's log) from now on,
+        and say so; a view that keeps no log ignores it."""
+
     def sweep_done(self, sweep: Sweep, summary: SweepSummary, results: Path) -> None:
         """Where the sweep's time went, and its failures."""

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.monitoring.dashboards import DATASOURCE_UID, load_dashboards
+from orchestrator.monitoring.dashboards import datasource_uid, folder_uid, lab_uid, load_dashboards
 from tests.support.grafana_fake import FakeGrafana
 from tests.support.labfiles import write_lab
 from tests.support.labtools import orchestrate
 
 TOKEN = "glsa_testbedSecretToken_0123456789abcdef"
+LAB = "tbtest-grafana"
 
 
-def lab_with_grafana(directory: Path, url: str) -> Path:
-    path = write_lab(directory, name="tbtest-grafana", lab_changes={"emulate": False})
+def lab_with_grafana(directory: Path, url: str, name: str = LAB) -> Path:
+    path = write_lab(directory, name=name, lab_changes={"emulate": False})
     data = yaml.safe_load(path.read_text())
     data["monitoring"]["grafana"] = {
         "url": url,
@@ -38,13 +39,16 @@ def test_publish_upserts_by_uid_and_a_second_publish_changes_nothing(
         assert grafana.requests and all(
             r["headers"].get("Authorization") == f"Bearer {TOKEN}" for r in grafana.requests
         )
-        assert set(grafana.datasources) == {DATASOURCE_UID}
-        assert grafana.datasources[DATASOURCE_UID]["type"] == "prometheus"
-        assert grafana.folders["testbed"]["title"] == "testbed lab"
-        uids = {board["uid"] for board in load_dashboards()}
+        source = datasource_uid(LAB)
+        assert set(grafana.datasources) == {source} and LAB in source
+        assert grafana.datasources[source]["type"] == "prometheus"
+        assert grafana.folders[folder_uid(LAB)]["title"] == "testbed lab"
+        uids = {lab_uid(board["uid"], LAB) for board in load_dashboards()}
         assert set(grafana.dashboards) == uids
         for board in grafana.dashboards.values():
-            assert board["meta"]["folderUid"] == "testbed"
+            assert board["meta"]["folderUid"] == folder_uid(LAB)
+            variable = board["dashboard"]["templating"]["list"][0]
+            assert variable["current"]["value"] == source
         writes = len(grafana.writes())
         assert writes == 2 + len(uids)  # data source, folder, each dashboard
 
@@ -56,6 +60,23 @@ def test_publish_upserts_by_uid_and_a_second_publish_changes_nothing(
         everything = first.stdout + first.stderr + second.stdout + second.stderr
         logs = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
         assert TOKEN not in everything and not any(TOKEN in text for text in logs)
+
+
+def test_two_labs_publish_to_one_grafana_side_by_side(tmp_path: Path) -> None:
+    with FakeGrafana(TOKEN) as grafana:
+        env = {"TESTBED_TEST_GRAFANA_TOKEN": TOKEN}
+        for name in (LAB, "tbtest-other"):
+            (tmp_path / name).mkdir()
+            path = lab_with_grafana(tmp_path / name, grafana.url, name=name)
+            result = orchestrate("dashboards", "publish", str(path), state=tmp_path / "s", env=env)
+            assert result.returncode == 0, result.stdout + result.stderr
+        assert set(grafana.datasources) == {datasource_uid(LAB), datasource_uid("tbtest-other")}
+        assert len(grafana.dashboards) == 2 * len(load_dashboards())
+        for board in grafana.dashboards.values():
+            lab = LAB if board["dashboard"]["uid"].endswith(LAB) else "tbtest-other"
+            variable = board["dashboard"]["templating"]["list"][0]
+            assert variable["current"]["value"] == datasource_uid(lab)
+            assert board["meta"]["folderUid"] == folder_uid(lab)
 
 
 def test_a_changed_dashboard_is_updated_in_place(tmp_path: Path) -> None:
@@ -108,16 +129,23 @@ def test_export_writes_grafana_file_provisioning(tmp_path: Path) -> None:
         str(tmp_path / "grafana"),
         "--prometheus-url",
         "http://prom.lab:9090",
+        "--lab",
+        "physical",
+        "--dashboards-path",
+        "/var/lib/grafana/dashboards/testbed",
         state=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    sources = yaml.safe_load(
-        (tmp_path / "grafana/provisioning/datasources/testbed.yaml").read_text()
-    )
+    provisioning = tmp_path / "grafana/provisioning"
+    sources = yaml.safe_load((provisioning / "datasources/testbed-physical.yaml").read_text())
     assert sources["datasources"][0]["url"] == "http://prom.lab:9090"
-    providers = yaml.safe_load(
-        (tmp_path / "grafana/provisioning/dashboards/testbed.yaml").read_text()
-    )
-    folder = Path(providers["providers"][0]["options"]["path"])
-    exported = {json.loads(p.read_text())["uid"] for p in folder.glob("*.json")}
-    assert exported == {board["uid"] for board in load_dashboards()}
+    assert sources["datasources"][0]["uid"] == datasource_uid("physical")
+    providers = yaml.safe_load((provisioning / "dashboards/testbed-physical.yaml").read_text())
+    provider = providers["providers"][0]
+    # The provider's path is where the files will be on the Grafana host, not where they are now.
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/testbed"
+    assert provider["folderUid"] == folder_uid("physical")
+    boards = [json.loads(p.read_text()) for p in (tmp_path / "grafana/dashboards").glob("*.json")]
+    assert {board["uid"] for board in boards} == {
+        lab_uid(board["uid"], "physical") for board in load_dashboards()
+    }

@@ -41,12 +41,12 @@ def test_schedule_installs_once_lists_runs_under_cron_and_removes(
     when = (now + datetime.timedelta(minutes=ahead)).strftime("%H:%M")
 
     for _ in range(2):  # installing twice leaves one entry
-        result = orchestrate("schedule", str(path), "--daily", when, state=state_dir)
+        result = orchestrate("schedule", "add", str(path), "--daily", when, state=state_dir)
         assert result.returncode == 0, result.stderr
     entry = CRON_DIR / f"{PREFIX}{LAB_NAME}"
     jobs = [line for line in entry.read_text().splitlines() if " root " in line]
     assert len(jobs) == 1 and jobs[0].startswith(f"{int(when[3:])} {int(when[:2])} * * * root ")
-    listed = orchestrate("schedule", str(path), "--list", state=state_dir)
+    listed = orchestrate("schedule", "list", state=state_dir)
     assert listed.returncode == 0 and f"every day at {when}" in listed.stdout
     assert listed.stdout.count(f"{PREFIX}{LAB_NAME}") == 1
 
@@ -60,17 +60,17 @@ def test_schedule_installs_once_lists_runs_under_cron_and_removes(
             time.sleep(1)
     assert log.exists() and f"lab '{LAB_NAME}' is busy" in log.read_text()
 
-    removed = orchestrate("schedule", str(path), "--remove", state=state_dir)
+    removed = orchestrate("schedule", "remove", str(path), state=state_dir)
     assert removed.returncode == 0 and "removed" in removed.stdout
     assert not entry.exists()
-    after = orchestrate("schedule", str(path), "--list", state=state_dir)
+    after = orchestrate("schedule", "list", state=state_dir)
     assert after.returncode == 0 and f"{PREFIX}{LAB_NAME}" not in after.stdout
 
 
 def test_systemd_units_are_generated_and_verify(tmp_path: Path, state_dir: Path) -> None:
     path = write_lab(tmp_path, name=LAB_NAME, second_octet=19, third_base=free_third_octet())
     try:
-        result = orchestrate("schedule", str(path), "--daily", "02:30", state=state_dir)
+        result = orchestrate("schedule", "add", str(path), "--daily", "02:30", state=state_dir)
         assert result.returncode == 0, result.stderr
     finally:
         (CRON_DIR / f"{PREFIX}{LAB_NAME}").unlink(missing_ok=True)
@@ -91,7 +91,7 @@ def test_systemd_units_are_generated_and_verify(tmp_path: Path, state_dir: Path)
 
 def test_bad_time_is_refused(tmp_path: Path, state_dir: Path) -> None:
     path = write_lab(tmp_path, name=LAB_NAME, second_octet=19, third_base=free_third_octet())
-    result = orchestrate("schedule", str(path), "--daily", "25:99", state=state_dir)
+    result = orchestrate("schedule", "add", str(path), "--daily", "25:99", state=state_dir)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --daily: '25:99': expected a time HH:MM"
     assert not (CRON_DIR / f"{PREFIX}{LAB_NAME}").exists()

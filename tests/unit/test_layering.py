@@ -1,8 +1,10 @@
 """The orchestrator's architecture, checked from its imports: each sub-package imports only
 from the packages below it, so the layering cannot silently decay.
 
-    cli, ui  >  nightly  >  run  >  report, monitoring  >  results, lab  >  config  >  basics
-        >  errors
+    cli, ui  >  nightly  >  run  >  report, monitoring  >  results, lab  >  config  >  version
+        >  basics  >  errors
+
+(`version` asks git through `local` and finds the checkout through `paths`: a level of its own.)
 
 Packages on one level do not import each other. `agents` is below everything (the orchestrator
 may use its pure parts; it never imports the orchestrator).
@@ -28,6 +30,7 @@ LEVELS: list[set[str]] = [
     {"report", "monitoring"},
     {"results", "lab"},
     {"config"},
+    {"version"},
     BASICS,
     {"errors"},
 ]

@@ -78,3 +78,25 @@ def test_summary_line_and_payload_say_what_happened() -> None:
     payload = result.payload()
     assert payload["status"] == "regressed" and payload["summary"] == line
     assert payload["worse"] == result.worse
+
+
+def test_versions_that_changed_are_drift() -> None:
+    versions = {
+        "orchestrator": "0.1.0",
+        "revision": "aaaa",
+        "python": "3.11.7",
+        "dependencies": {"typer": "0.29.2", "rich": "15.0.0"},
+        "hosts": {"client1": {"httperf": "httperf-0.9.0"}},
+    }
+    base = {"revision": "aaaa", "settings": {"versions": versions}, "hosts": {}}
+    newer = {**versions, "dependencies": {"typer": "0.30.0", "rich": "15.0.0"}}
+    new = {"revision": "aaaa", "settings": {"versions": newer}, "hosts": {}}
+    assert environment_drift(base, base) == []
+    assert environment_drift(base, new) == ["typer 0.29.2 → 0.30.0"]
+    old = {"revision": "aaaa", "settings": {}, "hosts": {}}  # recorded before versions were kept
+    assert environment_drift(old, new) == []
+    hosts = {"client1": {"httperf": "httperf-0.9.0", "compiler": "gcc (Debian 12.2.0-14) 12.2.0"}}
+    moved = {"client1": {**hosts["client1"], "compiler": "gcc (Debian 14.2.0-19) 14.2.0"}}
+    assert environment_drift({"hosts": hosts}, {"hosts": moved}) == [
+        "client1 compiler gcc (Debian 12.2.0-14) 12.2.0 → gcc (Debian 14.2.0-19) 14.2.0"
+    ]

@@ -140,7 +140,7 @@ def test_report_and_compare_exit_statuses(tmp_path: Path, state_dir: Path) -> No
     rows = csv_rows(tmp_path / "reports" / base / "table1-one-byte-idle0.csv")
     assert {float(row["rate"]) for row in rows} == {1000.0}
     nothing = orchestrate("report", str(tmp_path / "empty"), state=state_dir)
-    assert nothing.returncode == 1 and "no results store here" in nothing.stderr
+    assert nothing.returncode == 2 and "no results store here" in nothing.stderr  # bad input
 
 
 def test_a_report_that_cannot_be_written_is_only_a_warning_at_the_end_of_up(
