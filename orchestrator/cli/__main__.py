@@ -1,0 +1,7 @@
+"""`python -m orchestrator.cli`, as the `orchestrate` script."""
+
+import sys
+
+from orchestrator.cli import main
+
+sys.exit(main())
