@@ -89,6 +89,8 @@ class FakeHosts:
         self.attempt += 1
         self.mechanism = shlex.split(command)[shlex.split(command).index("--mechanism") + 1]
         self.server_dead = False
+        if self.behaviour() == "start-times-out":  # SSH gave up: the server may well be running
+            return CommandResult(host.name, command, None, "", "", "timed out after 30 s", 30.0)
         return CommandResult(host.name, command, 0, "123", "", None, 0.1)
 
     def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
@@ -269,6 +271,18 @@ def test_a_dead_server_is_named_as_the_cause_not_its_symptoms(tmp_path: Path) ->
     assert [r.status for r in store.records] == ["failed"] * 3  # retries: 2
     reasons = [r.reason for r in store.records]
     assert all(r.startswith("server exited during the load run") for r in reasons), reasons
+
+
+def test_a_server_whose_start_timed_out_is_stopped_all_the_same(tmp_path: Path) -> None:
+    """A start that SSH gave up on may have left a server running: the point still stops it,
+    so the retry does not find the port taken."""
+    store, hosts = run_sweep(tmp_path, {1: "start-times-out"}, **ONE_POINT)
+    assert [r.status for r in store.records] == ["failed", "ok"]
+    assert "starting the server failed: timed out" in store.records[0].reason
+    first_stop = hosts.stopped[: len(hosts.stopped) // 2]
+    assert any(host == "server" and "server" in names for host, names, _ in first_stop), (
+        hosts.stopped
+    )
 
 
 def test_a_near_miss_is_measured_again_a_clear_shortfall_is_not(tmp_path: Path) -> None:
