@@ -70,6 +70,10 @@ def _table1(item: SyscallTable) -> str:
         ["server CPU utilisation over it", *(f"{c.utilisation:.0%}" for c in columns)],
         ["replies per run (server)", *(f"{c.replies:,.0f}" for c in columns)],
         ["epoll_ctl + epoll_ctlv calls per run", *(f"{c.interest_calls:,.0f}" for c in columns)],
+        [
+            "interest-set operations they carried",
+            *(maybe(c.interest_operations, ",.0f") for c in columns),
+        ],
         ["event-loop waits per run", *(f"{c.waits:,.0f}" for c in columns)],
         ["events returned per wait", *(maybe(c.events_per_wait, ".2f") for c in columns)],
         ["events acted on", *(maybe(c.handled_share, ".1%") for c in columns)],

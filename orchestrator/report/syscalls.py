@@ -81,6 +81,9 @@ class Column:
     window: float  # seconds the counters covered, per run (mean)
     replies: float  # per run (mean), the server's own count
     interest_calls: float  # epoll_ctl + epoll_ctlv per run
+    # Interest-set operations per run (one epoll-ctlv submission carries many): None from a
+    # server that does not count them apart from the calls.
+    interest_operations: float | None
     waits: float  # event-loop rounds per run: one wait each
     events_per_wait: float | None
     handled_share: float | None  # of the events returned, the share the server acted on
@@ -207,6 +210,7 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
             for p in points
         ]
     )
+    operations = [(p.get("server") or {}).get("epoll_operations") for p in points]
     return Column(
         mechanism=mechanism,
         runs=len(points),
@@ -215,6 +219,11 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
         window=mean(windows),
         replies=mean([float(p.get("server_replies") or 0) for p in points]),
         interest_calls=interest,
+        interest_operations=(
+            mean([float(sum(o.values())) for o in operations if o is not None])
+            if any(o is not None for o in operations) and (interest or any(operations))
+            else None
+        ),
         waits=rounds,
         events_per_wait=fired / rounds if rounds else None,
         handled_share=handled / fired if fired else None,

@@ -223,6 +223,32 @@ def test_table_1_is_percent_of_server_cpu_at_the_highest_all_ok_rate(tmp_path: P
     assert {r.syscall: r for r in chosen.rows}["read"].cells["select"].percent == 25.0
 
 
+def test_table_1_counts_interest_set_operations_apart_from_the_calls(tmp_path: Path) -> None:
+    """The paper compares epoll_ctlv's calls with epoll_ctl's: one ctlv submission carries many
+    operations, so the table shows both, and a server that does not count them shows none."""
+
+    def server(calls: dict[str, tuple[int, float]], operations: dict[str, float] | None) -> dict:
+        counted = {n: {"calls": float(c), "seconds": s} for n, (c, s) in calls.items()}
+        found = {"cpu_seconds": 2.0, "syscalls": counted, "totals": {}}
+        return found if operations is None else {**found, "epoll_operations": operations}
+
+    ctlv = {"epoll_ctlv": (700, 0.1), "epoll_ctl": (1000, 0.1)}
+    lt = {"epoll_ctl": (3000, 0.3)}
+    ops_ctlv = {"add/epoll_ctlv": 1000.0, "mod/epoll_ctlv": 1000.0, "del/epoll_ctl": 1000.0}
+    data = load(
+        tmp_path,
+        [
+            P("epoll-ctlv", 1000, 1000.0, syscalls=ctlv, server=server(ctlv, ops_ctlv)),
+            P("epoll-lt", 1000, 1000.0, syscalls=lt, server=server(lt, {"mod/epoll_ctl": 3e3})),
+            P("select", 1000, 1000.0, syscalls={"select": (90, 0.1)}, server=server({}, {})),
+        ],
+    )
+    columns = {c.mechanism: c for c in syscall_table(data, "one-byte", 0, "inf").columns}
+    assert columns["epoll-ctlv"].interest_calls < columns["epoll-ctlv"].interest_operations
+    assert columns["epoll-lt"].interest_calls == columns["epoll-lt"].interest_operations
+    assert columns["select"].interest_operations is None
+
+
 def test_table_1_averages_repetitions_and_says_when_no_rate_qualifies(tmp_path: Path) -> None:
     data = load(
         tmp_path,
