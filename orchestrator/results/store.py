@@ -221,7 +221,8 @@ class Store:
                 "measure_seconds": record.measure_seconds,
                 "cooldown_seconds": record.cooldown_seconds,
                 "cooldown_left": _json(record.cooldown_left),
-                "phases": _json(record.phases),
+                # In the order they happened (not sorted): the order is part of the story.
+                "phases": json.dumps(record.phases),
                 **{name: summary.get(name) for name in SUMMARY_FIELDS},
                 "errors": _json(summary.get("errors", {})),
                 "agents": _json(record.agents),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -56,6 +57,15 @@ def test_a_point_round_trips(tmp_path: Path) -> None:
     assert row["cooldown_left"] == {"client1": 3} and row["accept_limit"] == "inf"
     assert store.syscalls(sweep) == {POINT.key: {"epoll_wait": (120, 0.25), "read": (9990, 0.5)}}
     assert store.done_keys(sweep) == {POINT.key}
+
+
+def test_a_points_phases_come_back_in_the_order_they_happened(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    phases = {"start": 0.3, "warmup": 1.6, "measure": 5.2, "stop": 0.4, "cooldown": 2.5}
+    store.record_point(sweep, dataclasses.replace(record(), phases=phases))
+    [row] = store.points(sweep)
+    assert list(row["phases"]) == list(phases)  # not alphabetical: start before cooldown
 
 
 def test_retry_replaces_the_point_but_keeps_every_attempt(tmp_path: Path) -> None:
