@@ -359,6 +359,7 @@ class Terminal:
                 _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
             ),
             ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
+            ("time per phase (mean)", _phases(summary.phase_seconds_mean)),
             ("results", str(results)),
         ]
         for name, value in rows:
@@ -405,6 +406,10 @@ class _Tee:
 
     def isatty(self) -> bool:
         return False
+
+
+def _phases(means: dict[str, float]) -> str:
+    return "  ".join(f"{name} {seconds:.1f} s" for name, seconds in means.items()) or "-"
 
 
 def _pair(first: float | None, second: float | None) -> str:
