@@ -85,6 +85,9 @@ class Experiment:
     # time blocked), "cpu" (the paper's CPU profile; costs the server ~30 % more CPU per reply,
     # so for a profiling sweep of its own), or "none".
     syscall_timing: str = "wall"
+    # `rates: {to: auto}`: each curve climbs `rates` only until it saturates or its clients
+    # become the limit (`orchestrator.run.knee`); `rates` is then the ladder's upper bound.
+    knee: bool = False
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,20 @@ def test_unknown_mechanism_and_workload(tmp_path: Path) -> None:
     )
 
 
+def test_a_knee_search_climbs_a_bounded_ladder(tmp_path: Path) -> None:
+    auto = {"from": 1000, "to": "auto", "step": 500, "max": 3000}
+    lab = load_lab(write_lab(tmp_path, lab_changes=experiment(rates=auto)), routes=NO_ROUTES)
+    assert lab.experiment.knee
+    assert lab.experiment.rates == (1000, 1500, 2000, 2500, 3000)
+    del auto["max"]  # without a bound of its own, a fixed number of steps
+    lab = load_lab(write_lab(tmp_path, lab_changes=experiment(rates=auto)), routes=NO_ROUTES)
+    assert lab.experiment.knee and len(lab.experiment.rates) == 20
+    assert lab.experiment.rates[-1] == 1000 + 19 * 500
+    fixed = {"from": 1000, "to": 3000, "step": 500}
+    lab = load_lab(write_lab(tmp_path, lab_changes=experiment(rates=fixed)), routes=NO_ROUTES)
+    assert not lab.experiment.knee
+
+
 @pytest.mark.parametrize(
     ("rates", "where"),
     [
@@ -150,6 +164,16 @@ def test_unknown_mechanism_and_workload(tmp_path: Path) -> None:
         ([-5], "experiment.rates[0]: -5: expected a positive number"),
         ({"from": 100, "to": 50, "step": 10}, "experiment.rates.to: 50: expected a rate >= from"),
         ({"from": 100, "to": 500, "step": 0}, "experiment.rates.step: 0: expected a positive"),
+        (
+            {"from": 100, "to": "automatic", "step": 10},
+            "experiment.rates.to: 'automatic': expected a positive number or 'auto'",
+        ),
+        ({"from": 100, "to": "auto", "step": -10}, "experiment.rates.step: -10: expected a pos"),
+        (
+            {"from": 100, "to": "auto", "step": 10, "max": 50},
+            "experiment.rates.max: 50: expected a rate >= from (100)",
+        ),
+        ({"from": 100, "to": 500, "step": 10, "max": 900}, "experiment.rates.max: only with to"),
     ],
 )
 def test_non_positive_rates(tmp_path: Path, rates: Any, where: str) -> None:
