@@ -359,8 +359,10 @@ class Terminal:
                 _pair(summary.overhead_seconds_mean, summary.overhead_seconds_max),
             ),
             ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
+            ("client capacity", summary.client_capacity or "not measured"),
             ("results", str(results)),
         ]
+        rows[-1:-1] = [("curve ended", ending) for ending in summary.curve_endings]
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)
