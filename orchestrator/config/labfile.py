@@ -35,6 +35,7 @@ SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
 MAX_RATE_POINTS = 1000
 AUTO = "auto"  # rates: {to: auto}: the knee search
+AUTO_KEYS = ("max", "repeat_top")  # the knee search's own keys
 AUTO_RATES = 20  # rates a knee search climbs at most when its `max` is not given
 MAX_POINTS = 1_000_000  # points of a plan; the paper's full protocol has 1,680
 MAX_REPETITIONS = 1000
@@ -182,6 +183,8 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     )
     rated = _rates(checker, *item("rates"))
     rates, knee = rated if rated is not None else (None, False)
+    spec = section.get("rates")
+    repeat_top = spec.get("repeat_top") if knee and isinstance(spec, dict) else None
     duration = (
         checker.duration(*item("duration"), allow_zero=False) if "duration" in section else None
     )
@@ -235,6 +238,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         accept_limits=tuple(None if limit == "inf" else int(limit) for limit in accept_limits),
         rates=rates,
         knee=knee,
+        repeat_top=repeat_top,
         duration=duration,
         warmup=warmup,
         repetitions=repetitions,
@@ -275,7 +279,7 @@ def _rate_range(
     checker: Checker, path: FieldPath, spec: dict[str, Any]
 ) -> tuple[tuple[float, ...], bool] | None:
     keys = ("from", "to", "step")
-    if checker.mapping(path, spec, (*keys, "max"), required=keys) is None:
+    if checker.mapping(path, spec, (*keys, *AUTO_KEYS), required=keys) is None:
         return None
     if any(key not in spec for key in keys):
         return None
@@ -283,8 +287,14 @@ def _rate_range(
     if not auto and isinstance(spec["to"], str):
         checker.fail((*path, "to"), spec["to"], f"expected a positive number or '{AUTO}'")
         return None
-    if "max" in spec and not auto:
-        checker.fail_plain((*path, "max"), f"only with to: {AUTO} (the knee search's bound)")
+    for key in AUTO_KEYS:
+        if key in spec and not auto:
+            checker.fail_plain((*path, key), f"only with to: {AUTO} (the knee search)")
+            return None
+    if (
+        "repeat_top" in spec
+        and checker.integer((*path, "repeat_top"), spec["repeat_top"], 1) is None
+    ):
         return None
     start = checker.positive_number((*path, "from"), spec["from"])
     step = checker.positive_number((*path, "step"), spec["step"])

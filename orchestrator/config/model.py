@@ -88,6 +88,9 @@ class Experiment:
     # `rates: {to: auto}`: each curve climbs `rates` only until it saturates or its clients
     # become the limit (`orchestrator.run.knee`); `rates` is then the ladder's upper bound.
     knee: bool = False
+    # With `knee`: repetitions after the first measure only the top `repeat_top` rates that the
+    # first reached on each curve (the CIs where the findings are judged), not the whole climb.
+    repeat_top: int | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ ascending rate (the plan's order). `curve_end` decides, from the final outcome o
                      offered rate (the report's own criterion): the knee is behind it
     upper bound      neither, and the ladder's top rate was measured (`finish`)
 
+With `repeat_top: K`, a repetition after the first climbs no ladder of its own: it measures again
+the K highest rates the first repetition ran on that curve (the rates the findings are judged
+at, now with CIs), and ends there ("top repeated") unless it ended earlier by the rules above.
+
 A failed point says nothing either way and neither ends nor resets a curve. The ending is a pure
 function of the stored points, so a resumed sweep finds every decision again; the endings are
 also written to the sweep's settings (`settings()`) for the report and `up`'s summary.
@@ -28,9 +32,11 @@ from typing import Any
 
 from orchestrator.config.plan import Point, accept_label
 from orchestrator.report.data import TRACKING, served_fraction
+from orchestrator.report.reach import describe_capacity
 from orchestrator.results.records import PointRecord
 
 SATURATED, CLIENT_LIMITED, BOUND = "saturated", "client-limited", "upper bound"
+REPEATED = "top repeated"  # a later repetition that measured again the first one's top rates
 SATURATED_POINTS = 2  # points in a row below TRACKING that end a curve
 
 CurveKey = tuple[str, int, str, str, int]  # workload, idle, accept-limit, mechanism, repetition
@@ -87,15 +93,26 @@ class Curves:
     """The knee search's state over a sweep (see the module docstring). Disabled, it records
     outcomes (for the clients' capacity) but never skips a point."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, repeat_top: int | None = None) -> None:
         self.enabled = enabled
+        self.repeat_top = repeat_top if enabled else None
         self.outcomes: dict[CurveKey, list[Outcome]] = {}
         self.endings: dict[CurveKey, Ending] = {}
         self.offered: list[tuple[str, float, float | None]] = []  # status, target, issued
 
     def skip(self, point: Point) -> bool:
-        """Whether `point` lies beyond the end of its curve."""
-        return self.enabled and curve_key(point) in self.endings
+        """Whether `point` lies beyond the end of its curve (or, repeating the first
+        repetition's top, below that top)."""
+        key = curve_key(point)
+        if not self.enabled or key in self.endings:
+            return self.enabled
+        return bool(self.repeat_top) and point.repetition > 1 and point.rate not in self.top(key)
+
+    def top(self, key: CurveKey) -> list[float]:
+        """The `repeat_top` highest rates the first repetition of `key`'s curve ran."""
+        first = (*key[:4], 1)
+        rates = sorted({outcome.rate for outcome in self.outcomes.get(first, [])})
+        return rates[-(self.repeat_top or 1) :]
 
     def add(
         self, point: Point, status: str, served: float, issued: float | None = None
@@ -137,16 +154,22 @@ class Curves:
             self.add(point, row["status"], share, _float(row.get("request_rate")))
 
     def finish(self, plan: Sequence[Point], done: set[str]) -> None:
-        """Curves that ran their top rate without ending reached the ladder's upper bound."""
+        """Curves that ran their top rate without ending reached the ladder's upper bound (or,
+        repeating the first repetition's top, that top)."""
         if not self.enabled:
             return
+        tops: dict[CurveKey, float] = {}
         for point in plan:
             key = curve_key(point)
-            if (
-                key not in self.endings
-                and point.key in done
-                and point.rate == max(p.rate for p in plan if curve_key(p) == key)
-            ):
+            tops[key] = max(tops.get(key, 0.0), point.rate)
+        for point in plan:
+            key = curve_key(point)
+            if key in self.endings or point.key not in done:
+                continue
+            if self.repeat_top and point.repetition > 1:
+                if point.rate == max(self.top(key), default=None):
+                    self.endings[key] = Ending(REPEATED, point.rate)
+            elif point.rate == tops[key]:
                 self.endings[key] = Ending(BOUND, point.rate)
 
     def capacity(self) -> ClientCapacity:
@@ -202,19 +225,13 @@ def client_capacity(offered: Iterable[tuple[str, float, float | None]]) -> Clien
     )
 
 
-def describe_capacity(recorded: Mapping[str, Any]) -> str:
-    """The clients' capacity as recorded in a sweep's settings, as one sentence."""
-    kept, behind, issued = (recorded.get(k) for k in ("kept_up", "fell_behind", "issued"))
-    if behind is None:
-        if kept is None:
-            return "not measured (no point was measured)"
-        return f"not reached: the clients kept up at every rate run (up to {kept:,.0f} requests/s)"
-    text = f"the clients fell behind at {behind:,.0f} requests/s"
-    if issued is not None:
-        text += f" (issued {issued:,.0f}/s there)"
-    if kept is not None:
-        text += f"; kept up at up to {kept:,.0f}"
-    return text
+def upper_bound(points: Sequence[Point], repeat_top: int | None) -> list[Point]:
+    """The points a knee search runs at most: every rate of the first repetition, and of the
+    later ones every rate (or only the ladder's `repeat_top` highest)."""
+    if not repeat_top:
+        return list(points)
+    ladder = sorted({point.rate for point in points})[-repeat_top:]
+    return [p for p in points if p.repetition == 1 or p.rate in ladder]
 
 
 def served(record: PointRecord) -> float:

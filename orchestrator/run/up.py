@@ -208,7 +208,7 @@ def _sweep(
     todo: list[tuple[int, Point]] = [
         (seq, point) for seq, point in enumerate(plan) if point.key not in done
     ]
-    curves = Curves(enabled=lab.experiment.knee)
+    curves = Curves(lab.experiment.knee, lab.experiment.repeat_top)
     if done:
         curves.restore(store.points(sweep.id))  # the curves that ended before, ended again
         view.info(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {len(plan)} done")

@@ -6,18 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.config.plan import Point
+from orchestrator.report.reach import describe_capacity, ending_rows, reach_section
 from orchestrator.results.records import PointRecord
 from orchestrator.results.store import Store
 from orchestrator.run.knee import (
     BOUND,
     CLIENT_LIMITED,
+    REPEATED,
     SATURATED,
     Curves,
     Ending,
     Outcome,
     client_capacity,
     curve_end,
-    describe_capacity,
+    upper_bound,
 )
 from tests.support.report_stores import new_sweep
 
@@ -114,3 +116,44 @@ def test_the_clients_capacity_is_bracketed_by_the_agents_verdicts() -> None:
     never = client_capacity([("ok", 1000, 1000)])
     assert never.fell_behind is None and "not reached" in never.describe()
     assert "not measured" in describe_capacity({})
+
+
+def test_the_report_shows_each_curves_ending_per_repetition() -> None:
+    curves = Curves(enabled=True)
+    curves.add(point("select", 1000), "ok", 0.7)
+    curves.add(point("select", 2000), "ok", 0.6)
+    curves.add(point("select", 1000, repetition=2), "client-limited", 0.7, 800.0)
+    curves.add(point("epoll-et", 1000), "ok", 1.0)
+    settings = curves.settings()
+    repetitions, rows = ending_rows(settings)
+    assert repetitions == ["rep=1", "rep=2"]
+    assert rows == [
+        ["one-byte", "0", "inf", "select", "saturated at 2,000", "client-limited at 1,000"]
+    ]
+    page = reach_section(settings, knee=True)
+    assert "saturated at 2,000" in page and "fell behind at 1,000" in page
+    assert "Knee search" not in reach_section(settings, knee=False)
+
+
+def test_later_repetitions_measure_again_only_the_top_the_first_reached() -> None:
+    curves = Curves(enabled=True, repeat_top=2)
+    plan = [point("select", rate, rep) for rep in (1, 2) for rate in (1000, 2000, 3000, 4000)]
+    run = []
+    for p in plan:
+        if curves.skip(p):
+            continue
+        run.append((p.repetition, p.rate))
+        curves.add(p, "client-limited" if p.rate == 3000 else "ok", 1.0)
+    # the first climbs until its clients fell behind at 3,000; the second repeats 2,000-3,000
+    assert run == [(1, 1000), (1, 2000), (1, 3000), (2, 2000), (2, 3000)]
+    assert len(upper_bound(plan, 2)) == 6 and len(upper_bound(plan, None)) == 8
+
+
+def test_a_repetition_that_repeated_the_top_says_so() -> None:
+    curves = Curves(enabled=True, repeat_top=1)
+    plan = [point("select", rate, rep) for rep in (1, 2) for rate in (1000, 2000)]
+    for p in plan:
+        if not curves.skip(p):
+            curves.add(p, "ok", 1.0)
+    curves.finish(plan, {p.key for p in plan})
+    assert [e.reason for _, e in sorted(curves.endings.items())] == [BOUND, REPEATED]

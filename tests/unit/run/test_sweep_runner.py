@@ -221,7 +221,12 @@ def run_sweep(
     plan = expand(lab.experiment, seed=1)
     plan = plan if whole_plan else plan[:1]
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, len(plan), "manual")
-    runner.run(sweep, list(enumerate(plan)), len(plan), Curves(enabled=lab.experiment.knee))
+    runner.run(
+        sweep,
+        list(enumerate(plan)),
+        len(plan),
+        Curves(lab.experiment.knee, lab.experiment.repeat_top),
+    )
     return store, hosts
 
 
@@ -331,7 +336,12 @@ def test_start_lateness_is_the_latest_of_warm_up_and_measurement() -> None:
 
 
 # Every faked point serves 8 x 194 = 1,551 replies/s, whatever it is offered.
-LADDER = {**ONE_POINT, "idle_connections": (0,), "rates": (1000.0, 1500.0, 2000.0, 2500.0, 3000.0)}
+LADDER = {
+    **ONE_POINT,
+    "idle_connections": (0,),
+    "rates": (1000.0, 1500.0, 2000.0, 2500.0, 3000.0),
+    "repetitions": 1,
+}
 
 
 def test_a_knee_search_stops_a_curve_after_two_points_that_fell_behind(tmp_path: Path) -> None:
