@@ -363,6 +363,8 @@ class Terminal:
             ("results", str(results)),
         ]
         rows[-1:-1] = [("curve ended", ending) for ending in summary.curve_endings]
+        if summary.skipped:
+            rows.insert(1, ("points past their curve's end", f"{summary.skipped} (not run)"))
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)

@@ -132,3 +132,4 @@ class SweepSummary:
     interrupted: bool = False
     client_capacity: str = ""  # what the load agents' verdicts say of it (run.knee), a sentence
     curve_endings: tuple[str, ...] = ()  # "curve: saturated at 12,000 requests/s" (knee search)
+    skipped: int = 0  # points of the plan past the end of their curve, not run (knee search)

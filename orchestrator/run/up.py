@@ -234,6 +234,7 @@ def _sweep(
         outcome.summary,
         client_capacity=curves.capacity().describe(),
         curve_endings=tuple(curves.describe()),
+        skipped=len({p.key for _, p in todo} - {r.point.key for r in outcome.records}),
     )
     store.finish_sweep(sweep.id, status, outcome.summary)
     view.sweep_done(sweep, outcome.summary, store.path)
