@@ -16,8 +16,8 @@ ascending rate (the plan's order). `curve_end` decides, from the final outcome o
     upper bound      neither, and the ladder's top rate was measured (`finish`)
 
 With `repeat_top: K`, a repetition after the first climbs no ladder of its own: it measures again
-the K highest rates the first repetition ran on that curve (the rates the findings are judged
-at, now with CIs), and ends there ("top repeated") unless it ended earlier by the rules above.
+the K highest rates the first repetition measured ok on that curve (the rates the findings are
+judged at, now with CIs), and ends there ("top repeated") unless it ended earlier as above.
 
 A failed point says nothing either way and neither ends nor resets a curve. The ending is a pure
 function of the stored points, so a resumed sweep finds every decision again; the endings are
@@ -109,9 +109,11 @@ class Curves:
         return bool(self.repeat_top) and point.repetition > 1 and point.rate not in self.top(key)
 
     def top(self, key: CurveKey) -> list[float]:
-        """The `repeat_top` highest rates the first repetition of `key`'s curve ran."""
+        """The `repeat_top` highest rates the first repetition of `key`'s curve measured ok
+        (a client-limited rate measured again would be the clients' result again)."""
         first = (*key[:4], 1)
-        rates = sorted({outcome.rate for outcome in self.outcomes.get(first, [])})
+        ran = self.outcomes.get(first, [])
+        rates = sorted({outcome.rate for outcome in ran if outcome.status == "ok"})
         return rates[-(self.repeat_top or 1) :]
 
     def add(
