@@ -224,6 +224,12 @@ def _statistics(report: Report) -> str:
             "mean, with that interval; its saturation rate is found in each repetition, then "
             "averaged."
         )
+    top = data.experiment.get("repeat_top") if data.experiment.get("knee") else None
+    if repetitions > 1 and top:
+        text += (
+            f" Knee search: only the top {top} rates each curve measured ok in its first "
+            "repetition were measured again; the rates below them are single runs."
+        )
     if spreads:
         text += (
             f" Spread between repetitions of a point (coefficient of variation of the reply "
