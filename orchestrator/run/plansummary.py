@@ -71,7 +71,9 @@ class PlanSummary:
                 " 95 % served) or its clients fell behind; the counts and time below are for"
                 " every curve reaching the top"
                 + (
-                    f"; later repetitions measure only the top {self.repeat_top} rates again"
+                    "; later repetitions measure only the top"
+                    + (f" {self.repeat_top} rates" if self.repeat_top > 1 else " rate")
+                    + " again"
                     if self.repeat_top
                     else ""
                 )

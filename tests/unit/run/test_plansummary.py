@@ -101,4 +101,4 @@ def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
     )
     summary = plan_summary(load_lab(path))
     assert len(summary.points) == 2 * 2 * (4 + 1)
-    assert "only the top 1 rates again" in "\n".join(summary.describe())
+    assert "only the top rate again" in "\n".join(summary.describe())
