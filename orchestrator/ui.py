@@ -360,8 +360,12 @@ class Terminal:
             ),
             ("cooldown per point (mean)", _pair(summary.cooldown_seconds_mean, None)),
             ("time per phase (mean)", _phases(summary.phase_seconds_mean)),
+            ("client capacity", summary.client_capacity or "not measured"),
             ("results", str(results)),
         ]
+        rows[-1:-1] = [("curve ended", ending) for ending in summary.curve_endings]
+        if summary.skipped:
+            rows.insert(1, ("points past their curve's end", f"{summary.skipped} (not run)"))
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)

@@ -34,6 +34,9 @@ from orchestrator.errors import ConfigError
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
 MAX_RATE_POINTS = 1000
+AUTO = "auto"  # rates: {to: auto}: the knee search
+AUTO_KEYS = ("max", "repeat_top")  # the knee search's own keys
+AUTO_RATES = 20  # rates a knee search climbs at most when its `max` is not given
 MAX_POINTS = 1_000_000  # points of a plan; the paper's full protocol has 1,680
 MAX_REPETITIONS = 1000
 MAX_IDLE_CONNECTIONS = 1_000_000
@@ -178,7 +181,10 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         section.get("accept_limits", ["inf"]),
         lambda p, v: _accept_limit(checker, p, v),
     )
-    rates = _rates(checker, *item("rates"))
+    rated = _rates(checker, *item("rates"))
+    rates, knee = rated if rated is not None else (None, False)
+    spec = section.get("rates")
+    repeat_top = spec.get("repeat_top") if knee and isinstance(spec, dict) else None
     duration = (
         checker.duration(*item("duration"), allow_zero=False) if "duration" in section else None
     )
@@ -231,6 +237,8 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         idle_connections=idle,
         accept_limits=tuple(None if limit == "inf" else int(limit) for limit in accept_limits),
         rates=rates,
+        knee=knee,
+        repeat_top=repeat_top,
         duration=duration,
         warmup=warmup,
         repetitions=repetitions,
@@ -253,37 +261,62 @@ def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | 
     return checker.integer(path, value, minimum=1)
 
 
-def _rates(checker: Checker, path: FieldPath, value: Any) -> tuple[float, ...] | None:
+def _rates(checker: Checker, path: FieldPath, value: Any) -> tuple[tuple[float, ...], bool] | None:
+    """(rates ascending, knee search): a list, `{from, to, step}`, or `{from, to: auto, step,
+    max}`, the rates a curve climbs until it saturates or the clients limit it (`run.knee`)."""
     if isinstance(value, dict):
-        spec = checker.mapping(path, value, ("from", "to", "step"), required=("from", "to", "step"))
-        if spec is None or any(key not in spec for key in ("from", "to", "step")):
-            return None
-        start = checker.positive_number((*path, "from"), spec["from"])
-        stop = checker.positive_number((*path, "to"), spec["to"])
-        step = checker.positive_number((*path, "step"), spec["step"])
-        if start is None or stop is None or step is None:
-            return None
-        if stop < start:
-            checker.fail(
-                (*path, "to"), spec["to"], f"expected a rate >= from ({show(spec['from'])})"
-            )
-            return None
-        count = int((stop - start) / step + 1e-9) + 1
-        if count > MAX_RATE_POINTS:
-            checker.fail(
-                (*path, "step"),
-                spec["step"],
-                f"expands to {count} rates; expected at most {MAX_RATE_POINTS}",
-            )
-            return None
-        return tuple(start + index * step for index in range(count))
+        return _rate_range(checker, path, value)
     rates = checker.each(path, value, checker.positive_number)
     if rates is None:
         if not isinstance(value, list):
             checker.problems[-1] += " or a mapping {from, to, step}"
         return None
     checker.unique(path, rates)
-    return tuple(sorted(rates))
+    return tuple(sorted(rates)), False
+
+
+def _rate_range(
+    checker: Checker, path: FieldPath, spec: dict[str, Any]
+) -> tuple[tuple[float, ...], bool] | None:
+    keys = ("from", "to", "step")
+    if checker.mapping(path, spec, (*keys, *AUTO_KEYS), required=keys) is None:
+        return None
+    if any(key not in spec for key in keys):
+        return None
+    auto = spec["to"] == AUTO
+    if not auto and isinstance(spec["to"], str):
+        checker.fail((*path, "to"), spec["to"], f"expected a positive number or '{AUTO}'")
+        return None
+    for key in AUTO_KEYS:
+        if key in spec and not auto:
+            checker.fail_plain((*path, key), f"only with to: {AUTO} (the knee search)")
+            return None
+    if (
+        "repeat_top" in spec
+        and checker.integer((*path, "repeat_top"), spec["repeat_top"], 1) is None
+    ):
+        return None
+    start = checker.positive_number((*path, "from"), spec["from"])
+    step = checker.positive_number((*path, "step"), spec["step"])
+    bound = "max" if auto else "to"
+    if auto and "max" not in spec:
+        stop = None if start is None or step is None else start + (AUTO_RATES - 1) * step
+    else:
+        stop = checker.positive_number((*path, bound), spec[bound])
+    if start is None or stop is None or step is None:
+        return None
+    if stop < start:
+        checker.fail((*path, bound), spec[bound], f"expected a rate >= from ({show(spec['from'])})")
+        return None
+    count = int((stop - start) / step + 1e-9) + 1
+    if count > MAX_RATE_POINTS:
+        checker.fail(
+            (*path, "step"),
+            spec["step"],
+            f"expands to {count} rates; expected at most {MAX_RATE_POINTS}",
+        )
+        return None
+    return tuple(start + index * step for index in range(count)), auto
 
 
 def _cooldown(checker: Checker, value: Any) -> float | None:

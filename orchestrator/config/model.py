@@ -85,6 +85,12 @@ class Experiment:
     # time blocked), "cpu" (the paper's CPU profile; costs the server ~30 % more CPU per reply,
     # so for a profiling sweep of its own), or "none".
     syscall_timing: str = "wall"
+    # `rates: {to: auto}`: each curve climbs `rates` only until it saturates or its clients
+    # become the limit (`orchestrator.run.knee`); `rates` is then the ladder's upper bound.
+    knee: bool = False
+    # With `knee`: repetitions after the first measure only the top `repeat_top` rates that the
+    # first reached on each curve (the CIs where the findings are judged), not the whole climb.
+    repeat_top: int | None = None
 
 
 @dataclass(frozen=True)

@@ -262,15 +262,21 @@ class Curve:
     def _per_repetition(self) -> list[float | tuple[str, float]]:
         """Each repetition's saturation: a rate, or ("below" | "above" | "inconclusive", rate)."""
         highest = max((point.rate for point in self.points), default=0.0)
+        lowest = min((point.rate for point in self.points), default=0.0)
         outcomes: list[float | tuple[str, float]] = []
         for repetition in self.repetitions:
             ok = self.ok_runs(repetition)
             if not ok:
                 continue
             found = saturation_of(ok)
+            # A repetition that measured only the top of the curve (knee search, repeat_top)
+            # and did not track there says nothing of where below its first rate it stopped.
+            partial = min(r.target_rate for r in self.runs if r.repetition == repetition) > lowest
             if found is None:
                 last = ok[-1].target_rate
                 outcomes.append(("above" if last == highest else "inconclusive", last))
+            elif not ok[0].tracks and partial:
+                continue
             elif not ok[0].tracks:
                 outcomes.append(("below", ok[0].target_rate))
             else:

@@ -24,6 +24,7 @@ from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
 from orchestrator.report.htmltable1 import table1_section
+from orchestrator.report.reach import reach_section
 from orchestrator.results.records import PHASES
 
 VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails"}
@@ -42,6 +43,7 @@ def report_page(
         _header(report),
         '<nav><a href="#findings">Findings</a><a href="#figures">Figures</a>'
         '<a href="#table1">Table 1</a><a href="#idle">Idle connections</a>'
+        '<a href="#reach">Reach</a>'
         '<a href="#statistics">Statistics</a><a href="#phases">Time per phase</a>'
         '<a href="#lab">The lab</a>'
         '<a href="#points">Every point</a></nav>',
@@ -50,6 +52,7 @@ def report_page(
         figures_section(report, pngs),
         table1_section(report),
         _idle(report),
+        reach_section(data.settings, bool(data.experiment.get("knee"))),
         _statistics(report),
         _phases(report),
         lab_section(details),
@@ -220,6 +223,12 @@ def _statistics(report: Report) -> str:
             " with a 95 % confidence interval (Student t). A curve's peak is its best rate's "
             "mean, with that interval; its saturation rate is found in each repetition, then "
             "averaged."
+        )
+    top = data.experiment.get("repeat_top") if data.experiment.get("knee") else None
+    if repetitions > 1 and top:
+        text += (
+            f" Knee search: only the top {top} rates each curve measured ok in its first "
+            "repetition were measured again; the rates below them are single runs."
         )
     if spreads:
         text += (

@@ -130,3 +130,6 @@ class SweepSummary:
     cooldown_seconds_mean: float | None = None
     phase_seconds_mean: dict[str, float] = field(default_factory=dict)  # over points that had it
     interrupted: bool = False
+    client_capacity: str = ""  # what the load agents' verdicts say of it (run.knee), a sentence
+    curve_endings: tuple[str, ...] = ()  # "curve: saturated at 12,000 requests/s" (knee search)
+    skipped: int = 0  # points of the plan past the end of their curve, not run (knee search)

@@ -172,6 +172,16 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE sweeps SET status = ? WHERE id = ?", (status, sweep_id))
 
+    def update_settings(self, sweep_id: str, values: Mapping[str, Any]) -> None:
+        """Add or replace top-level keys of a sweep's settings (what the sweep learnt as it
+        ran: where each curve ended, the clients' capacity), in one transaction."""
+        with self.transaction() as db:
+            row = db.execute("SELECT settings FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+            if row is None:
+                raise TestbedError(f"{self.path}: no sweep '{sweep_id}'")
+            settings = {**json.loads(row["settings"] or "{}"), **values}
+            db.execute("UPDATE sweeps SET settings = ? WHERE id = ?", (_json(settings), sweep_id))
+
     def finish_sweep(
         self, sweep_id: str, status: str, summary: SweepSummary, now: float | None = None
     ) -> None:

@@ -22,6 +22,7 @@ from orchestrator.config.plan import Point, expand
 from orchestrator.results.records import FINAL_STATUSES
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
+from orchestrator.run.knee import upper_bound
 
 DEFAULT_OVERHEAD = 30.0  # seconds per point beyond warm-up and measurement, when none measured
 MEASURED, DEFAULT = "measured", "default"
@@ -41,6 +42,8 @@ class PlanSummary:
     basis: str  # MEASURED (from `measured_points` of sweep `measured_sweep`) or DEFAULT
     measured_points: int = 0
     measured_sweep: str | None = None
+    knee: bool = False  # a knee search: `points` is its upper bound (every curve to the top)
+    repeat_top: int | None = None
 
     @property
     def estimated_seconds(self) -> float:
@@ -58,7 +61,23 @@ class PlanSummary:
 
     def describe(self) -> list[str]:
         """The summary as lines for the terminal."""
-        lines = [f"plan of lab {self.lab}: {len(self.points)} points"]
+        at_most = "at most " if self.knee else ""
+        lines = [f"plan of lab {self.lab}: {at_most}{len(self.points)} points"]
+        if self.knee:
+            rates = sorted({p.rate for p in self.points})
+            lines.append(
+                f"  knee search: each curve climbs {len(rates)} rates, {rates[0]:,.0f} to"
+                f" {rates[-1]:,.0f} requests/s, and stops once it saturated (two points below"
+                " 95 % served) or its clients fell behind; the counts and time below are for"
+                " every curve reaching the top"
+                + (
+                    "; later repetitions measure only the top"
+                    + (f" {self.repeat_top} rates" if self.repeat_top > 1 else " rate")
+                    + " again"
+                    if self.repeat_top
+                    else ""
+                )
+            )
         for name, counter in self.counts().items():
             values = ", ".join(f"{value} ({n})" for value, n in counter.items())
             lines.append(f"  {name}: {values}")
@@ -76,7 +95,7 @@ class PlanSummary:
                 " finished point yet"
             )
         lines.append(
-            f"  estimated wall time: {_duration(self.estimated_seconds)}"
+            f"  estimated wall time: {at_most}{_duration(self.estimated_seconds)}"
             f" ({self.per_point_seconds:.0f} s per point: warm-up + measurement + {where})"
         )
         return lines
@@ -87,6 +106,8 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
     new sweep even if one is unfinished (`up --new`)."""
     experiment = lab.experiment
     points = tuple(expand(experiment, experiment.seed or 0))
+    if experiment.knee:
+        points = tuple(upper_bound(points, experiment.repeat_top))
     store_path = lab.results_directory / STORE_FILE
     overhead, measured, sweep_id, resumes, done = DEFAULT_OVERHEAD, 0, None, None, 0
     if store_path.exists():
@@ -112,6 +133,8 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
         basis=MEASURED if measured else DEFAULT,
         measured_points=measured,
         measured_sweep=sweep_id,
+        knee=experiment.knee,
+        repeat_top=experiment.repeat_top,
     )
 
 

@@ -2,7 +2,7 @@
 
     runner = SweepRunner(lab, remote, store, observer)
     workloads = runner.prepare_workloads()
-    outcome = runner.run(sweep, plan)      # plan: the points still to run, in run order
+    outcome = runner.run(sweep, plan, total, curves)  # plan: points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
     start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
@@ -17,11 +17,11 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
-A point that fails (a host unreachable, an agent or the server dying, an overrun) is stored as
-failed with its reason and retried up to `experiment.retries` times; the sweep goes on. So is a
-client-limited point whose clients only just fell behind their schedule (`summary.near_miss`);
-every attempt is kept in the store. Ctrl-C stops the point in progress, stores it as
-interrupted, stops everything on the hosts and re-raises.
+A failed point (a host unreachable, an agent or the server dying, an overrun) is stored with
+its reason and retried up to `experiment.retries` times, as is a client-limited point whose
+clients only just fell behind (`summary.near_miss`); every attempt is stored. Ctrl-C stores the
+point in progress as interrupted, stops everything on the hosts and re-raises. With `curves`
+(`run.knee`), points beyond the end of their curve are skipped.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, servermetrics
 from orchestrator.run.hostproc import THEN, HostProcesses
+from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
     LOAD,
     WARMUP_GAP,
@@ -164,13 +165,17 @@ class SweepRunner:
             }
         return workloads
 
-    def run(self, sweep: Sweep, plan: list[tuple[int, Point]], total: int) -> SweepOutcome:
-        """Run `plan` ([(seq, point)], the points not yet done) and store every attempt."""
+    def run(
+        self, sweep: Sweep, plan: list[tuple[int, Point]], total: int, curves: Curves | None = None
+    ) -> SweepOutcome:
+        """Run `plan` ([(seq, point)] not yet done), storing every attempt; see the docstring."""
         outcome = SweepOutcome()
         started = self.clock()
         self.observer.sweep_started(sweep, total, total - len(plan))
         try:
             for seq, point in plan:
+                if curves is not None and curves.skip(point):
+                    continue
                 for attempt in range(1, self.experiment.retries + 2):
                     self.observer.point_started(seq, point, attempt)
                     record = self.run_point(seq, point, attempt)
@@ -179,6 +184,8 @@ class SweepRunner:
                     if record.status != "failed" and not record.near_miss:
                         break
                 outcome.records.append(record)
+                if curves is not None and curves.add_record(record):
+                    self.store.update_settings(sweep.id, curves.settings())
                 if record.status == "failed":
                     outcome.failed.append(record)
         except PointInterrupted as stop:
@@ -241,7 +248,7 @@ class SweepRunner:
             record.warmup_seconds = warmup
         start_at = self._go()
         measure_at = start_at + (warmup + WARMUP_GAP if warmup > 0 else 0.0)
-        self._sleep_until(measure_at - BEFORE_READ)
+        self.sleep(max(0.0, measure_at - BEFORE_READ - self.clock()))
         phase("measure")
         before = self._server_counters("before the measurement")
         loads = self._collect_load()
@@ -255,10 +262,9 @@ class SweepRunner:
         server = servermetrics.difference(before, after)
         record.server = server
         record.summary["server_replies"] = int(server["replies_total"])
+        calls = server["syscalls"].items()
         record.syscalls = {
-            name: (int(v["calls"]), float(v["seconds"]))
-            for name, v in server["syscalls"].items()
-            if v["calls"] > 0
+            n: (int(v["calls"]), float(v["seconds"])) for n, v in calls if v["calls"]
         }
         limits = client_limits(loads)
         record.status, record.reason = (
@@ -382,11 +388,6 @@ class SweepRunner:
             self.start_delay = min(MAX_START_DELAY, self.start_delay + lateness + 0.1)
         else:
             self.start_delay = max(START_DELAY, self.start_delay * 0.7)
-
-    def _sleep_until(self, when: float) -> None:
-        left = when - self.clock()
-        if left > 0:
-            self.sleep(left)
 
     def _server_counters(self, when: str) -> servermetrics.ServerCounters:
         try:

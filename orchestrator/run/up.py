@@ -30,6 +30,7 @@ from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.report.write import write_report
 from orchestrator.results.records import Sweep, SweepSummary
 from orchestrator.results.store import Store
+from orchestrator.run.knee import Curves
 from orchestrator.run.lock import LabLock
 from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.seams import Seams
@@ -207,10 +208,18 @@ def _sweep(
     todo: list[tuple[int, Point]] = [
         (seq, point) for seq, point in enumerate(plan) if point.key not in done
     ]
+    curves = Curves(lab.experiment.knee, lab.experiment.repeat_top)
     if done:
+        curves.restore(store.points(sweep.id))  # the curves that ended before, ended again
         view.info(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {len(plan)} done")
+    if lab.experiment.knee:
+        top = lab.experiment.rates[-1]
+        view.info(
+            f"knee search: each curve climbs until it saturates, its clients fall behind,"
+            f" or {top:,.0f} requests/s"
+        )
     try:
-        outcome = runner.run(sweep, todo, len(plan))
+        outcome = runner.run(sweep, todo, len(plan), curves)
     except KeyboardInterrupt:
         store.finish_sweep(sweep.id, "interrupted", SweepSummary(interrupted=True))
         raise TestbedError(
@@ -219,6 +228,14 @@ def _sweep(
             exit_code=EXIT_INTERRUPTED,
         ) from None
     status = "failed" if outcome.failed else "complete"
+    curves.finish(plan, store.done_keys(sweep.id))
+    store.update_settings(sweep.id, curves.settings())
+    outcome.summary = dataclasses.replace(
+        outcome.summary,
+        client_capacity=curves.capacity().describe(),
+        curve_endings=tuple(curves.describe()),
+        skipped=len({p.key for _, p in todo} - {r.point.key for r in outcome.records}),
+    )
     store.finish_sweep(sweep.id, status, outcome.summary)
     view.sweep_done(sweep, outcome.summary, store.path)
     write_sweep_report(store, sweep, view)

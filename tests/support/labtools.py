@@ -57,6 +57,24 @@ def free_third_octet(second_octet: int = 19) -> int:
     raise RuntimeError("no free 198.19.x.0/22 block for a test lab")
 
 
+def free_block() -> tuple[int, int]:
+    """(second octet, third-octet base) of a free /22 for a test lab: inside the network named
+    by TESTBED_TEST_NETWORK when set (say 198.18.64.0/20: a run beside others keeps to the range
+    it was given), else anywhere in 198.19.0.0/16."""
+    given = os.environ.get("TESTBED_TEST_NETWORK")
+    if not given:
+        return 19, free_third_octet()
+    network = ipaddress.IPv4Network(given)
+    if not ipaddress.IPv4Network("198.18.0.0/15").supernet_of(network):
+        raise RuntimeError(f"TESTBED_TEST_NETWORK={given}: not inside 198.18.0.0/15")
+    taken = [route for route, _ in machine_routes()]
+    for block in network.subnets(new_prefix=22):
+        if not any(block.overlaps(route) for route in taken):
+            octets = block.network_address.packed
+            return octets[1], octets[2]
+    raise RuntimeError(f"no free /22 inside TESTBED_TEST_NETWORK={given}")
+
+
 def orchestrate(
     *args: str, state: Path, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -99,7 +117,7 @@ def own_lab(
     sections: dict[str, Any] | None = None,
     inventory_text: str | None = None,
 ) -> Iterator[tuple[Lab, Path, Path]]:
-    """A lab of the tests' own: (lab, lab file, state dir) on a free 198.19.x block, with
+    """A lab of the tests' own: (lab, lab file, state dir) on a free block (`free_block`), with
     `experiment` and any other top-level `sections` of the lab file replaced.
 
     TESTBED_STATE_DIR points into `directory` while it is in use. Whatever happens, the lab
@@ -113,11 +131,12 @@ def own_lab(
 
     state = directory / "state"
     changes = {**(sections or {}), **({"experiment": experiment} if experiment else {})}
+    second, third = free_block()
     path = write_lab(
         directory,
         name=name,
-        second_octet=19,
-        third_base=free_third_octet(),
+        second_octet=second,
+        third_base=third,
         lab_changes=changes or None,
         inventory_text=inventory_text,
     )

@@ -5,14 +5,28 @@ from collections import Counter
 from pathlib import Path
 
 from orchestrator.config.labfile import load_lab
+from orchestrator.config.model import MECHANISMS, WORKLOADS
 from orchestrator.config.plan import expand, plan_digest
 from tests.support.labfiles import REPOSITORY
 
 LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
 
 
+# The plan these tests expand: every mechanism and workload, one repetition (not the default
+# lab's, which changes as the embedded default does).
+BASE = {
+    "mechanisms": MECHANISMS,
+    "workloads": WORKLOADS,
+    "idle_connections": (0, 2000),
+    "accept_limits": (None,),
+    "repetitions": 1,
+    "knee": False,
+    "repeat_top": None,
+}
+
+
 def experiment(**changes: object):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(LAB.experiment, **changes)
+    return dataclasses.replace(LAB.experiment, **{**BASE, **changes})
 
 
 def test_every_combination_appears_exactly_once() -> None:
@@ -49,8 +63,13 @@ def test_mechanisms_are_spread_over_the_whole_sweep() -> None:
 
 def test_digest_ignores_seed_and_retries_but_not_the_plan(tmp_path: Path) -> None:
     base = plan_digest(LAB)
-    assert plan_digest(dataclasses.replace(LAB, experiment=experiment(seed=5, retries=3))) == base
-    assert plan_digest(dataclasses.replace(LAB, experiment=experiment(duration=9.0))) != base
+    same = dataclasses.replace(LAB.experiment, seed=5, retries=3)
+    assert plan_digest(dataclasses.replace(LAB, experiment=same)) == base
+    longer = dataclasses.replace(LAB.experiment, duration=9.0)
+    assert plan_digest(dataclasses.replace(LAB, experiment=longer)) != base
+    # a knee search and a fixed ladder of the same rates are not the same plan
+    fixed = dataclasses.replace(LAB.experiment, knee=False, repeat_top=None)
+    assert plan_digest(dataclasses.replace(LAB, experiment=fixed)) != base
 
 
 def test_paper_yml_is_the_papers_protocol() -> None:
@@ -63,6 +82,9 @@ def test_paper_yml_is_the_papers_protocol() -> None:
 
 
 def test_default_lab_covers_what_the_short_sweep_must() -> None:
+    """Issue 12: the paper's mechanisms on one-byte with 0 and 10,000 idle connections, up to
+    what the clients allow (a knee search), the top rates measured at least twice."""
     plan = LAB.experiment
-    assert len(plan.mechanisms) == 7 and set(plan.workloads) == {"one-byte", "specweb99"}
-    assert 0 in plan.idle_connections and any(idle > 0 for idle in plan.idle_connections)
+    assert {"select", "poll", "epoll-lt", "epoll-et", "epoll2"} <= set(plan.mechanisms)
+    assert "one-byte" in plan.workloads and {0, 10_000} <= set(plan.idle_connections)
+    assert plan.knee and plan.repetitions >= 2

@@ -108,6 +108,23 @@ def test_a_repetition_cut_short_by_its_clients_neither_lowers_the_peak_nor_the_s
     assert curve.saturation_runs() == []
 
 
+def test_a_repetition_that_measured_only_the_top_never_says_below(tmp_path: Path) -> None:
+    """A knee search with repeat_top: the second repetition ran only the top rates; that it did
+    not track there says nothing of where below them the curve stopped tracking."""
+    points = [
+        P("select", 1000, 1000.0, rep=1),
+        P("select", 2000, 2000.0, rep=1),
+        P("select", 3000, 2100.0, rep=1),
+        P("select", 4000, 2100.0, rep=1),
+        P("select", 3000, 2050.0, rep=2),
+        P("select", 4000, 2080.0, rep=2),
+    ]
+    [curve] = curves(load(tmp_path, points))
+    assert curve.saturation.below is None
+    assert curve.saturation_runs() == [pytest.approx(2000 + 1000 / 6)]
+    assert len(curve.peak_runs()) == 2  # both repetitions measured the top
+
+
 def test_client_limited_runs_never_make_the_peak(tmp_path: Path) -> None:
     data = load(
         tmp_path, [P("select", 1000, 1000.0), P("select", 2000, 1900.0, status="client-limited")]

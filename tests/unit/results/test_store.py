@@ -155,3 +155,15 @@ def test_a_store_is_never_seen_without_its_tables(tmp_path: Path) -> None:
         assert len(Store.open(directory).sweeps()) == 4
         assert not [p.name for p in directory.iterdir() if ".new" in p.name]  # no partial store
         print(f"attempt {attempt}: the reader looked {seen} times")
+
+
+def test_what_a_sweep_learns_as_it_runs_is_added_to_its_settings(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep = new_sweep(store)
+    before = store.sweep_details(sweep)["settings"]
+    store.update_settings(sweep, {"client_capacity": {"fell_behind": 3000.0}})
+    store.update_settings(sweep, {"client_capacity": {"fell_behind": 2500.0}, "curves": {}})
+    after = store.sweep_details(sweep)["settings"]
+    assert after == {**before, "client_capacity": {"fell_behind": 2500.0}, "curves": {}}
+    with pytest.raises(TestbedError):
+        store.update_settings("no-such-sweep", {})

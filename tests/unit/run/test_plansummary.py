@@ -82,3 +82,23 @@ def test_the_estimate_uses_this_labs_measured_time_per_point(tmp_path: Path) -> 
     assert summary.estimated_seconds == 24 * (1 + 5 + 20.0)
     assert f"sweep {sweep.id}" in "\n".join(summary.describe())
     assert not any("results store" in item for item in summary.creates)
+
+
+def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
+    auto = {**PLAN, "rates": {"from": 1000, "to": "auto", "step": 1000, "max": 4000}}
+    path = write_lab(
+        tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": auto}
+    )
+    summary = plan_summary(load_lab(path))
+    assert summary.knee and len(summary.points) == 2 * 2 * 4 * 2
+    text = "\n".join(summary.describe())
+    assert "at most 32 points" in text and "1,000 to 4,000 requests/s" in text
+    assert "estimated wall time: at most" in text
+
+    auto["rates"] = {**auto["rates"], "repeat_top": 1}  # type: ignore[dict-item]
+    path = write_lab(
+        tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": auto}
+    )
+    summary = plan_summary(load_lab(path))
+    assert len(summary.points) == 2 * 2 * (4 + 1)
+    assert "only the top rate again" in "\n".join(summary.describe())

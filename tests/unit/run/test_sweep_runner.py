@@ -25,6 +25,7 @@ from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult
 from orchestrator.results.records import PHASES, PointRecord, Sweep
 from orchestrator.run.hostproc import THEN, Finished
+from orchestrator.run.knee import CLIENT_LIMITED, SATURATED, Curves
 from orchestrator.run.servermetrics import ServerCounters
 from orchestrator.run.summary import check_load, start_lateness
 from orchestrator.run.sweep import SweepRunner
@@ -175,9 +176,13 @@ class FakeHosts:
 class FakeStore:
     def __init__(self) -> None:
         self.records: list[PointRecord] = []
+        self.settings: dict[str, Any] = {}
 
     def record_point(self, sweep_id: str, record: PointRecord) -> None:
         self.records.append(record)
+
+    def update_settings(self, sweep_id: str, values: dict[str, Any]) -> None:
+        self.settings.update(values)
 
 
 class Quiet:
@@ -192,7 +197,11 @@ def lab_with(**experiment: Any) -> Lab:
 
 
 def run_sweep(
-    tmp_path: Path, script: dict[int, str], http: Sequence[str] = (), **experiment: Any
+    tmp_path: Path,
+    script: dict[int, str],
+    http: Sequence[str] = (),
+    whole_plan: bool = False,
+    **experiment: Any,
 ) -> tuple[FakeStore, FakeHosts]:
     lab = lab_with(**experiment)
     clock = Clock()
@@ -211,9 +220,15 @@ def run_sweep(
         tell_start=hosts.tell,
         agents_ready=lambda hosts, patience: [],
     )
-    point = expand(lab.experiment, seed=1)[0]
-    sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
-    runner.run(sweep, [(0, point)], 1)
+    plan = expand(lab.experiment, seed=1)
+    plan = plan if whole_plan else plan[:1]
+    sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, len(plan), "manual")
+    runner.run(
+        sweep,
+        list(enumerate(plan)),
+        len(plan),
+        Curves(lab.experiment.knee, lab.experiment.repeat_top),
+    )
     return store, hosts
 
 
@@ -332,3 +347,36 @@ def test_start_lateness_is_the_latest_of_warm_up_and_measurement() -> None:
     assert start_lateness({"a": early}) == 0.0
     assert start_lateness({"a": early, "b": late}) == 0.4
     assert start_lateness({"a": {"start_lateness_s": None}}) == 0.0
+
+
+# Every faked point serves 8 x 194 = 1,551 replies/s, whatever it is offered.
+LADDER = {
+    **ONE_POINT,
+    "idle_connections": (0,),
+    "rates": (1000.0, 1500.0, 2000.0, 2500.0, 3000.0),
+    "repetitions": 1,
+}
+
+
+def test_a_knee_search_stops_a_curve_after_two_points_that_fell_behind(tmp_path: Path) -> None:
+    store, _ = run_sweep(tmp_path, {}, whole_plan=True, knee=True, **LADDER)
+    # 2,000 serves 78 %, 2,500 62 %: saturated; 3,000 is never run
+    assert [r.point.rate for r in store.records] == [1000, 1500, 2000, 2500]
+    [ending] = store.settings["curve_endings"].values()
+    assert ending == {"ended_by": SATURATED, "rate": 2500}
+    # without the knee search, every rate runs
+    store, _ = run_sweep(tmp_path, {}, whole_plan=True, knee=False, **LADDER)
+    assert [r.point.rate for r in store.records] == [1000, 1500, 2000, 2500, 3000]
+
+
+def test_a_knee_search_stops_a_curve_where_its_clients_fell_behind(tmp_path: Path) -> None:
+    store, _ = run_sweep(tmp_path, {2: "far-behind"}, whole_plan=True, knee=True, **LADDER)
+    assert [(r.point.rate, r.status) for r in store.records] == [
+        (1000, "ok"),
+        (1500, "client-limited"),
+    ]
+    [ending] = store.settings["curve_endings"].values()
+    assert ending == {"ended_by": CLIENT_LIMITED, "rate": 1500}
+    capacity = store.settings["client_capacity"]
+    assert capacity["kept_up"] == 1000 and capacity["fell_behind"] == 1500
+    assert capacity["issued"] == pytest.approx(8 * 100.0)  # what the agents issued, behind

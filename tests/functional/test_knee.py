@@ -1,0 +1,85 @@
+"""The knee search for real on an emulated lab: a curve offered far more than its eight clients can
+send stops where the load agents say they fell behind, the rates above are never run, the second
+repetition measures again only the top rate the first measured ok, and the sweep records the
+clients' capacity.
+
+One lab of its own (its own name; TESTBED_TEST_NETWORK picks its address range when set), always
+torn down. About three short points after provisioning.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.config.labfile import load_lab
+from tests.support.labtools import orchestrate, own_lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+LAB_NAME = "tbtest-knee"
+
+# 1,600 requests/s is 200 per client, which they keep up with anywhere; 41,600 is far beyond
+# what eight httperf processes sharing a core send (about 14,000 on a 2-core machine), so the
+# agents' own verdict ends the curve there and 81,600 is never tried.
+KNEE = {
+    "mechanisms": ["epoll-et"],
+    "workloads": ["one-byte"],
+    "idle_connections": [0],
+    "accept_limits": ["inf"],
+    "rates": {"from": 1600, "to": "auto", "step": 40000, "max": 81600, "repeat_top": 1},
+    "duration": "2s",
+    "warmup": "0s",
+    "repetitions": 2,
+    "cooldown": {"max": "1s"},
+    "timeout": "1s",
+    "retries": 0,
+    "seed": 1,
+    "specweb99": {"directories": 1, "seed": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def lab_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    with own_lab(tmp_path_factory.mktemp("knee"), LAB_NAME, KNEE, build=True) as (_, path, state):
+        yield path, state
+
+
+def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    lab = load_lab(path)
+    with sqlite3.connect(lab.results_directory / "testbed.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        points = [dict(row) for row in db.execute("SELECT * FROM points ORDER BY seq")]
+        [settings] = [json.loads(row["settings"]) for row in db.execute("SELECT * FROM sweeps")]
+    return points, settings
+
+
+def test_a_curve_stops_where_its_clients_fell_behind(lab_file: tuple[Path, Path]) -> None:
+    path, state = lab_file
+    plan = orchestrate("plan", str(path), state=state)
+    # the upper bound: every rate of the first repetition, the ladder's top of the second
+    assert "at most 4 points" in plan.stdout, plan.stdout + plan.stderr
+    result = orchestrate("up", str(path), state=state, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    points, settings = stored(path)
+    ran = [(p["repetition"], p["target_rate"], p["status"]) for p in points]
+    # the first repetition climbed until the clients fell behind and went no further; the
+    # second measured again only the top rate the first measured ok
+    assert [(rep, rate) for rep, rate, _ in ran] == [(1, 1600), (1, 41600), (2, 1600)], ran
+    assert [status for _, _, status in ran] == ["ok", "client-limited", "ok"], ran
+    endings = settings["curve_endings"]
+    first = endings["one-byte/idle=0/accept=inf/epoll-et/rep=1"]
+    assert first == {"ended_by": "client-limited", "rate": 41600}
+    second = endings["one-byte/idle=0/accept=inf/epoll-et/rep=2"]
+    assert second == {"ended_by": "top repeated", "rate": 1600}
+    capacity = settings["client_capacity"]
+    assert capacity["kept_up"] == 1600 and capacity["fell_behind"] == 41600
+    assert 1600 <= capacity["issued"] < 41600  # what the clients did send, behind schedule
+    assert "client capacity" in result.stdout and "curve ended" in result.stdout
+    reports = list((load_lab(path).results_directory / "reports").glob("*/index.html"))
+    [page] = [report.read_text() for report in reports]
+    assert "How far the curves reached" in page and "client-limited at 41,600" in page
