@@ -23,6 +23,7 @@ from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS, THRESHOLD
 from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
+from orchestrator.report.htmlnetwork import network_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.results.records import PHASES
 
@@ -53,6 +54,7 @@ def report_page(
         _statistics(report),
         _phases(report),
         lab_section(details),
+        network_section(data.points),
         points_section(report, store_link),
         f'<p class="note">Data files beside this page: {_links(files)}. Generated '
         f"{esc(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))} by testbed.</p>",
