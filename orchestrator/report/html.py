@@ -148,6 +148,20 @@ def _findings(report: Report) -> str:
         "names the condition that failed. Data: "
         '<a href="findings.csv">findings.csv</a>.</p>\n'
         + table(["claim", "paper", "verdict", "the numbers behind it"], rows, raw=True)
+        + _wan(report)
+    )
+
+
+def _wan(report: Report) -> str:
+    if not report.wan:
+        return ""
+    lines = "".join(f"<li>{esc(line)}</li>" for line in report.wan)
+    return (
+        "<h3>Beyond the paper: WAN conditions (its section 7)</h3>"
+        '<p class="note">Each mechanism\'s peak under a network profile against its LAN curve'
+        " (change with its 95 % CI), and how many connections the load agents held at once at"
+        " each peak: a longer round trip keeps every connection open longer.</p>"
+        f"<ul>{lines}</ul>"
     )
 
 
