@@ -189,15 +189,9 @@ def lab_with(**experiment: Any) -> Lab:
     return dataclasses.replace(lab, experiment=dataclasses.replace(lab.experiment, **experiment))
 
 
-def run_sweep(
-    tmp_path: Path, script: dict[int, str], http: Sequence[str] = (), **experiment: Any
-) -> tuple[FakeStore, FakeHosts]:
-    lab = lab_with(**experiment)
-    clock = Clock()
-    hosts = FakeHosts(clock, script)
-    hosts.http = set(http)
-    store = FakeStore()
-    runner = SweepRunner(
+def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> SweepRunner:
+    """A runner whose every outside system is `hosts` (and `store`)."""
+    return SweepRunner(
         lab,
         hosts,  # type: ignore[arg-type]
         store,  # type: ignore[arg-type]
@@ -209,6 +203,17 @@ def run_sweep(
         tell_start=hosts.tell,
         agents_ready=lambda hosts, patience: [],
     )
+
+
+def run_sweep(
+    tmp_path: Path, script: dict[int, str], http: Sequence[str] = (), **experiment: Any
+) -> tuple[FakeStore, FakeHosts]:
+    lab = lab_with(**experiment)
+    clock = Clock()
+    hosts = FakeHosts(clock, script)
+    hosts.http = set(http)
+    store = FakeStore()
+    runner = runner_for(lab, clock, hosts, store)
     point = expand(lab.experiment, seed=1)[0]
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
     runner.run(sweep, [(0, point)], 1)
