@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from orchestrator.config.plan import Point
+from orchestrator.results.export import render, rows
 from orchestrator.results.records import PointNetwork, PointRecord
 from orchestrator.results.store import Store
 from tests.support.report_stores import new_sweep
@@ -41,3 +42,13 @@ def test_a_store_from_before_the_table_still_reads(tmp_path: Path) -> None:
     readonly = Store.open(tmp_path, readonly=True)
     assert readonly.networks(sweep_id) == {}
     readonly.close()
+
+
+def test_export_rows_carry_profile_and_round_trips(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    sweep_id = new_sweep(store)
+    store.record_point(sweep_id, attempt("wan", {"client1": (50.0, 49.1), "c2": (50.0, 50.25)}))
+    [row] = rows(store, sweep_id)
+    assert row["network"] == "wan" and row["rtts_ms"] == "c2=50.25 client1=49.10"
+    assert "network" in render([row], "csv").splitlines()[0]
+    store.close()
