@@ -43,7 +43,12 @@ def network_section(points: Iterable[Mapping[str, Any]]) -> str:
         rows.append([profile, client, f"{wanted[(profile, client)]:.1f}", shown])
     if not rows:
         return ""
-    headers = ["network profile", "client", "expected RTT (ms)", "measured RTT (ms, ping mean)"]
+    headers = [
+        "network profile",
+        "client",
+        "expected RTT (ms)",
+        "measured RTT (ms, median of 5 pings)",
+    ]
     return (
         "<h3>Network conditions: round trips to the server</h3>"
         "<p class=\"note\">Measured from each client before a profile's first point; a profile's"
