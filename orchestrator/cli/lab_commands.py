@@ -25,6 +25,7 @@ from orchestrator.cli.conventions import (
 from orchestrator.config.labfile import load_lab
 from orchestrator.errors import EXIT_FAILURE
 from orchestrator.lab.builders import lab_builder
+from orchestrator.lab.netem import link_shaper
 from orchestrator.lab.remote import Remote
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
@@ -158,7 +159,8 @@ def _sweep_status(store: Store, sweep: Any) -> dict[str, Any]:
 
 @command(app, "down", codes(failed="a host could not be reached"))
 def down_command(lab_file: LabArgument) -> int:
-    """Stop everything the orchestrator started on the lab's hosts (servers, agents)."""
+    """Stop everything the orchestrator started on the lab's hosts (servers, agents) and
+    remove the WAN conditions (netem) from the clients' links."""
     lab = load_lab(lab_file)
     if lab.built_here and not lab_builder(lab).exists():
         console.print(f"lab [bold]{lab.name}[/] is not up: nothing runs on it")
@@ -172,5 +174,7 @@ def down_command(lab_file: LabArgument) -> int:
             console.print(f"{name}: stopped {', '.join(result.stdout.split())}")
     if not all(result.ok for result in results.values()):
         return EXIT_FAILURE
+    if lab.built_here or lab.experiment.network or lab.network.subnets or lab.network.clients:
+        link_shaper(lab).clear()  # WAN conditions: the clients' links as they were
     console.print(f"lab [bold]{lab.name}[/]: nothing of ours runs on its hosts any more")
     return 0

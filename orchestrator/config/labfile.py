@@ -9,6 +9,7 @@ returns, so a bad lab file never leaves anything half-done.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from orchestrator.config.model import (
     PrometheusSettings,
     SpecWeb99,
 )
+from orchestrator.config.network import PROFILE_PATTERN, check_network_use, parse_network
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
@@ -52,6 +54,7 @@ LAB_KEYS = (
     "monitoring",
     "results",
     "nightly",
+    "network",
 )
 EXPERIMENT_KEYS = (
     "mechanisms",
@@ -68,6 +71,7 @@ EXPERIMENT_KEYS = (
     "seed",
     "specweb99",
     "syscall_timing",
+    "network",
 )
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
@@ -102,12 +106,13 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
     nightly = _nightly(checker, top.get("nightly", {}))
+    network = parse_network(checker, top.get("network", {}))
     inventory_path = _inventory_path(checker, top.get("inventory"), path.parent)
     if checker.problems:
         raise ConfigError(checker.problems)
     assert name is not None and emulate is not None and experiment is not None
     assert monitoring is not None and results is not None and inventory_path is not None
-    assert nightly is not None
+    assert nightly is not None and network is not None
 
     inventory = Checker(YamlDocument.load(inventory_path, "inventory"))
     lab = lab_from_inventory(
@@ -122,6 +127,10 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         results=results,
         nightly=nightly,
     )
+    lab = dataclasses.replace(lab, network=network)
+    check_network_use(checker, lab)
+    if checker.problems:
+        raise ConfigError(checker.problems)
     if lab.built_here:
         check_route_overlap(inventory, lab, routes())
         if inventory.problems:
@@ -202,6 +211,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     timing = checker.choice(
         (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
     )
+    network = _network_axis(checker, section) if "network" in section else ()
     parts = (
         mechanisms,
         workloads,
@@ -216,6 +226,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         retries,
         specweb99,
         timing,
+        network,
     )
     if any(part is None for part in parts) or ("seed" in section and seed is None):
         return None
@@ -225,7 +236,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     assert specweb99 is not None and timing is not None
     # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
     count = len(mechanisms) * len(workloads) * len(idle) * len(accept_limits) * len(rates)
-    count *= repetitions
+    count *= repetitions * max(1, len(network or ()))
     if count > MAX_POINTS:
         checker.fail_plain(
             at, f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)"
@@ -248,7 +259,20 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         seed=seed,
         specweb99=specweb99,
         syscall_timing=timing,
+        network=network or (),
     )
+
+
+def _network_axis(checker: Checker, section: dict[str, Any]) -> tuple[str, ...] | None:
+    """`experiment.network`: profile names (checked against `network.profiles` once the lab
+    is whole)."""
+    path: FieldPath = ("experiment", "network")
+    names = checker.each(
+        path, section["network"], lambda p, v: checker.string(p, v, PROFILE_PATTERN, "a profile")
+    )
+    if names:
+        checker.unique(path, names)
+    return names
 
 
 def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:

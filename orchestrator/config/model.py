@@ -64,6 +64,51 @@ class SpecWeb99:
     seed: int
 
 
+LAN = "lan"  # the built-in network profile: the lab's links as they are, no emulation
+
+
+@dataclass(frozen=True)
+class NetworkProfile:
+    """WAN conditions emulated on a client's experiment link (netem), each way. Times in
+    seconds, `loss` a fraction, `rate` in bits/s (None: the link's own)."""
+
+    name: str
+    delay: float = 0.0  # one way: the round trip gains twice this
+    jitter: float = 0.0
+    loss: float = 0.0  # each way
+    rate: int | None = None
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.delay or self.jitter or self.loss or self.rate)
+
+    @property
+    def expected_rtt(self) -> float:
+        """The round trip the profile adds, in seconds (the link's own is on top of it)."""
+        return 2 * self.delay
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The lab file's `network:` section: named profiles and which client gets which when the
+    plan has no `network` axis (by subnet, a client's own entry winning)."""
+
+    profiles: Mapping[str, NetworkProfile] = field(
+        default_factory=lambda: {LAN: NetworkProfile(LAN)}
+    )
+    subnets: Mapping[str, str] = field(default_factory=dict)  # subnet -> profile name
+    clients: Mapping[str, str] = field(default_factory=dict)  # client -> profile name
+
+    def profile_for(self, client: Host, axis: str = "") -> NetworkProfile:
+        """The profile of `client` at a point whose `network` axis value is `axis` ("": none)."""
+        name = axis or self.clients.get(client.name) or self.subnets.get(client.subnet) or LAN
+        return self.profiles[name]
+
+    def label(self, clients: tuple[Host, ...], axis: str = "") -> str:
+        """The profile(s) of a point, as its curve is labelled: 'wan-50ms', 'lan+wan-50ms'."""
+        return "+".join(sorted({self.profile_for(client, axis).name for client in clients}))
+
+
 @dataclass(frozen=True)
 class Experiment:
     """The plan of a sweep and how each point is run. Times are in seconds."""
@@ -91,6 +136,7 @@ class Experiment:
     # With `knee`: repetitions after the first measure only the top `repeat_top` rates that the
     # first reached on each curve (the CIs where the findings are judged), not the whole climb.
     repeat_top: int | None = None
+    network: tuple[str, ...] = ()  # network profiles as an axis of the plan; () = no axis
 
 
 @dataclass(frozen=True)
@@ -150,6 +196,7 @@ class Lab:
     results_directory: Path
     nightly: Nightly = field(default_factory=lambda: Nightly(14, None, None, 0.05))
     machines: bool = False  # hosts are booted containers on this machine (`emulate: machines`)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     @property
     def built_here(self) -> bool:

@@ -1,12 +1,13 @@
 """The plan of a sweep: every point of mechanisms × workloads × idle connections ×
 accept-limits × rates × repetitions, in a run order that does not confound time with mechanism.
 
-Order: repetitions run one after another; inside a repetition the (workload, idle, accept-limit)
-groups come in a seeded random order, rates ascend inside a group (as the paper's curves are
-measured), and at each rate every mechanism runs once, in a fresh seeded random order. Each
-mechanism is therefore spread over the whole sweep, and slow drift of the machine (heat, page
-cache, TIME_WAIT left over) lands on every mechanism alike. The seed is recorded with the sweep,
-so the order can be reproduced.
+Order: repetitions run one after another; inside a repetition the (network profile, workload,
+idle, accept-limit) groups come in a seeded random order, rates ascend inside a group (as the
+paper's curves are measured), and at each rate every mechanism runs once, in a fresh seeded
+random order. Each mechanism is therefore spread over the whole sweep, and slow drift of the
+machine (heat, page cache, TIME_WAIT left over) lands on every mechanism alike. The seed is
+recorded with the sweep, so the order can be reproduced. A profile's points run as groups, so
+the links change profile once per group, not per point.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ class Point:
     accept_limit: int | None  # None: inf
     rate: float  # total request rate over all clients, requests/s
     repetition: int  # 1-based
+    network: str = ""  # the point's network profile on the plan's `network` axis; "": no axis
 
     @property
     def key(self) -> str:
         """Stable identity of the point inside its sweep (what resume and the store match on)."""
-        return (
+        key = (
             f"{self.workload}/idle={self.idle_connections}/accept={accept_label(self.accept_limit)}"
             f"/{self.mechanism}/rate={self.rate:g}/rep={self.repetition}"
         )
+        return f"{key}/net={self.network}" if self.network else key
 
     def labels(self) -> dict[str, str]:
         """The point's parameters as metric labels (small fixed value sets)."""
@@ -47,6 +50,7 @@ class Point:
             "accept_limit": accept_label(self.accept_limit),
             "rate": f"{self.rate:g}",
             "repetition": str(self.repetition),
+            **({"network": self.network} if self.network else {}),
         }
 
 
@@ -59,7 +63,8 @@ def expand(experiment: Experiment, seed: int) -> list[Point]:
     shuffle = random.Random(seed)
     points: list[Point] = []
     groups = [
-        (workload, idle, limit)
+        (network, workload, idle, limit)
+        for network in experiment.network or ("",)
         for workload in experiment.workloads
         for idle in experiment.idle_connections
         for limit in experiment.accept_limits
@@ -67,12 +72,12 @@ def expand(experiment: Experiment, seed: int) -> list[Point]:
     for repetition in range(1, experiment.repetitions + 1):
         order = groups[:]
         shuffle.shuffle(order)
-        for workload, idle, limit in order:
+        for network, workload, idle, limit in order:
             for rate in sorted(experiment.rates):
                 mechanisms = list(experiment.mechanisms)
                 shuffle.shuffle(mechanisms)
                 points += [
-                    Point(mechanism, workload, idle, limit, rate, repetition)
+                    Point(mechanism, workload, idle, limit, rate, repetition, network)
                     for mechanism in mechanisms
                 ]
     return points
@@ -87,9 +92,14 @@ def plan_digest(lab: Lab) -> str:
     experiment = asdict(lab.experiment)
     experiment.pop("seed")
     experiment.pop("retries")  # how hard to try does not change what is measured
+    if not experiment["network"]:
+        experiment.pop("network")  # digests of labs without WAN conditions stay as they were
     hosts = [
         [host.name, host.role, host.management, [str(nic.interface) for nic in host.nics]]
         for host in lab.hosts
     ]
-    text = json.dumps({"experiment": experiment, "hosts": hosts}, sort_keys=True, default=str)
+    document: dict[str, object] = {"experiment": experiment, "hosts": hosts}
+    if any(profile.emulated for profile in lab.network.profiles.values()):
+        document["network"] = asdict(lab.network)
+    text = json.dumps(document, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

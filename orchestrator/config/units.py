@@ -39,3 +39,27 @@ def format_duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
     return "".join(f"{count}{unit}" for count, unit in parts if count) or "0s"
+
+
+_RATE = re.compile(r"(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit)")
+_BITS_PER_UNIT = {"bit": 1, "kbit": 1_000, "mbit": 1_000_000, "gbit": 1_000_000_000}
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
+def parse_rate(text: str) -> int:
+    """Bits per second in a bandwidth like `100mbit`, `1gbit`, `512kbit` (tc's spelling).
+
+    Raises ValueError for anything else, bare numbers included: bits or bytes, a lab file must
+    say which."""
+    match = _RATE.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError("expected a bandwidth with its unit, like '100mbit', '1gbit' or '512kbit'")
+    return round(float(match.group(1)) * _BITS_PER_UNIT[match.group(2)])
+
+
+def parse_percent(text: str) -> float:
+    """A fraction from a percentage: `0.1%` -> 0.001. Raises ValueError for anything else."""
+    match = _PERCENT.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError("expected a percentage like '0.1%'")
+    return float(match.group(1)) / 100

@@ -8,13 +8,14 @@ Pure: the PNGs, CSVs and the HTML page are all drawn from a `Report` (see `write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.report.data import Curve, SweepData, curves, main_accept_limit
 from orchestrator.report.findings import Finding, IdleRow, check_findings, idle_degradation
 from orchestrator.report.layout import Figure, figures
 from orchestrator.report.syscalls import SyscallTable, syscall_table
+from orchestrator.report.wanfindings import base_network, paper_curves, wan_statements
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Report:
     tables: tuple[SyscallTable, ...]
     idle: tuple[IdleRow, ...]
     findings: tuple[Finding, ...]
+    wan: tuple[str, ...] = ()  # each WAN curve against its LAN curve (`wanfindings`)
 
     def spreads(self) -> list[float]:
         """Spread between repetitions: the reply rate's coefficient of variation at every
@@ -53,16 +55,22 @@ def build(data: SweepData, profile_rate: float | None = None) -> Report:
                 f" (rates: {rates})",
                 EXIT_USAGE,
             )
+    # The paper's findings, Table 1 and the idle degradation are judged on its own links (LAN);
+    # curves under WAN profiles are drawn beside them and compared in `wan`.
+    base = base_network(every)
+    paper = paper_curves(every)
+    on_lan = replace(data, points=tuple(p for p in data.points if p.get("network", "") == base))
     tables = []
-    groups = dict.fromkeys((c.workload, c.idle_connections) for c in every)
+    groups = dict.fromkeys((c.workload, c.idle_connections) for c in paper)
     for workload, idle in groups:
-        main = main_accept_limit(c.accept_limit for c in every if c.workload == workload)
-        tables.append(syscall_table(data, workload, idle, main, profile_rate))
+        main = main_accept_limit(c.accept_limit for c in paper if c.workload == workload)
+        tables.append(syscall_table(on_lan, workload, idle, main, profile_rate))
     return Report(
         data=data,
         curves=tuple(every),
         figures=tuple(figures(data)),
         tables=tuple(tables),
-        idle=tuple(idle_degradation(every)),
-        findings=tuple(check_findings(every, tables)),
+        idle=tuple(idle_degradation(paper)),
+        findings=tuple(check_findings(paper, tables)),
+        wan=tuple(wan_statements(data, every)),
     )

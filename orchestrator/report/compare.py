@@ -164,11 +164,11 @@ def compare(base: SweepData, new: SweepData, threshold: float = DEFAULT_THRESHOL
     after = {_key(c): c for c in curves(new)}
     rows = []
     for key in sorted(before.keys() | after.keys(), key=_order):
-        mechanism, workload, idle, accept = key
+        mechanism, workload, idle, accept, network = key
         a, b = before.get(key), after.get(key)
         rows.append(
             CurveComparison(
-                mechanism,
+                f"{mechanism} · {network}" if network else mechanism,
                 workload,
                 idle,
                 accept,
@@ -234,13 +234,19 @@ def _notes(base: SweepData, new: SweepData) -> list[str]:
     return notes
 
 
-def _key(curve: Curve) -> tuple[str, str, int, str]:
-    return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)
+def _key(curve: Curve) -> tuple[str, str, int, str, str]:
+    return (
+        curve.mechanism,
+        curve.workload,
+        curve.idle_connections,
+        curve.accept_limit,
+        curve.network,
+    )
 
 
-def _order(key: tuple[str, str, int, str]) -> tuple[str, int, float, int]:
-    mechanism, workload, idle, accept = key
-    return (workload, idle, accept_order(accept), mechanism_order(mechanism))
+def _order(key: tuple[str, str, int, str, str]) -> tuple[str, int, float, int, str]:
+    mechanism, workload, idle, accept, network = key
+    return (workload, idle, accept_order(accept), mechanism_order(mechanism), network)
 
 
 # -- showing it ----------------------------------------------------------------------------------

@@ -64,8 +64,17 @@ class SweepData:
 
     @classmethod
     def load(cls, store: Store, sweep_id: str) -> SweepData:
+        """The sweep's points carry "network" (their profile, "" when none was emulated) and
+        "rtts" ({client: (expected, measured) ms})."""
         details = store.sweep_details(sweep_id)
-        return cls(sweep_id, details, tuple(store.points(sweep_id)), store.syscalls(sweep_id))
+        networks = store.networks(sweep_id)
+        points = []
+        for point in store.points(sweep_id):
+            network = networks.get(point["key"])
+            point["network"] = network.profile if network else ""
+            point["rtts"] = dict(network.rtts) if network else {}
+            points.append(point)
+        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id))
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -190,10 +199,12 @@ class Curve:
     idle_connections: int
     accept_limit: str
     points: tuple[RatePoint, ...]  # by ascending rate
+    network: str = ""  # the network profile (WAN conditions) it ran under; "": none emulated
 
     @property
     def label(self) -> str:
-        return MECHANISM_LABELS.get(self.mechanism, self.mechanism)
+        name = MECHANISM_LABELS.get(self.mechanism, self.mechanism)
+        return f"{name} · {self.network}" if self.network else name
 
     @property
     def runs(self) -> tuple[Run, ...]:
@@ -317,9 +328,13 @@ def saturation_of(runs: Sequence[Run]) -> float | None:
     return None
 
 
-def runs_of(data: SweepData) -> dict[tuple[str, str, int, str], list[tuple[float, Run]]]:
-    """Drawn runs by curve (mechanism, workload, idle, accept-limit), with their target rate."""
-    grouped: dict[tuple[str, str, int, str], list[tuple[float, Run]]] = {}
+CurveKey = tuple[str, str, int, str, str]
+
+
+def runs_of(data: SweepData) -> dict[CurveKey, list[tuple[float, Run]]]:
+    """Drawn runs by curve (mechanism, workload, idle, accept-limit, network profile), with
+    their target rate."""
+    grouped: dict[CurveKey, list[tuple[float, Run]]] = {}
     for point in data.points:
         if point["status"] not in DRAWN:
             continue
@@ -328,6 +343,7 @@ def runs_of(data: SweepData) -> dict[tuple[str, str, int, str], list[tuple[float
             point["workload"],
             int(point["idle_connections"]),
             str(point["accept_limit"]),
+            str(point.get("network") or ""),
         )
         run = Run(
             key=point["key"],
@@ -374,13 +390,13 @@ def served_fraction(point: dict[str, Any]) -> float:
 def curves(data: SweepData) -> list[Curve]:
     """Every curve of the sweep, in a stable order (workload, idle, accept-limit, mechanism)."""
     result = []
-    for (mechanism, workload, idle, accept), runs in runs_of(data).items():
+    for (mechanism, workload, idle, accept, network), runs in runs_of(data).items():
         rates = sorted({rate for rate, _ in runs})
         points = tuple(
             RatePoint(rate, tuple(sorted((r for x, r in runs if x == rate), key=_by_rep)))
             for rate in rates
         )
-        result.append(Curve(mechanism, workload, idle, accept, points))
+        result.append(Curve(mechanism, workload, idle, accept, points, network))
     return sorted(result, key=_curve_order)
 
 
@@ -411,6 +427,7 @@ def _curve_order(curve: Curve) -> tuple[Any, ...]:
         *group_order((curve.workload, curve.idle_connections)),
         accept_order(curve.accept_limit),
         mechanism_order(curve.mechanism),
+        curve.network,
     )
 
 

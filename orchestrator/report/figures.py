@@ -53,9 +53,11 @@ def _metadata(fmt: str) -> dict[str, str | None]:
 def _throughput(mpl: MplFigure, figure: Figure) -> None:
     axes = mpl.add_subplot()
     limits = sorted({c.accept_limit for c in figure.curves}, key=accept_order)
+    networks = sorted({c.network for c in figure.curves})  # WAN profiles: a line style each
     highest = 0.0
     for curve in figure.curves:
-        style = ACCEPT_STYLES[limits.index(curve.accept_limit) % len(ACCEPT_STYLES)]
+        variant = limits.index(curve.accept_limit) + networks.index(curve.network)
+        style = ACCEPT_STYLES[variant % len(ACCEPT_STYLES)]
         highest = max(highest, _draw(axes, curve, figure.accept_variants, style))
     rates = [p.rate for c in figure.curves for p in c.points]
     top = max([*rates, highest, 1.0])

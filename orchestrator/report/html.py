@@ -23,6 +23,7 @@ from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS, THRESHOLD
 from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
+from orchestrator.report.htmlnetwork import network_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.report.reach import reach_section
 from orchestrator.results.records import PHASES
@@ -56,6 +57,7 @@ def report_page(
         _statistics(report),
         _phases(report),
         lab_section(details),
+        network_section(data.points),
         points_section(report, store_link),
         f'<p class="note">Data files beside this page: {_links(files)}. Generated '
         f"{esc(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))} by testbed.</p>",
@@ -149,6 +151,20 @@ def _findings(report: Report) -> str:
         "names the condition that failed. Data: "
         '<a href="findings.csv">findings.csv</a>.</p>\n'
         + table(["claim", "paper", "verdict", "the numbers behind it"], rows, raw=True)
+        + _wan(report)
+    )
+
+
+def _wan(report: Report) -> str:
+    if not report.wan:
+        return ""
+    lines = "".join(f"<li>{esc(line)}</li>" for line in report.wan)
+    return (
+        "<h3>Beyond the paper: WAN conditions (its section 7)</h3>"
+        '<p class="note">Each mechanism\'s peak under a network profile against its LAN curve'
+        " (change with its 95 % CI), and how many connections the load agents held at once at"
+        " each peak: a longer round trip keeps every connection open longer.</p>"
+        f"<ul>{lines}</ul>"
     )
 
 

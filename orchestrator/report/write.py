@@ -240,6 +240,7 @@ CURVE_COLUMNS = (
     "saturation_ci_high",
     "saturation_above",
     "saturation_below",
+    "network",  # the network profile (WAN conditions); empty when none was emulated
 )
 
 
@@ -260,6 +261,7 @@ def curve_rows(report: Report) -> list[list[Any]]:
                 *_interval(estimate),
                 saturation.above,
                 saturation.below,
+                curve.network,
             ]
         )
     return rows

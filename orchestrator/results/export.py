@@ -41,13 +41,29 @@ COLUMNS = (
     "measure_seconds",
     "cooldown_seconds",
     *(f"phase_{phase}_seconds" for phase in PHASES),  # where the point's wall time went
+    "network",  # the clients' network profile (WAN conditions); empty when none was emulated
+    "rtts_ms",  # each client's measured round trip: "client1=20.31 client2=20.12 ..."
 )
 
 
 def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:
     """Every point of one sweep (or of all sweeps, oldest first), in run order."""
     sweeps = [sweep_id] if sweep_id else [sweep.id for sweep in store.sweeps()]
-    return [row(point) for sweep in sweeps for point in store.points(sweep)]
+    table = []
+    for sweep in sweeps:
+        networks = store.networks(sweep)
+        for point in store.points(sweep):
+            values = row(point)
+            network = networks.get(point["key"])
+            if network is not None:
+                values["network"] = network.profile
+                values["rtts_ms"] = " ".join(
+                    f"{host}={measured:.2f}"
+                    for host, (_, measured) in network.rtts.items()
+                    if measured is not None
+                )
+            table.append(values)
+    return table
 
 
 def row(point: dict[str, Any]) -> dict[str, Any]:

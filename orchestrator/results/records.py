@@ -99,6 +99,17 @@ class PointRecord:
     server: dict[str, Any] = field(default_factory=dict)
     syscalls: dict[str, tuple[int, float]] = field(default_factory=dict)
     near_miss: bool = False  # client-limited, but only just: the sweep measures it again
+    network: str = ""  # the network profile(s) of the clients' links: 'lan', 'wan-50ms', ...
+    rtts: dict[str, tuple[float, float]] = field(default_factory=dict)  # client: (expected, ms)
+
+
+@dataclass(frozen=True)
+class PointNetwork:
+    """The network conditions a point ran under, as stored: its profile(s) and each client's
+    (expected, measured) round trip in ms (empty when nothing was emulated or measured)."""
+
+    profile: str
+    rtts: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,18 @@ CREATE TABLE IF NOT EXISTS syscalls (
     PRIMARY KEY (sweep, key, syscall)
 );
 CREATE TABLE IF NOT EXISTS baselines (lab TEXT PRIMARY KEY, sweep TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS networks (
+    sweep TEXT NOT NULL,
+    key TEXT NOT NULL,
+    profile TEXT NOT NULL,         -- the clients' network profile(s) at the point: lan, wan-50ms
+    host TEXT NOT NULL,            -- a client; '' when no round trip was measured
+    expected_ms REAL,              -- the round trip its profile gives
+    rtt_ms REAL,                   -- measured (ping, mean) before the profile's first point
+    PRIMARY KEY (sweep, key, host)
+);
 """
+# Tables added after a store's first release: a store from before them reads as having none.
+OPTIONAL_TABLES = frozenset({"networks"})
 
 
 def _expected_columns() -> dict[str, set[str]]:
@@ -155,7 +166,7 @@ def identify(connection: sqlite3.Connection, path: Path, *, writable: bool) -> i
         raise refuse(f"unknown schema version {version} (this testbed reads {SCHEMA_VERSION})")
     for table, expected in EXPECTED_COLUMNS.items():
         if table not in tables:
-            if writable:
+            if writable or table in OPTIONAL_TABLES:
                 continue  # an earlier revision's store: opening it for writing adds the table
             raise refuse(f"table {table} is missing: not a store this testbed can read")
         columns = {str(info[1]) for info in connection.execute(f"PRAGMA table_info({table})")}

@@ -26,6 +26,7 @@ from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.results.records import (
     FINAL_STATUSES,
     SUMMARY_FIELDS,
+    PointNetwork,
     PointRecord,
     Sweep,
     SweepSummary,
@@ -249,6 +250,36 @@ class Store:
                     for name, (calls, seconds) in sorted(record.syscalls.items())
                 ],
             )
+            self._record_network(db, sweep_id, record)
+
+    def _record_network(self, db: sqlite3.Connection, sweep_id: str, record: PointRecord) -> None:
+        key = record.point.key
+        db.execute("DELETE FROM networks WHERE sweep = ? AND key = ?", (sweep_id, key))
+        if not record.network:
+            return
+        rows: list[tuple[Any, ...]] = [
+            (sweep_id, key, record.network, host, expected, measured)
+            for host, (expected, measured) in sorted(record.rtts.items())
+        ] or [(sweep_id, key, record.network, "", None, None)]
+        db.executemany("INSERT INTO networks VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def networks(self, sweep_id: str) -> dict[str, PointNetwork]:
+        """{point key: its network profile and measured round trips}; {} from a store older
+        than the table."""
+        found: dict[str, PointNetwork] = {}
+        try:
+            rows = self.db.execute(
+                "SELECT key, profile, host, expected_ms, rtt_ms FROM networks WHERE sweep = ?"
+                " ORDER BY key, host",
+                (sweep_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no such table: read-only, from an earlier revision
+            return found
+        for row in rows:
+            network = found.setdefault(row["key"], PointNetwork(row["profile"]))
+            if row["host"]:
+                network.rtts[row["host"]] = (row["expected_ms"], row["rtt_ms"])
+        return found
 
     def done_keys(self, sweep_id: str) -> set[str]:
         """Keys of points that need no further run (final status)."""
@@ -299,7 +330,7 @@ class Store:
 
     def delete_sweep(self, sweep_id: str) -> None:
         with self.transaction() as db:
-            for table in ("syscalls", "attempts", "points"):
+            for table in ("syscalls", "attempts", "points", "networks"):
                 db.execute(f"DELETE FROM {table} WHERE sweep = ?", (sweep_id,))
             db.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,))
 

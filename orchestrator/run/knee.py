@@ -39,7 +39,8 @@ SATURATED, CLIENT_LIMITED, BOUND = "saturated", "client-limited", "upper bound"
 REPEATED = "top repeated"  # a later repetition that measured again the first one's top rates
 SATURATED_POINTS = 2  # points in a row below TRACKING that end a curve
 
-CurveKey = tuple[str, int, str, str, int]  # workload, idle, accept-limit, mechanism, repetition
+# workload, idle, accept-limit, mechanism, repetition, network profile ("": no network axis)
+CurveKey = tuple[str, int, str, str, int, str]
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,17 @@ def curve_key(point: Point) -> CurveKey:
         accept_label(point.accept_limit),
         point.mechanism,
         point.repetition,
+        point.network,
     )
 
 
 def curve_label(key: CurveKey) -> str:
-    """'one-byte/idle=0/accept=inf/select/rep=1', like a point's key without its rate."""
-    workload, idle, accept, mechanism, repetition = key
-    return f"{workload}/idle={idle}/accept={accept}/{mechanism}/rep={repetition}"
+    """'one-byte/idle=0/accept=inf/select/rep=1', like a point's key without its rate; on a
+    plan's network axis each profile's curve climbs on its own: '.../select · wan-50ms/rep=1',
+    as the report labels that curve."""
+    workload, idle, accept, mechanism, repetition, network = key
+    curve = f"{mechanism} · {network}" if network else mechanism
+    return f"{workload}/idle={idle}/accept={accept}/{curve}/rep={repetition}"
 
 
 class Curves:
@@ -111,7 +116,7 @@ class Curves:
     def top(self, key: CurveKey) -> list[float]:
         """The `repeat_top` highest rates the first repetition of `key`'s curve measured ok
         (a client-limited rate measured again would be the clients' result again)."""
-        first = (*key[:4], 1)
+        first = (*key[:4], 1, key[5])  # the same curve's first repetition
         ran = self.outcomes.get(first, [])
         rates = sorted({outcome.rate for outcome in ran if outcome.status == "ok"})
         return rates[-(self.repeat_top or 1) :]

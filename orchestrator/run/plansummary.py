@@ -50,14 +50,18 @@ class PlanSummary:
         return self.to_run * self.per_point_seconds
 
     def counts(self) -> dict[str, Counter[str]]:
-        """How many points per mechanism, workload, idle count, accept-limit and rate."""
-        return {
+        """How many points per mechanism, workload, idle count, accept-limit, rate and
+        network profile (when the plan has that axis)."""
+        counts = {
             "mechanism": Counter(p.mechanism for p in self.points),
             "workload": Counter(p.workload for p in self.points),
             "idle connections": Counter(str(p.idle_connections) for p in self.points),
             "accept-limit": Counter(p.labels()["accept_limit"] for p in self.points),
             "rate": Counter(f"{p.rate:g}" for p in self.points),
         }
+        if any(p.network for p in self.points):
+            counts["network"] = Counter(p.network for p in self.points)
+        return counts
 
     def describe(self) -> list[str]:
         """The summary as lines for the terminal."""

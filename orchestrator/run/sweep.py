@@ -17,12 +17,11 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
-A failed point (a host unreachable, an agent or the server dying, an overrun) is stored with
-its reason and retried up to `experiment.retries` times, as is a client-limited point whose
-clients only just fell behind (`summary.near_miss`); every attempt is stored. Ctrl-C stores the
-point in progress as interrupted, stops everything on the hosts and re-raises. With `curves`
-(`run.knee`), points beyond the end of their curve are skipped.
-"""
+A failed point (a host unreachable, an agent or the server dying, an overrun, links not as its
+network profile says: `conditions`) is stored with its reason and retried up to
+`experiment.retries` times, as is a client-limited near miss (`summary.near_miss`); every
+attempt is stored. Ctrl-C stores the point in progress as interrupted, stops everything on the
+hosts and re-raises. With `curves` (`run.knee`), points past their curve's end are skipped."""
 
 from __future__ import annotations
 
@@ -39,7 +38,7 @@ from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
-from orchestrator.run import commands, servermetrics
+from orchestrator.run import commands, conditions, servermetrics
 from orchestrator.run.hostproc import THEN, HostProcesses
 from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
@@ -132,6 +131,7 @@ class SweepRunner:
         self.session_lengths: dict[str, float] = {}  # host -> mean requests per session
         self.loads: LoadAgents | None = None
         self.last_replies: tuple[float, float] | None = None
+        self.conditions = conditions.NetworkConditions(lab, remote)  # tests may replace it
 
     # -- the sweep ---------------------------------------------------------------------------
 
@@ -203,21 +203,21 @@ class SweepRunner:
     # -- one point ---------------------------------------------------------------------------
 
     def run_point(self, seq: int, point: Point, attempt: int) -> PointRecord:
-        """Run one attempt at `point`. Failures are in the record; Ctrl-C raises
-        PointInterrupted after the hosts were cleaned up."""
+        """One attempt at `point`, failures in the record; Ctrl-C raises PointInterrupted."""
         now = self.clock()
         record = PointRecord(point, seq, "failed", "", attempt, started_at=now, ended_at=now)
         agents: dict[str, dict[str, Any]] = {host.name: {} for host in self.lab.clients}
         phase = PhaseTimer(record, self.observer, self.clock)
         try:
             phase("start")
+            self.conditions.enter(point, record)
             self._start_server(point)
             self._launch_load(point, f"{seq}-{attempt}")
             if point.idle_connections:
                 phase("idle")
                 self._open_idle(point)
             self._measure(point, record, agents, phase)
-        except PointFailure as failure:
+        except (PointFailure, conditions.NetworkFailure) as failure:
             record.status, record.reason = "failed", str(failure)
         except KeyboardInterrupt:
             record.status, record.reason = "interrupted", "interrupted by the user (Ctrl-C)"

@@ -221,12 +221,14 @@ def _sweep(
     try:
         outcome = runner.run(sweep, todo, len(plan), curves)
     except KeyboardInterrupt:
+        _clear_network(runner, view)
         store.finish_sweep(sweep.id, "interrupted", SweepSummary(interrupted=True))
         raise TestbedError(
             f"interrupted: the point in progress is stored as interrupted; "
             f"`orchestrate up {lab.path}` resumes sweep {sweep.id}",
             exit_code=EXIT_INTERRUPTED,
         ) from None
+    _clear_network(runner, view)
     status = "failed" if outcome.failed else "complete"
     curves.finish(plan, store.done_keys(sweep.id))
     store.update_settings(sweep.id, curves.settings())
@@ -240,6 +242,14 @@ def _sweep(
     view.sweep_done(sweep, outcome.summary, store.path)
     write_sweep_report(store, sweep, view)
     return UpResult(sweep, outcome, str(store.path))
+
+
+def _clear_network(runner: SweepRunner, view: View) -> None:
+    """The clients' links back to plain after the sweep: a lab is left as it was found."""
+    try:
+        runner.conditions.clear()
+    except TestbedError as error:
+        view.warn(f"{error.message}: `orchestrate down` removes the WAN conditions")
 
 
 def write_sweep_report(store: Store, sweep: Sweep, view: View) -> None:

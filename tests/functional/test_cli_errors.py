@@ -67,3 +67,30 @@ def test_the_default_lab_file_is_valid() -> None:
     result = orchestrate("lab", "--help", state=Path("/nonexistent"))
     assert result.returncode == 0
     assert (REPOSITORY / "lab.yml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ({"delay": "-5ms"}, "network.profiles.wan.delay: '-5ms': expected a delay >= 0"),
+        ({"loss": "101%"}, "network.profiles.wan.loss: '101%': expected a loss from 0% to 100%"),
+        ({"rate": 100}, "network.profiles.wan.rate: 100: expected a bandwidth with its unit"),
+    ],
+)
+def test_bad_wan_profile_is_refused(
+    tmp_path: Path, profile: dict[str, object], expected: str
+) -> None:
+    path = write_lab(
+        tmp_path,
+        name="tbtest-badwan",
+        lab_changes={"network": {"profiles": {"wan": profile}, "subnets": {"a": "wan"}}},
+    )
+    assert_refused(["up", str(path)], tmp_path / "state", expected)
+
+
+def test_unused_wan_profile_is_refused(tmp_path: Path) -> None:
+    network = {"profiles": {"wan": {"delay": "25ms"}}}
+    path = write_lab(tmp_path, name="tbtest-badwan", lab_changes={"network": network})
+    assert_refused(
+        ["lab", "up", str(path)], tmp_path / "state", "network.profiles.wan: defined but never used"
+    )

@@ -55,6 +55,7 @@ class P:
     errors: int = 0
     timeouts: int = 0
     reply_time: float | None = None  # ms
+    network: str = ""  # the network profile (WAN conditions); "" = none emulated
 
 
 def sweep_with(
@@ -93,7 +94,9 @@ def sweep_with(
 
 
 def record(spec: P, seq: int) -> PointRecord:
-    point = Point(spec.mechanism, spec.workload, spec.idle, spec.accept, spec.rate, spec.rep)
+    point = Point(
+        spec.mechanism, spec.workload, spec.idle, spec.accept, spec.rate, spec.rep, spec.network
+    )
     agents: dict[str, Any] = dict(spec.agents or {})
     if spec.sessions is not None:
         started, completed = spec.sessions
@@ -124,6 +127,8 @@ def record(spec: P, seq: int) -> PointRecord:
         agents=agents,
         server=spec.server or {"cpu_seconds": spec.cpu, "totals": spec.totals},
         syscalls=spec.syscalls,
+        network=spec.network,
+        rtts={"client1": (0.0, 0.05)} if spec.network == "lan" else {},
     )
 
 

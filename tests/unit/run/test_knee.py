@@ -66,6 +66,20 @@ def test_curves_skip_only_past_their_own_end() -> None:
     assert not Curves(enabled=False).skip(point("select", 3000))
 
 
+def test_each_network_profile_climbs_its_own_curve() -> None:
+    """On a plan's network axis, a WAN curve that saturated early does not end the LAN one."""
+    curves = Curves(enabled=True)
+    wan = [Point("select", "one-byte", 0, None, r, 1, "wan-50ms") for r in (1000, 2000, 3000)]
+    curves.add(wan[0], "ok", 0.7)
+    assert curves.add(wan[1], "ok", 0.6) == Ending(SATURATED, 2000)
+    assert curves.skip(wan[2])
+    assert not curves.skip(Point("select", "one-byte", 0, None, 3000, 1, "lan"))
+    [ended] = curves.settings()["curve_endings"]
+    assert ended == "one-byte/idle=0/accept=inf/select · wan-50ms/rep=1"
+    _, rows = ending_rows(curves.settings())
+    assert rows == [["one-byte", "0", "inf", "select · wan-50ms", "saturated at 2,000"]]
+
+
 def test_curves_that_ran_their_top_rate_reached_the_upper_bound() -> None:
     plan = [point(m, rate) for rate in (1000, 2000) for m in ("select", "poll")]
     curves = Curves(enabled=True)
@@ -73,7 +87,7 @@ def test_curves_that_ran_their_top_rate_reached_the_upper_bound() -> None:
         curves.add(p, "ok", 1.0)
     done = {p.key for p in plan if p.mechanism == "select"}
     curves.finish(plan, done)
-    assert curves.endings == {("one-byte", 0, "inf", "select", 1): Ending(BOUND, 2000)}
+    assert curves.endings == {("one-byte", 0, "inf", "select", 1, ""): Ending(BOUND, 2000)}
     assert curves.settings()["curve_endings"] == {
         "one-byte/idle=0/accept=inf/select/rep=1": {"ended_by": BOUND, "rate": 2000}
     }

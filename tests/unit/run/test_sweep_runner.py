@@ -196,6 +196,22 @@ def lab_with(**experiment: Any) -> Lab:
     return dataclasses.replace(lab, experiment=dataclasses.replace(lab.experiment, **experiment))
 
 
+def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> SweepRunner:
+    """A runner whose every outside system is `hosts` (and `store`)."""
+    return SweepRunner(
+        lab,
+        hosts,  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
+        Quiet(),  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+        counters=hosts.counters,
+        procs=hosts,  # type: ignore[arg-type]
+        tell_start=hosts.tell,
+        agents_ready=lambda hosts, patience: [],
+    )
+
+
 def run_sweep(
     tmp_path: Path,
     script: dict[int, str],
@@ -208,18 +224,7 @@ def run_sweep(
     hosts = FakeHosts(clock, script)
     hosts.http = set(http)
     store = FakeStore()
-    runner = SweepRunner(
-        lab,
-        hosts,  # type: ignore[arg-type]
-        store,  # type: ignore[arg-type]
-        Quiet(),  # type: ignore[arg-type]
-        clock=clock,
-        sleep=clock.sleep,
-        counters=hosts.counters,
-        procs=hosts,  # type: ignore[arg-type]
-        tell_start=hosts.tell,
-        agents_ready=lambda hosts, patience: [],
-    )
+    runner = runner_for(lab, clock, hosts, store)
     plan = expand(lab.experiment, seed=1)
     plan = plan if whole_plan else plan[:1]
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, len(plan), "manual")

@@ -1,0 +1,84 @@
+"""Beyond the paper (its section 7): each mechanism under WAN conditions against its LAN curve.
+
+    base = base_network(curves)            # '' (nothing emulated) or 'lan': the paper's links
+    paper_curves(curves)                   # the curves the paper's findings are judged on
+    wan_statements(data, curves)           # one line per WAN curve, findings-style
+
+A WAN round trip keeps each connection open longer, so at the same request rate the server
+holds more connections at once: the load agents' `max_concurrent_connections` (httperf's
+"<=N concurrent connections", summed over the agents) says how many. Each statement gives the
+peak reply rate against the LAN curve's, as a change with its 95 % CI (`data.peak_change`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestrator.report.data import Curve, RatePoint, SweepData, peak_change
+from orchestrator.report.stats import Estimate, estimate
+
+THRESHOLD = 0.10  # as the paper's findings: a change under 10 % is no change
+
+
+def base_network(curves: Sequence[Curve]) -> str:
+    """The network the paper's findings are judged on: none emulated, else `lan`, else the
+    first profile (a sweep of WAN profiles only)."""
+    names = {curve.network for curve in curves}
+    for name in ("", "lan"):
+        if name in names:
+            return name
+    return min(names, default="")
+
+
+def paper_curves(curves: Sequence[Curve]) -> list[Curve]:
+    base = base_network(curves)
+    return [curve for curve in curves if curve.network == base]
+
+
+def concurrency(points: Mapping[str, Mapping[str, Any]], at: RatePoint) -> Estimate | None:
+    """Concurrent connections the agents held at once, over the ok runs at one rate."""
+    values = []
+    for run in at.ok:
+        agents = (points.get(run.key) or {}).get("agents") or {}
+        counts = [
+            ((agent or {}).get("load") or {}).get("max_concurrent_connections")
+            for agent in agents.values()
+        ]
+        numbers = [count for count in counts if isinstance(count, int | float)]
+        if numbers:
+            values.append(float(sum(numbers)))
+    return estimate(values) if values else None
+
+
+def wan_statements(data: SweepData, curves: Sequence[Curve]) -> list[str]:
+    """One line per curve under a WAN profile that has a LAN curve to compare with."""
+    base = base_network(curves)
+    points = {point["key"]: point for point in data.points}
+    by_identity = {_identity(curve): curve for curve in curves if curve.network == base}
+    lines = []
+    for curve in curves:
+        lan = by_identity.get(_identity(curve)) if curve.network != base else None
+        if lan is None:
+            continue
+        where = f"{curve.workload}, {curve.idle_connections} idle, accept={curve.accept_limit}"
+        change = peak_change(lan, curve, THRESHOLD)
+        peak = curve.peak.text() if curve.peak else "no ok run"
+        lan_peak = lan.peak.text() if lan.peak else "no ok run"
+        lines.append(
+            f"{curve.label} ({where}): peak {peak} against {lan_peak} on {base or 'the LAN'}"
+            f" ({change.text() if change else 'not measured'});"
+            f" concurrent connections at the peak {_held(points, curve)}"
+            f" against {_held(points, lan)}"
+        )
+    return lines
+
+
+def _held(points: Mapping[str, Mapping[str, Any]], curve: Curve) -> str:
+    peak = curve.peak_point
+    held = concurrency(points, peak) if peak is not None else None
+    return f"{held.text()} at {peak.rate:,.0f} req/s" if held and peak else "not measured"
+
+
+def _identity(curve: Curve) -> tuple[str, str, int, str]:
+    return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)

@@ -1,0 +1,89 @@
+"""The network conditions a point runs under: its profile on every client's link, and every
+client's round trip to the server measured against it.
+
+    conditions = NetworkConditions(lab, remote)
+    conditions.enter(point, record)   # sets record.network and .rtts; NetworkFailure if off
+
+The links change only when the profiles change (a profile's points run as groups, see
+`config.plan`), so a sweep pays the change and the pings once per group, not per point. A lab
+whose `network:` section emulates nothing is left alone: no tc, no pings, nothing recorded
+(its points and reports stay as they were). A failed change or a round trip off its profile
+fails the point with one line per client; the next point tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from orchestrator.config.model import Host, Lab, NetworkProfile
+from orchestrator.config.plan import Point
+from orchestrator.errors import TestbedError
+from orchestrator.lab.netem import LinkShaper, link_shaper
+from orchestrator.lab.remote import Remote
+from orchestrator.lab.rtt import RttCheck, expected_rtt_ms, measure_rtts
+from orchestrator.results.records import PointRecord
+
+Profiles = Mapping[Host, NetworkProfile]
+Measure = Callable[[Profiles], RttCheck]
+
+
+class NetworkFailure(Exception):
+    """The point's conditions could not be set up or are not what its profile says."""
+
+
+class NetworkConditions:
+    """See the module docstring. `shaper` and `measure` are the outside world (tests pass
+    their own)."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        remote: Remote,
+        shaper: LinkShaper | None = None,
+        measure: Measure | None = None,
+    ) -> None:
+        self.lab = lab
+        self.active = bool(lab.experiment.network) or any(
+            profile.emulated for profile in lab.network.profiles.values()
+        )
+        self.shaper = shaper or link_shaper(lab)
+        self.measure: Measure = measure or (lambda profiles: measure_rtts(lab, remote, profiles))
+        self.applied: str | None = None  # the axis value the links carry now
+        self.check = RttCheck()
+
+    def profiles(self, point: Point) -> dict[Host, NetworkProfile]:
+        return {
+            client: self.lab.network.profile_for(client, point.network)
+            for client in self.lab.clients
+        }
+
+    def enter(self, point: Point, record: PointRecord) -> None:
+        """Bring the links to `point`'s profile if they carry another; record what they are."""
+        if not self.active:
+            return
+        record.network = self.lab.network.label(self.lab.clients, point.network)
+        profiles = self.profiles(point)
+        if self.applied != point.network:
+            self.applied = None  # until set and checked: a failure is retried by the next point
+            try:
+                self.shaper.apply(profiles)
+            except TestbedError as error:
+                raise NetworkFailure(f"network {record.network}: {error.message}") from None
+            self.check = self.measure(profiles)
+            if not self.check.problems:
+                self.applied = point.network
+        record.rtts = {
+            name: (expected_rtt_ms(profiles[self.lab.host(name)]), measured)
+            for name, measured in self.check.measured.items()
+        }
+        if self.check.problems:
+            raise NetworkFailure(
+                f"network {record.network}: round trips off the profile: "
+                + "; ".join(self.check.problems)
+            )
+
+    def clear(self) -> None:
+        """Every client back to its plain link (at the sweep's end: the lab is left as found)."""
+        if self.active:
+            self.shaper.clear()
+            self.applied = None

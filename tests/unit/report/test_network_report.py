@@ -1,0 +1,25 @@
+"""The report names each curve's network profile and lists the measured round trips."""
+
+from __future__ import annotations
+
+from orchestrator.report.data import Curve
+from orchestrator.report.htmlnetwork import measured_rtts, network_section
+
+
+def test_a_curve_label_carries_its_profile() -> None:
+    assert Curve("epoll-et", "one-byte", 0, "inf", ()).label == "epoll-ET"
+    assert Curve("epoll-et", "one-byte", 0, "inf", (), "wan-50ms").label == "epoll-ET · wan-50ms"
+
+
+def test_round_trips_are_listed_once_per_measurement() -> None:
+    points = [
+        {"network": "wan", "rtts": {"client1": (50.0, 50.4)}},
+        {"network": "wan", "rtts": {"client1": (50.0, 50.4)}},  # same measurement, next point
+        {"network": "wan", "rtts": {"client1": (50.0, 49.8)}},  # the group's next repetition
+        {"network": "lan", "rtts": {"client1": (0.0, 0.05)}},
+        {"network": "", "rtts": {}},
+    ]
+    assert measured_rtts(points) == {("wan", "client1"): [50.4, 49.8], ("lan", "client1"): [0.05]}
+    html = network_section(points)
+    assert "49.80–50.40 (2 measurements)" in html and "0.05" in html
+    assert network_section([{"network": "", "rtts": {}}]) == ""
