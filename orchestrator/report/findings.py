@@ -302,8 +302,13 @@ def _idle_degradation(curves: Sequence[Curve]) -> Finding:
                 f"{workload}, {idle:,} idle: {row.without.label} peak {_estimate(row.without)}"
                 f" → {_estimate(row.with_idle)}: {_change_text(row.change)}"
             )
-        if not any(r.with_idle.saturated for r in (*degrading, by["epoll-et"])):
-            evidence.append(f"{workload}: no curve with idle connections saturated")
+        # A degrading mechanism's unchanged peak says something only if its idle curve
+        # saturated: otherwise that "peak" is the highest rate offered (the clients' limit).
+        if not all(r.with_idle.saturated for r in degrading):
+            unsaturated = [r.without.label for r in degrading if not r.with_idle.saturated]
+            evidence.append(
+                f"{workload}: {', '.join(unsaturated)} with idle connections did not saturate"
+            )
             pairs = {m: (r.without, r.with_idle) for m, r in by.items()}
             found_all.add_cost(idle_by_cost(pairs, DEGRADING, workload, idle, THRESHOLD))
             continue

@@ -21,11 +21,17 @@ def describe_capacity(recorded: Mapping[str, Any] | None) -> str:
         if kept is None:
             return "not measured (no point was measured)"
         return f"not reached: the clients kept up at every rate run (up to {kept:,.0f} requests/s)"
-    text = f"the clients fell behind at {behind:,.0f} requests/s"
+    if kept is not None and kept >= behind:  # runs at one rate on both sides: the limit
+        text = (
+            f"the clients fell behind at {behind:,.0f} requests/s in some runs and kept up in"
+            f" others (up to {kept:,.0f}): their limit"
+        )
+    else:
+        text = f"the clients fell behind at {behind:,.0f} requests/s"
+        if kept is not None:
+            text += f" and kept up at up to {kept:,.0f}"
     if issued is not None:
-        text += f" (achieved {issued:,.0f}/s there)"
-    if kept is not None:
-        text += f"; kept up at up to {kept:,.0f}"
+        text += f"; the most they issued while behind: {issued:,.0f}/s"
     return text
 
 

@@ -135,6 +135,28 @@ def test_a_degradation_needs_the_idle_curve_to_saturate(tmp_path: Path) -> None:
     assert row.change is not None and row.change.verdict == NOT_MEASURED
 
 
+def test_idle_degradation_is_judged_by_cost_unless_the_degrading_curves_saturated(
+    tmp_path: Path,
+) -> None:
+    """select's idle curve kept up with every rate offered (the clients' limit), so its
+    unchanged peak decides nothing, even though epoll-ET's idle curve fell below 95 % once."""
+    scan = {2000: 285.0, 4000: 166.0, 6000: 71.0}
+    points = [
+        *costly("select", flat(30)),
+        *costly("epoll-et", flat(30)),
+        *costly("select", scan, idle=1000),
+        *[
+            P("epoll-et", r, r * (0.9 if r == 6000 else 1.0), rep=rep, idle=1000, cpu=0.5)
+            for r in RATES
+            for rep in (1, 2)
+        ],
+    ]
+    found = judged(tmp_path, points)["Figures 5 and 6"]
+    assert found.basis == (BY_COST,), found
+    assert found.verdict == HOLDS, found
+    assert any("did not saturate" in line for line in found.evidence)
+
+
 def test_without_saturation_the_claims_are_judged_by_cpu_per_reply(tmp_path: Path) -> None:
     few, many = {"epoll_ctl": (100, 0.1)}, {"epoll_ctl": (2000, 0.5)}
     scan = {2000: 285.0, 4000: 166.0, 6000: 71.0}  # the idle scan, shared by more replies

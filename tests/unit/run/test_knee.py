@@ -130,6 +130,8 @@ def test_the_clients_capacity_is_bracketed_by_the_agents_verdicts() -> None:
     never = client_capacity([("ok", 1000, 1000)])
     assert never.fell_behind is None and "not reached" in never.describe()
     assert "not measured" in describe_capacity({})
+    both = client_capacity([("ok", 5000, 5000), ("client-limited", 5000, 4300)])
+    assert "in some runs and kept up in others" in both.describe()
 
 
 def test_the_report_shows_each_curves_ending_per_repetition() -> None:
