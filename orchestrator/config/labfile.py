@@ -27,6 +27,8 @@ from orchestrator.config.model import (
     SpecWeb99,
 )
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
+from orchestrator.config.serverfile import parse_servers, select_servers
+from orchestrator.config.servers import ServerSpec
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError
@@ -49,6 +51,7 @@ LAB_KEYS = (
     "monitoring",
     "results",
     "nightly",
+    "servers",
 )
 EXPERIMENT_KEYS = (
     "mechanisms",
@@ -65,6 +68,7 @@ EXPERIMENT_KEYS = (
     "seed",
     "specweb99",
     "syscall_timing",
+    "servers",
 )
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
@@ -95,7 +99,8 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         "a lab name: lower-case letters, digits and '-', at most 31 characters",
     )
     emulate = _emulate(checker, top.get("emulate", False))
-    experiment = _experiment(checker, top.get("experiment"))
+    servers = parse_servers(checker, top.get("servers"))
+    experiment = _experiment(checker, top.get("experiment"), servers)
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
     nightly = _nightly(checker, top.get("nightly", {}))
@@ -154,7 +159,9 @@ def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:
     return candidate
 
 
-def _experiment(checker: Checker, value: Any) -> Experiment | None:
+def _experiment(
+    checker: Checker, value: Any, specs: tuple[ServerSpec, ...] | None
+) -> Experiment | None:
     at: FieldPath = ("experiment",)
     section = checker.mapping(at, value, EXPERIMENT_KEYS, required=EXPERIMENT_REQUIRED)
     if section is None:
@@ -196,7 +203,9 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     timing = checker.choice(
         (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
     )
+    servers = select_servers(checker, section.get("servers"), specs)
     parts = (
+        servers,
         mechanisms,
         workloads,
         idle,
@@ -216,9 +225,10 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     assert mechanisms and workloads and idle and accept_limits is not None and rates
     assert duration is not None and warmup is not None and repetitions is not None
     assert cooldown_max is not None and timeout is not None and retries is not None
-    assert specweb99 is not None and timing is not None
+    assert specweb99 is not None and timing is not None and servers is not None
     # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
-    count = len(mechanisms) * len(workloads) * len(idle) * len(accept_limits) * len(rates)
+    count = len(servers) * len(mechanisms) * len(workloads) * len(idle) * len(accept_limits)
+    count *= len(rates)
     count *= repetitions
     if count > MAX_POINTS:
         checker.fail_plain(
@@ -240,6 +250,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         seed=seed,
         specweb99=specweb99,
         syscall_timing=timing,
+        servers=servers,
     )
 
 

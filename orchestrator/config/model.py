@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.config.servers import DEFAULT_SERVERS, ServerSpec
+
 MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring")
 SYSCALL_TIMINGS = ("wall", "cpu", "none")
 WORKLOADS = ("one-byte", "specweb99")
@@ -85,6 +87,8 @@ class Experiment:
     # time blocked), "cpu" (the paper's CPU profile; costs the server ~30 % more CPU per reply,
     # so for a profiling sweep of its own), or "none".
     syscall_timing: str = "wall"
+    # The servers under test, in plan order (`servers:` and `experiment.servers`).
+    servers: tuple[ServerSpec, ...] = DEFAULT_SERVERS
 
 
 @dataclass(frozen=True)

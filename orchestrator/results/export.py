@@ -41,6 +41,7 @@ COLUMNS = (
     "measure_seconds",
     "cooldown_seconds",
     *(f"phase_{phase}_seconds" for phase in PHASES),  # where the point's wall time went
+    "server_name",  # the server under test (last: columns added keep the earlier ones' places)
 )
 
 

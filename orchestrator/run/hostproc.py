@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.config.model import Host
@@ -166,15 +166,23 @@ class HostProcesses:
         timeout: float,
         then: str | None = None,
         then_timeout: float = 60.0,
+        how: Mapping[str, tuple[str, bool]] | None = None,
     ) -> dict[str, Finished]:
-        """SIGTERM each process in `names` (not its group), wait up to `timeout` s for all to
-        end, SIGKILL the groups of those that did not, and collect what each left. `then`, a
-        shell script, runs afterwards in the same command (one round trip); its output and exit
-        status come back under the name THEN."""
+        """SIGTERM each process in `names` (not its group; `how` may say another signal, or
+        its group, per name), wait up to `timeout` s for all to end, SIGKILL the groups of
+        those that did not, and collect what each left. `then`, a shell script, runs
+        afterwards in the same command (one round trip); its output and exit status come back
+        under the name THEN."""
         script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0"]
+        ways: dict[tuple[str, bool], list[str]] = {}
+        for name in names:
+            ways.setdefault((how or {}).get(name, ("TERM", False)), []).append(name)
         if names:
             script += [
-                f"{self._signal(names, 'TERM', group=False)} >/dev/null",
+                *(
+                    f"{self._signal(group_names, sig, group=group)} >/dev/null"
+                    for (sig, group), group_names in ways.items()
+                ),
                 *self._wait(names, timeout),
                 f"{self._signal(names, 'KILL', group=True)} >/dev/null",
                 *report_lines(names),

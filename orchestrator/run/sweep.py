@@ -5,8 +5,8 @@
     outcome = runner.run(sweep, plan)      # plan: the points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-    start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
-              the server's metrics answer, then launch the load agents (they get ready, wait)
+    start:    start the point's server (`run.servers`) and the idle agents at once, wait until
+              it is ready (userver: its metrics; others: their probe), then launch the load agents
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
               not measured, then a short gap
@@ -39,7 +39,15 @@ from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
-from orchestrator.run import commands, servermetrics
+from orchestrator.run import servermetrics
+from orchestrator.run.commands import (
+    cooldown_script,
+    fileset_command,
+    idle_command,
+    parse_cooldown,
+    sessions_command,
+    split,
+)
 from orchestrator.run.hostproc import THEN, HostProcesses
 from orchestrator.run.loadagents import (
     LOAD,
@@ -53,6 +61,7 @@ from orchestrator.run.loadagents import (
     wait_ready,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
+from orchestrator.run.servers import ServerUnderTest
 from orchestrator.run.summary import (
     check_load,
     client_limits,
@@ -119,8 +128,8 @@ class SweepRunner:
         self.observer = observer
         self.clock = clock
         self.sleep = sleep
-        self.read_counters: CounterReader = counters or (
-            lambda host: servermetrics.fetch(host, timeout=1.0)
+        self.server = ServerUnderTest(
+            lab, remote, counters or (lambda host: servermetrics.fetch(host, timeout=1.0))
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
         self.tell_start, self.agents_ready = tell_start, agents_ready
@@ -143,7 +152,7 @@ class SweepRunner:
         """Write the file set on the server and a session trace per client, from the seed."""
         spec = self.experiment.specweb99
         server = self.lab.server
-        fileset = self.remote.run(server, commands.fileset_command(server, spec), timeout=300)
+        fileset = self.remote.run(server, fileset_command(server, spec), timeout=300)
         if not fileset.ok:
             raise TestbedError(f"{server.name}: writing the file set failed: {fileset.reason()}")
         workloads: dict[str, Any] = {"seed": spec.seed, "fileset": json.loads(fileset.stdout)}
@@ -151,7 +160,7 @@ class SweepRunner:
             count = len(self.lab.clients)
 
             def sessions(host: Host) -> str:
-                return commands.sessions_command(host, spec, self.lab.clients.index(host), count)
+                return sessions_command(host, spec, self.lab.clients.index(host), count)
 
             results = self.remote.run_all(self.lab.clients, sessions, timeout=120)
             failed = [f"{name}: {r.reason()}" for name, r in results.items() if not r.ok]
@@ -252,14 +261,7 @@ class SweepRunner:
             agents[host]["load"] = result
         record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
         record.summary = summarise(loads)
-        server = servermetrics.difference(before, after)
-        record.server = server
-        record.summary["server_replies"] = int(server["replies_total"])
-        record.syscalls = {
-            name: (int(v["calls"]), float(v["seconds"]))
-            for name, v in server["syscalls"].items()
-            if v["calls"] > 0
-        }
+        self.server.record(record, servermetrics.difference(before, after))
         limits = client_limits(loads)
         record.status, record.reason = (
             ("client-limited", "; ".join(limits)) if limits else ("ok", "")
@@ -270,43 +272,35 @@ class SweepRunner:
 
     def _start_server(self, point: Point) -> None:
         """Start the server and, at the same time, the idle agents (they retry their connects
-        until it listens), then wait until the server's metrics answer."""
+        until it listens), then wait until the server is ready."""
         server = self.lab.server
+        command = self.server.select(point)
         idle = self._idle_commands(point)
         self.started[server.name] = [SERVER]
         for host in idle:
             self.started.setdefault(host.name, []).append(IDLE)
         with ThreadPoolExecutor(max_workers=2) as pool:
             idle_started = pool.submit(self.procs.start_many, IDLE, idle) if idle else None
-            started = self.procs.start(server, SERVER, commands.server_command(self.lab, point))
+            started = self.procs.start(server, SERVER, command)
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
         if idle_started is not None:
             _require_all("starting the idle agents", idle_started.result())
-        begun = checked = self.clock()
-        while True:
-            try:
-                counters = self.read_counters(server)
-            except TestbedError as error:
-                now = self.clock()
-                if now - checked > 1.0:  # not up yet: did it die? (an SSH round trip, so rarely)
-                    self._check_server_alive("at start")
-                    checked = now
-                if now - begun > SERVER_START_TIMEOUT:
-                    raise PointFailure(f"server did not come up: {error}") from None
-                self.sleep(0.02)
-                continue
-            if counters.info.get("mechanism") != point.mechanism:
-                raise PointFailure(
-                    f"a server with mechanism {counters.info.get('mechanism')} answers on"
-                    f" {server.management}: not the one just started"
-                )
-            return
+        try:  # not up yet: did it die? (an SSH round trip, so about once a second)
+            self.server.wait_ready(
+                point,
+                lambda: self._check_server_alive("at start"),
+                self.clock,
+                self.sleep,
+                SERVER_START_TIMEOUT,
+            )
+        except (TestbedError, ValueError) as error:
+            raise PointFailure(f"{self.server.spec.name} did not come up: {error}") from None
 
     def _idle_commands(self, point: Point) -> dict[Host, str]:
-        shares = commands.split(point.idle_connections, len(self.lab.clients))
+        shares = split(point.idle_connections, len(self.lab.clients))
         return {
-            host: commands.idle_command(self.lab, host, share)
+            host: idle_command(self.lab, host, share)
             for host, share in zip(self.lab.clients, shares, strict=True)
             if share > 0
         }
@@ -365,8 +359,10 @@ class SweepRunner:
 
     def _report_live_rate(self) -> None:
         """Tell the observer the server's reply rate since the last call."""
+        if not self.server.spec.has_metrics:
+            return  # no count of its own: the agents' results say after the run
         try:
-            replies = self.read_counters(self.lab.server).replies_total
+            replies = self.server.counters().replies_total
         except TestbedError:
             return  # a dead server shows in the agents' results and the checks after
         now = self.clock()
@@ -390,7 +386,7 @@ class SweepRunner:
 
     def _server_counters(self, when: str) -> servermetrics.ServerCounters:
         try:
-            return self.read_counters(self.lab.server)
+            return self.server.counters()
         except TestbedError as error:
             self._check_server_alive(when)
             raise PointFailure(f"server stopped answering {when}: {error}") from None
@@ -409,7 +405,7 @@ class SweepRunner:
         with `cooldown` wait on every host (same command) until no TIME_WAIT socket is left,
         at most `cooldown.max`. Returns (seconds waited, {host: sockets left or -1})."""
         started, self.started = self.started, {}
-        then = commands.cooldown_script(self.experiment.cooldown_max) if cooldown else None
+        then = cooldown_script(self.experiment.cooldown_max) if cooldown else None
         hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
         waited, left = 0.0, {}
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
@@ -421,6 +417,7 @@ class SweepRunner:
                     STOP_TIMEOUT,
                     then,
                     self.experiment.cooldown_max,
+                    self.server.stop_how() if host is self.lab.server else None,
                 )
                 for host in hosts
             }
@@ -431,7 +428,7 @@ class SweepRunner:
                     agents[host_name]["idle"] = idle
                 if then is not None:
                     report = stopped.get(THEN)
-                    seconds, count = commands.parse_cooldown(
+                    seconds, count = parse_cooldown(
                         report.output if report is not None and report.exit_code == 0 else ""
                     )
                     waited = max(waited, seconds)
