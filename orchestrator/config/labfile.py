@@ -226,14 +226,8 @@ def _experiment(
     assert duration is not None and warmup is not None and repetitions is not None
     assert cooldown_max is not None and timeout is not None and retries is not None
     assert specweb99 is not None and timing is not None and servers is not None
-    # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
-    count = len(servers) * len(mechanisms) * len(workloads) * len(idle) * len(accept_limits)
-    count *= len(rates)
-    count *= repetitions
-    if count > MAX_POINTS:
-        checker.fail_plain(
-            at, f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)"
-        )
+    axes = (servers, mechanisms, workloads, idle, accept_limits, rates)
+    if not _plan_size_ok(checker, *axes, repetitions=repetitions):
         return None
     return Experiment(
         mechanisms=mechanisms,
@@ -252,6 +246,19 @@ def _experiment(
         syscall_timing=timing,
         servers=servers,
     )
+
+
+def _plan_size_ok(checker: Checker, *axes: tuple[Any, ...], repetitions: int = 1) -> bool:
+    """The plan's size, by arithmetic: nothing is expanded before it is known to be sane."""
+    count = repetitions
+    for axis in axes:
+        count *= len(axis)
+    if count > MAX_POINTS:
+        checker.fail_plain(
+            ("experiment",),
+            f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)",
+        )
+    return count <= MAX_POINTS
 
 
 def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:

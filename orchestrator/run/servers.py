@@ -217,8 +217,14 @@ class ServerUnderTest:
         """Store what the server said about the measurement; what it cannot say is listed in
         `lacks` rather than stored as zeros."""
         record.server = {**server, "name": self.spec.name}
-        if not self.spec.has_metrics:
-            record.server["lacks"] = list(LACKS)
+        if not self.spec.has_metrics:  # only its CPU (from /proc) is the server's own figure
+            record.server = {
+                "name": self.spec.name,
+                "cpu_seconds": server["cpu_seconds"],
+                "cpu_source": "proc",
+                "info": server["info"],
+                "lacks": list(LACKS),
+            }
             return
         record.summary["server_replies"] = int(server["replies_total"])
         record.syscalls = {
