@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,8 +33,22 @@ def affinity_mask(cpus: str) -> str | None:
     return "".join("1" if cpu in numbers else "0" for cpu in range(max(numbers), -1, -1))
 
 
+def worker_connections(open_files: int) -> int:
+    """As many connections as the process may open descriptors (nginx warns beyond)."""
+    if open_files == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(1024, min(open_files, 1_000_000))
+
+
 def configuration(
-    *, address: str, port: int, docroot: str, prefix: str, cpus: str, nginx_build: str
+    *,
+    address: str,
+    port: int,
+    docroot: str,
+    prefix: str,
+    cpus: str,
+    nginx_build: str,
+    connections: int = 60000,
 ) -> str:
     """nginx.conf for one pinned worker serving `docroot` (pure: tested as text)."""
     mask = affinity_mask(cpus)
@@ -56,7 +71,7 @@ def configuration(
         f"pid {prefix}/nginx.pid;",
         f"lock_file {prefix}/nginx.lock;",
         "error_log stderr warn;",
-        "events { worker_connections 60000; multi_accept on; }",
+        f"events {{ worker_connections {connections}; multi_accept on; }}",
         "http {",
         "    access_log off;",
         "    sendfile on;",
@@ -104,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             prefix=str(prefix),
             cpus=args.cpus,
             nginx_build=build,
+            connections=worker_connections(resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
         )
     )
     sys.stdout.flush()
