@@ -66,3 +66,15 @@ def test_a_server_without_counters_is_said_to_lack_them_not_shown_zero() -> None
 def test_cpu_per_reply_of_a_server_without_a_count_uses_the_clients_replies() -> None:
     metrics = point_metrics(point("nginx", "", 100, server=NGINX_SERVER, replies=1000))
     assert metrics[CPU_PER_REPLY] == 1e6 * 0.5 / 1000
+
+
+def test_table1_has_no_column_for_a_server_without_syscall_counters() -> None:
+    from orchestrator.report.syscalls import syscall_table
+
+    sweep = data(
+        point("userver", "poll", 100, server={"cpu_seconds": 0.1}, status="ok"),
+        point("nginx", "", 100, server=NGINX_SERVER),
+        {**point("broken", "", 100), "status": "failed", "server": {}},
+    )
+    table = syscall_table(sweep, "one-byte", 0, "inf")
+    assert table.mechanisms == ["poll"] and table.rate == 100
