@@ -130,6 +130,18 @@ class HostProcesses:
             f'kill -{sig} -- {target} 2>/dev/null && echo "$(basename "$f" .{suffix})"; done'
         )
 
+    def _signal_members(self, names: Sequence[str], sig: str) -> str:
+        """A loop that signals every process of each tracked group but its leader, the shell
+        that waits for the process to record its exit status (killing it would lose that)."""
+        tag = shlex.quote(f"TESTBED_TAG={self.tag}")
+        pattern = " ".join(f"{RUN_DIR}/{name}.pgid" for name in names)
+        return (
+            f'for f in {pattern}; do [ -s "$f" ] || continue; pg=$(cat "$f"); '
+            f'tr "\\0" "\\n" </proc/"$pg"/environ 2>/dev/null | grep -qx {tag} || continue; '
+            f'for p in $(pgrep -g "$pg"); do [ "$p" = "$pg" ] || kill -{sig} "$p" 2>/dev/null; '
+            'done; echo "$(basename "$f" .pgid)"; done'
+        )
+
     # -- operations ----------------------------------------------------------------------------
 
     def start(self, host: Host, name: str, command: str) -> CommandResult:
@@ -169,10 +181,10 @@ class HostProcesses:
         how: Mapping[str, tuple[str, bool]] | None = None,
     ) -> dict[str, Finished]:
         """SIGTERM each process in `names` (not its group; `how` may say another signal, or
-        its group, per name), wait up to `timeout` s for all to end, SIGKILL the groups of
-        those that did not, and collect what each left. `then`, a shell script, runs
-        afterwards in the same command (one round trip); its output and exit status come back
-        under the name THEN."""
+        every process of its group but the tracking shell, per name), wait up to `timeout` s
+        for all to end, SIGKILL the groups of those that did not, and collect what each left.
+        `then`, a shell script, runs afterwards in the same command (one round trip); its
+        output and exit status come back under the name THEN."""
         script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0"]
         ways: dict[tuple[str, bool], list[str]] = {}
         for name in names:
@@ -180,7 +192,9 @@ class HostProcesses:
         if names:
             script += [
                 *(
-                    f"{self._signal(group_names, sig, group=group)} >/dev/null"
+                    f"{self._signal_members(group_names, sig)} >/dev/null"
+                    if group
+                    else f"{self._signal(group_names, sig, group=False)} >/dev/null"
                     for (sig, group), group_names in ways.items()
                 ),
                 *self._wait(names, timeout),

@@ -113,3 +113,22 @@ def test_a_dead_server_ends_the_wait_at_once() -> None:
     with pytest.raises(TestbedError, match="not found"):
         servers.wait_ready(lambda: 0, dead, lambda: now[0], sleep, 30.0)
     assert now[0] < 5
+
+
+def test_a_group_stop_spares_the_shell_that_records_the_exit_status() -> None:
+    from orchestrator.lab.remote import CommandResult
+    from orchestrator.run.hostproc import HostProcesses
+
+    sent: list[str] = []
+
+    class Recording:
+        def run(self, host: object, command: str, timeout: float | None = 60) -> CommandResult:
+            sent.append(command)
+            return CommandResult("server", command, 0, "", "", None, 0.0)
+
+    lab = lab_with(ServerSpec("nginx", builtin=None, command="n {port}"))
+    procs = HostProcesses(Recording(), tag="unit")  # type: ignore[arg-type]
+    procs.stop(lab.server, ["server"], 1.0, how={"server": ("QUIT", True)})
+    script = sent[-1]
+    assert 'pgrep -g "$pg"' in script and '[ "$p" = "$pg" ] || kill -QUIT "$p"' in script
+    assert "kill -TERM" not in script  # the group gets the server's own signal only
