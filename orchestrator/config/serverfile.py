@@ -6,6 +6,7 @@ placeholder in a command template is one of them, so a bad template creates noth
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from orchestrator.config.checker import Checker, FieldPath
@@ -114,6 +115,10 @@ def _template(checker: Checker, path: FieldPath, value: Any) -> str | None:
         return None
     if unknown:
         known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        checker.fail(path, f"{{{unknown[0]}}}", f"unknown placeholder; expected one of {known}")
+        hint = difflib.get_close_matches(unknown[0], PLACEHOLDERS, n=1)
+        guess = f" (did you mean {{{hint[0]}}}?)" if hint else ""
+        checker.fail(
+            path, f"{{{unknown[0]}}}", f"unknown placeholder{guess}; expected one of {known}"
+        )
         return None
     return template
