@@ -12,6 +12,7 @@ sweep reads the last lines of a server that failed.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
 import resource
@@ -19,8 +20,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-from agents._cli import ArgumentParser, server_port
 
 MODULE_TEMP_PATHS = ("fastcgi", "scgi", "uwsgi")  # built into some nginx packages, not all
 
@@ -31,6 +30,13 @@ def affinity_mask(cpus: str) -> str | None:
     if not numbers:
         return None
     return "".join("1" if cpu in numbers else "0" for cpu in range(max(numbers), -1, -1))
+
+
+def port_number(text: str) -> int:
+    """A TCP port to listen on (1-65535); argparse names the bad value otherwise."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port to listen on (1-65535)")
+    return int(text)
 
 
 def worker_connections(open_files: int) -> int:
@@ -91,9 +97,10 @@ def configuration(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="agents.nginx", description=__doc__.splitlines()[0])
+    # Standard library only: it runs under the host's own python3, beside nginx.
+    parser = argparse.ArgumentParser(prog="agents.nginx", description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="0.0.0.0")
-    parser.add_argument("--port", type=server_port, required=True)
+    parser.add_argument("--port", type=port_number, required=True)
     parser.add_argument("--docroot", required=True)
     parser.add_argument("--cpus", default="")
     parser.add_argument("--prefix", default="nginx")
