@@ -29,6 +29,8 @@ from orchestrator.config.model import (
 )
 from orchestrator.config.network import PROFILE_PATTERN, check_network_use, parse_network
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
+from orchestrator.config.serverfile import parse_servers, select_servers
+from orchestrator.config.servers import ServerSpec
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError
@@ -55,6 +57,7 @@ LAB_KEYS = (
     "results",
     "nightly",
     "network",
+    "servers",
 )
 EXPERIMENT_KEYS = (
     "mechanisms",
@@ -72,6 +75,7 @@ EXPERIMENT_KEYS = (
     "specweb99",
     "syscall_timing",
     "network",
+    "servers",
 )
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
@@ -102,7 +106,8 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         "a lab name: lower-case letters, digits and '-', at most 31 characters",
     )
     emulate = _emulate(checker, top.get("emulate", False))
-    experiment = _experiment(checker, top.get("experiment"))
+    servers = parse_servers(checker, top.get("servers"))
+    experiment = _experiment(checker, top.get("experiment"), servers)
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
     nightly = _nightly(checker, top.get("nightly", {}))
@@ -166,7 +171,9 @@ def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:
     return candidate
 
 
-def _experiment(checker: Checker, value: Any) -> Experiment | None:
+def _experiment(
+    checker: Checker, value: Any, specs: tuple[ServerSpec, ...] | None
+) -> Experiment | None:
     at: FieldPath = ("experiment",)
     section = checker.mapping(at, value, EXPERIMENT_KEYS, required=EXPERIMENT_REQUIRED)
     if section is None:
@@ -212,7 +219,9 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
     )
     network = _network_axis(checker, section) if "network" in section else ()
+    servers = select_servers(checker, section.get("servers"), specs)
     parts = (
+        servers,
         mechanisms,
         workloads,
         idle,
@@ -233,14 +242,9 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
     assert mechanisms and workloads and idle and accept_limits is not None and rates
     assert duration is not None and warmup is not None and repetitions is not None
     assert cooldown_max is not None and timeout is not None and retries is not None
-    assert specweb99 is not None and timing is not None
-    # The plan's size, by arithmetic: nothing is expanded before it is known to be sane.
-    count = len(mechanisms) * len(workloads) * len(idle) * len(accept_limits) * len(rates)
-    count *= repetitions * max(1, len(network or ()))
-    if count > MAX_POINTS:
-        checker.fail_plain(
-            at, f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)"
-        )
+    assert specweb99 is not None and timing is not None and servers is not None
+    axes = (servers, mechanisms, workloads, idle, accept_limits, rates, network or ("",))
+    if not _plan_size_ok(checker, *axes, repetitions=repetitions):
         return None
     return Experiment(
         mechanisms=mechanisms,
@@ -260,6 +264,7 @@ def _experiment(checker: Checker, value: Any) -> Experiment | None:
         specweb99=specweb99,
         syscall_timing=timing,
         network=network or (),
+        servers=servers,
     )
 
 
@@ -273,6 +278,19 @@ def _network_axis(checker: Checker, section: dict[str, Any]) -> tuple[str, ...] 
     if names:
         checker.unique(path, names)
     return names
+
+
+def _plan_size_ok(checker: Checker, *axes: tuple[Any, ...], repetitions: int = 1) -> bool:
+    """The plan's size, by arithmetic: nothing is expanded before it is known to be sane."""
+    count = repetitions
+    for axis in axes:
+        count *= len(axis)
+    if count > MAX_POINTS:
+        checker.fail_plain(
+            ("experiment",),
+            f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)",
+        )
+    return count <= MAX_POINTS
 
 
 def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:

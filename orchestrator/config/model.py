@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.config.servers import DEFAULT_SERVERS, ServerSpec
+
 MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring")
 SYSCALL_TIMINGS = ("wall", "cpu", "none")
 WORKLOADS = ("one-byte", "specweb99")
@@ -137,6 +139,8 @@ class Experiment:
     # first reached on each curve (the CIs where the findings are judged), not the whole climb.
     repeat_top: int | None = None
     network: tuple[str, ...] = ()  # network profiles as an axis of the plan; () = no axis
+    # The servers under test, in plan order (`servers:` and `experiment.servers`).
+    servers: tuple[ServerSpec, ...] = DEFAULT_SERVERS
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""The plan of a sweep: every point of mechanisms × workloads × idle connections ×
+"""The plan of a sweep: every point of servers × mechanisms × workloads × idle connections ×
 accept-limits × rates × repetitions, in a run order that does not confound time with mechanism.
+
+A server without a `{mechanism}` placeholder has no mechanism axis (one point per rate, its
+mechanism ""), and one without `{accept_limit}` runs only at the main accept-limit (inf when
+planned, else the largest): its other accept-limits would measure the same thing again.
 
 Order: repetitions run one after another; inside a repetition the (network profile, workload,
 idle, accept-limit) groups come in a seeded random order, rates ascend inside a group (as the
-paper's curves are measured), and at each rate every mechanism runs once, in a fresh seeded
-random order. Each mechanism is therefore spread over the whole sweep, and slow drift of the
-machine (heat, page cache, TIME_WAIT left over) lands on every mechanism alike. The seed is
+paper's curves are measured), and at each rate every (server, mechanism) runs once, in a fresh
+seeded random order. Each mechanism is therefore spread over the whole sweep, and slow drift of
+the machine (heat, page cache, TIME_WAIT left over) lands on every mechanism alike. The seed is
 recorded with the sweep, so the order can be reproduced. A profile's points run as groups, so
 the links change profile once per group, not per point.
 """
@@ -18,6 +22,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from orchestrator.config.model import Experiment, Lab
+from orchestrator.config.servers import DEFAULT_SERVERS, USERVER, ServerSpec
 
 
 @dataclass(frozen=True)
@@ -31,19 +36,26 @@ class Point:
     rate: float  # total request rate over all clients, requests/s
     repetition: int  # 1-based
     network: str = ""  # the point's network profile on the plan's `network` axis; "": no axis
+    server: str = USERVER  # the server under test's name (`servers:`)
+
+    @property
+    def series(self) -> str:
+        """What the point's curve is called: see `series_name`."""
+        return series_name(self.server, self.mechanism)
 
     @property
     def key(self) -> str:
         """Stable identity of the point inside its sweep (what resume and the store match on)."""
         key = (
             f"{self.workload}/idle={self.idle_connections}/accept={accept_label(self.accept_limit)}"
-            f"/{self.mechanism}/rate={self.rate:g}/rep={self.repetition}"
+            f"/{self.series}/rate={self.rate:g}/rep={self.repetition}"
         )
         return f"{key}/net={self.network}" if self.network else key
 
     def labels(self) -> dict[str, str]:
         """The point's parameters as metric labels (small fixed value sets)."""
         return {
+            "server": self.server,
             "mechanism": self.mechanism,
             "workload": self.workload,
             "idle_connections": str(self.idle_connections),
@@ -52,6 +64,34 @@ class Point:
             "repetition": str(self.repetition),
             **({"network": self.network} if self.network else {}),
         }
+
+
+def series_name(server: str, mechanism: str) -> str:
+    """A curve's name: the mechanism for the built-in userver (as before servers were an axis),
+    the server's name for a server without mechanisms, else 'server:mechanism'."""
+    if server == USERVER:
+        return mechanism
+    return f"{server}:{mechanism}" if mechanism else server
+
+
+def main_limit(limits: tuple[int | None, ...]) -> int | None:
+    """The accept-limit a server without `{accept_limit}` runs at: inf, else the largest."""
+    return None if None in limits else max(limit for limit in limits if limit is not None)
+
+
+def server_runs(
+    servers: tuple[ServerSpec, ...],
+    mechanisms: tuple[str, ...],
+    limit: int | None,
+    main: int | None,
+) -> list[tuple[str, str]]:
+    """The (server, mechanism) pairs measured at one accept-limit."""
+    runs: list[tuple[str, str]] = []
+    for spec in servers:
+        if not spec.has_accept_limit and limit != main:
+            continue
+        runs += [(spec.name, m) for m in mechanisms] if spec.has_mechanism else [(spec.name, "")]
+    return runs
 
 
 def accept_label(limit: int | None) -> str:
@@ -69,16 +109,17 @@ def expand(experiment: Experiment, seed: int) -> list[Point]:
         for idle in experiment.idle_connections
         for limit in experiment.accept_limits
     ]
+    main = main_limit(experiment.accept_limits)
     for repetition in range(1, experiment.repetitions + 1):
         order = groups[:]
         shuffle.shuffle(order)
         for network, workload, idle, limit in order:
             for rate in sorted(experiment.rates):
-                mechanisms = list(experiment.mechanisms)
-                shuffle.shuffle(mechanisms)
+                runs = server_runs(experiment.servers, experiment.mechanisms, limit, main)
+                shuffle.shuffle(runs)
                 points += [
-                    Point(mechanism, workload, idle, limit, rate, repetition, network)
-                    for mechanism in mechanisms
+                    Point(mechanism, workload, idle, limit, rate, repetition, network, server)
+                    for server, mechanism in runs
                 ]
     return points
 
@@ -94,6 +135,8 @@ def plan_digest(lab: Lab) -> str:
     experiment.pop("retries")  # how hard to try does not change what is measured
     if not experiment["network"]:
         experiment.pop("network")  # digests of labs without WAN conditions stay as they were
+    if lab.experiment.servers == DEFAULT_SERVERS:
+        experiment.pop("servers")  # a sweep from before servers were an axis still resumes
     hosts = [
         [host.name, host.role, host.management, [str(nic.interface) for nic in host.nics]]
         for host in lab.hosts

@@ -144,6 +144,14 @@ class Ansible:
             "testbed_dir": host.directory,
             "testbed_emulated": self.lab.emulate,
         }
+        if host.role == "server":  # the servers under test's packages and install steps
+            servers = self.lab.experiment.servers
+            variables["testbed_server_extra_packages"] = sorted(
+                {package for spec in servers for package in spec.packages}
+            )
+            variables["testbed_server_installs"] = [
+                {"name": spec.name, "command": spec.install} for spec in servers if spec.install
+            ]
         if self.lab.emulate:
             identity = ssh_identity(self.lab)
             variables.update(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.config.model import MECHANISMS, WORKLOADS
+from orchestrator.config.plan import series_name
+from orchestrator.config.servers import USERVER
 from orchestrator.report.pointmetrics import point_metrics
 from orchestrator.report.stats import (
     BETTER,
@@ -200,11 +202,16 @@ class Curve:
     accept_limit: str
     points: tuple[RatePoint, ...]  # by ascending rate
     network: str = ""  # the network profile (WAN conditions) it ran under; "": none emulated
+    server: str = ""  # shown in the label when the sweep measured more than one server
 
     @property
     def label(self) -> str:
-        name = MECHANISM_LABELS.get(self.mechanism, self.mechanism)
-        return f"{name} · {self.network}" if self.network else name
+        """'epoll-ET'; 'userver epoll-ET' beside other servers; 'nginx' (a server without
+        mechanisms is named by its series alone); '... · wan-50ms' under a network profile."""
+        text = MECHANISM_LABELS.get(self.mechanism, self.mechanism)
+        if self.server and self.server != self.mechanism:
+            text = f"{self.server} {text}"
+        return f"{text} · {self.network}" if self.network else text
 
     @property
     def runs(self) -> tuple[Run, ...]:
@@ -339,7 +346,7 @@ def runs_of(data: SweepData) -> dict[CurveKey, list[tuple[float, Run]]]:
         if point["status"] not in DRAWN:
             continue
         key = (
-            point["mechanism"],
+            series_name(server_of(point), point["mechanism"]),
             point["workload"],
             int(point["idle_connections"]),
             str(point["accept_limit"]),
@@ -387,16 +394,29 @@ def served_fraction(point: dict[str, Any]) -> float:
     return min(fractions)
 
 
+def server_of(point: dict[str, Any]) -> str:
+    """The server a stored point measured (userver in stores from before servers)."""
+    return str(point.get("server_name") or USERVER)
+
+
+def servers_of(data: SweepData) -> list[str]:
+    """The servers a sweep measured, in the order of their first point."""
+    return list(dict.fromkeys(server_of(point) for point in data.points))
+
+
 def curves(data: SweepData) -> list[Curve]:
-    """Every curve of the sweep, in a stable order (workload, idle, accept-limit, mechanism)."""
+    """Every curve of the sweep, in a stable order (workload, idle, accept-limit, mechanism;
+    userver's mechanisms before other servers)."""
     result = []
-    for (mechanism, workload, idle, accept, network), runs in runs_of(data).items():
+    several = len(servers_of(data)) > 1
+    for (series, workload, idle, accept, network), runs in runs_of(data).items():
         rates = sorted({rate for rate, _ in runs})
         points = tuple(
             RatePoint(rate, tuple(sorted((r for x, r in runs if x == rate), key=_by_rep)))
             for rate in rates
         )
-        result.append(Curve(mechanism, workload, idle, accept, points, network))
+        server = (USERVER if series in MECHANISMS else series.split(":")[0]) if several else ""
+        result.append(Curve(series, workload, idle, accept, points, network, server))
     return sorted(result, key=_curve_order)
 
 

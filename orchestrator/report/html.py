@@ -26,6 +26,7 @@ from orchestrator.report.htmllab import lab_section, points_section
 from orchestrator.report.htmlnetwork import network_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.report.reach import reach_section
+from orchestrator.report.servernotes import servers_note
 from orchestrator.results.records import PHASES
 
 VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails"}
@@ -102,6 +103,7 @@ def _header(report: Report) -> str:
         f'<p class="meta">Lab <b>{esc(d.get("lab", "?"))}</b> · sweep {esc(d.get("status"))}'
         f" · {len(data.points)} of {esc(d.get('points_planned'))} points stored ({esc(counts)})"
         f" · {esc(started)} – {esc(ended)} · revision {esc(d.get('revision'))}</p>\n{kind}"
+        f"{servers_note(data)}"
     )
 
 

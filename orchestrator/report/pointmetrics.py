@@ -6,6 +6,8 @@ the clients saw. Pure functions of a stored point (`Store.points`), None when it
 
 - CPU per reply: `server.cpu_seconds` / the server's replies over the same window, in µs. The
   counters are read just before and after the load agents' run, so both cover the same window.
+  A server without counters of its own (`server.lacks`, CPU from /proc) is divided by the
+  replies its clients counted over their run instead.
 - CPU utilisation: `server.cpu_seconds` / that window (the measure phase; httperf's own test
   duration for points stored without phases), as a fraction of one CPU.
 - Events per wait: `testbed_server_events_fired_total` / `testbed_server_loop_rounds_total`
@@ -53,6 +55,8 @@ def point_metrics(point: dict[str, Any]) -> dict[str, float | None]:
     replies = _number(server.get("replies_total"))
     if replies is None:
         replies = _number(point.get("server_replies"))
+    if replies is None and "lacks" in server:  # a server without a count: the clients' count
+        replies = _number(point.get("replies"))
     window = window_seconds(point)
     totals = server.get("totals") or {}
     rounds, fired = _number(totals.get(LOOP_ROUNDS)), _number(totals.get(EVENTS_FIRED))

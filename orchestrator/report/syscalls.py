@@ -31,7 +31,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.report.data import SweepData, mechanism_order
+from orchestrator.config.servers import USERVER
+from orchestrator.report.data import SweepData, mechanism_order, server_of
 from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
 # The paper's row order, then the calls it did not show.
@@ -237,10 +238,13 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
 
 
 def _group(data: SweepData, workload: str, idle: int, accept: str) -> list[dict[str, Any]]:
+    """The group's userver points: only userver counts its system calls (other servers'
+    columns are named as lacking by `servernotes`, never shown as zeros)."""
     return [
         p
         for p in data.points
-        if p["workload"] == workload
+        if server_of(p) == USERVER
+        and p["workload"] == workload
         and int(p["idle_connections"]) == idle
         and str(p["accept_limit"]) == accept
         and p["status"] in ("ok", "client-limited", "failed")

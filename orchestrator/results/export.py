@@ -43,6 +43,7 @@ COLUMNS = (
     *(f"phase_{phase}_seconds" for phase in PHASES),  # where the point's wall time went
     "network",  # the clients' network profile (WAN conditions); empty when none was emulated
     "rtts_ms",  # each client's measured round trip: "client1=20.31 client2=20.12 ..."
+    "server_name",  # the server under test (last: columns added keep the earlier ones' places)
 )
 
 

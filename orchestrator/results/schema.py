@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS points (
     server_replies INTEGER,        -- the server's own count over the measurement
     agents TEXT,                   -- JSON {host: the agent's result}
     server TEXT,                   -- JSON: the server's counters over the measurement
+    server_name TEXT NOT NULL DEFAULT 'userver',  -- the server under test (`servers:`)
     PRIMARY KEY (sweep, key)
 );
 CREATE TABLE IF NOT EXISTS attempts (
@@ -127,6 +128,18 @@ def _expected_columns() -> dict[str, set[str]]:
 
 
 EXPECTED_COLUMNS = _expected_columns()
+# Columns added after stores were first written: (table, column) -> its declaration. A store
+# without them is still ours: opening it for writing adds them (`add_columns`), and readers
+# take the declared default for a row that has none.
+ADDED_COLUMNS = {("points", "server_name"): "TEXT NOT NULL DEFAULT 'userver'"}
+
+
+def add_columns(connection: sqlite3.Connection) -> None:
+    """Give a store from an earlier revision the columns added since (idempotent)."""
+    for (table, column), declaration in ADDED_COLUMNS.items():
+        present = {str(info[1]) for info in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def identify(connection: sqlite3.Connection, path: Path, *, writable: bool) -> int | None:
@@ -170,7 +183,8 @@ def identify(connection: sqlite3.Connection, path: Path, *, writable: bool) -> i
                 continue  # an earlier revision's store: opening it for writing adds the table
             raise refuse(f"table {table} is missing: not a store this testbed can read")
         columns = {str(info[1]) for info in connection.execute(f"PRAGMA table_info({table})")}
-        missing = sorted(expected - columns)
+        added = {column for (name, column) in ADDED_COLUMNS if name == table}
+        missing = sorted(expected - columns - added)
         if missing:
             raise refuse(
                 f"its {table} table is not a testbed one (no column {', '.join(missing[:3])})"

@@ -35,6 +35,7 @@ from orchestrator.results.schema import (
     SCHEMA,
     SCHEMA_VERSION,
     STORE_FILE,
+    add_columns,
     connect,
     connect_readonly,
     create_file,
@@ -73,6 +74,7 @@ class Store:
                 probe.close()
             connection = connect(path)
             connection.executescript(SCHEMA)  # a store from an earlier revision gains new tables
+            add_columns(connection)  # ... and new columns
         except sqlite3.DatabaseError as error:
             raise TestbedError(f"{path}: not a usable results store: {error}", EXIT_USAGE) from None
         store = cls(path, connection)
@@ -238,6 +240,7 @@ class Store:
                 "errors": _json(summary.get("errors", {})),
                 "agents": _json(record.agents),
                 "server": _json(record.server),
+                "server_name": point.server,
             }
             columns = ", ".join(row)
             marks = ", ".join(f":{name}" for name in row)
@@ -296,6 +299,7 @@ class Store:
         decoded = []
         for row in rows:
             item = dict(row)
+            item.setdefault("server_name", "userver")  # a store from before servers were an axis
             for key in ("cooldown_left", "phases", "errors", "agents", "server"):
                 item[key] = json.loads(item[key]) if item[key] else {}
             decoded.append(item)

@@ -39,7 +39,7 @@ def _line(*words: object, flags: dict[str, object] | None = None) -> str:
     return shlex.join(argv)
 
 
-def _pin(lab: Lab, host: Host) -> list[str]:
+def pin_words(lab: Lab, host: Host) -> list[str]:
     """taskset on a real lab; emulated hosts are pinned through their sshd."""
     if host.cpus and not lab.emulate:
         return ["taskset", "-c", ",".join(map(str, host.cpus))]
@@ -86,7 +86,7 @@ def server_command(lab: Lab, point: Point) -> str:
     """The server under test for `point`, its metrics on the management address."""
     server = lab.server
     return _line(
-        *_pin(lab, server),
+        *pin_words(lab, server),
         USERVER,
         flags={
             "--mechanism": point.mechanism,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.config.model import Host
@@ -130,6 +130,18 @@ class HostProcesses:
             f'kill -{sig} -- {target} 2>/dev/null && echo "$(basename "$f" .{suffix})"; done'
         )
 
+    def _signal_members(self, names: Sequence[str], sig: str) -> str:
+        """A loop that signals every process of each tracked group but its leader, the shell
+        that waits for the process to record its exit status (killing it would lose that)."""
+        tag = shlex.quote(f"TESTBED_TAG={self.tag}")
+        pattern = " ".join(f"{RUN_DIR}/{name}.pgid" for name in names)
+        return (
+            f'for f in {pattern}; do [ -s "$f" ] || continue; pg=$(cat "$f"); '
+            f'tr "\\0" "\\n" </proc/"$pg"/environ 2>/dev/null | grep -qx {tag} || continue; '
+            f'for p in $(pgrep -g "$pg"); do [ "$p" = "$pg" ] || kill -{sig} "$p" 2>/dev/null; '
+            'done; echo "$(basename "$f" .pgid)"; done'
+        )
+
     # -- operations ----------------------------------------------------------------------------
 
     def start(self, host: Host, name: str, command: str) -> CommandResult:
@@ -166,15 +178,25 @@ class HostProcesses:
         timeout: float,
         then: str | None = None,
         then_timeout: float = 60.0,
+        how: Mapping[str, tuple[str, bool]] | None = None,
     ) -> dict[str, Finished]:
-        """SIGTERM each process in `names` (not its group), wait up to `timeout` s for all to
-        end, SIGKILL the groups of those that did not, and collect what each left. `then`, a
-        shell script, runs afterwards in the same command (one round trip); its output and exit
-        status come back under the name THEN."""
+        """SIGTERM each process in `names` (not its group; `how` may say another signal, or
+        every process of its group but the tracking shell, per name), wait up to `timeout` s
+        for all to end, SIGKILL the groups of those that did not, and collect what each left.
+        `then`, a shell script, runs afterwards in the same command (one round trip); its
+        output and exit status come back under the name THEN."""
         script = [f"cd {shlex.quote(host.directory)} 2>/dev/null || exit 0"]
+        ways: dict[tuple[str, bool], list[str]] = {}
+        for name in names:
+            ways.setdefault((how or {}).get(name, ("TERM", False)), []).append(name)
         if names:
             script += [
-                f"{self._signal(names, 'TERM', group=False)} >/dev/null",
+                *(
+                    f"{self._signal_members(group_names, sig)} >/dev/null"
+                    if group
+                    else f"{self._signal(group_names, sig, group=False)} >/dev/null"
+                    for (sig, group), group_names in ways.items()
+                ),
                 *self._wait(names, timeout),
                 f"{self._signal(names, 'KILL', group=True)} >/dev/null",
                 *report_lines(names),

@@ -50,10 +50,10 @@ class PlanSummary:
         return self.to_run * self.per_point_seconds
 
     def counts(self) -> dict[str, Counter[str]]:
-        """How many points per mechanism, workload, idle count, accept-limit, rate and
-        network profile (when the plan has that axis)."""
+        """How many points per curve (mechanism, or server), workload, idle count,
+        accept-limit, rate and network profile (when the plan has that axis)."""
         counts = {
-            "mechanism": Counter(p.mechanism for p in self.points),
+            "mechanism": Counter(p.series for p in self.points),
             "workload": Counter(p.workload for p in self.points),
             "idle connections": Counter(str(p.idle_connections) for p in self.points),
             "accept-limit": Counter(p.labels()["accept_limit"] for p in self.points),

@@ -5,8 +5,8 @@
     outcome = runner.run(sweep, plan, total, curves)  # plan: points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-    start:    start the server (mechanism, accept-limit) and the idle agents at once, wait until
-              the server's metrics answer, then launch the load agents (they get ready, wait)
+    start:    start the point's server (`run.servers`) and the idle agents at once, wait until
+              it is ready (userver: its metrics; others: their probe), then launch the load agents
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
               not measured, then a short gap
@@ -53,6 +53,7 @@ from orchestrator.run.loadagents import (
     wait_ready,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
+from orchestrator.run.servers import ServerUnderTest
 from orchestrator.run.summary import (
     check_load,
     client_limits,
@@ -119,8 +120,8 @@ class SweepRunner:
         self.observer = observer
         self.clock = clock
         self.sleep = sleep
-        self.read_counters: CounterReader = counters or (
-            lambda host: servermetrics.fetch(host, timeout=1.0)
+        self.server = ServerUnderTest(
+            lab, remote, counters or (lambda host: servermetrics.fetch(host, timeout=1.0))
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
         self.tell_start, self.agents_ready = tell_start, agents_ready
@@ -259,13 +260,7 @@ class SweepRunner:
             agents[host]["load"] = result
         record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
         record.summary = summarise(loads)
-        server = servermetrics.difference(before, after)
-        record.server = server
-        record.summary["server_replies"] = int(server["replies_total"])
-        calls = server["syscalls"].items()
-        record.syscalls = {
-            n: (int(v["calls"]), float(v["seconds"])) for n, v in calls if v["calls"]
-        }
+        self.server.record(record, servermetrics.difference(before, after))
         limits = client_limits(loads)
         record.status, record.reason = (
             ("client-limited", "; ".join(limits)) if limits else ("ok", "")
@@ -276,38 +271,30 @@ class SweepRunner:
 
     def _start_server(self, point: Point) -> None:
         """Start the server and, at the same time, the idle agents (they retry their connects
-        until it listens), then wait until the server's metrics answer."""
+        until it listens), then wait until the server is ready."""
         server = self.lab.server
+        command = self.server.select(point)
         idle = self._idle_commands(point)
         self.started[server.name] = [SERVER]
         for host in idle:
             self.started.setdefault(host.name, []).append(IDLE)
         with ThreadPoolExecutor(max_workers=2) as pool:
             idle_started = pool.submit(self.procs.start_many, IDLE, idle) if idle else None
-            started = self.procs.start(server, SERVER, commands.server_command(self.lab, point))
+            started = self.procs.start(server, SERVER, command)
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
         if idle_started is not None:
             _require_all("starting the idle agents", idle_started.result())
-        begun = checked = self.clock()
-        while True:
-            try:
-                counters = self.read_counters(server)
-            except TestbedError as error:
-                now = self.clock()
-                if now - checked > 1.0:  # not up yet: did it die? (an SSH round trip, so rarely)
-                    self._check_server_alive("at start")
-                    checked = now
-                if now - begun > SERVER_START_TIMEOUT:
-                    raise PointFailure(f"server did not come up: {error}") from None
-                self.sleep(0.02)
-                continue
-            if counters.info.get("mechanism") != point.mechanism:
-                raise PointFailure(
-                    f"a server with mechanism {counters.info.get('mechanism')} answers on"
-                    f" {server.management}: not the one just started"
-                )
-            return
+        try:  # not up yet: did it die? (an SSH round trip, so about once a second)
+            self.server.wait_ready(
+                point,
+                lambda: self._check_server_alive("at start"),
+                self.clock,
+                self.sleep,
+                SERVER_START_TIMEOUT,
+            )
+        except (TestbedError, ValueError) as error:
+            raise PointFailure(f"{self.server.spec.name} did not come up: {error}") from None
 
     def _idle_commands(self, point: Point) -> dict[Host, str]:
         shares = commands.split(point.idle_connections, len(self.lab.clients))
@@ -371,8 +358,10 @@ class SweepRunner:
 
     def _report_live_rate(self) -> None:
         """Tell the observer the server's reply rate since the last call."""
+        if not self.server.spec.has_metrics:
+            return  # no count of its own: the agents' results say after the run
         try:
-            replies = self.read_counters(self.lab.server).replies_total
+            replies = self.server.counters().replies_total
         except TestbedError:
             return  # a dead server shows in the agents' results and the checks after
         now = self.clock()
@@ -391,7 +380,7 @@ class SweepRunner:
 
     def _server_counters(self, when: str) -> servermetrics.ServerCounters:
         try:
-            return self.read_counters(self.lab.server)
+            return self.server.counters()
         except TestbedError as error:
             self._check_server_alive(when)
             raise PointFailure(f"server stopped answering {when}: {error}") from None
@@ -422,6 +411,7 @@ class SweepRunner:
                     STOP_TIMEOUT,
                     then,
                     self.experiment.cooldown_max,
+                    self.server.stop_how() if host is self.lab.server else None,
                 )
                 for host in hosts
             }

@@ -128,6 +128,7 @@ class FakeHosts:
         timeout: float,
         then: str | None = None,
         then_timeout: float = 60.0,
+        how: Any = None,
     ) -> dict[str, Finished]:
         self.stopped.append((host.name, tuple(names), then is not None))
         self.clock.sleep(0.2)

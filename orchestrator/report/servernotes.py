@@ -1,0 +1,43 @@
+"""What the report says about the servers a sweep measured: which ones lack which columns.
+
+    notes = lacking(data)        # {"nginx": ["syscalls", "server_replies", ...]}
+
+A server without the testbed's counters (nginx, a user's binary) has no per-syscall table, no
+reply count of its own and no open-connection count; the report names those columns for it
+rather than showing zeros. Its CPU comes from /proc (its process group's utime + stime).
+"""
+
+from __future__ import annotations
+
+from orchestrator.report.data import SweepData, server_of
+from orchestrator.report.htmlkit import esc
+
+COLUMN_NAMES = {
+    "syscalls": "system calls (Table 1)",
+    "server_replies": "the server's own reply count",
+    "open_connections": "open connections",
+}
+
+
+def lacking(data: SweepData) -> dict[str, list[str]]:
+    """{server: the columns its points lack}, for servers that lack any (first point's say)."""
+    found: dict[str, list[str]] = {}
+    for point in data.points:
+        lacks = (point.get("server") or {}).get("lacks")
+        if isinstance(lacks, list) and server_of(point) not in found:
+            found[server_of(point)] = [str(column) for column in lacks]
+    return found
+
+
+def servers_note(data: SweepData) -> str:
+    """A paragraph per server lacking columns (HTML), or '' when every server has them all."""
+    parts = []
+    for server, columns in lacking(data).items():
+        names = ", ".join(COLUMN_NAMES.get(column, column) for column in columns)
+        parts.append(
+            f'<p class="notice"><b>{esc(server)}</b> exports no counters of its own: it lacks '
+            f"{esc(names)} (not measured, not zero). Its replies, errors and response times are "
+            "the clients'; its CPU is its process group's utime + stime from /proc, read just "
+            "before and after each measurement.</p>"
+        )
+    return "\n".join(parts)
