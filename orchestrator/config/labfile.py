@@ -14,37 +14,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config.checker import Checker, FieldPath, show
+from orchestrator.config.checker import Checker, FieldPath
+from orchestrator.config.experiment import parse_experiment
 from orchestrator.config.model import (
-    MECHANISMS,
-    SYSCALL_TIMINGS,
-    WORKLOADS,
-    Experiment,
     GrafanaSettings,
     Lab,
     Monitoring,
     Nightly,
     PrometheusSettings,
-    SpecWeb99,
 )
-from orchestrator.config.network import PROFILE_PATTERN, check_network_use, parse_network
+from orchestrator.config.network import check_network_use, parse_network
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
-from orchestrator.config.serverfile import parse_servers, select_servers
-from orchestrator.config.servers import ServerSpec
+from orchestrator.config.serverfile import parse_servers
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError
 
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
-MAX_RATE_POINTS = 1000
-AUTO = "auto"  # rates: {to: auto}: the knee search
-AUTO_KEYS = ("max", "repeat_top")  # the knee search's own keys
-AUTO_RATES = 20  # rates a knee search climbs at most when its `max` is not given
-MAX_POINTS = 1_000_000  # points of a plan; the paper's full protocol has 1,680
-MAX_REPETITIONS = 1000
-MAX_IDLE_CONNECTIONS = 1_000_000
-MAX_SEED = 2**63 - 1  # stored as an SQLite INTEGER
 MACHINES = "machines"  # `emulate: machines`: every host a booted Debian container
 
 LAB_KEYS = (
@@ -59,25 +46,6 @@ LAB_KEYS = (
     "network",
     "servers",
 )
-EXPERIMENT_KEYS = (
-    "mechanisms",
-    "workloads",
-    "idle_connections",
-    "accept_limits",
-    "rates",
-    "duration",
-    "warmup",
-    "repetitions",
-    "cooldown",
-    "timeout",
-    "retries",
-    "seed",
-    "specweb99",
-    "syscall_timing",
-    "network",
-    "servers",
-)
-EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
 
 def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
@@ -107,7 +75,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
     )
     emulate = _emulate(checker, top.get("emulate", False))
     servers = parse_servers(checker, top.get("servers"))
-    experiment = _experiment(checker, top.get("experiment"), servers)
+    experiment = parse_experiment(checker, top.get("experiment"), servers)
     monitoring = _monitoring(checker, top.get("monitoring", {}))
     results = _results(checker, top.get("results", {}), path.parent)
     nightly = _nightly(checker, top.get("nightly", {}))
@@ -169,218 +137,6 @@ def _inventory_path(checker: Checker, value: Any, base: Path) -> Path | None:
         checker.fail(("inventory",), value, f"inventory file not found ({candidate})")
         return None
     return candidate
-
-
-def _experiment(
-    checker: Checker, value: Any, specs: tuple[ServerSpec, ...] | None
-) -> Experiment | None:
-    at: FieldPath = ("experiment",)
-    section = checker.mapping(at, value, EXPERIMENT_KEYS, required=EXPERIMENT_REQUIRED)
-    if section is None:
-        return None
-
-    def item(key: str) -> tuple[FieldPath, Any]:
-        return (*at, key), section.get(key)
-
-    mechanisms = checker.each(*item("mechanisms"), lambda p, v: checker.choice(p, v, MECHANISMS))
-    workloads = checker.each(*item("workloads"), lambda p, v: checker.choice(p, v, WORKLOADS))
-    for key, values in (("mechanisms", mechanisms), ("workloads", workloads)):
-        if values:
-            checker.unique((*at, key), values)
-    idle = checker.each(
-        (*at, "idle_connections"),
-        section.get("idle_connections", [0]),
-        lambda p, v: checker.integer(p, v, minimum=0, maximum=MAX_IDLE_CONNECTIONS),
-    )
-    accept_limits: tuple[int | str, ...] | None = checker.each(
-        (*at, "accept_limits"),
-        section.get("accept_limits", ["inf"]),
-        lambda p, v: _accept_limit(checker, p, v),
-    )
-    rated = _rates(checker, *item("rates"))
-    rates, knee = rated if rated is not None else (None, False)
-    spec = section.get("rates")
-    repeat_top = spec.get("repeat_top") if knee and isinstance(spec, dict) else None
-    duration = (
-        checker.duration(*item("duration"), allow_zero=False) if "duration" in section else None
-    )
-    warmup = checker.duration((*at, "warmup"), section.get("warmup", "0s"))
-    repetitions = checker.integer(
-        (*at, "repetitions"), section.get("repetitions", 1), minimum=1, maximum=MAX_REPETITIONS
-    )
-    cooldown_max = _cooldown(checker, section.get("cooldown")) if "cooldown" in section else None
-    timeout = checker.duration(*item("timeout"), allow_zero=False) if "timeout" in section else None
-    retries = checker.integer((*at, "retries"), section.get("retries", 1), minimum=0, maximum=10)
-    seed = section.get("seed")
-    if seed is not None:
-        seed = checker.integer((*at, "seed"), seed, minimum=0, maximum=MAX_SEED)
-    specweb99 = _specweb99(checker, section.get("specweb99", {}))
-    timing = checker.choice(
-        (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
-    )
-    network = _network_axis(checker, section) if "network" in section else ()
-    servers = select_servers(checker, section.get("servers"), specs)
-    parts = (
-        servers,
-        mechanisms,
-        workloads,
-        idle,
-        accept_limits,
-        rates,
-        duration,
-        warmup,
-        repetitions,
-        cooldown_max,
-        timeout,
-        retries,
-        specweb99,
-        timing,
-        network,
-    )
-    if any(part is None for part in parts) or ("seed" in section and seed is None):
-        return None
-    assert mechanisms and workloads and idle and accept_limits is not None and rates
-    assert duration is not None and warmup is not None and repetitions is not None
-    assert cooldown_max is not None and timeout is not None and retries is not None
-    assert specweb99 is not None and timing is not None and servers is not None
-    axes = (servers, mechanisms, workloads, idle, accept_limits, rates, network or ("",))
-    if not _plan_size_ok(checker, *axes, repetitions=repetitions):
-        return None
-    return Experiment(
-        mechanisms=mechanisms,
-        workloads=workloads,
-        idle_connections=idle,
-        accept_limits=tuple(None if limit == "inf" else int(limit) for limit in accept_limits),
-        rates=rates,
-        knee=knee,
-        repeat_top=repeat_top,
-        duration=duration,
-        warmup=warmup,
-        repetitions=repetitions,
-        cooldown_max=cooldown_max,
-        timeout=timeout,
-        retries=retries,
-        seed=seed,
-        specweb99=specweb99,
-        syscall_timing=timing,
-        network=network or (),
-        servers=servers,
-    )
-
-
-def _network_axis(checker: Checker, section: dict[str, Any]) -> tuple[str, ...] | None:
-    """`experiment.network`: profile names (checked against `network.profiles` once the lab
-    is whole)."""
-    path: FieldPath = ("experiment", "network")
-    names = checker.each(
-        path, section["network"], lambda p, v: checker.string(p, v, PROFILE_PATTERN, "a profile")
-    )
-    if names:
-        checker.unique(path, names)
-    return names
-
-
-def _plan_size_ok(checker: Checker, *axes: tuple[Any, ...], repetitions: int = 1) -> bool:
-    """The plan's size, by arithmetic: nothing is expanded before it is known to be sane."""
-    count = repetitions
-    for axis in axes:
-        count *= len(axis)
-    if count > MAX_POINTS:
-        checker.fail_plain(
-            ("experiment",),
-            f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)",
-        )
-    return count <= MAX_POINTS
-
-
-def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:
-    """An accept-limit: a positive integer, or 'inf' (accept until EAGAIN)."""
-    if value == "inf":
-        return "inf"
-    if isinstance(value, str):
-        checker.fail(path, value, "expected a positive integer or 'inf'")
-        return None
-    return checker.integer(path, value, minimum=1)
-
-
-def _rates(checker: Checker, path: FieldPath, value: Any) -> tuple[tuple[float, ...], bool] | None:
-    """(rates ascending, knee search): a list, `{from, to, step}`, or `{from, to: auto, step,
-    max}`, the rates a curve climbs until it saturates or the clients limit it (`run.knee`)."""
-    if isinstance(value, dict):
-        return _rate_range(checker, path, value)
-    rates = checker.each(path, value, checker.positive_number)
-    if rates is None:
-        if not isinstance(value, list):
-            checker.problems[-1] += " or a mapping {from, to, step}"
-        return None
-    checker.unique(path, rates)
-    return tuple(sorted(rates)), False
-
-
-def _rate_range(
-    checker: Checker, path: FieldPath, spec: dict[str, Any]
-) -> tuple[tuple[float, ...], bool] | None:
-    keys = ("from", "to", "step")
-    if checker.mapping(path, spec, (*keys, *AUTO_KEYS), required=keys) is None:
-        return None
-    if any(key not in spec for key in keys):
-        return None
-    auto = spec["to"] == AUTO
-    if not auto and isinstance(spec["to"], str):
-        checker.fail((*path, "to"), spec["to"], f"expected a positive number or '{AUTO}'")
-        return None
-    for key in AUTO_KEYS:
-        if key in spec and not auto:
-            checker.fail_plain((*path, key), f"only with to: {AUTO} (the knee search)")
-            return None
-    if (
-        "repeat_top" in spec
-        and checker.integer((*path, "repeat_top"), spec["repeat_top"], 1) is None
-    ):
-        return None
-    start = checker.positive_number((*path, "from"), spec["from"])
-    step = checker.positive_number((*path, "step"), spec["step"])
-    bound = "max" if auto else "to"
-    if auto and "max" not in spec:
-        stop = None if start is None or step is None else start + (AUTO_RATES - 1) * step
-    else:
-        stop = checker.positive_number((*path, bound), spec[bound])
-    if start is None or stop is None or step is None:
-        return None
-    if stop < start:
-        checker.fail((*path, bound), spec[bound], f"expected a rate >= from ({show(spec['from'])})")
-        return None
-    count = int((stop - start) / step + 1e-9) + 1
-    if count > MAX_RATE_POINTS:
-        checker.fail(
-            (*path, "step"),
-            spec["step"],
-            f"expands to {count} rates; expected at most {MAX_RATE_POINTS}",
-        )
-        return None
-    return tuple(start + index * step for index in range(count)), auto
-
-
-def _cooldown(checker: Checker, value: Any) -> float | None:
-    at: FieldPath = ("experiment", "cooldown")
-    section = checker.mapping(at, value, ("max",), required=("max",))
-    if section is None or "max" not in section:
-        return None
-    return checker.duration((*at, "max"), section["max"])
-
-
-def _specweb99(checker: Checker, value: Any) -> SpecWeb99 | None:
-    at: FieldPath = ("experiment", "specweb99")
-    section = checker.mapping(at, value, ("directories", "seed"))
-    if section is None:
-        return None
-    directories = checker.integer(
-        (*at, "directories"), section.get("directories", 10), minimum=1, maximum=10_000
-    )
-    seed = checker.integer((*at, "seed"), section.get("seed", 1), minimum=0, maximum=MAX_SEED)
-    if directories is None or seed is None:
-        return None
-    return SpecWeb99(directories=directories, seed=seed)
 
 
 def _monitoring(checker: Checker, value: Any) -> Monitoring | None:

@@ -29,12 +29,11 @@ from orchestrator.report.data import (
     Curve,
     Saturation,
     SweepData,
-    accept_order,
     curves,
-    mechanism_order,
     peak_change,
 )
 from orchestrator.report.htmlkit import esc, page, table
+from orchestrator.report.ordering import accept_order, mechanism_order
 from orchestrator.report.stats import (
     BETTER,
     NO_CHANGE,

@@ -20,13 +20,14 @@ Everything here is a pure function of `SweepData`; nothing reads the store but `
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestrator.config.model import MECHANISMS, WORKLOADS
+from orchestrator.config.model import MECHANISMS
 from orchestrator.config.plan import series_name
 from orchestrator.config.servers import USERVER
+from orchestrator.report.ordering import accept_order, group_order, mechanism_order
 from orchestrator.report.pointmetrics import point_metrics
 from orchestrator.report.stats import (
     BETTER,
@@ -418,28 +419,6 @@ def curves(data: SweepData) -> list[Curve]:
         server = (USERVER if series in MECHANISMS else series.split(":")[0]) if several else ""
         result.append(Curve(series, workload, idle, accept, points, network, server))
     return sorted(result, key=_curve_order)
-
-
-def main_accept_limit(limits: Iterable[str]) -> str:
-    """The accept-limit of Figures 1-6: inf (the paper's default) when measured, else the
-    largest one."""
-    present = set(limits)
-    if "inf" in present or not present:
-        return "inf"
-    return max(present, key=accept_order)
-
-
-def accept_order(limit: str) -> float:
-    return math.inf if limit == "inf" else float(limit)
-
-
-def mechanism_order(mechanism: str) -> int:
-    return MECHANISMS.index(mechanism) if mechanism in MECHANISMS else len(MECHANISMS)
-
-
-def group_order(group: tuple[str, int]) -> tuple[int, int]:
-    workload, idle = group
-    return (WORKLOADS.index(workload) if workload in WORKLOADS else len(WORKLOADS), idle)
 
 
 def _curve_order(curve: Curve) -> tuple[Any, ...]:

@@ -22,8 +22,9 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
 from orchestrator.report import bars, panels
-from orchestrator.report.data import Curve, accept_order
+from orchestrator.report.data import Curve
 from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
+from orchestrator.report.ordering import accept_order
 from orchestrator.report.style import ACCEPT_STYLES, COLOURS, DPI, MARKERS, SIZE
 
 

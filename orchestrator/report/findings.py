@@ -27,7 +27,8 @@ from orchestrator.report.costfindings import (
     idle_by_cost,
     techniques_by_cost,
 )
-from orchestrator.report.data import Curve, main_accept_limit, peak_change
+from orchestrator.report.data import Curve, peak_change
+from orchestrator.report.ordering import main_accept_limit
 from orchestrator.report.stats import BETTER, NOT_MEASURED, WORSE, Change
 from orchestrator.report.syscalls import Column, SyscallTable
 

@@ -28,8 +28,10 @@ from orchestrator.report.data import (
     WORKLOAD_TITLES,
     Curve,
     SweepData,
-    accept_order,
     curves,
+)
+from orchestrator.report.ordering import (
+    accept_order,
     group_order,
     main_accept_limit,
     mechanism_order,

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.servers import USERVER
-from orchestrator.report.data import SweepData, mechanism_order, server_of
+from orchestrator.report.data import SweepData, server_of
+from orchestrator.report.ordering import mechanism_order
 from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
 # The paper's row order, then the calls it did not show.
