@@ -121,7 +121,10 @@ def test_a_broken_server_fails_its_points_with_its_stderr_and_the_sweep_goes_on(
         assert BROKEN in point["reason"] and "not found" in point["reason"], point["reason"]
     first_failure = min(p["seq"] for p in broken)
     after = [p for p in points if p["seq"] > first_failure and p["server_name"] != "broken"]
-    assert after and all(p["status"] == "ok" for p in after)
+    # the sweep went on: every later point was measured (a client pegged on this shared
+    # 2-core machine makes one client-limited, which is a measurement, not a failure)
+    assert after and all(p["status"] in ("ok", "client-limited") for p in after), after
+    assert any(p["status"] == "ok" for p in after)
 
 
 def test_the_report_draws_both_servers_on_one_figure(swept: tuple[Path, Any]) -> None:
