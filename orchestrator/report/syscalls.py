@@ -212,7 +212,9 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
             for p in points
         ]
     )
-    operations = [(p.get("server") or {}).get("epoll_operations") for p in points]
+    # Runs whose server counted interest-set operations (none counted: not measured, not 0).
+    counted = [(p.get("server") or {}).get("epoll_operations") for p in points]
+    operations = [float(sum(o.values())) for o in counted if o]
     return Column(
         mechanism=mechanism,
         runs=len(points),
@@ -221,11 +223,7 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
         window=mean(windows),
         replies=mean([float(p.get("server_replies") or 0) for p in points]),
         interest_calls=interest,
-        interest_operations=(
-            mean([float(sum(o.values())) for o in operations if o is not None])
-            if any(o is not None for o in operations) and (interest or any(operations))
-            else None
-        ),
+        interest_operations=mean(operations) if operations else None,
         waits=rounds,
         events_per_wait=fired / rounds if rounds else None,
         handled_share=handled / fired if fired else None,
