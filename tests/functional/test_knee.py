@@ -37,7 +37,9 @@ KNEE = {
     "repetitions": 2,
     "cooldown": {"max": "1s"},
     "timeout": "1s",
-    "retries": 0,
+    # a busy CI host can deschedule a client for tens of milliseconds: such a near miss is
+    # measured again, as in a user's sweep (a clear shortfall is not)
+    "retries": 2,
     "seed": 1,
     "specweb99": {"directories": 1, "seed": 3},
 }

@@ -38,7 +38,9 @@ PLAN = {
     "repetitions": 1,
     "cooldown": {"max": "1s"},
     "timeout": "2s",
-    "retries": 0,
+    # a busy CI host can deschedule a client for tens of milliseconds: such a near miss is
+    # measured again, as in a user's sweep (a clear shortfall is not)
+    "retries": 2,
     "specweb99": {"directories": 1, "seed": 3},
     "network": ["lan", "capped", "rtt-20ms"],
 }
