@@ -2,6 +2,7 @@
 to any host with python3 (Debian's, with python3-prometheus-client 0.16, or the project venv).
 
 - ``agents.load``: the load agent, httperf driven for this client's share of the rate.
+- ``agents.load_service``: the same runs for a whole sweep, one process told each over HTTP.
 - ``agents.idle``: the idle-connection agent, 10,000+ silent connections from one process.
 - ``agents.workloads``: the one-byte file, the SPECweb99-like file set and session traces.
 - ``agents.httperf``: the pure parser of httperf's output.

@@ -14,8 +14,11 @@ from typing import NoReturn
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.exposition import MetricsHandler
 
+MAX_CONTROL_BODY = 65536  # bytes of a control request read at most (a load run's arguments)
+
 __all__ = [
     "ArgumentParser",
+    "Control",
     "PhaseGauge",
     "agent_parser",
     "nonnegative_int",
@@ -125,29 +128,53 @@ class PhaseGauge:
             self._gauge.labels(phase=p).set(1 if p == phase else 0)
 
 
+Control = Callable[[str, str, str], "tuple[int, str] | None"]
+
+
 def start_metrics(
     registry: CollectorRegistry,
     address: str,
     port: int,
-    on_put: Callable[[str, str], bool] | None = None,
+    control: Control | None = None,
 ) -> None:
     """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: don't).
-    With ``on_put``, a ``PUT`` to the same server calls ``on_put(path, body)``: 204 when it
-    returns True, else 404 (the orchestrator names a load run's start instant this way).
-    Raises OSError when the port is taken."""
+    With ``control``, every other request to the same server (``PUT``, ``POST``, a ``GET`` of
+    another path) is answered by ``control(method, path, body)``: its ``(status, text)``, or
+    404 for None. The orchestrator names a load run's start instant this way, and drives a load
+    agent that serves a whole sweep (``agents.load_service``). Raises OSError when the port is
+    taken."""
     if not port:
         return
-    if on_put is None:
+    if control is None:
         start_http_server(port, addr=address, registry=registry)
         return
-    handle = on_put
+    handle = control
 
     class Handler(MetricsHandler.factory(registry)):  # type: ignore[misc]
-        def do_PUT(self) -> None:
-            length = min(int(self.headers.get("Content-Length") or 0), 4096)
-            body = self.rfile.read(length).decode(errors="replace")
-            self.send_response(204 if handle(self.path, body) else 404)
+        def _answer(self, method: str) -> None:
+            length = min(int(self.headers.get("Content-Length") or 0), MAX_CONTROL_BODY)
+            body = self.rfile.read(length).decode(errors="replace") if length else ""
+            status, text = handle(method, self.path, body) or (404, "")
+            data = text.encode() if status != 204 else b""
+            self.send_response(status)
+            self.send_header(
+                "Content-Type", "application/json" if data[:1] == b"{" else "text/plain"
+            )
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
+            self.wfile.write(data)
+
+        def do_PUT(self) -> None:
+            self._answer("PUT")
+
+        def do_POST(self) -> None:
+            self._answer("POST")
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] in ("/", "/metrics"):
+                super().do_GET()
+            else:
+                self._answer("GET")
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -27,6 +27,8 @@ overlap. The warm-up's figures are under
 ``--cpus`` (e.g. ``2,3`` or ``2-5``) pins httperf process i to the i-th listed CPU (round robin).
 ``--metrics-port`` defaults to 9181; 0 disables the exporter. ``--host`` names this host in the
 JSON and the logs.
+``agents.load_service`` runs the same runs, with the same arguments, one after another in one
+process for a whole sweep (the orchestrator's way: no interpreter to start per point).
 
 How the share is carried
     httperf 0.9.0 is select()-based -- about 1,020 descriptors per process, beyond which
@@ -137,6 +139,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -313,17 +316,39 @@ def _wait_until(when: float, runners: Sequence[Runner]) -> None:
 
 
 class StartSignal:
-    """The start instants, when the orchestrator names them over HTTP (``PUT /start`` on the
-    metrics port, body ``START MEASURE``) instead of in the start file."""
+    """What the orchestrator tells one run over HTTP on the metrics port: its start instants
+    (``PUT /start``, body ``START MEASURE``) instead of the start file, and, for a run of the
+    load service (``agents.load_service``), a stop (as SIGTERM stops a one-shot agent)."""
 
     def __init__(self) -> None:
         self.text: str | None = None
+        self._lock = threading.Lock()
+        self._runners: Sequence[Runner] = ()
+        self._stop: str | None = None
 
     def put(self, path: str, body: str) -> bool:
         if path != "/start" or not body.split():
             return False
         self.text = body
         return True
+
+    def control(self, method: str, path: str, body: str) -> tuple[int, str] | None:
+        """``agents._cli.start_metrics``'s control: ``PUT /start`` only."""
+        return (204, "") if method == "PUT" and self.put(path, body) else None
+
+    def attach(self, runners: Sequence[Runner]) -> None:
+        """The run's httperf runners: a stop asked for before or after reaches them."""
+        with self._lock:
+            self._runners = runners
+            if self._stop is not None:
+                for runner in runners:
+                    runner.request_stop(self._stop)
+
+    def stop(self, why: str) -> None:
+        with self._lock:
+            self._stop = self._stop or why
+            for runner in self._runners:
+                runner.request_stop(why)
 
 
 def _instants(
@@ -415,19 +440,27 @@ def _warmup(
 
 
 def run(
-    args: argparse.Namespace, metrics: Metrics, start: StartSignal | None = None
+    args: argparse.Namespace,
+    metrics: Metrics,
+    start: StartSignal | None = None,
+    *,
+    signals: bool = True,
 ) -> tuple[dict[str, Any], int]:
-    """Do the run (a warm-up first when asked); returns (JSON object, exit status)."""
+    """Do the run (a warm-up first when asked); returns (JSON object, exit status). With
+    ``signals`` SIGTERM and SIGINT stop it (a one-shot agent); the load service stops its runs
+    through ``start`` instead, and keeps serving."""
     runner = Runner(metrics)
     warm_runner = Runner(metrics, kill_grace_s=WARMUP_CUTOFF_S / 2)
     runners = (warm_runner, runner)
+    start = start or StartSignal()
+    start.attach(runners)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        for r in runners:
-            r.request_stop(f"interrupted by {signal.Signals(signum).name}")
+        start.stop(f"interrupted by {signal.Signals(signum).name}")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    if signals:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
 
     def fail(message: str, load_plan: Plan | None = None) -> tuple[dict[str, Any], int]:
         log.error("%s", message)
@@ -469,7 +502,7 @@ def run(
         warm_argvs = _argvs(args, warm_plan, tmp, "warmup") if warm_plan else []
         budget = args.duration + (load_plan.longest_session + 1) * args.timeout + WATCHDOG_SLACK_S
         metrics.phase.set("waiting")
-        instants = _instants(args, runners, start or StartSignal())
+        instants = _instants(args, runners, start)
         if warm_plan is not None and not runner.stop_requested:
             metrics.phase.set("running")
             warmup = _warmup(args, warm_runner, warm_argvs, warm_plan, instants)
@@ -526,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = Metrics()
     start = StartSignal()
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, start.put)
+        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, start.control)
     except OSError as exc:
         args_error = f"cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {exc}"
         log.error("%s", args_error)
