@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,42 @@ def test_a_directory_with_a_space_stays_one_word(lab: Lab) -> None:
 
 def test_the_cooldown_waits_at_most_its_maximum() -> None:
     assert "-ge 3000 ]" in commands.cooldown_script(3.0)
+
+
+def fake_ss(tmp_path: Path, sockets: int) -> Path:
+    """An `ss` on PATH that prints `sockets` TIME_WAIT lines, logging each call and each
+    listing it finished (a reader that closed the pipe early ends it by SIGPIPE, as ss)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "ss"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo call >>{tmp_path}/calls\n"
+        f"i=0; while [ $i -lt {sockets} ]; do"
+        ' echo "0 0 198.18.1.11:$i 198.18.1.1:8080" || break; i=$((i+1)); done\n'
+        f'echo "listed $i" >>{tmp_path}/calls\n'
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+def test_the_cooldown_reads_one_socket_while_waiting_and_counts_them_once(tmp_path: Path) -> None:
+    env = {"PATH": f"{fake_ss(tmp_path, 3000)}:/usr/bin:/bin"}
+    done = subprocess.run(
+        ["sh", "-c", commands.cooldown_script(0.5)], env=env, capture_output=True, text=True
+    )
+    left, waited = done.stdout.split()
+    assert int(left) == 3000 and 500 <= int(waited) < 2000, done.stdout + done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    # several looks while waiting, each stopped at the first socket; one whole listing, last
+    assert calls.count("call") >= 3 and calls[-2:] == ["call", "listed 3000"], calls
+    assert sum(line.startswith("listed") for line in calls) == 1, calls
+
+
+def test_the_cooldown_ends_at_once_without_time_wait_sockets(tmp_path: Path) -> None:
+    env = {"PATH": f"{fake_ss(tmp_path, 0)}:/usr/bin:/bin"}
+    done = subprocess.run(
+        ["sh", "-c", commands.cooldown_script(5.0)], env=env, capture_output=True, text=True
+    )
+    left, waited = done.stdout.split()
+    assert int(left) == 0 and int(waited) < 1000
