@@ -1,12 +1,14 @@
 """Every command line the sweep sends to a host, built by pure functions.
 
     server_command(lab, point)                      # the server under test, as started
-    load_command(lab, host, LoadRun(...))           # one client's share of a point's load
+    load_service_command(lab, host)                 # a client's load service, once per sweep
+    load_run_args(lab, host, LoadRun(...))          # its share of one point's load (over HTTP)
     idle_command(lab, host, connections)            # one client's share of the idle connections
 
-Each returns one shell command line. Every value that comes from the lab file or the inventory
-(directories, interpreters, addresses, names) is quoted with `shlex`, so a value that got past
-validation still cannot run anything; the unit tests check them as strings.
+Each returns one shell command line (`load_run_args`: an argument list, sent as JSON). Every
+value that comes from the lab file or the inventory (directories, interpreters, addresses, names)
+is quoted with `shlex`, so a value that got past validation still cannot run anything; the unit
+tests check them as strings.
 """
 
 from __future__ import annotations
@@ -130,22 +132,28 @@ class LoadRun:
     starvation_check: bool  # False where clients share CPUs by design
 
 
-def load_command(lab: Lab, host: Host, run: LoadRun) -> str:
-    """The load agent on `host` for `run`."""
+def load_service_command(lab: Lab, host: Host) -> str:
+    """The load service on `host` (`agents.load_service`), started once per sweep: it offers
+    load only to the server address given here, and is told each run over HTTP."""
+    flags = {
+        "--host": host.name,
+        "--server": lab.server_address_for(host),
+        "--port": SERVER_PORT,
+        "--metrics-address": host.management,
+        "--metrics-port": LOAD_METRICS_PORT,
+    }
+    return _line(host.python, *("-m", "agents.load_service"), flags=flags)
+
+
+def load_run_args(lab: Lab, host: Host, run: LoadRun) -> list[str]:
+    """The arguments of `host`'s part of a load run, for its load service (`agents.load`'s,
+    less those the service fixed). They travel as JSON over HTTP and never reach a shell."""
     if run.point.workload == "specweb99":
         # The agent takes sessions/s: the share of requests over this client's own trace.
         rate, work = run.share / run.session_length, ("--sessions", SESSIONS_FILE)
     else:
         rate, work = run.share, ("--uri", ONE_BYTE_URI)
-    extra: dict[str, object] = {}
-    if host.cpus and not lab.emulate:  # emulated hosts are pinned via their sshd
-        extra["--cpus"] = ",".join(map(str, host.cpus))
-    if not run.starvation_check:
-        extra["--starved-below"] = 0
-    flags = {
-        "--host": host.name,
-        "--server": lab.server_address_for(host),
-        "--port": SERVER_PORT,
+    flags: dict[str, object] = {
         "--workload": run.point.workload,
         work[0]: work[1],
         "--rate": f"{rate:.6g}",
@@ -153,11 +161,12 @@ def load_command(lab: Lab, host: Host, run: LoadRun) -> str:
         "--timeout": f"{run.timeout:g}",
         "--start-file": run.start_file,
         **({"--warmup": f"{run.warmup:g}"} if run.warmup > 0 else {}),
-        "--metrics-address": host.management,
-        "--metrics-port": LOAD_METRICS_PORT,
-        **extra,
     }
-    return _line(host.python, *("-m", "agents.load"), flags=flags)
+    if host.cpus and not lab.emulate:  # emulated hosts are pinned via their sshd
+        flags["--cpus"] = ",".join(map(str, host.cpus))
+    if not run.starvation_check:
+        flags["--starved-below"] = 0
+    return [word for flag, value in flags.items() for word in (flag, str(value))]
 
 
 START_FILES = f"{RUN_DIR}/start-"

@@ -2,9 +2,8 @@
 
     procs = HostProcesses(remote, tag="emulated")
     procs.start(host, "server", "server/userver --mechanism poll ...")   # returns at once
-    done = procs.run(host, "load", "python3 -m agents.load ...", timeout=60)
-    done.exit_code, done.output                                           # ran to its end
-    stopped = procs.stop(host, ["idle"], timeout=10)                      # TERM, wait, collect
+    stopped = procs.stop(host, ["server"], timeout=10)                    # TERM, wait, collect
+    stopped["server"].exit_code, stopped["server"].output                 # how it ended
 
 Every process runs from the host's directory under a small shell that records, in `run/`:
 NAME.pid (the process), NAME.pgid (its process group, for a forced stop of its children),
@@ -13,8 +12,8 @@ carries TESTBED_TAG in its environment; a pid is only ever signalled after its e
 checked for that tag, so a recycled pid is never hit, and nothing is ever killed by name. After
 a crash of the orchestrator, `stop_all` finds and stops what it left on every host.
 
-Each method is one SSH command per host (they cost a login shell each): `run` starts, waits
-and returns the output in one, `stop` signals, waits, escalates and collects in one.
+Each method is one SSH command per host (they cost a login shell each): `stop` signals, waits,
+escalates and collects in one.
 """
 
 from __future__ import annotations
@@ -158,18 +157,6 @@ class HostProcesses:
             ),
             timeout=30,
         )
-
-    def run(self, host: Host, name: str, command: str, timeout: float) -> Finished:
-        """Start `command`, wait for its end (at most `timeout` s, then stop it) and collect."""
-        script = [
-            *self._launch(host, name, command),
-            *self._wait([name], timeout),
-            f"[ -e {RUN_DIR}/{name}.exit ] || {{ {self._signal([name], 'KILL', group=True)}; }}"
-            " >/dev/null",
-            *report_lines([name]),
-        ]
-        result = self.remote.run(host, "\n".join(script), timeout=timeout + 60)
-        return parse_report(result, [name])[name]
 
     def stop(
         self,

@@ -1,28 +1,36 @@
-"""The load agents of one point: launched early, started together, collected.
+"""The load agents of a sweep: one load service per client for the whole sweep, each point's
+runs told to them over HTTP.
 
-    agents = LoadAgents.launch(lab, procs, point, settings, run_id="12-1", clock=time.time)
+    services = LoadServices(lab, procs, HttpLoadControl())
+    agents = LoadAgents.launch(services, point, settings, run_id="12-1", clock=time.time)
     ...                                          # the server's idle connections open meanwhile
-    start_at = agents.go(remote, delay)          # writes the start file on every client
-    results, problems = agents.collect(on_wait)  # every agent's JSON, problems by host
+    start_at, _ = agents.go(remote, delay)       # names the common instants to every agent
+    finished, overran = agents.collect(on_wait)  # every agent's JSON, as {host: Finished}
+    services.stop()                              # at the sweep's end
 
-A client's agent costs a Python interpreter and httperf's plan before it can offer load: on a
-busy client host (eight of them share one core in the emulated lab) that takes seconds. So each
-agent is launched right after the server is up (one SSH command per client, held open until the
-agent ends, so its output comes back without another round trip), gets ready while the idle
-connections open, and waits. Once the point is ready, `go` names the instant to every agent at
-once -- by HTTP to the agent's metrics port (`PUT /start`: no SSH session to start on a client
-whose core the httperf processes of a load keep busy), and in its start file over SSH for any
-agent that did not take it that way. One agent run does the warm-up and the measurement.
+Why a service: a one-shot agent per point cost every client an SSH session, a Python
+interpreter and httperf's plan before it could offer load. With eight clients sharing one core
+(the emulated lab) the launches queued behind each other, about 0.9 s apart, and each agent took
+1-3 s more to answer: 6-10 s per point before the warm-up could start. The service
+(`agents.load_service`) starts once per client, over SSH, as a tracked process (`hostproc`):
+on the first point, and again on a later one if it stopped answering (a host that misbehaves
+costs that point, not the sweep). A point then costs each client one HTTP request to submit its
+run (`POST /run`, the arguments as JSON: nothing of them reaches a shell), one to name the
+instants (`PUT /start`; the start file over SSH for an agent that did not take it), and polls
+for the result (`GET /result`). One run does the warm-up and the measurement.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from agents.workloads import mean_session_length
 from orchestrator.config.model import Host, Lab
@@ -35,12 +43,200 @@ from orchestrator.run.hostproc import Finished, HostProcesses
 
 LOAD = "load"
 HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
-READY_PATIENCE = 30.0  # at most this long for every agent to be ready (its metrics answer)
-StartTeller = Callable[["Host", str], bool]  # tells one agent its instants; False: not taken
-ReadyWait = Callable[[list["Host"], float], list[str]]  # waits for agents; those never ready
+READY_PATIENCE = 30.0  # at most this long for a starting load service to answer
 GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
 WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
 AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
+POLL = 1.0  # seconds a result request is held open: the live reply rate is reported this often
+GONE_AFTER = 5.0  # a service that has not answered for this long is taken for dead
+STOP_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run
+SUBMIT_TIMEOUT = 10.0  # for one control request (the service answers at once)
+
+
+class LoadFailure(Exception):
+    """The point's load could not be run; the message names the clients and why."""
+
+
+class LoadControl(Protocol):
+    """The HTTP control of the clients' load services (`agents.load_service`); the sweep's unit
+    tests replace it. Each request raises OSError when the service does not answer."""
+
+    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
+        """POST /run: (202, "") when taken, else the status and the service's one line."""
+
+    def tell(self, host: Host, line: str) -> bool:
+        """PUT /start within HTTP_GO_PATIENCE: whether it took the instants."""
+
+    def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
+        """GET /result, held up to `wait` s: (exit status, the run's JSON) once it ended."""
+
+    def stop(self, host: Host) -> None:
+        """POST /stop: the run under way stops and reports what it measured."""
+
+    def ready(self, hosts: list[Host], patience: float) -> list[str]:
+        """Waits until each host's service answers; the names of those that never did."""
+
+
+class HttpLoadControl:
+    """`LoadControl` over HTTP to each client's management address."""
+
+    @staticmethod
+    def _ask(
+        host: Host, method: str, path: str, body: str | None, timeout: float
+    ) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"http://{host.management}:{LOAD_METRICS_PORT}{path}",
+            data=None if body is None else body.encode(),
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return int(response.status), response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:  # the service answered: its status and line
+            return error.code, error.read().decode(errors="replace").strip()
+
+    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
+        body = json.dumps({"id": run_id, "args": args})
+        return self._ask(host, "POST", "/run", body, SUBMIT_TIMEOUT)
+
+    def tell(self, host: Host, line: str) -> bool:
+        deadline = time.monotonic() + HTTP_GO_PATIENCE
+        while True:
+            try:
+                return self._ask(host, "PUT", "/start", line, HTTP_GO_PATIENCE)[0] == 204
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+
+    def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
+        path = f"/result?id={run_id}&wait={wait:g}"
+        status, text = self._ask(host, "GET", path, None, wait + SUBMIT_TIMEOUT)
+        if status == 204:
+            return None
+        if status != 200:
+            raise OSError(f"GET /result answered {status}: {text}")
+        answer = json.loads(text)
+        return answer.get("exit_status"), json.dumps(answer.get("result"))
+
+    def stop(self, host: Host) -> None:
+        with contextlib.suppress(OSError):  # gone already: nothing runs there to stop
+            self._ask(host, "POST", "/stop", "", SUBMIT_TIMEOUT)
+
+    def ready(self, hosts: list[Host], patience: float) -> list[str]:
+        def answers(host: Host) -> bool:
+            deadline = time.monotonic() + patience
+            while True:
+                try:
+                    self._ask(host, "GET", "/metrics", None, 2.0)
+                    return True
+                except OSError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.05)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            found = list(pool.map(answers, hosts))
+        return [host.name for host, ok in zip(hosts, found, strict=True) if not ok]
+
+
+@dataclass
+class LoadServices:
+    """The clients' load services over a sweep: started when first needed (or again after
+    one stopped answering), stopped at the sweep's end."""
+
+    lab: Lab
+    procs: HostProcesses
+    control: LoadControl
+    up: set[str] = field(default_factory=set)
+    started: set[str] = field(default_factory=set)  # every client it was ever started on
+
+    def ensure(self) -> None:
+        """Start the service on every client where it is not known to run; LoadFailure
+        naming each client where it did not come up (and what it printed)."""
+        hosts = [host for host in self.lab.clients if host.name not in self.up]
+        if not hosts:
+            return
+        for host in hosts:  # one that hung still holds its port: end it first
+            if host.name in self.started:
+                self.procs.stop(host, [LOAD], STOP_PATIENCE)
+        self.started.update(host.name for host in hosts)
+        started = self.procs.start_many(
+            LOAD, {host: commands.load_service_command(self.lab, host) for host in hosts}
+        )
+        problems = [
+            f"{n}: starting the load service failed: {r.reason()}"
+            for n, r in started.items()
+            if not r.ok
+        ]
+        trying = [host for host in hosts if started[host.name].ok]
+        never = set(self.control.ready(trying, READY_PATIENCE))
+        for host in trying:
+            if host.name in never:
+                ended = self.procs.alive(host, LOAD)
+                problems.append(
+                    f"{host.name}: the load service did not answer within {READY_PATIENCE:g} s"
+                    f" ({ended.reason if ended.exit_code is not None else 'still starting'})"
+                )
+            else:
+                self.up.add(host.name)
+        if problems:
+            raise LoadFailure("; ".join(problems))
+
+    def submit(self, run_id: str, args: dict[str, list[str]]) -> None:
+        """Give every client its part of run `run_id` ({host name: arguments}); a service that
+        does not answer is started again once; LoadFailure naming every client that refused."""
+        self.ensure()
+        hosts = [self.lab.host(name) for name in args]
+
+        def one(host: Host) -> str | None:
+            deadline = time.monotonic() + STOP_PATIENCE
+            while True:
+                try:
+                    status, text = self.control.submit(host, run_id, args[host.name])
+                except OSError as error:
+                    self.up.discard(host.name)
+                    return f"{host.name}: the load service does not answer ({error})"
+                if status == 202:
+                    return None
+                if status != 409 or time.monotonic() >= deadline:
+                    return f"{host.name}: the load service refused the run: {text or status}"
+                self.control.stop(host)  # an earlier run still under way: end it first
+                time.sleep(0.2)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            problems = [p for p in pool.map(one, hosts) if p]
+        if problems and any(host.name not in self.up for host in hosts):
+            self.ensure()  # started again where it had died; one more try there
+            retry = [host for host in hosts if any(p.startswith(f"{host.name}:") for p in problems)]
+            with ThreadPoolExecutor(max_workers=len(retry)) as pool:
+                problems = [p for p in pool.map(one, retry) if p]
+        if problems:
+            refused = {problem.split(":", 1)[0] for problem in problems}
+            with ThreadPoolExecutor(max_workers=len(hosts)) as pool:  # free the others
+                list(pool.map(self.control.stop, [h for h in hosts if h.name not in refused]))
+            raise LoadFailure("; ".join(problems))
+
+    def gone(self, host: Host, error: str, silent_for: float) -> str | None:
+        """Why `host`'s service is taken for gone -- it died (its exit status, at once), or
+        has not answered for GONE_AFTER s -- or None while it may still answer."""
+        ended = self.procs.alive(host, LOAD)
+        if ended.exit_code is not None:
+            why = f"load service died ({ended.reason})"
+        elif silent_for >= GONE_AFTER:
+            why = f"load service stopped answering ({error})"
+        else:
+            return None
+        self.up.discard(host.name)
+        return why
+
+    def stop(self) -> None:
+        """Stop every client's service (SIGTERM: a run under way ends first)."""
+        hosts = [host for host in self.lab.clients if host.name in self.started]
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            list(pool.map(lambda host: self.procs.stop(host, [LOAD], STOP_PATIENCE), hosts))
+        self.up.clear()
+        self.started.clear()
 
 
 @dataclass(frozen=True)
@@ -62,34 +258,34 @@ class LoadSettings:
 
 @dataclass
 class LoadAgents:
-    """One point's load agents; see the module docstring."""
+    """One point's load runs on the clients' services; see the module docstring."""
 
-    lab: Lab
+    services: LoadServices
     settings: LoadSettings
+    run_id: str
     start_file: str
     limit: float
     launched: float
-    pool: ThreadPoolExecutor
-    runs: dict[str, Future[Finished]]
     clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
     @classmethod
     def launch(
         cls,
-        lab: Lab,
-        procs: HostProcesses,
+        services: LoadServices,
         point: Point,
         settings: LoadSettings,
         run_id: str,
         clock: Callable[[], float],
+        sleep: Callable[[float], None] = time.sleep,
     ) -> LoadAgents:
-        """Launch every client's agent (returns at once; the agents wait for `go`)."""
+        """Submit every client's part of the point's load (the runs wait for `go`)."""
+        lab = services.lab
         start_file = commands.start_file(run_id)
         limit = settings.wait_limit + settings.lead + settings.duration + AGENT_SLACK
         limit += 3 * settings.timeout
         share = point.rate / len(lab.clients)
-        pool = ThreadPoolExecutor(max_workers=len(lab.clients))
-        runs = {}
+        args = {}
         for host in lab.clients:
             run = LoadRun(
                 point=point,
@@ -101,31 +297,25 @@ class LoadAgents:
                 session_length=settings.session_lengths.get(host.name, mean_session_length()),
                 starvation_check=settings.starvation_check,
             )
-            command = commands.load_command(lab, host, run)
-            runs[host.name] = pool.submit(procs.run, host, LOAD, command, limit)
-        return cls(lab, settings, start_file, limit, clock(), pool, runs, clock)
+            args[host.name] = commands.load_run_args(lab, host, run)
+        services.submit(run_id, args)
+        return cls(services, settings, run_id, start_file, limit, clock(), clock, sleep)
 
-    def go(
-        self, remote: Remote, delay: float, tell: StartTeller, ready: ReadyWait
-    ) -> tuple[float, dict[str, CommandResult]]:
-        """Once every agent is ready (or READY_PATIENCE passed), name the first instant,
-        `delay` from then, to every waiting agent (and the measurement's, `lead` after it):
-        over HTTP to the agent's metrics port (no SSH session to start on a busy client), and
-        in its start file for any agent that did not take it that way. Returns the instant and
-        the start-file commands' results."""
-        ready(list(self.lab.clients), READY_PATIENCE)  # one that is not: the file, late
+    @property
+    def clients(self) -> list[Host]:
+        return list(self.services.lab.clients)
+
+    def go(self, remote: Remote, delay: float) -> tuple[float, dict[str, CommandResult]]:
+        """Name the first instant, `delay` from now, to every waiting run (and the
+        measurement's, `lead` after it): over HTTP, and in its start file for any agent that
+        did not take it that way. Returns the instant and the start-file commands' results."""
         start_at = self.clock() + delay
         measure_at = start_at + self.settings.lead
         line = f"{start_at:.3f} {measure_at:.3f}"
-        with ThreadPoolExecutor(max_workers=len(self.lab.clients)) as pool:
-            told = dict(
-                zip(
-                    [host.name for host in self.lab.clients],
-                    pool.map(lambda host: tell(host, line), self.lab.clients),
-                    strict=True,
-                )
-            )
-        missed = [host for host in self.lab.clients if not told[host.name]]
+        tell = self.services.control.tell
+        with ThreadPoolExecutor(max_workers=len(self.clients)) as pool:
+            told = list(pool.map(lambda host: tell(host, line), self.clients))
+        missed = [host for host, ok in zip(self.clients, told, strict=True) if not ok]
         path = self.start_file
         results = remote.run_all(
             missed,
@@ -135,57 +325,75 @@ class LoadAgents:
         return start_at, results
 
     def collect(self, while_waiting: Callable[[], None]) -> tuple[dict[str, Finished], bool]:
-        """Wait for every agent's end, calling `while_waiting` about once a second; how each
-        ended, and whether the run took the whole limit (the agents overran)."""
-        futures = list(self.runs.values())
-        while len(wait(futures, timeout=1.0)[0]) < len(futures):
-            while_waiting()
-        finished = {host: future.result() for host, future in self.runs.items()}
-        self.pool.shutdown()
-        return finished, self.clock() - self.launched >= self.limit
+        """Wait for every run's end, calling `while_waiting` about once a second; how each
+        ended, and whether the wait took the whole limit (the runs still going are then
+        stopped: they overran)."""
+        pending = {host.name: host for host in self.clients}
+        finished: dict[str, Finished] = {}
+        silent_since: dict[str, float] = {}
+        overran = False
+        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+            while pending:
+                if self.clock() - self.launched >= self.limit:
+                    overran = True
+                    self._stop_overrun(pool, pending, finished)
+                    break
+                polls = {
+                    name: pool.submit(self._poll, host, POLL) for name, host in pending.items()
+                }
+                for name, poll in polls.items():
+                    answer = poll.result()
+                    if isinstance(answer, Finished):
+                        finished[name] = answer
+                        del pending[name]
+                    elif isinstance(answer, str):  # did not answer
+                        since = silent_since.setdefault(name, self.clock())
+                        gone = self.services.gone(pending[name], answer, self.clock() - since)
+                        if gone is not None:
+                            finished[name] = Finished(LOAD, None, "", "", gone)
+                            del pending[name]
+                    else:
+                        silent_since.pop(name, None)
+                while_waiting()
+        return {host.name: finished[host.name] for host in self.clients}, overran
+
+    def _poll(self, host: Host, wait: float) -> Finished | str | None:
+        """The run's end (Finished), None while it runs, or why the service did not answer."""
+        try:
+            answer = self.services.control.result(host, self.run_id, wait)
+        except (OSError, ValueError) as error:
+            self.sleep(min(wait, 0.5))  # do not spin on a service that refuses at once
+            return str(error) or type(error).__name__
+        if answer is None:
+            return None
+        status, output = answer
+        return Finished(LOAD, status, output, "")
+
+    def _stop_overrun(
+        self, pool: ThreadPoolExecutor, pending: dict[str, Host], finished: dict[str, Finished]
+    ) -> None:
+        """Stop the runs that overran: they count as overrun (no exit status); the next
+        point's submit waits until their services are free."""
+        list(pool.map(self.services.control.stop, pending.values()))
+        finished.update({name: Finished(LOAD, None, "", "") for name in pending})
+        pending.clear()
 
     def abandon(self) -> None:
-        """After the agents were stopped (a point that failed before its load ended): wait for
-        their SSH commands to return."""
-        self.pool.shutdown(wait=True)
+        """A point that failed before its load ended: stop its runs and wait (briefly) until
+        each service is free for the next point's."""
+        control = self.services.control
+        with ThreadPoolExecutor(max_workers=len(self.clients)) as pool:
+            list(pool.map(control.stop, self.clients))
+            list(pool.map(lambda host: self._wait_free(host), self.clients))
 
-
-def wait_ready(hosts: list[Host], patience: float) -> list[str]:
-    """Wait until every host's load agent serves its metrics (its interpreter started, its
-    plan made), at most `patience` seconds; the names of those that never did."""
-
-    def ready(host: Host) -> bool:
-        deadline = time.monotonic() + patience
-        url = f"http://{host.management}:{LOAD_METRICS_PORT}/metrics"
-        while True:
+    def _wait_free(self, host: Host) -> None:
+        deadline = time.monotonic() + STOP_PATIENCE
+        while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(url, timeout=2.0):
-                    return True
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.05)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        answers = list(pool.map(ready, hosts))
-    return [host.name for host, ok in zip(hosts, answers, strict=True) if not ok]
-
-
-def put_start(host: Host, line: str) -> bool:
-    """Tell `host`'s load agent its start instants by HTTP; False when it did not take them
-    within HTTP_GO_PATIENCE (its interpreter may still be starting: the file then serves)."""
-    request = urllib.request.Request(
-        f"http://{host.management}:{LOAD_METRICS_PORT}/start", data=line.encode(), method="PUT"
-    )
-    deadline = time.monotonic() + HTTP_GO_PATIENCE
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=HTTP_GO_PATIENCE) as response:
-                return bool(response.status == 204)
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+                if self.services.control.result(host, self.run_id, 1.0) is not None:
+                    return
+            except (OSError, ValueError):
+                return  # not there (never taken, or gone): nothing to wait for
 
 
 def clients_share_cpus(lab: Lab) -> bool:

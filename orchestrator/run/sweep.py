@@ -6,13 +6,15 @@
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
     start:    start the point's server (`run.servers`) and the idle agents at once, wait until
-              it is ready (userver: its metrics; others: their probe), then launch the load agents
+              it is ready (userver: its metrics; others: their probe), then submit each client's
+              load run to its load service (started once per sweep: `run.loadagents`)
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
               not measured, then a short gap
     measure:  every agent starts its measurement at one instant with its share of the rate, for
-              `duration`; the server's counters are read just before and just after
-    stop:     stop the server and the idle agents, collect every agent's JSON; then, in the same
+              `duration`; the server's counters are read just before and just after; every
+              agent's JSON is collected over HTTP
+    stop:     stop the server and the idle agents (collecting their reports); then, in the same
     cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
@@ -44,13 +46,13 @@ from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
     LOAD,
     WARMUP_GAP,
+    HttpLoadControl,
     LoadAgents,
+    LoadControl,
+    LoadFailure,
+    LoadServices,
     LoadSettings,
-    ReadyWait,
-    StartTeller,
     clients_share_cpus,
-    put_start,
-    wait_ready,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
 from orchestrator.run.servers import ServerUnderTest
@@ -111,8 +113,7 @@ class SweepRunner:
         sleep: Callable[[float], None] = time.sleep,
         counters: CounterReader | None = None,
         procs: HostProcesses | None = None,
-        tell_start: StartTeller = put_start,
-        agents_ready: ReadyWait = wait_ready,
+        load_control: LoadControl | None = None,
     ) -> None:
         self.lab = lab
         self.remote = remote
@@ -124,7 +125,7 @@ class SweepRunner:
             lab, remote, counters or (lambda host: servermetrics.fetch(host, timeout=1.0))
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
-        self.tell_start, self.agents_ready = tell_start, agents_ready
+        self.services = LoadServices(lab, self.procs, load_control or HttpLoadControl())
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
@@ -195,6 +196,7 @@ class SweepRunner:
             outcome.interrupted = True
             raise KeyboardInterrupt from None
         finally:
+            self.services.stop()
             outcome.summary = sweep_summary(
                 outcome.records, self.clock() - started, outcome.interrupted
             )
@@ -329,15 +331,17 @@ class SweepRunner:
             starvation_check=self.starvation_check,
             session_lengths=self.session_lengths,
         )
-        for host in self.lab.clients:
-            self.started.setdefault(host.name, []).append(LOAD)
-        self.loads = LoadAgents.launch(self.lab, self.procs, point, settings, run_id, self.clock)
+        try:
+            self.loads = LoadAgents.launch(
+                self.services, point, settings, run_id, self.clock, self.sleep
+            )
+        except LoadFailure as failure:
+            raise PointFailure(str(failure)) from None
 
     def _go(self) -> float:
         """Name the common start instant to every waiting load agent."""
         assert self.loads is not None
-        go = self.loads.go
-        start_at, results = go(self.remote, self.start_delay, self.tell_start, self.agents_ready)
+        start_at, results = self.loads.go(self.remote, self.start_delay)
         _require_all("naming the start instant", results)
         return start_at
 
@@ -398,6 +402,9 @@ class SweepRunner:
         """Stop what this point started (server, agents), keeping the idle agents' reports, and
         with `cooldown` wait on every host (same command) until no TIME_WAIT socket is left,
         at most `cooldown.max`. Returns (seconds waited, {host: sockets left or -1})."""
+        if self.loads is not None:  # a point that failed before its load ended
+            loads, self.loads = self.loads, None
+            loads.abandon()
         started, self.started = self.started, {}
         then = commands.cooldown_script(self.experiment.cooldown_max) if cooldown else None
         hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
@@ -428,9 +435,6 @@ class SweepRunner:
                     waited = max(waited, seconds)
                     if count:
                         left[host_name] = count
-        if self.loads is not None:  # a point that failed before its load ended
-            loads, self.loads = self.loads, None
-            loads.abandon()
         return waited, left
 
 

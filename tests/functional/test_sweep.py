@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ import pytest
 import yaml
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.config.model import Lab
+from orchestrator.config.model import Host, Lab
 from orchestrator.lab.network import namespace_pids
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.naming import namespace
+from orchestrator.ports import LOAD_METRICS_PORT
 from tests.support.labfiles import free_port
 from tests.support.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
 
@@ -188,29 +190,45 @@ def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
 
 
 class Killer(threading.Thread):
-    """Kills the process whose pid file appears (fresh) at `pid_file`, once, after `after` s."""
+    """Kills the process of `pid_file`, once, `after` s after `trigger()` first holds (by
+    default: once the pid file appears fresh)."""
 
-    def __init__(self, pid_file: Path, after: float, when: Path | None = None) -> None:
+    def __init__(
+        self, pid_file: Path, after: float, trigger: Callable[[], bool] | None = None
+    ) -> None:
         super().__init__(daemon=True)
-        self.pid_file, self.after, self.when = pid_file, after, when
+        self.pid_file, self.after = pid_file, after
+        started = time.time()
+        self.trigger = trigger or (lambda: fresh(pid_file, started))
         self.killed: int | None = None
         self.stop = threading.Event()
 
     def run(self) -> None:
-        trigger = self.when or self.pid_file
-        start = time.time()
         while not self.stop.is_set():
-            try:
-                fresh = trigger.stat().st_mtime > start
-            except FileNotFoundError:
-                fresh = False
-            if fresh:
+            if self.trigger():
                 time.sleep(self.after)
                 pid = int(self.pid_file.read_text())
                 os.kill(pid, signal.SIGKILL)
                 self.killed = pid
                 return
             time.sleep(0.05)
+
+
+def fresh(path: Path, since: float) -> bool:
+    try:
+        return path.stat().st_mtime > since
+    except FileNotFoundError:
+        return False
+
+
+def load_running(host: Host) -> bool:
+    """Whether `host`'s load service is running a load (its own phase gauge says so)."""
+    try:
+        url = f"http://{host.management}:{LOAD_METRICS_PORT}/metrics"
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return 'testbed_load_phase{phase="running"} 1.0' in response.read().decode()
+    except OSError:
+        return False
 
 
 def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
@@ -222,14 +240,14 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     lab = load_lab(lab_file)
     client_run = Path(lab.clients[2].directory) / "run"
     server_run = Path(lab.server.directory) / "run"
-    # The first measured load agent on client3 dies half-way through its run.
-    agent_killer = Killer(client_run / "load.pid", after=1.5)
+    # client3's load service dies half-way through the first point's run.
+    agent_killer = Killer(client_run / "load.pid", 1.0, lambda: load_running(lab.clients[2]))
     agent_killer.start()
     log = lab_file.parent / "faults.log"
     process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
     # Once that point failed and its retry is stored, the server dies during the next point.
     wait_for(lambda: len(attempts(lab_file)) >= 2, process)
-    server_killer = Killer(server_run / "server.pid", after=1.0, when=client_run / "load.pid")
+    server_killer = Killer(server_run / "server.pid", after=2.0)
     server_killer.start()
     process.wait(timeout=600)
     output = log.read_text()
@@ -241,7 +259,7 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     tries = attempts(lab_file)
     failed = [a for a in tries if a["status"] == "failed"]
     assert len(failed) == 2, tries
-    assert "client3: load agent died without a result (killed by SIGKILL" in failed[0]["reason"]
+    assert failed[0]["reason"] == "client3: load service died (killed by SIGKILL)"
     assert "server" in failed[1]["reason"] and "SIGKILL" in failed[1]["reason"]
     # Each point was measured on its retry (a near miss of the shared clients may take one
     # more attempt, and a client-limited verdict is a measurement too: not what this test is

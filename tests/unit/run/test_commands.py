@@ -58,23 +58,28 @@ def test_a_real_lab_pins_the_server_with_taskset(lab: Lab) -> None:
 
 
 def test_a_client_loads_its_own_server_address(lab: Lab) -> None:
-    words = shlex.split(commands.load_command(lab, lab.host("client5"), run()))
+    words = shlex.split(commands.load_service_command(lab, lab.host("client5")))
+    assert words[:3] == ["/usr/bin/python3", "-m", "agents.load_service"]
     assert words[words.index("--server") + 1] == "198.18.2.1"  # subnet b, never the other NIC
-    assert words[words.index("--rate") + 1] == "250"
-    assert words[words.index("--uri") + 1].startswith("/")
-    assert "--starved-below" not in words
+    assert words[words.index("--metrics-address") + 1] == lab.host("client5").management
+    args = commands.load_run_args(lab, lab.host("client5"), run())
+    assert args[args.index("--rate") + 1] == "250"
+    assert args[args.index("--uri") + 1].startswith("/")
+    assert "--starved-below" not in args
+    # what the service fixed at its start is never in a run's arguments
+    assert not {"--server", "--port", "--host", "--metrics-port"} & set(args)
 
 
 def test_sessions_take_the_share_over_the_trace_s_session_length(lab: Lab) -> None:
     point = dataclasses.replace(POINT, workload="specweb99")
-    words = shlex.split(commands.load_command(lab, lab.host("client1"), run(point)))
-    assert words[words.index("--rate") + 1] == "50"  # 250 requests/s over 5 per session
-    assert words[words.index("--sessions") + 1] == commands.SESSIONS_FILE
+    args = commands.load_run_args(lab, lab.host("client1"), run(point))
+    assert args[args.index("--rate") + 1] == "50"  # 250 requests/s over 5 per session
+    assert args[args.index("--sessions") + 1] == commands.SESSIONS_FILE
 
 
 def test_shared_client_cpus_turn_the_starvation_check_off(lab: Lab) -> None:
-    command = commands.load_command(lab, lab.host("client1"), run(starvation_check=False))
-    assert command.endswith("--starved-below 0")
+    args = commands.load_run_args(lab, lab.host("client1"), run(starvation_check=False))
+    assert args[-2:] == ["--starved-below", "0"]
 
 
 def test_idle_connections_go_to_the_client_s_server_address(lab: Lab) -> None:

@@ -24,7 +24,6 @@ from orchestrator.config.plan import Point
 from orchestrator.lab import hostfacts, preflight
 from orchestrator.lab.remote import CommandResult
 from orchestrator.run import commands
-from orchestrator.run.commands import LoadRun
 from orchestrator.run.hostproc import HostProcesses
 from tests.support.labfiles import REPOSITORY
 
@@ -111,13 +110,12 @@ POINT = Point("epoll-lt", "specweb99", 0, 10, 1000.0, 1)
 def builders(lab: Lab) -> dict[str, Callable[[], str]]:
     client = lab.clients[0]
     spec = lab.experiment.specweb99
-    run = LoadRun(POINT, 100.0, 1.0, 0.0, commands.start_file("1-1"), 1.0, 5.0, False)
     return {
         "fileset": lambda: commands.fileset_command(lab.server, spec),
         "sessions": lambda: commands.sessions_command(client, spec, 0, 8),
         "server": lambda: commands.server_command(lab, POINT),
         "idle": lambda: commands.idle_command(lab, client, 10),
-        "load": lambda: commands.load_command(lab, client, run),
+        "load": lambda: commands.load_service_command(lab, client),
         "in_directory": lambda: commands.in_directory(client, "true"),
         "start": lambda: commands.start_command(client, commands.start_file("1-1"), 1.0, 2.0),
         "cooldown": lambda: commands.cooldown_script(0.1),
@@ -184,10 +182,9 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
     remote = LocalRemote(work)
     procs = HostProcesses(remote, tag=value)  # type: ignore[arg-type]
     client = lab.clients[0]
-    load = commands.load_command(
-        lab, client, LoadRun(POINT, 1.0, 1.0, 0.0, commands.start_file("1-1"), 1.0, 5.0, True)
-    )
-    done = procs.run(client, "load", load, timeout=10)
+    load = commands.load_service_command(lab, client)
+    procs.start_many("load", {client: load})
+    done = procs.stop(client, ["load"], timeout=5)["load"]
     assert done.exit_code == 127  # the hostile interpreter is not a command: nothing else ran
     procs.start_many("idle", {client: commands.idle_command(lab, client, 1)})
     procs.stop(client, ["idle"], timeout=5)
@@ -200,6 +197,6 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
 def test_host_process_names_are_plain(base_lab: Lab, work: Path, name: str) -> None:
     procs = HostProcesses(LocalRemote(work), tag="t")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        procs.run(base_lab.clients[0], name, "true", timeout=1)
+        procs.start(base_lab.clients[0], name, "true")
     with pytest.raises(ValueError):
         procs.stop(base_lab.clients[0], [name], timeout=1)

@@ -16,7 +16,7 @@ LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
 def load_argv(warmup: float) -> list[str]:
     point = next(p for p in expand(LAB.experiment, seed=1) if p.workload == "one-byte")
     run = LoadRun(point, 250.0, 5.0, warmup, commands.start_file("3-1"), 2.0, 7.3, False)
-    return shlex.split(commands.load_command(LAB, LAB.clients[0], run))
+    return commands.load_run_args(LAB, LAB.clients[0], run)
 
 
 def test_one_agent_run_waits_for_its_start_file_and_warms_up_first() -> None:

@@ -79,6 +79,7 @@ class FakeHosts:
         self.http: set[str] = set()
         self.told: list[str] = []
         self.files: list[str] = []
+        self.submitted: dict[str, list[str]] = {}
 
     def behaviour(self) -> str:
         return self.script.get(self.attempt, "ok")
@@ -97,29 +98,50 @@ class FakeHosts:
     def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
         self.calls.append(f"start_many {name}")
         for command in commands.values():
-            self.idle += int(re.findall(r"--connections (\d+)", command)[0])
+            if name == "load":
+                assert "agents.load_service" in command
+            else:
+                self.idle += int(re.findall(r"--connections (\d+)", command)[0])
         return {
             h.name: CommandResult(h.name, c, 0, "1", "", None, 0.1) for h, c in commands.items()
         }
 
-    def run(self, host: Host, name: str, command: str, timeout: float) -> Finished:
-        assert "--start-file" in command
-        assert self.go.wait(10), "the agents were never told to start"  # as the real ones
+    # the clients' load services (loadagents.LoadControl)
+    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
+        assert "--start-file" in args
+        if self.behaviour() == "refused" and host.name == "client2":
+            return 400, "argument --rate: '0' must be > 0"
+        if self.behaviour() == "busy" and host.name not in self.submitted:
+            self.submitted[host.name] = []  # the first try finds an earlier run under way
+            return 409, "run 0-1 is under way"
+        self.submitted[host.name] = args
+        return 202, ""
+
+    def ready(self, hosts: list[Host], patience: float) -> list[str]:
+        return []
+
+    def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
+        if not self.go.is_set():  # as the real ones: nothing ends before its start
+            self.clock.sleep(wait)
+            return None
         behaviour = self.behaviour()
-        if behaviour == "agent-dies" and host.name == "client3":
-            return Finished(name, 137, "", "Killed")
+        if behaviour in ("agent-dies", "agent-hangs") and host.name == "client3":
+            raise OSError("connection refused" if behaviour == "agent-dies" else "timed out")
         if behaviour == "server-dies":
             self.server_dead = True
-            return Finished(name, 1, json.dumps({"error": "connection refused"}), "")
+            return 1, json.dumps({"error": "connection refused"})
         limited = ["request-rate-below-target"] if behaviour == "near-miss" else []
         issued = 197.0 if behaviour == "near-miss" else 200.0
         if behaviour == "far-behind":
             limited, issued = ["request-rate-below-target"], 100.0
         self.replies += 800
         result = agent_result(limited, issued)
-        if "--warmup" not in command:
+        if "--warmup" not in self.submitted[host.name]:
             del result["warmup"]
-        return Finished(name, 0, json.dumps(result), "")
+        return 0, json.dumps(result)
+
+    def load_stopped(self, host: Host) -> None:
+        self.calls.append(f"stop load {host.name}")
 
     def stop(
         self,
@@ -140,6 +162,9 @@ class FakeHosts:
         return found
 
     def alive(self, host: Host, name: str) -> Finished:
+        if name == "load":
+            died = self.behaviour() == "agent-dies" and host.name == "client3"
+            return Finished(name, 137 if died else None, "", "")
         return Finished(name, 1 if self.server_dead else None, "", "")
 
     def stop_all(self, hosts: Sequence[Host], grace: float = 3.0) -> dict[str, CommandResult]:
@@ -172,6 +197,18 @@ class FakeHosts:
             gauges={"testbed_server_connections_open": self.idle},
             info={"mechanism": self.mechanism},
         )
+
+
+class FakeLoadControl:
+    """FakeHosts' load services as a `loadagents.LoadControl` (its `stop` is another's)."""
+
+    def __init__(self, hosts: FakeHosts) -> None:
+        self.hosts = hosts
+        self.submit, self.tell = hosts.submit, hosts.tell
+        self.result, self.ready = hosts.result, hosts.ready
+
+    def stop(self, host: Host) -> None:
+        self.hosts.load_stopped(host)
 
 
 class FakeStore:
@@ -208,8 +245,7 @@ def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> Sw
         sleep=clock.sleep,
         counters=hosts.counters,
         procs=hosts,  # type: ignore[arg-type]
-        tell_start=hosts.tell,
-        agents_ready=lambda hosts, patience: [],
+        load_control=FakeLoadControl(hosts),
     )
 
 
@@ -266,6 +302,12 @@ def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
     assert {name for name, _, cooled in hosts.stopped if cooled} == {"server"} | {
         f"client{i}" for i in range(1, 9)
     }
+    # the load services: started once, each point's run submitted, stopped with the sweep
+    assert hosts.calls.count("start_many load") == 1
+    assert hosts.calls.index("start_many load") < hosts.calls.index("go")
+    assert set(hosts.submitted) == {f"client{i}" for i in range(1, 9)}
+    services_stopped = [name for name, names, _ in hosts.stopped if names == ("load",)]
+    assert sorted(services_stopped) == sorted(hosts.submitted)
 
 
 def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path) -> None:
@@ -276,13 +318,40 @@ def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path
 
 
 def test_a_failed_point_is_retried_and_every_attempt_stored(tmp_path: Path) -> None:
-    store, _ = run_sweep(tmp_path, {1: "agent-dies"}, **ONE_POINT)
+    store, hosts = run_sweep(tmp_path, {1: "agent-dies"}, **ONE_POINT)
     assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
-    assert store.records[0].reason.startswith("client3: load agent died without a result")
+    assert store.records[0].reason == "client3: load service died (killed by SIGKILL)"
     # a failed attempt's phases still add up
     failed = store.records[0]
     wall = failed.ended_at - failed.started_at
     assert sum(failed.phases.values()) == pytest.approx(wall, rel=0.01)
+    # its service was started again for the next attempt, there only
+    assert hosts.calls.count("start_many load") == 2
+
+
+def test_a_service_that_stops_answering_fails_its_point_after_a_grace(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {1: "agent-hangs"}, **ONE_POINT)
+    assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
+    assert store.records[0].reason == "client3: load service stopped answering (timed out)"
+    assert store.records[0].phases["measure"] >= 5.0  # GONE_AFTER: not at the first silence
+    assert hosts.calls.count("start_many load") == 2
+
+
+def test_a_run_a_service_refuses_fails_the_point_with_its_line(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {1: "refused"}, **ONE_POINT)
+    assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
+    assert store.records[0].reason == (
+        "client2: the load service refused the run: argument --rate: '0' must be > 0"
+    )
+    # the runs the other clients had taken were stopped at once, not left waiting
+    stopped = [call.split()[-1] for call in hosts.calls if call.startswith("stop load")]
+    assert sorted(stopped) == [f"client{i}" for i in (1, 3, 4, 5, 6, 7, 8)]
+
+
+def test_a_service_still_busy_with_an_earlier_run_has_it_stopped_first(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {1: "busy"}, **ONE_POINT)
+    assert [(r.attempt, r.status) for r in store.records] == [(1, "ok")]
+    assert sum(call.startswith("stop load") for call in hosts.calls) == 8
 
 
 def test_a_dead_server_is_named_as_the_cause_not_its_symptoms(tmp_path: Path) -> None:
