@@ -39,7 +39,7 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.ports import LOAD_METRICS_PORT
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
-from orchestrator.run.hostproc import Finished, HostProcesses
+from orchestrator.run.hostproc import Finished, HostProcesses, describe_exit
 
 LOAD = "load"
 HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
@@ -221,8 +221,9 @@ class LoadServices:
         """Why `host`'s service is taken for gone -- it died (its exit status, at once), or
         has not answered for GONE_AFTER s -- or None while it may still answer."""
         ended = self.procs.alive(host, LOAD)
-        if ended.exit_code is not None:
-            why = f"load service died ({ended.reason})"
+        if ended.exit_code is not None:  # its stderr is the whole sweep's log: named, not quoted
+            log = f"its log: {commands.RUN_DIR}/{LOAD}.err on {host.name}"
+            why = f"load service died ({describe_exit(ended.exit_code)}; {log})"
         elif silent_for >= GONE_AFTER:
             why = f"load service stopped answering ({error})"
         else:

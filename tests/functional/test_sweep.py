@@ -247,7 +247,7 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
     # Once that point failed and its retry is stored, the server dies during the next point.
     wait_for(lambda: len(attempts(lab_file)) >= 2, process)
-    server_killer = Killer(server_run / "server.pid", after=2.0)
+    server_killer = Killer(server_run / "server.pid", 1.0, lambda: load_running(lab.clients[2]))
     server_killer.start()
     process.wait(timeout=600)
     output = log.read_text()
@@ -259,7 +259,9 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     tries = attempts(lab_file)
     failed = [a for a in tries if a["status"] == "failed"]
     assert len(failed) == 2, tries
-    assert failed[0]["reason"] == "client3: load service died (killed by SIGKILL)"
+    assert failed[0]["reason"] == (
+        "client3: load service died (killed by SIGKILL; its log: run/load.err on client3)"
+    )
     assert "server" in failed[1]["reason"] and "SIGKILL" in failed[1]["reason"]
     # Each point was measured on its retry (a near miss of the shared clients may take one
     # more attempt, and a client-limited verdict is a measurement too: not what this test is

@@ -320,7 +320,9 @@ def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path
 def test_a_failed_point_is_retried_and_every_attempt_stored(tmp_path: Path) -> None:
     store, hosts = run_sweep(tmp_path, {1: "agent-dies"}, **ONE_POINT)
     assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
-    assert store.records[0].reason == "client3: load service died (killed by SIGKILL)"
+    assert store.records[0].reason == (
+        "client3: load service died (killed by SIGKILL; its log: run/load.err on client3)"
+    )
     # a failed attempt's phases still add up
     failed = store.records[0]
     wall = failed.ended_at - failed.started_at
