@@ -34,7 +34,7 @@ QUERIES = {
     "server_open": "sum(testbed_server_connections_open)",
     "idle_open": "sum(testbed_idle_connections_open)",
     "idle_target": "sum(testbed_idle_connections_target)",
-    "time_wait": 'sum by (host) (node_tcp_connection_states{state="time_wait"})',
+    "time_wait": "sum by (host) (node_sockstat_TCP_tw)",
     "cpu": '1 - avg by (host) (rate(node_cpu_seconds_total{mode="idle"}[5s]))',
     "up": "up",
 }
