@@ -104,14 +104,15 @@ def wait_ready(
 
 
 def group_cpu_command(host: Host, name: str, port: int = SERVER_PORT) -> str:
-    """Print the established connections on `port`, the clock tick rate, the process group of
-    tracked process `name`, then every process's /proc stat line (the parser keeps that
-    group's): one round trip."""
+    """Print the established connections on `port`, the clock tick rate, the page size, the
+    process group of tracked process `name`, then every process's /proc stat line (the parser
+    keeps that group's): one round trip."""
     pgid = f"{RUN_DIR}/{name}.pgid"
     return (
         f"cd {shlex.quote(host.directory)} && "
         f"ss -Htn state established '( sport = :{int(port)} )' | wc -l && "
-        f"getconf CLK_TCK && cat {pgid} && cat /proc/[0-9]*/stat 2>/dev/null; true"
+        f"getconf CLK_TCK && getconf PAGESIZE && cat {pgid} && "
+        "cat /proc/[0-9]*/stat 2>/dev/null; true"
     )
 
 
@@ -120,35 +121,43 @@ class GroupCpu:
     seconds: float  # utime + stime of the group's live processes
     processes: int
     established: int  # TCP connections established on the server port
+    resident_bytes: int = 0  # the group's resident memory (nginx: its master and worker)
 
 
 def parse_group_cpu(text: str) -> GroupCpu:
-    """`group_cpu_command`'s output → the group's CPU seconds; ValueError when malformed.
+    """`group_cpu_command`'s output → the group's CPU seconds and resident memory;
+    ValueError when malformed.
 
-    A stat line is `pid (comm) state ppid pgrp ... utime stime ...` (fields 14 and 15, in
-    clock ticks); comm may hold spaces and parentheses, so fields are counted after the last
-    ')'."""
+    A stat line is `pid (comm) state ppid pgrp ... utime stime ... rss ...` (fields 14 and 15
+    in clock ticks, 24 in pages); comm may hold spaces and parentheses, so fields are counted
+    after the last ')'."""
     lines = text.splitlines()
-    if len(lines) < 3 or not all(line.strip().isdigit() for line in lines[:3]):
-        raise ValueError("expected connections, the clock tick rate and a process group first")
-    established, ticks, group = (int(line) for line in lines[:3])
-    total, count = 0, 0
-    for line in lines[3:]:
+    if len(lines) < 4 or not all(line.strip().isdigit() for line in lines[:4]):
+        raise ValueError(
+            "expected connections, the clock tick rate, the page size and a process group first"
+        )
+    established, ticks, page, group = (int(line) for line in lines[:4])
+    total, count, resident = 0, 0, 0
+    for line in lines[4:]:
         if ")" not in line:
             continue
         fields = line.rsplit(")", 1)[1].split()
-        if len(fields) < 13 or not fields[2].isdigit() or int(fields[2]) != group:
+        if len(fields) < 22 or not fields[2].isdigit() or int(fields[2]) != group:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
+        resident += int(fields[21]) * page  # rss
         count += 1
-    return GroupCpu(total / ticks, count, established)
+    return GroupCpu(total / ticks, count, established, resident)
 
 
 def proc_counters(cpu: GroupCpu, name: str) -> ServerCounters:
     """What the sweep reads of a server without metrics, in the shape of its counters."""
     return ServerCounters(
         totals={"process_cpu_seconds_total": cpu.seconds},
-        gauges={"testbed_server_connections_open": float(cpu.established)},
+        gauges={
+            "testbed_server_connections_open": float(cpu.established),
+            "process_resident_memory_bytes": float(cpu.resident_bytes),
+        },
         info={"server": name, "processes": str(cpu.processes)},
     )
 
@@ -222,6 +231,7 @@ class ServerUnderTest:
                 "name": self.spec.name,
                 "cpu_seconds": server["cpu_seconds"],
                 "cpu_source": "proc",
+                "resident_memory_bytes": server["resident_memory_bytes"],
                 "info": server["info"],
                 "lacks": list(LACKS),
             }

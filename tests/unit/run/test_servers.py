@@ -56,9 +56,11 @@ def test_the_process_groups_cpu_is_summed_from_proc() -> None:
     assert cpu.processes == 3
     assert cpu.seconds == pytest.approx((7 + 3 + 250 + 130 + 20 + 20) / 100)
     assert cpu.established == 3
+    # and their resident pages (field 24), in bytes
+    assert cpu.resident_bytes == (395 + 800 + 800) * 4096
 
 
-@pytest.mark.parametrize("text", ["", "100\n", "x\n100\n4\n", "3\n100\n"])
+@pytest.mark.parametrize("text", ["", "100\n", "x\n100\n4096\n4\n", "3\n100\n4096\n"])
 def test_malformed_proc_output_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         servers.parse_group_cpu(text)
@@ -67,9 +69,11 @@ def test_malformed_proc_output_is_refused(text: str) -> None:
 def test_proc_counters_give_the_cpu_difference() -> None:
     from orchestrator.run.servermetrics import difference
 
-    before = servers.proc_counters(servers.GroupCpu(1.5, 2, 0), "nginx")
-    after = servers.proc_counters(servers.GroupCpu(2.25, 2, 5), "nginx")
-    assert difference(before, after)["cpu_seconds"] == pytest.approx(0.75)
+    before = servers.proc_counters(servers.GroupCpu(1.5, 2, 0, 3_000_000), "nginx")
+    after = servers.proc_counters(servers.GroupCpu(2.25, 2, 5, 5_000_000), "nginx")
+    done = difference(before, after)
+    assert done["cpu_seconds"] == pytest.approx(0.75)
+    assert done["resident_memory_bytes"] == 5_000_000  # as it was at the end, not a difference
     assert after.open_connections == 5
 
 
