@@ -293,6 +293,10 @@ def _count(value: int) -> str:
 # -- running and printing -------------------------------------------------------------------------
 
 
+# A real host's probe checks its server build too; on a busy machine (three booted machines
+# on two cores in CI) it took more than 20 s: slow is not unreachable.
+PROBE_TIMEOUT = 60.0
+
 CLOCK_SAMPLES = 3
 
 
@@ -308,7 +312,7 @@ def run_preflight(lab: Lab, remote: Remote) -> PreflightReport:
         text = probe_script(route_targets(lab, host))
         return text if expected is None else f"{text}\n{hostchecks.probe_script(host, expected)}"
 
-    results = remote.run_all(lab.hosts, script, 20)
+    results = remote.run_all(lab.hosts, script, PROBE_TIMEOUT)
     reachable = [host for host in lab.hosts if results[host.name].ok]
     samples: dict[str, list[tuple[float, float, CommandResult]]] = {h.name: [] for h in reachable}
 
