@@ -14,8 +14,6 @@ from typing import NoReturn
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.exposition import MetricsHandler
 
-MAX_CONTROL_BODY = 65536  # bytes of a control request read at most (a load run's arguments)
-
 __all__ = [
     "ArgumentParser",
     "Control",
@@ -128,7 +126,8 @@ class PhaseGauge:
             self._gauge.labels(phase=p).set(1 if p == phase else 0)
 
 
-Control = Callable[[str, str, str], "tuple[int, str] | None"]
+MAX_CONTROL_BODY = 65536  # bytes of a control request read at most (a load run's arguments)
+Control = Callable[[str, str, str], "tuple[int, str] | None"]  # (method, path, body)
 
 
 def start_metrics(

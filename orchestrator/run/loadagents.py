@@ -99,15 +99,22 @@ class HttpLoadControl:
         body = json.dumps({"id": run_id, "args": args})
         return self._ask(host, "POST", "/run", body, SUBMIT_TIMEOUT)
 
-    def tell(self, host: Host, line: str) -> bool:
-        deadline = time.monotonic() + HTTP_GO_PATIENCE
+    def _ask_until(
+        self, host: Host, method: str, path: str, body: str | None, patience: float
+    ) -> int | None:
+        """The status of the first answer within `patience` s (asking again every 50 ms while
+        nothing listens), or None."""
+        deadline = time.monotonic() + patience
         while True:
             try:
-                return self._ask(host, "PUT", "/start", line, HTTP_GO_PATIENCE)[0] == 204
+                return self._ask(host, method, path, body, min(patience, 2.0))[0]
             except OSError:
                 if time.monotonic() >= deadline:
-                    return False
+                    return None
                 time.sleep(0.05)
+
+    def tell(self, host: Host, line: str) -> bool:
+        return self._ask_until(host, "PUT", "/start", line, HTTP_GO_PATIENCE) == 204
 
     def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
         path = f"/result?id={run_id}&wait={wait:g}"
@@ -125,15 +132,7 @@ class HttpLoadControl:
 
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
         def answers(host: Host) -> bool:
-            deadline = time.monotonic() + patience
-            while True:
-                try:
-                    self._ask(host, "GET", "/metrics", None, 2.0)
-                    return True
-                except OSError:
-                    if time.monotonic() >= deadline:
-                        return False
-                    time.sleep(0.05)
+            return self._ask_until(host, "GET", "/metrics", None, patience) is not None
 
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             found = list(pool.map(answers, hosts))
@@ -190,32 +189,37 @@ class LoadServices:
         hosts = [self.lab.host(name) for name in args]
 
         def one(host: Host) -> str | None:
+            """None once taken, else why not."""
             deadline = time.monotonic() + STOP_PATIENCE
             while True:
                 try:
                     status, text = self.control.submit(host, run_id, args[host.name])
                 except OSError as error:
                     self.up.discard(host.name)
-                    return f"{host.name}: the load service does not answer ({error})"
+                    return f"the load service does not answer ({error})"
                 if status == 202:
                     return None
                 if status != 409 or time.monotonic() >= deadline:
-                    return f"{host.name}: the load service refused the run: {text or status}"
+                    return f"the load service refused the run: {text or status}"
                 self.control.stop(host)  # an earlier run still under way: end it first
                 time.sleep(0.2)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            problems = [p for p in pool.map(one, hosts) if p]
-        if problems and any(host.name not in self.up for host in hosts):
+        def submit_all(targets: list[Host]) -> dict[str, str]:
+            with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+                found = dict(zip([h.name for h in targets], pool.map(one, targets), strict=True))
+            return {name: why for name, why in found.items() if why}
+
+        problems = submit_all(hosts)
+        dead = [host for host in hosts if host.name in problems and host.name not in self.up]
+        if dead:
             self.ensure()  # started again where it had died; one more try there
-            retry = [host for host in hosts if any(p.startswith(f"{host.name}:") for p in problems)]
-            with ThreadPoolExecutor(max_workers=len(retry)) as pool:
-                problems = [p for p in pool.map(one, retry) if p]
+            for host in dead:
+                del problems[host.name]
+            problems.update(submit_all(dead))
         if problems:
-            refused = {problem.split(":", 1)[0] for problem in problems}
             with ThreadPoolExecutor(max_workers=len(hosts)) as pool:  # free the others
-                list(pool.map(self.control.stop, [h for h in hosts if h.name not in refused]))
-            raise LoadFailure("; ".join(problems))
+                list(pool.map(self.control.stop, [h for h in hosts if h.name not in problems]))
+            raise LoadFailure("; ".join(f"{name}: {why}" for name, why in problems.items()))
 
     def gone(self, host: Host, error: str, silent_for: float) -> str | None:
         """Why `host`'s service is taken for gone -- it died (its exit status, at once), or

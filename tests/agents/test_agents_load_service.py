@@ -111,7 +111,7 @@ def test_one_service_serves_run_after_run_each_as_nginx_counted(
     [
         ("--workload one-byte --rate 0 --duration 2 --timeout 2", "argument --rate: '0'"),
         ("--workload two-byte --rate 1 --duration 2 --timeout 2", "argument --workload"),
-        ("--server 192.0.2.1 --workload one-byte --rate 1 --duration 2 --timeout 2", "--server"),
+        ("--server 198.18.9.9 --workload one-byte --rate 1 --duration 2 --timeout 2", "--server"),
         ("--port=81 --workload one-byte --rate 1 --duration 2 --timeout 2", "--port"),
     ],
 )
