@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,48 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
     fprintf(f, "%s %.17g\n", name, v);
 }
 
-/* Fresh on every scrape, as client_python's process collector: nothing is kept in between. */
+/*
+ * Fresh on every scrape, as client_python's process collector, but read through descriptors
+ * held from the start: a scrape must not need a new descriptor, or a process out of them (the
+ * case these figures matter most) could not be scraped. pread at offset 0 makes procfs render
+ * statm again; the descriptor count is read from the directory as it is now (open_fds).
+ */
+static int statm_fd = -1;
+static DIR *fd_dir;
+
+static void open_proc_files(void)
+{
+    if (statm_fd < 0) statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (!fd_dir) fd_dir = opendir("/proc/self/fd");
+}
+
+static void close_proc_files(void)
+{
+    if (statm_fd >= 0) close(statm_fd);
+    if (fd_dir) closedir(fd_dir);
+    statm_fd = -1;
+    fd_dir = NULL;
+}
+
+/*
+ * Descriptors open now. Since Linux 6.2 the size of /proc/self/fd is that count, taken from the
+ * descriptor bitmap. Listing the directory instead costs a dentry per descriptor: with 10,000
+ * connections open, tens of milliseconds of CPU, and seconds of waiting on an overloaded server's
+ * CPU share, past a scrape's deadline, just when the counters matter. So listing is the fallback
+ * for older kernels (size 0).
+ */
+static long open_fds(void)
+{
+    struct stat st;
+    if (!fd_dir) return 0;
+    if (fstat(dirfd(fd_dir), &st) == 0 && st.st_size > 0) return (long)st.st_size;
+    long fds = 0;
+    rewinddir(fd_dir);
+    for (struct dirent *e; (e = readdir(fd_dir));)
+        if (e->d_name[0] != '.') fds++;
+    return fds;
+}
+
 static void process_metrics(FILE *f)
 {
     struct rusage ru;
@@ -46,24 +88,18 @@ static void process_metrics(FILE *f)
         (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
             ru.ru_stime.tv_usec / 1e6);
     long pages_v = 0, pages_r = 0, psz = sysconf(_SC_PAGESIZE);
-    FILE *sm = fopen("/proc/self/statm", "r");
-    if (sm) {
-        if (fscanf(sm, "%ld %ld", &pages_v, &pages_r) != 2) pages_v = pages_r = 0;
-        fclose(sm);
+    open_proc_files(); /* again, if they could not be opened before */
+    char statm[128];
+    ssize_t got = statm_fd >= 0 ? pread(statm_fd, statm, sizeof statm - 1, 0) : -1;
+    if (got > 0) {
+        statm[got] = 0;
+        if (sscanf(statm, "%ld %ld", &pages_v, &pages_r) != 2) pages_v = pages_r = 0;
     }
     one(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
         (double)pages_v * psz);
     one(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
         (double)pages_r * psz);
-    long fds = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        for (struct dirent *e; (e = readdir(d));)
-            if (e->d_name[0] != '.') fds++;
-        closedir(d);
-        fds--; /* the directory stream's own descriptor */
-    }
-    one(f, "process_open_fds", "gauge", "Number of open file descriptors.", (double)fds);
+    one(f, "process_open_fds", "gauge", "Number of open file descriptors.", (double)open_fds());
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     one(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
@@ -180,11 +216,10 @@ void metrics_render(FILE *f, const struct metrics_info *info)
 #define DEADLINE_MS 2000 /* for a whole exchange */
 #define REQ_BYTES   2048 /* a request head longer than this is answered as it stands */
 #define BACKOFF_MS  100  /* accept4 out of descriptors: the listener rests this long */
-#define SPARES      3    /* descriptors held back for a scrape when the process has no more */
 
 struct client {
     int fd;    /* -1: a free slot */
-    int spare; /* accepted on the spare descriptors: they are taken back when it is done */
+    int spare; /* accepted on the spare descriptor: it is taken back when it is done */
     uint64_t deadline;
     size_t len;          /* request bytes in req */
     char req[REQ_BYTES]; /* NUL-terminated */
@@ -201,40 +236,41 @@ static uint64_t now_ms(void)
 
 /*
  * A process out of descriptors is when its counters matter most, and the serving loop takes
- * every descriptor it can (accept4 until EMFILE). So this thread holds SPARES descriptors on
- * /dev/null - the client's socket, /proc/self/statm, /proc/self/fd - and when accept4 fails
- * for want of one it lets them go for one scrape - only while the serving loop is not
+ * every descriptor it can (accept4 until EMFILE). So this thread holds one spare descriptor
+ * for a scrape's socket (a scrape needs no other: see process_metrics), and when accept4 fails
+ * for want of one it lets the spare go for that scrape - only while the serving loop is not
  * accepting (stats.accept_paused: it is backing off from its own EMFILE, or full), so that its
- * accept4 does not take them first. If it still does (a close resumed it in between), the
- * spares come back as descriptors free up, and the scrape waits as it would have.
+ * accept4 does not take it first. When that scrape ends its socket's descriptor becomes the
+ * spare again in one dup2, so the serving loop, which accepts again the moment a connection
+ * closes, never gets it in between: under a sustained overload it would, on every scrape. If
+ * the serving loop still takes the spare (a close resumed it between our close and accept4),
+ * the spare comes back as descriptors free up, and the scrape waits as it would have.
  */
-static int spare[SPARES] = {-1, -1, -1};
+static int spare = -1;
 
-/* Opens the spares that are not held; some may stay closed while descriptors are short. */
-static void hold_spares(void)
+/* Opens the spare if it is not held; it may stay closed while descriptors are short. */
+static void hold_spare(void)
 {
-    for (int i = 0; i < SPARES; i++)
-        if (spare[i] < 0) spare[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spare < 0) spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* Closes the spares held. Returns how many there were. */
-static int release_spares(void)
+/* Closes the spare. Returns 1 if it was held. */
+static int release_spare(void)
 {
-    int n = 0;
-    for (int i = 0; i < SPARES; i++)
-        if (spare[i] >= 0) {
-            close(spare[i]);
-            spare[i] = -1;
-            n++;
-        }
-    return n;
+    if (spare < 0) return 0;
+    close(spare);
+    spare = -1;
+    return 1;
 }
 
 static void drop(struct client *c)
 {
-    close(c->fd);
+    /* On the spare: the socket is closed and its number kept, as a copy of our listener. */
+    if (c->spare && spare < 0 && dup2(M.fd, c->fd) == c->fd)
+        spare = c->fd;
+    else
+        close(c->fd);
     free(c->out);
-    if (c->spare) hold_spares();
     c->fd = -1;
     c->spare = 0;
     c->out = NULL;
@@ -306,15 +342,14 @@ static void *run(void *arg)
     static struct client cl[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) cl[i] = (struct client){.fd = -1};
     uint64_t rest_until = 0; /* the listener rests (EMFILE) until then */
-    hold_spares();
     while (!M.stop) {
         struct pollfd p[CLIENTS + 1];
         int slot[CLIENTS + 1], n = 0, free_slots = 0;
         uint64_t now = now_ms();
         int timeout = 200; /* at most: M.stop is checked five times a second */
-        int on_spares = 0;
+        int on_spare = 0;
         for (int i = 0; i < CLIENTS; i++) {
-            on_spares |= cl[i].fd >= 0 && cl[i].spare;
+            on_spare |= cl[i].fd >= 0 && cl[i].spare;
             if (cl[i].fd < 0) {
                 free_slots++;
                 continue;
@@ -328,7 +363,7 @@ static void *run(void *arg)
             p[n] = (struct pollfd){.fd = cl[i].fd, .events = cl[i].out ? POLLOUT : POLLIN};
             slot[n++] = i;
         }
-        if (!on_spares) hold_spares(); /* those the serving loop took back may be free again */
+        if (!on_spare) hold_spare(); /* one the serving loop took may be free again */
         if (free_slots && now >= rest_until) {
             p[n] = (struct pollfd){.fd = M.fd, .events = POLLIN};
             slot[n++] = -1;
@@ -345,11 +380,11 @@ static void *run(void *arg)
             for (int i = 0; i < CLIENTS; i++) { /* the listener: fill free slots */
                 if (cl[i].fd >= 0) continue;
                 int fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), sp = 0;
-                if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !on_spares &&
-                    STAT_GET(stats.accept_paused) && release_spares() > 0) {
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !on_spare &&
+                    STAT_GET(stats.accept_paused) && release_spare()) {
                     fd = accept4(M.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (fd < 0) hold_spares();
-                    sp = on_spares = fd >= 0;
+                    if (fd < 0) hold_spare();
+                    sp = on_spare = fd >= 0;
                 }
                 if (fd < 0) {
                     if (errno == EMFILE || errno == ENFILE) rest_until = now_ms() + BACKOFF_MS;
@@ -365,7 +400,8 @@ static void *run(void *arg)
     }
     for (int i = 0; i < CLIENTS; i++)
         if (cl[i].fd >= 0) drop(&cl[i]);
-    release_spares();
+    release_spare();
+    close_proc_files();
     return NULL;
 }
 
@@ -381,6 +417,10 @@ int metrics_start(const char *addr, int port, const struct metrics_info *info, c
         snprintf(err, errlen, "metrics: %s", why);
         return -1;
     }
+    /* Taken here, before the serving loop runs: on a busy machine the thread may first run
+     * after a flood of connections has taken every descriptor. */
+    open_proc_files();
+    hold_spare();
     int rc;
     if ((rc = pthread_create(&M.thread, NULL, run, NULL)) != 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(rc));
@@ -389,6 +429,8 @@ int metrics_start(const char *addr, int port, const struct metrics_info *info, c
     M.started = 1;
     return 0;
 err:
+    release_spare();
+    close_proc_files();
     close(M.fd);
     M.fd = -1;
     return -1;

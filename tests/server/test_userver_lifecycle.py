@@ -7,6 +7,7 @@ import re
 import resource
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -242,5 +243,65 @@ def test_out_of_descriptors_sleeps_until_a_close(
         assert srv.wait_metric("testbed_server_accept_paused", lambda v: v == 0) == 0
     finally:
         for s in flood:
+            s.close()
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("mechanism", ["select", "epoll-lt", "io_uring"])
+def test_scrapes_are_answered_while_out_of_descriptors_under_churn(
+    mechanism: str, userver_bin: Path, docroot: Path
+) -> None:
+    """An overloaded server: every descriptor taken, connections queued, and the clients keep
+    closing accepted connections and queueing new ones, so the serving loop takes each freed
+    descriptor the moment it is freed. Every scrape must still be answered, on the metrics
+    thread's spare (see server/metrics.c), however many scrapes there are."""
+    srv = Userver(
+        mechanism, docroot, extra=["--max-conns", "1000"], preexec=lambda: _limit_nofile(64, 64)
+    ).start()
+    flood: list[socket.socket] = []
+    stop = threading.Event()
+
+    def churn() -> None:  # the oldest connections were accepted: each close frees one
+        while not stop.wait(0.01):
+            flood.pop(0).close()
+            flood.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+
+    try:
+        flood = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(100)]
+        emfile = 'testbed_server_errors_total{kind="emfile"}'
+        assert srv.wait_metric(emfile, lambda v: v > 0) > 0
+        churning = threading.Thread(target=churn)
+        churning.start()
+        try:
+            first = srv.metrics()
+            for _ in range(30):
+                last = srv.metrics()  # urlopen's 5 s timeout: a scrape that waits fails here
+        finally:
+            stop.set()
+            churning.join()
+        accepted = "testbed_server_connections_accepted_total"
+        assert last[accepted] - first[accepted] > 30  # the churn went through the server
+        assert last[emfile] > first[emfile]  # and it was out of descriptors meanwhile
+    finally:
+        for s in flood:
+            s.close()
+        assert srv.stop() == 0
+
+
+def test_open_fds_counts_every_connection(userver_bin: Path, docroot: Path) -> None:
+    """process_open_fds is the process's descriptor count, as /proc lists it from outside, with
+    hundreds of connections open (it is read from /proc/self/fd's size, not by listing it)."""
+    srv = Userver("epoll-lt", docroot).start()
+    conns: list[socket.socket] = []
+    try:
+        conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(300)]
+        srv.wait_metric("testbed_server_connections_open", lambda v: v == 300)
+        counted = srv.metrics()["process_open_fds"]
+        listed = len(os.listdir(f"/proc/{srv.pid}/fd"))
+        # The scrape's own socket is open while it counts and closed when /proc is listed.
+        assert counted - listed in (0, 1), (counted, listed)
+        assert counted > 300
+    finally:
+        for s in conns:
             s.close()
         assert srv.stop() == 0
