@@ -22,6 +22,10 @@ The control, on the metrics port (the same server that serves ``/metrics``)::
                   204: not within S seconds (at most 30); 404: no such run
     POST /stop    204: the run under way stops as SIGTERM stops a one-shot agent (its partial
                   result is then collected as usual)
+    GET /cooldown?max=S
+                  200: {"waited_s": W, "left": N} once this host holds no TIME_WAIT socket,
+                  or after S seconds (at most 30) with N left (``agents.cooldown``): the
+                  pause between points, without an SSH session per point
 
 ``args`` are ``agents.load``'s arguments for one run (see its docstring), without the ones fixed
 when the service starts: ``--server`` and ``--port`` (a run can only offer load to the server
@@ -44,13 +48,14 @@ import signal
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agents._cli import agent_parser, setup_logging, start_metrics
+from agents.cooldown import cool_down
 from agents.load import StartSignal, parse_args, run
 from agents.load_runner import Metrics
 
@@ -80,8 +85,11 @@ class LoadService:
     """The HTTP control of a load service and its queue of runs; see the module docstring.
     ``fixed`` are the arguments every run gets (server, port, host; no metrics of its own)."""
 
-    def __init__(self, fixed: Sequence[str]) -> None:
+    def __init__(
+        self, fixed: Sequence[str], cool_down: Callable[[float], tuple[float, int]] = cool_down
+    ) -> None:
         self.fixed = list(fixed)
+        self.cool_down = cool_down
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -104,6 +112,10 @@ class LoadService:
         if (method, url.path) == ("POST", "/stop"):
             self.stop_current("stopped by the orchestrator")
             return 204, ""
+        if (method, url.path) == ("GET", "/cooldown"):
+            most = min(_number(query.get("max", ["0"])[0]), MAX_WAIT_S)
+            waited, left = self.cool_down(max(0.0, most))
+            return 200, json.dumps({"waited_s": round(waited, 3), "left": left})
         return None
 
     def submit(self, body: str) -> tuple[int, str]:

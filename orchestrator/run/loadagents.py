@@ -17,7 +17,8 @@ on the first point, and again on a later one if it stopped answering (a host tha
 costs that point, not the sweep). A point then costs each client one HTTP request to submit its
 run (`POST /run`, the arguments as JSON: nothing of them reaches a shell), one to name the
 instants (`PUT /start`; the start file over SSH for an agent that did not take it), and polls
-for the result (`GET /result`). One run does the warm-up and the measurement.
+for the result (`GET /result`). One run does the warm-up and the measurement. The pause after
+the point is the service's too (`GET /cooldown`), on a client that ran nothing else.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ POLL = 1.0  # seconds a result request is held open: the live reply rate is repo
 GONE_AFTER = 5.0  # a service that has not answered for this long is taken for dead
 STOP_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run
 SUBMIT_TIMEOUT = 10.0  # for one control request (the service answers at once)
+COOLDOWN_MOST = 30.0  # the longest cooldown a service waits (agents.load_service's MAX_WAIT_S)
 
 
 class LoadFailure(Exception):
@@ -75,6 +77,10 @@ class LoadControl(Protocol):
 
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
         """Waits until each host's service answers; the names of those that never did."""
+
+    def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
+        """GET /cooldown: waits until the host holds no TIME_WAIT socket, at most
+        `max_seconds`; (seconds waited, sockets left), or None when it did not answer."""
 
 
 class HttpLoadControl:
@@ -137,6 +143,15 @@ class HttpLoadControl:
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             found = list(pool.map(answers, hosts))
         return [host.name for host, ok in zip(hosts, found, strict=True) if not ok]
+
+    def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
+        path = f"/cooldown?max={max_seconds:g}"
+        try:
+            status, text = self._ask(host, "GET", path, None, max_seconds + SUBMIT_TIMEOUT)
+            answer = json.loads(text) if status == 200 else {}
+            return float(answer["waited_s"]), int(answer["left"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 @dataclass
@@ -234,6 +249,14 @@ class LoadServices:
             return None
         self.up.discard(host.name)
         return why
+
+    def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
+        """The pause between points on `host` by its service, with no SSH session: (seconds
+        waited, TIME_WAIT sockets left), or None when no service there can do it (the caller
+        then cools the host down over SSH)."""
+        if host.name not in self.up or max_seconds > COOLDOWN_MOST:
+            return None
+        return self.control.cooldown(host, max_seconds)
 
     def stop(self) -> None:
         """Stop every client's service (SIGTERM: a run under way ends first)."""

@@ -15,7 +15,8 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
               `duration`; the server's counters are read just before and just after; every
               agent's JSON is collected over HTTP
     stop:     stop the server and the idle agents (collecting their reports); then, in the same
-    cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`)
+    cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`);
+              a client that ran only its load service waits there, told over HTTP, not SSH
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
@@ -41,7 +42,7 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, conditions, servermetrics
-from orchestrator.run.hostproc import THEN, HostProcesses
+from orchestrator.run.hostproc import THEN, Finished, HostProcesses
 from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
     LOAD,
@@ -400,41 +401,42 @@ class SweepRunner:
         self, agents: dict[str, dict[str, Any]], *, cooldown: bool
     ) -> tuple[float, dict[str, int]]:
         """Stop what this point started (server, agents), keeping the idle agents' reports, and
-        with `cooldown` wait on every host (same command) until no TIME_WAIT socket is left,
-        at most `cooldown.max`. Returns (seconds waited, {host: sockets left or -1})."""
+        with `cooldown` wait on every host until no TIME_WAIT socket is left, at most
+        `cooldown.max`. Returns (seconds waited, {host: sockets left or -1})."""
         if self.loads is not None:  # a point that failed before its load ended
             loads, self.loads = self.loads, None
             loads.abandon()
         started, self.started = self.started, {}
         then = commands.cooldown_script(self.experiment.cooldown_max) if cooldown else None
         hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
+
+        def stop_host(host: Host) -> tuple[dict[str, Finished], tuple[float, int]]:
+            """What `host`'s stopped processes left, and (seconds cooled, sockets left). A
+            client that ran only its load service cools down there, with no SSH session."""
+            names = started.get(host.name, [])
+            if then is not None and not names:
+                cooled = self.services.cooldown(host, self.experiment.cooldown_max)
+                if cooled is not None:
+                    return {}, cooled
+            how = self.server.stop_how() if host is self.lab.server else None
+            stopped = self.procs.stop(
+                host, names, STOP_TIMEOUT, then, self.experiment.cooldown_max, how
+            )
+            report = stopped.get(THEN)
+            said = report.output if report is not None and report.exit_code == 0 else ""
+            return stopped, commands.parse_cooldown(said) if then is not None else (0.0, 0)
+
         waited, left = 0.0, {}
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            stops = {
-                host.name: pool.submit(
-                    self.procs.stop,
-                    host,
-                    started.get(host.name, []),
-                    STOP_TIMEOUT,
-                    then,
-                    self.experiment.cooldown_max,
-                    self.server.stop_how() if host is self.lab.server else None,
-                )
-                for host in hosts
-            }
+            stops = {host.name: pool.submit(stop_host, host) for host in hosts}
             for host_name, future in stops.items():
-                stopped = future.result()
+                stopped, (seconds, count) = future.result()
                 idle = idle_report(stopped.get(IDLE))
                 if idle is not None and host_name in agents:
                     agents[host_name]["idle"] = idle
-                if then is not None:
-                    report = stopped.get(THEN)
-                    seconds, count = commands.parse_cooldown(
-                        report.output if report is not None and report.exit_code == 0 else ""
-                    )
-                    waited = max(waited, seconds)
-                    if count:
-                        left[host_name] = count
+                waited = max(waited, seconds)
+                if count:
+                    left[host_name] = count
         return waited, left
 
 

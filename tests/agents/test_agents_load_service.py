@@ -5,6 +5,7 @@ one line, a run under way can be stopped and the service keeps serving, and SIGT
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.agents import REPO, Nginx, free_port, stop_process, wait_for_port
+from tests.support.agents import REPO, Nginx, fake_ss, free_port, stop_process, wait_for_port
 
 
 class Service:
     """A running `python3 -m agents.load_service` and its HTTP control."""
 
-    def __init__(self, port: int, server_port: int, log: Path) -> None:
+    def __init__(self, port: int, server_port: int, log: Path, path: str | None = None) -> None:
         self.port = port
         self.log = log
         self.log_file = log.open("w")
@@ -38,6 +39,7 @@ class Service:
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,
+            env={**os.environ, "PATH": path or os.environ["PATH"]},
         )
         wait_for_port(port)
 
@@ -163,3 +165,22 @@ def test_the_service_needs_its_port() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--metrics-port" in done.stderr
+
+
+def test_the_cooldown_waits_its_maximum_while_sockets_are_left_and_says_how_many(
+    nginx: Nginx, tmp_path: Path
+) -> None:
+    """`GET /cooldown` on the host's TIME_WAIT sockets (a fake `ss` on the service's PATH)."""
+    path = f"{fake_ss(tmp_path, 5)}:{os.environ['PATH']}"
+    service = Service(free_port(), nginx.port, tmp_path / "service.log", path)
+    try:
+        started = time.monotonic()
+        status, text = service.ask("GET", "/cooldown?max=0.6")
+        assert status == 200, text
+        answer = json.loads(text)
+        assert answer["left"] == 5 and 0.6 <= answer["waited_s"] <= time.monotonic() - started
+        status, text = service.ask("GET", "/cooldown?max=soon")  # no number: no wait
+        assert status == 200 and json.loads(text)["waited_s"] < 0.5
+    finally:
+        stop_process(service.proc)
+        service.log_file.close()

@@ -312,3 +312,20 @@ def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
         timeout=30,
         check=False,
     )
+
+
+def fake_ss(tmp_path: Path, sockets: int) -> Path:
+    """An `ss` on PATH that prints `sockets` TIME_WAIT lines, logging each call and each
+    listing it finished (a reader that closed the pipe early ends it by SIGPIPE, as ss)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "ss"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo call >>{tmp_path}/calls\n"
+        f"i=0; while [ $i -lt {sockets} ]; do"
+        ' echo "0 0 198.18.1.11:$i 198.18.1.1:8080" || break; i=$((i+1)); done\n'
+        f'echo "listed $i" >>{tmp_path}/calls\n'
+    )
+    script.chmod(0o755)
+    return bin_dir

@@ -14,6 +14,7 @@ from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
+from tests.support.agents import fake_ss
 from tests.support.labfiles import REPOSITORY
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
@@ -97,23 +98,6 @@ def test_a_directory_with_a_space_stays_one_word(lab: Lab) -> None:
 
 def test_the_cooldown_waits_at_most_its_maximum() -> None:
     assert "-ge 3000 ]" in commands.cooldown_script(3.0)
-
-
-def fake_ss(tmp_path: Path, sockets: int) -> Path:
-    """An `ss` on PATH that prints `sockets` TIME_WAIT lines, logging each call and each
-    listing it finished (a reader that closed the pipe early ends it by SIGPIPE, as ss)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "ss"
-    script.write_text(
-        "#!/bin/sh\n"
-        f"echo call >>{tmp_path}/calls\n"
-        f"i=0; while [ $i -lt {sockets} ]; do"
-        ' echo "0 0 198.18.1.11:$i 198.18.1.1:8080" || break; i=$((i+1)); done\n'
-        f'echo "listed $i" >>{tmp_path}/calls\n'
-    )
-    script.chmod(0o755)
-    return bin_dir
 
 
 def test_the_cooldown_reads_one_socket_while_waiting_and_counts_them_once(tmp_path: Path) -> None:

@@ -120,6 +120,12 @@ class FakeHosts:
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
         return []
 
+    def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
+        self.calls.append(f"cooldown {host.name}")
+        if self.behaviour() == "cooldown-unanswered" and host.name == "client4":
+            return None
+        return 0.12, 3 if host.name == "client5" else 0
+
     def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
         if not self.go.is_set():  # as the real ones: nothing ends before its start
             self.clock.sleep(wait)
@@ -205,7 +211,7 @@ class FakeLoadControl:
     def __init__(self, hosts: FakeHosts) -> None:
         self.hosts = hosts
         self.submit, self.tell = hosts.submit, hosts.tell
-        self.result, self.ready = hosts.result, hosts.ready
+        self.result, self.ready, self.cooldown = hosts.result, hosts.ready, hosts.cooldown
 
     def stop(self, host: Host) -> None:
         self.hosts.load_stopped(host)
@@ -308,6 +314,30 @@ def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
     assert set(hosts.submitted) == {f"client{i}" for i in range(1, 9)}
     services_stopped = [name for name, names, _ in hosts.stopped if names == ("load",)]
     assert sorted(services_stopped) == sorted(hosts.submitted)
+
+
+def test_clients_that_ran_only_their_load_cool_down_through_their_service(
+    tmp_path: Path,
+) -> None:
+    store, hosts = run_sweep(tmp_path, {}, **{**ONE_POINT, "idle_connections": (0,)})
+    [record] = store.records
+    clients = {f"client{i}" for i in range(1, 9)}
+    assert {call.split()[1] for call in hosts.calls if call.startswith("cooldown")} == clients
+    # no SSH session on a client for the point: only the server is stopped and cooled that way
+    assert [(name, cooled) for name, names, cooled in hosts.stopped if names != ("load",)] == [
+        ("server", True)
+    ]
+    assert record.cooldown_seconds == 0.15  # the longest wait: the server's, over SSH
+    assert record.cooldown_left == {"client5": 3}
+
+
+def test_a_client_whose_service_does_not_cool_down_cools_down_over_ssh(tmp_path: Path) -> None:
+    store, hosts = run_sweep(
+        tmp_path, {1: "cooldown-unanswered"}, **{**ONE_POINT, "idle_connections": (0,)}
+    )
+    assert store.records[0].status == "ok"
+    over_ssh = {name for name, names, cooled in hosts.stopped if cooled}
+    assert over_ssh == {"server", "client4"}
 
 
 def test_agents_that_take_their_start_over_http_get_no_start_file(tmp_path: Path) -> None:
