@@ -63,7 +63,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -79,7 +79,7 @@ from agents._cli import (
     start_metrics,
 )
 
-__all__ = ["IdleAgent", "main", "raise_nofile"]
+__all__ = ["IdleAgent", "main", "raise_nofile", "report"]
 
 SCHEMA = "testbed.idle/1"
 MAX_PENDING = 256
@@ -426,35 +426,59 @@ def _parser() -> ArgumentParser:
     return p
 
 
+def report(
+    *,
+    host: str | None,
+    server: str,
+    port: int,
+    target: int,
+    started_at: float,
+    error: str | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The agent's JSON object (module docstring), stopped now. ``body``: the agent's
+    ``summary()`` and ``open_at_stop``, or nothing when it could not run (``error`` says why).
+    ``agents.idle_service`` answers each hold's stop with the same object."""
+    stopped_at = time.time()
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "error": error,
+        "host": host or None,
+        "server": server,
+        "port": port,
+        "target": target,
+    }
+    out.update(body or {})
+    out.update(
+        {
+            "started_at": started_at,
+            "stopped_at": stopped_at,
+            "duration_s": round(stopped_at - started_at, 3),
+            "rlimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        }
+    )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging("idle", args.host)
     metrics = Metrics()
     started_at = time.time()
-    out: dict[str, Any] = {
-        "schema": SCHEMA,
-        "error": None,
-        "host": args.host or None,
-        "server": args.server,
-        "port": args.port,
-        "target": args.connections,
-    }
 
     def finish(error: str | None, body: dict[str, Any], status: int) -> int:
         if error:
             log.error("%s", error)
             metrics.phase.set("failed")
-        stopped_at = time.time()
-        out.update(body)
-        out.update(
-            {
-                "error": error,
-                "started_at": started_at,
-                "stopped_at": stopped_at,
-                "duration_s": round(stopped_at - started_at, 3),
-                "rlimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-                "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            }
+        out = report(
+            host=args.host,
+            server=args.server,
+            port=args.port,
+            target=args.connections,
+            started_at=started_at,
+            error=error,
+            body=body,
         )
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         sys.stdout.flush()

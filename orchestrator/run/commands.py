@@ -3,7 +3,7 @@
     server_command(lab, point)                      # the server under test, as started
     load_service_command(lab, host)                 # a client's load service, once per sweep
     load_run_args(lab, host, LoadRun(...))          # its share of one point's load (over HTTP)
-    idle_command(lab, host, connections)            # one client's share of the idle connections
+    idle_service_command(lab, host)                 # a client's idle service, once per sweep
 
 Each returns one shell command line (`load_run_args`: an argument list, sent as JSON). Every
 value that comes from the lab file or the inventory (directories, interpreters, addresses, names)
@@ -102,16 +102,16 @@ def server_command(lab: Lab, point: Point) -> str:
     )
 
 
-def idle_command(lab: Lab, host: Host, connections: int) -> str:
-    """`host`'s share of the idle connections, held open to its own server address."""
+def idle_service_command(lab: Lab, host: Host) -> str:
+    """The idle service on `host` (`agents.idle_service`), started once per sweep: each point
+    tells it its share of the idle connections, held open to its own server address."""
     return _line(
         host.python,
-        *("-m", "agents.idle"),
+        *("-m", "agents.idle_service"),
         flags={
             "--host": host.name,
             "--server": lab.server_address_for(host),
             "--port": SERVER_PORT,
-            "--connections": connections,
             "--metrics-address": host.management,
             "--metrics-port": IDLE_METRICS_PORT,
         },

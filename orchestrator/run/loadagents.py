@@ -8,17 +8,12 @@ runs told to them over HTTP.
     finished, overran = agents.collect(on_wait)  # every agent's JSON, as {host: Finished}
     services.stop()                              # at the sweep's end
 
-Why a service: a one-shot agent per point cost every client an SSH session, a Python
-interpreter and httperf's plan before it could offer load. With eight clients sharing one core
-(the emulated lab) the launches queued behind each other, about 0.9 s apart, and each agent took
-1-3 s more to answer: 6-10 s per point before the warm-up could start. The service
-(`agents.load_service`) starts once per client, over SSH, as a tracked process (`hostproc`):
-on the first point, and again on a later one if it stopped answering (a host that misbehaves
-costs that point, not the sweep). A point then costs each client one HTTP request to submit its
-run (`POST /run`, the arguments as JSON: nothing of them reaches a shell), one to name the
-instants (`PUT /start`; the start file over SSH for an agent that did not take it), and polls
-for the result (`GET /result`). One run does the warm-up and the measurement. The pause after
-the point is the service's too (`GET /cooldown`), on a client that ran nothing else.
+The services themselves (`agents.load_service`, one per client for the sweep) are kept by
+`run.services`. A point costs each client one HTTP request to submit its run (`POST /run`, the
+arguments as JSON: nothing of them reaches a shell), one to name the instants (`PUT /start`;
+the start file over SSH for an agent that did not take it), and polls for the result
+(`GET /result`). One run does the warm-up and the measurement. The pause after the point is the
+service's too (`GET /cooldown`).
 """
 
 from __future__ import annotations
@@ -26,11 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from agents.workloads import mean_session_length
@@ -40,23 +33,24 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.ports import LOAD_METRICS_PORT
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
-from orchestrator.run.hostproc import Finished, HostProcesses, describe_exit
+from orchestrator.run.hostproc import Finished, HostProcesses
+from orchestrator.run.services import (
+    AgentServices,
+    ServiceFailure,
+    ask,
+    ask_until,
+    wait_ready,
+)
 
 LOAD = "load"
 HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
-READY_PATIENCE = 30.0  # at most this long for a starting load service to answer
 GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
 WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
 AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
 POLL = 1.0  # seconds a result request is held open: the live reply rate is reported this often
-GONE_AFTER = 5.0  # a service that has not answered for this long is taken for dead
-STOP_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run
+RUN_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run
 SUBMIT_TIMEOUT = 10.0  # for one control request (the service answers at once)
 COOLDOWN_MOST = 30.0  # the longest cooldown a service waits (agents.load_service's MAX_WAIT_S)
-
-
-class LoadFailure(Exception):
-    """The point's load could not be run; the message names the clients and why."""
 
 
 class LoadControl(Protocol):
@@ -90,37 +84,14 @@ class HttpLoadControl:
     def _ask(
         host: Host, method: str, path: str, body: str | None, timeout: float
     ) -> tuple[int, str]:
-        request = urllib.request.Request(
-            f"http://{host.management}:{LOAD_METRICS_PORT}{path}",
-            data=None if body is None else body.encode(),
-            method=method,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return int(response.status), response.read().decode(errors="replace")
-        except urllib.error.HTTPError as error:  # the service answered: its status and line
-            return error.code, error.read().decode(errors="replace").strip()
+        return ask(host, LOAD_METRICS_PORT, method, path, body, timeout)
 
     def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
         body = json.dumps({"id": run_id, "args": args})
         return self._ask(host, "POST", "/run", body, SUBMIT_TIMEOUT)
 
-    def _ask_until(
-        self, host: Host, method: str, path: str, body: str | None, patience: float
-    ) -> int | None:
-        """The status of the first answer within `patience` s (asking again every 50 ms while
-        nothing listens), or None."""
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                return self._ask(host, method, path, body, min(patience, 2.0))[0]
-            except OSError:
-                if time.monotonic() >= deadline:
-                    return None
-                time.sleep(0.05)
-
     def tell(self, host: Host, line: str) -> bool:
-        return self._ask_until(host, "PUT", "/start", line, HTTP_GO_PATIENCE) == 204
+        return ask_until(host, LOAD_METRICS_PORT, "PUT", "/start", line, HTTP_GO_PATIENCE) == 204
 
     def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
         path = f"/result?id={run_id}&wait={wait:g}"
@@ -137,12 +108,7 @@ class HttpLoadControl:
             self._ask(host, "POST", "/stop", "", SUBMIT_TIMEOUT)
 
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
-        def answers(host: Host) -> bool:
-            return self._ask_until(host, "GET", "/metrics", None, patience) is not None
-
-        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            found = list(pool.map(answers, hosts))
-        return [host.name for host, ok in zip(hosts, found, strict=True) if not ok]
+        return wait_ready(hosts, LOAD_METRICS_PORT, patience)
 
     def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
         path = f"/cooldown?max={max_seconds:g}"
@@ -154,58 +120,24 @@ class HttpLoadControl:
             return None
 
 
-@dataclass
-class LoadServices:
-    """The clients' load services over a sweep: started when first needed (or again after
-    one stopped answering), stopped at the sweep's end."""
+class LoadServices(AgentServices):
+    """The clients' load services over a sweep (`run.services`), and each point's runs."""
 
-    lab: Lab
-    procs: HostProcesses
-    control: LoadControl
-    up: set[str] = field(default_factory=set)
-    started: set[str] = field(default_factory=set)  # every client it was ever started on
-
-    def ensure(self) -> None:
-        """Start the service on every client where it is not known to run; LoadFailure
-        naming each client where it did not come up (and what it printed)."""
-        hosts = [host for host in self.lab.clients if host.name not in self.up]
-        if not hosts:
-            return
-        for host in hosts:  # one that hung still holds its port: end it first
-            if host.name in self.started:
-                self.procs.stop(host, [LOAD], STOP_PATIENCE)
-        self.started.update(host.name for host in hosts)
-        started = self.procs.start_many(
-            LOAD, {host: commands.load_service_command(self.lab, host) for host in hosts}
+    def __init__(self, lab: Lab, procs: HostProcesses, control: LoadControl) -> None:
+        super().__init__(
+            lab, procs, LOAD, "load service", commands.load_service_command, control.ready
         )
-        problems = [
-            f"{n}: starting the load service failed: {r.reason()}"
-            for n, r in started.items()
-            if not r.ok
-        ]
-        trying = [host for host in hosts if started[host.name].ok]
-        never = set(self.control.ready(trying, READY_PATIENCE))
-        for host in trying:
-            if host.name in never:
-                ended = self.procs.alive(host, LOAD)
-                problems.append(
-                    f"{host.name}: the load service did not answer within {READY_PATIENCE:g} s"
-                    f" ({ended.reason if ended.exit_code is not None else 'still starting'})"
-                )
-            else:
-                self.up.add(host.name)
-        if problems:
-            raise LoadFailure("; ".join(problems))
+        self.control = control
 
     def submit(self, run_id: str, args: dict[str, list[str]]) -> None:
         """Give every client its part of run `run_id` ({host name: arguments}); a service that
-        does not answer is started again once; LoadFailure naming every client that refused."""
+        does not answer is started again once; ServiceFailure naming every client that refused."""
         self.ensure()
         hosts = [self.lab.host(name) for name in args]
 
         def one(host: Host) -> str | None:
             """None once taken, else why not."""
-            deadline = time.monotonic() + STOP_PATIENCE
+            deadline = time.monotonic() + RUN_PATIENCE
             while True:
                 try:
                     status, text = self.control.submit(host, run_id, args[host.name])
@@ -234,21 +166,7 @@ class LoadServices:
         if problems:
             with ThreadPoolExecutor(max_workers=len(hosts)) as pool:  # free the others
                 list(pool.map(self.control.stop, [h for h in hosts if h.name not in problems]))
-            raise LoadFailure("; ".join(f"{name}: {why}" for name, why in problems.items()))
-
-    def gone(self, host: Host, error: str, silent_for: float) -> str | None:
-        """Why `host`'s service is taken for gone -- it died (its exit status, at once), or
-        has not answered for GONE_AFTER s -- or None while it may still answer."""
-        ended = self.procs.alive(host, LOAD)
-        if ended.exit_code is not None:  # its stderr is the whole sweep's log: named, not quoted
-            log = f"its log: {commands.RUN_DIR}/{LOAD}.err on {host.name}"
-            why = f"load service died ({describe_exit(ended.exit_code)}; {log})"
-        elif silent_for >= GONE_AFTER:
-            why = f"load service stopped answering ({error})"
-        else:
-            return None
-        self.up.discard(host.name)
-        return why
+            raise ServiceFailure("; ".join(f"{name}: {why}" for name, why in problems.items()))
 
     def cooldown(self, host: Host, max_seconds: float) -> tuple[float, int] | None:
         """The pause between points on `host` by its service, with no SSH session: (seconds
@@ -257,14 +175,6 @@ class LoadServices:
         if host.name not in self.up or max_seconds > COOLDOWN_MOST:
             return None
         return self.control.cooldown(host, max_seconds)
-
-    def stop(self) -> None:
-        """Stop every client's service (SIGTERM: a run under way ends first)."""
-        hosts = [host for host in self.lab.clients if host.name in self.started]
-        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            list(pool.map(lambda host: self.procs.stop(host, [LOAD], STOP_PATIENCE), hosts))
-        self.up.clear()
-        self.started.clear()
 
 
 @dataclass(frozen=True)
@@ -415,7 +325,7 @@ class LoadAgents:
             list(pool.map(lambda host: self._wait_free(host), self.clients))
 
     def _wait_free(self, host: Host) -> None:
-        deadline = time.monotonic() + STOP_PATIENCE
+        deadline = time.monotonic() + RUN_PATIENCE
         while time.monotonic() < deadline:
             try:
                 if self.services.control.result(host, self.run_id, 1.0) is not None:

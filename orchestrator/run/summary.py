@@ -85,17 +85,6 @@ def check_load(
     return results, problems
 
 
-def idle_report(idle: Finished | None) -> dict[str, Any] | None:
-    """An idle agent's JSON report as it was collected at its stop (None: it did not run)."""
-    if idle is None:
-        return None
-    try:
-        report = json.loads(idle.output)
-    except json.JSONDecodeError:
-        report = None
-    return report if isinstance(report, dict) else {"error": idle.reason, "raw": idle.output[-500:]}
-
-
 def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
     """How late the latest agent was for a common instant (warm-up's or measurement's), s."""
     late = [0.0]

@@ -5,18 +5,19 @@
     outcome = runner.run(sweep, plan, total, curves)  # plan: points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-    start:    start the point's server (`run.servers`) and the idle agents at once, wait until
-              it is ready (userver: its metrics; others: their probe), then submit each client's
-              load run to its load service (started once per sweep: `run.loadagents`)
+    start:    start the point's server (`run.servers`) and tell the clients' idle services their
+              shares at once (`run.idleagents`), wait until it is ready (userver: its metrics;
+              others: their probe), then submit each client's load run to its load service
+              (`run.loadagents`; both kinds of service start once per sweep: `run.services`)
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
               not measured, then a short gap
     measure:  every agent starts its measurement at one instant with its share of the rate, for
               `duration`; the server's counters are read just before and just after; every
               agent's JSON is collected over HTTP
-    stop:     stop the server and the idle agents (collecting their reports); then, in the same
-    cooldown: command, each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`);
-              a client that ran only its load service waits there, told over HTTP, not SSH
+    stop:     stop the server, and release the idle connections (collecting their reports);
+    cooldown: then each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`): the
+              server in the same SSH command, the clients in their load services, over HTTP
     commit the point: ok, client-limited (a load generator was the bottleneck) or failed
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
@@ -42,7 +43,8 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, conditions, servermetrics
-from orchestrator.run.hostproc import THEN, Finished, HostProcesses
+from orchestrator.run.hostproc import THEN, HostProcesses
+from orchestrator.run.idleagents import HttpIdleControl, IdleControl, IdleServices
 from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
     LOAD,
@@ -50,17 +52,16 @@ from orchestrator.run.loadagents import (
     HttpLoadControl,
     LoadAgents,
     LoadControl,
-    LoadFailure,
     LoadServices,
     LoadSettings,
     clients_share_cpus,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
 from orchestrator.run.servers import ServerUnderTest
+from orchestrator.run.services import ServiceFailure
 from orchestrator.run.summary import (
     check_load,
     client_limits,
-    idle_report,
     near_miss,
     start_lateness,
     summarise,
@@ -73,7 +74,7 @@ BEFORE_READ = 0.1  # the server's counters are read this long before the measure
 SERVER_START_TIMEOUT = 10.0
 IDLE_OPEN_TIMEOUT = 15.0  # plus one second per 1,000 idle connections
 STOP_TIMEOUT = 10.0
-SERVER, IDLE = "server", "idle"
+SERVER = "server"
 __all__ = ["Observers", "SweepObserver", "SweepOutcome", "SweepRunner", "clients_share_cpus"]
 
 CounterReader = Callable[[Host], servermetrics.ServerCounters]
@@ -115,6 +116,7 @@ class SweepRunner:
         counters: CounterReader | None = None,
         procs: HostProcesses | None = None,
         load_control: LoadControl | None = None,
+        idle_control: IdleControl | None = None,
     ) -> None:
         self.lab = lab
         self.remote = remote
@@ -127,6 +129,7 @@ class SweepRunner:
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
         self.services = LoadServices(lab, self.procs, load_control or HttpLoadControl())
+        self.idle = IdleServices(lab, self.procs, idle_control or HttpIdleControl())
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
@@ -198,6 +201,7 @@ class SweepRunner:
             raise KeyboardInterrupt from None
         finally:
             self.services.stop()
+            self.idle.stop()
             outcome.summary = sweep_summary(
                 outcome.records, self.clock() - started, outcome.interrupted
             )
@@ -215,7 +219,7 @@ class SweepRunner:
         try:
             phase("start")
             self.conditions.enter(point, record)
-            self._start_server(point)
+            self._start_server(point, f"{seq}-{attempt}")
             self._launch_load(point, f"{seq}-{attempt}")
             if point.idle_connections:
                 phase("idle")
@@ -272,22 +276,24 @@ class SweepRunner:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _start_server(self, point: Point) -> None:
-        """Start the server and, at the same time, the idle agents (they retry their connects
-        until it listens), then wait until the server is ready."""
+    def _start_server(self, point: Point, run_id: str) -> None:
+        """Start the server and, at the same time, the idle connections' holds (they retry
+        their connects until it listens), then wait until the server is ready."""
         server = self.lab.server
         command = self.server.select(point)
-        idle = self._idle_commands(point)
         self.started[server.name] = [SERVER]
-        for host in idle:
-            self.started.setdefault(host.name, []).append(IDLE)
+        shares = commands.split(point.idle_connections, len(self.lab.clients))
+        holds = {h: n for h, n in zip(self.lab.clients, shares, strict=True) if n > 0}
         with ThreadPoolExecutor(max_workers=2) as pool:
-            idle_started = pool.submit(self.procs.start_many, IDLE, idle) if idle else None
+            held = pool.submit(self.idle.hold, run_id, holds) if holds else None
             started = self.procs.start(server, SERVER, command)
         if not started.ok:
             raise PointFailure(f"{server.name}: starting the server failed: {started.reason()}")
-        if idle_started is not None:
-            _require_all("starting the idle agents", idle_started.result())
+        if held is not None:
+            try:
+                held.result()
+            except ServiceFailure as failure:
+                raise PointFailure(f"starting the idle connections failed: {failure}") from None
         try:  # not up yet: did it die? (an SSH round trip, so about once a second)
             self.server.wait_ready(
                 point,
@@ -298,14 +304,6 @@ class SweepRunner:
             )
         except (TestbedError, ValueError) as error:
             raise PointFailure(f"{self.server.spec.name} did not come up: {error}") from None
-
-    def _idle_commands(self, point: Point) -> dict[Host, str]:
-        shares = commands.split(point.idle_connections, len(self.lab.clients))
-        return {
-            host: commands.idle_command(self.lab, host, share)
-            for host, share in zip(self.lab.clients, shares, strict=True)
-            if share > 0
-        }
 
     def _open_idle(self, point: Point) -> None:
         """Wait until the server's own counter holds the point's idle connections."""
@@ -336,7 +334,7 @@ class SweepRunner:
             self.loads = LoadAgents.launch(
                 self.services, point, settings, run_id, self.clock, self.sleep
             )
-        except LoadFailure as failure:
+        except ServiceFailure as failure:
             raise PointFailure(str(failure)) from None
 
     def _go(self) -> float:
@@ -408,30 +406,33 @@ class SweepRunner:
             loads.abandon()
         started, self.started = self.started, {}
         then = commands.cooldown_script(self.experiment.cooldown_max) if cooldown else None
-        hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
 
-        def stop_host(host: Host) -> tuple[dict[str, Finished], tuple[float, int]]:
-            """What `host`'s stopped processes left, and (seconds cooled, sockets left). A
-            client that ran only its load service cools down there, with no SSH session."""
+        def stop_host(host: Host) -> tuple[dict[str, Any] | None, tuple[float, int]]:
+            """Stop and cool down `host`: its idle hold's report (if it held one), and
+            (seconds cooled, sockets left). The clients do both through their services, with
+            no SSH session; the server, and a client whose service did not answer, over SSH."""
+            idle = self.idle.release(host)
             names = started.get(host.name, [])
             if then is not None and not names:
                 cooled = self.services.cooldown(host, self.experiment.cooldown_max)
                 if cooled is not None:
-                    return {}, cooled
+                    return idle, cooled
             how = self.server.stop_how() if host is self.lab.server else None
             stopped = self.procs.stop(
                 host, names, STOP_TIMEOUT, then, self.experiment.cooldown_max, how
             )
             report = stopped.get(THEN)
             said = report.output if report is not None and report.exit_code == 0 else ""
-            return stopped, commands.parse_cooldown(said) if then is not None else (0.0, 0)
+            return idle, commands.parse_cooldown(said) if then is not None else (0.0, 0)
 
         waited, left = 0.0, {}
+        holding = [self.lab.host(name) for name in self.idle.holding]
+        hosts = [h for h in self.lab.hosts if started.get(h.name) or then is not None]
+        hosts += [h for h in holding if h not in hosts]
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             stops = {host.name: pool.submit(stop_host, host) for host in hosts}
             for host_name, future in stops.items():
-                stopped, (seconds, count) = future.result()
-                idle = idle_report(stopped.get(IDLE))
+                idle, (seconds, count) = future.result()
                 if idle is not None and host_name in agents:
                     agents[host_name]["idle"] = idle
                 waited = max(waited, seconds)

@@ -10,50 +10,21 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.agents import REPO, Nginx, fake_ss, free_port, stop_process, wait_for_port
+from tests.support.agents import REPO, AgentService, Nginx, fake_ss
 
 
-class Service:
+class Service(AgentService):
     """A running `python3 -m agents.load_service` and its HTTP control."""
 
-    def __init__(self, port: int, server_port: int, log: Path, path: str | None = None) -> None:
-        self.port = port
-        self.log = log
-        self.log_file = log.open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agents.load_service",
-                *f"--server 127.0.0.1 --port {server_port} --host client1".split(),
-                *f"--metrics-address 127.0.0.1 --metrics-port {port}".split(),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log_file,
-            env={**os.environ, "PATH": path or os.environ["PATH"]},
-        )
-        wait_for_port(port)
-
-    def ask(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=None if body is None else body.encode(),
-            method=method,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=40) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
+    def __init__(self, server_port: int, log: Path, path: str | None = None) -> None:
+        argv = f"--server 127.0.0.1 --port {server_port} --host client1".split()
+        super().__init__("load_service", argv, log, path)
 
     def submit(self, run_id: str, args: str) -> tuple[int, str]:
         return self.ask("POST", "/run", json.dumps({"id": run_id, "args": args.split()}))
@@ -75,12 +46,11 @@ class Service:
 
 @pytest.fixture
 def service(nginx: Nginx, tmp_path: Path) -> Iterator[Service]:
-    running = Service(free_port(), nginx.port, tmp_path / "service.log")
+    running = Service(nginx.port, tmp_path / "service.log")
     try:
         yield running
     finally:
-        stop_process(running.proc)
-        running.log_file.close()
+        running.close()
 
 
 RUN = "--workload one-byte --rate 100 --duration 2 --timeout 2 --start-file run/never"
@@ -172,7 +142,7 @@ def test_the_cooldown_waits_its_maximum_while_sockets_are_left_and_says_how_many
 ) -> None:
     """`GET /cooldown` on the host's TIME_WAIT sockets (a fake `ss` on the service's PATH)."""
     path = f"{fake_ss(tmp_path, 5)}:{os.environ['PATH']}"
-    service = Service(free_port(), nginx.port, tmp_path / "service.log", path)
+    service = Service(nginx.port, tmp_path / "service.log", path)
     try:
         started = time.monotonic()
         status, text = service.ask("GET", "/cooldown?max=0.6")
@@ -182,5 +152,4 @@ def test_the_cooldown_waits_its_maximum_while_sockets_are_left_and_says_how_many
         status, text = service.ask("GET", "/cooldown?max=soon")  # no number: no wait
         assert status == 200 and json.loads(text)["waited_s"] < 0.5
     finally:
-        stop_process(service.proc)
-        service.log_file.close()
+        service.close()

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -329,3 +330,43 @@ def fake_ss(tmp_path: Path, sockets: int) -> Path:
     )
     script.chmod(0o755)
     return bin_dir
+
+
+class AgentService:
+    """A running agent service (`python3 -m agents.<module>` on 127.0.0.1, its control on its
+    metrics port) and `ask`, one HTTP request to it. `path` replaces its PATH."""
+
+    def __init__(self, module: str, argv: list[str], log: Path, path: str | None = None) -> None:
+        self.port = free_port()
+        self.log = log
+        self.log_file = log.open("w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                f"agents.{module}",
+                *argv,
+                *f"--metrics-address 127.0.0.1 --metrics-port {self.port}".split(),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+            env={**os.environ, "PATH": path or os.environ["PATH"]},
+        )
+        wait_for_port(self.port)
+
+    def ask(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=None if body is None else body.encode(),
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=40) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def close(self) -> None:
+        stop_process(self.proc)
+        self.log_file.close()

@@ -84,10 +84,10 @@ def test_shared_client_cpus_turn_the_starvation_check_off(lab: Lab) -> None:
 
 
 def test_idle_connections_go_to_the_client_s_server_address(lab: Lab) -> None:
-    words = shlex.split(commands.idle_command(lab, lab.host("client2"), 1250))
-    assert words[:3] == ["/usr/bin/python3", "-m", "agents.idle"]
-    assert words[words.index("--connections") + 1] == "1250"
+    words = shlex.split(commands.idle_service_command(lab, lab.host("client2")))
+    assert words[:3] == ["/usr/bin/python3", "-m", "agents.idle_service"]
     assert words[words.index("--server") + 1] == "198.18.1.1"
+    assert words[words.index("--metrics-port") + 1] == "9182"
 
 
 def test_a_directory_with_a_space_stays_one_word(lab: Lab) -> None:

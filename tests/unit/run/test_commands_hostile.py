@@ -114,7 +114,7 @@ def builders(lab: Lab) -> dict[str, Callable[[], str]]:
         "fileset": lambda: commands.fileset_command(lab.server, spec),
         "sessions": lambda: commands.sessions_command(client, spec, 0, 8),
         "server": lambda: commands.server_command(lab, POINT),
-        "idle": lambda: commands.idle_command(lab, client, 10),
+        "idle": lambda: commands.idle_service_command(lab, client),
         "load": lambda: commands.load_service_command(lab, client),
         "in_directory": lambda: commands.in_directory(client, "true"),
         "start": lambda: commands.start_command(client, commands.start_file("1-1"), 1.0, 2.0),
@@ -186,7 +186,7 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
     procs.start_many("load", {client: load})
     done = procs.stop(client, ["load"], timeout=5)["load"]
     assert done.exit_code == 127  # the hostile interpreter is not a command: nothing else ran
-    procs.start_many("idle", {client: commands.idle_command(lab, client, 1)})
+    procs.start_many("idle", {client: commands.idle_service_command(lab, client)})
     procs.stop(client, ["idle"], timeout=5)
     procs.alive(client, "idle")
     procs.stop_all([client], grace=0.1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import re
 import shlex
 import threading
 from collections.abc import Callable, Sequence
@@ -80,6 +79,7 @@ class FakeHosts:
         self.told: list[str] = []
         self.files: list[str] = []
         self.submitted: dict[str, list[str]] = {}
+        self.holding: dict[str, int] = {}
 
     def behaviour(self) -> str:
         return self.script.get(self.attempt, "ok")
@@ -98,10 +98,7 @@ class FakeHosts:
     def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
         self.calls.append(f"start_many {name}")
         for command in commands.values():
-            if name == "load":
-                assert "agents.load_service" in command
-            else:
-                self.idle += int(re.findall(r"--connections (\d+)", command)[0])
+            assert f"agents.{name}_service" in command
         return {
             h.name: CommandResult(h.name, c, 0, "1", "", None, 0.1) for h, c in commands.items()
         }
@@ -145,6 +142,20 @@ class FakeHosts:
         if "--warmup" not in self.submitted[host.name]:
             del result["warmup"]
         return 0, json.dumps(result)
+
+    # the clients' idle services (idleagents.IdleControl)
+    def hold(self, host: Host, run_id: str, connections: int) -> tuple[int, str]:
+        self.calls.append(f"hold {host.name}")
+        if self.behaviour() == "idle-refused" and host.name == "client6":
+            return 400, "RLIMIT_NOFILE hard limit is 1024, 1250 connections need 1314"
+        self.idle += connections
+        self.holding[host.name] = connections
+        return 202, ""
+
+    def release(self, host: Host, run_id: str) -> tuple[int, str]:
+        self.calls.append(f"release {host.name}")
+        held = self.holding.pop(host.name)
+        return 200, json.dumps({"schema": "testbed.idle/1", "target": held, "open_at_stop": held})
 
     def load_stopped(self, host: Host) -> None:
         self.calls.append(f"stop load {host.name}")
@@ -217,6 +228,13 @@ class FakeLoadControl:
         self.hosts.load_stopped(host)
 
 
+class FakeIdleControl:
+    """FakeHosts' idle services as an `idleagents.IdleControl`."""
+
+    def __init__(self, hosts: FakeHosts) -> None:
+        self.hold, self.release, self.ready = hosts.hold, hosts.release, hosts.ready
+
+
 class FakeStore:
     def __init__(self) -> None:
         self.records: list[PointRecord] = []
@@ -252,6 +270,7 @@ def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> Sw
         counters=hosts.counters,
         procs=hosts,  # type: ignore[arg-type]
         load_control=FakeLoadControl(hosts),
+        idle_control=FakeIdleControl(hosts),
     )
 
 
@@ -302,21 +321,26 @@ def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
     # one agent run did the warm-up and the measurement; its warm-up is kept apart
     assert set(record.agents["client1"]) == {"warmup", "load", "idle"}
     assert "warmup" not in record.agents["client1"]["load"]
-    # the load agents were launched before the idle connections and started by one "go"
-    assert hosts.calls.index("start_many idle") < hosts.calls.index("go")
-    # stop and cooldown: one command per host, every host
-    assert {name for name, _, cooled in hosts.stopped if cooled} == {"server"} | {
-        f"client{i}" for i in range(1, 9)
-    }
-    # the load services: started once, each point's run submitted, stopped with the sweep
-    assert hosts.calls.count("start_many load") == 1
+    assert record.agents["client1"]["idle"]["open_at_stop"] == 250  # its report, kept
+    # the idle holds were told before the load started by one "go", and released at the stop
+    assert hosts.calls.index("hold client8") < hosts.calls.index("go")
+    assert hosts.holding == {}
+    # the clients are stopped and cooled down by their services: SSH only to the server
+    services = [("load",), ("idle",)]
+    assert [(name, cooled) for name, names, cooled in hosts.stopped if names not in services] == [
+        ("server", True)
+    ]
+    assert sum(call.startswith("cooldown") for call in hosts.calls) == 8
+    # the services: started once, each point's work told, stopped with the sweep
+    assert hosts.calls.count("start_many load") == hosts.calls.count("start_many idle") == 1
     assert hosts.calls.index("start_many load") < hosts.calls.index("go")
     assert set(hosts.submitted) == {f"client{i}" for i in range(1, 9)}
-    services_stopped = [name for name, names, _ in hosts.stopped if names == ("load",)]
-    assert sorted(services_stopped) == sorted(hosts.submitted)
+    for kind in ("load", "idle"):
+        services_stopped = [name for name, names, _ in hosts.stopped if names == (kind,)]
+        assert sorted(services_stopped) == sorted(hosts.submitted)
 
 
-def test_clients_that_ran_only_their_load_cool_down_through_their_service(
+def test_without_idle_connections_the_clients_cool_down_through_their_load_service(
     tmp_path: Path,
 ) -> None:
     store, hosts = run_sweep(tmp_path, {}, **{**ONE_POINT, "idle_connections": (0,)})
@@ -329,6 +353,22 @@ def test_clients_that_ran_only_their_load_cool_down_through_their_service(
     ]
     assert record.cooldown_seconds == 0.15  # the longest wait: the server's, over SSH
     assert record.cooldown_left == {"client5": 3}
+
+
+def test_a_refused_idle_hold_fails_the_point_and_releases_the_others(tmp_path: Path) -> None:
+    store, hosts = run_sweep(tmp_path, {1: "idle-refused"}, **ONE_POINT)
+    failed, retried = store.records
+    assert failed.status == "failed" and retried.status == "ok"
+    assert failed.reason == (
+        "starting the idle connections failed: client6: the idle service refused the hold:"
+        " RLIMIT_NOFILE hard limit is 1024, 1250 connections need 1314"
+    )
+    # the first attempt's seven holds were released, then the retry's eight
+    released = [call.split()[1] for call in hosts.calls if call.startswith("release")]
+    assert {name: released.count(name) for name in released} == {
+        f"client{i}": 1 if i == 6 else 2 for i in range(1, 9)
+    }
+    assert hosts.holding == {}
 
 
 def test_a_client_whose_service_does_not_cool_down_cools_down_over_ssh(tmp_path: Path) -> None:
