@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -15,10 +16,13 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.exposition import MetricsHandler
 
 __all__ = [
+    "CONTROL_ID",
+    "CONTROL_ID_RULE",
     "ArgumentParser",
     "Control",
     "PhaseGauge",
     "agent_parser",
+    "control_port",
     "nonnegative_int",
     "port_number",
     "positive_float",
@@ -78,9 +82,22 @@ def server_port(text: str) -> int:
     return value
 
 
-def agent_parser(prog: str, description: str, metrics_port: int) -> ArgumentParser:
+def control_port(text: str) -> int:
+    """A service's metrics port: it is told its work there, so it cannot be off (0)."""
+    value = port_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the service is told its work on this port, it cannot be off"
+        )
+    return value
+
+
+def agent_parser(
+    prog: str, description: str, metrics_port: int, *, service: bool = False
+) -> ArgumentParser:
     """A parser with what every agent takes: --server, --port, the metrics endpoint, --host.
-    Callers add their own arguments after --port."""
+    Callers add their own arguments after --port. A `service` is controlled on its metrics
+    port, which then cannot be 0."""
     p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--server", required=True, help="server address (name or IP)")
     p.add_argument("--port", required=True, type=server_port)
@@ -91,7 +108,10 @@ def agent_parser(prog: str, description: str, metrics_port: int) -> ArgumentPars
         " management address)",
     )
     p.add_argument(
-        "--metrics-port", type=port_number, default=metrics_port, help="0 disables the exporter"
+        "--metrics-port",
+        type=control_port if service else port_number,
+        default=metrics_port,
+        help="also the control's port" if service else "0 disables the exporter",
     )
     p.add_argument("--host", help="this host's name, for the JSON and the logs")
     return p
@@ -127,6 +147,8 @@ class PhaseGauge:
 
 
 MAX_CONTROL_BODY = 65536  # bytes of a control request read at most (a load run's arguments)
+CONTROL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a service's run or hold id
+CONTROL_ID_RULE = "expected 1-64 letters, digits, '.', '_' or '-'"
 Control = Callable[[str, str, str], "tuple[int, str] | None"]  # (method, path, body)
 
 

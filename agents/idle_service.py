@@ -44,7 +44,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -56,12 +55,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from agents._cli import agent_parser, setup_logging, start_metrics
+from agents._cli import CONTROL_ID, CONTROL_ID_RULE, agent_parser, setup_logging, start_metrics
 from agents.idle import FD_SLACK, IdleAgent, Metrics, raise_nofile, report
 
 __all__ = ["Hold", "IdleService", "main"]
 
-HOLD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 KEPT_HOLDS = 4  # stopped holds whose JSON a repeated stop still answers
 
 log = logging.getLogger("agents.idle")
@@ -286,8 +284,8 @@ def _parse_run(body: str) -> tuple[str, int] | str:
     if not isinstance(request, dict) or set(request) != {"id", "connections"}:
         return expected
     hold_id, connections = request["id"], request["connections"]
-    if not isinstance(hold_id, str) or not HOLD_ID.fullmatch(hold_id):
-        return f"hold id {hold_id!r:.70}: expected 1-64 letters, digits, '.', '_' or '-'"
+    if not isinstance(hold_id, str) or not CONTROL_ID.fullmatch(hold_id):
+        return f"hold id {hold_id!r:.70}: {CONTROL_ID_RULE}"
     # bool is an int to Python, never a count of connections here.
     if type(connections) is not int or connections <= 0:
         return f"connections {json.dumps(connections):.40}: expected a positive integer"
@@ -300,19 +298,13 @@ def _parser() -> argparse.ArgumentParser:
         "Serve idle-connection holds for a whole sweep: each told over HTTP, each holding this"
         " client's share of the idle connections until told to stop.",
         metrics_port=9182,
+        service=True,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging("idle", args.host)
-    if not args.metrics_port:
-        print(
-            f"{_parser().prog}: error: argument --metrics-port: '0': the service is told its holds"
-            " on this port, it cannot be off",
-            file=sys.stderr,
-        )
-        return 2
     try:
         info = socket.getaddrinfo(args.server, args.port, type=socket.SOCK_STREAM)[0]
     except OSError as exc:

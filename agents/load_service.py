@@ -43,7 +43,6 @@ import io
 import json
 import logging
 import queue
-import re
 import signal
 import sys
 import threading
@@ -54,7 +53,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from agents._cli import agent_parser, setup_logging, start_metrics
+from agents._cli import CONTROL_ID, CONTROL_ID_RULE, agent_parser, setup_logging, start_metrics
 from agents.cooldown import cool_down
 from agents.load import StartSignal, parse_args, run
 from agents.load_runner import Metrics
@@ -62,7 +61,6 @@ from agents.load_runner import Metrics
 __all__ = ["LoadService", "main"]
 
 FIXED = ("--server", "--port", "--metrics-address", "--metrics-port", "--host")
-RUN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_WAIT_S = 30.0  # the longest a GET /result is held open
 KEPT_RESULTS = 4  # finished runs whose results can still be fetched
 
@@ -124,8 +122,8 @@ class LoadService:
             run_id, extra = str(request["id"]), [str(a) for a in request["args"]]
         except (ValueError, KeyError, TypeError):
             return 400, 'expected a JSON object {"id": "...", "args": ["--flag", "value", ...]}'
-        if not RUN_ID.fullmatch(run_id):
-            return 400, f"run id {run_id!r}: expected 1-64 letters, digits, '.', '_' or '-'"
+        if not CONTROL_ID.fullmatch(run_id):
+            return 400, f"run id {run_id!r}: {CONTROL_ID_RULE}"
         fixed = [a for a in extra if a.split("=", 1)[0] in FIXED]
         if fixed:
             return 400, f"argument {fixed[0]}: fixed when the service starts"
@@ -202,19 +200,13 @@ def _parser() -> argparse.ArgumentParser:
         "Serve load runs for a whole sweep: each told over HTTP, each offering this client's"
         " share of the load with httperf.",
         metrics_port=9181,
+        service=True,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging("load", args.host)
-    if not args.metrics_port:
-        print(
-            f"{_parser().prog}: error: argument --metrics-port: '0': the service is told its runs"
-            " on this port, it cannot be off",
-            file=sys.stderr,
-        )
-        return 2
     fixed = ["--server", args.server, "--port", str(args.port)]
     fixed += ["--host", args.host] if args.host else []
     service = LoadService(fixed)

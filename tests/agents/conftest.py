@@ -1,4 +1,5 @@
-"""Fixtures for the agents' tests: a generated docroot and our own nginx on it."""
+"""Fixtures for the agents' tests: a generated docroot and our own nginx on it, and a server
+that holds the connections it accepts (for the idle agent)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents import workloads
-from tests.support.agents import FILESET_DIRECTORIES, FILESET_SEED, Nginx
+from tests.support.agents import FILESET_DIRECTORIES, FILESET_SEED, HoldingServer, Nginx
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +28,11 @@ def nginx(docroot: Path) -> Iterator[Nginx]:
         pytest.fail("nginx is not installed (Debian package nginx-light)")
     with Nginx(docroot, access_log=True) as server:
         yield server
+
+
+@pytest.fixture
+def holding_server() -> Iterator[HoldingServer]:
+    """A local listener that accepts and holds connections, counting those open."""
+    server = HoldingServer()
+    yield server
+    server.stop()

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,6 @@ from tests.support.agents import (
     run_module,
     scrape,
 )
-
-
-@pytest.fixture
-def holding_server() -> Iterator[HoldingServer]:
-    server = HoldingServer()
-    yield server
-    server.stop()
 
 
 def start_agent(

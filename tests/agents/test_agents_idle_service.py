@@ -78,19 +78,9 @@ class Service(AgentService):
 
 
 @pytest.fixture
-def holding_server() -> Iterator[HoldingServer]:
-    server = HoldingServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def service(holding_server: HoldingServer, tmp_path: Path) -> Iterator[Service]:
-    running = Service(holding_server.port, tmp_path / "service.log")
-    try:
+    with Service(holding_server.port, tmp_path / "service.log") as running:
         yield running
-    finally:
-        running.close()
 
 
 def one_line(text: str) -> bool:

@@ -46,11 +46,8 @@ class Service(AgentService):
 
 @pytest.fixture
 def service(nginx: Nginx, tmp_path: Path) -> Iterator[Service]:
-    running = Service(nginx.port, tmp_path / "service.log")
-    try:
+    with Service(nginx.port, tmp_path / "service.log") as running:
         yield running
-    finally:
-        running.close()
 
 
 RUN = "--workload one-byte --rate 100 --duration 2 --timeout 2 --start-file run/never"
@@ -142,8 +139,7 @@ def test_the_cooldown_waits_its_maximum_while_sockets_are_left_and_says_how_many
 ) -> None:
     """`GET /cooldown` on the host's TIME_WAIT sockets (a fake `ss` on the service's PATH)."""
     path = f"{fake_ss(tmp_path, 5)}:{os.environ['PATH']}"
-    service = Service(nginx.port, tmp_path / "service.log", path)
-    try:
+    with Service(nginx.port, tmp_path / "service.log", path) as service:
         started = time.monotonic()
         status, text = service.ask("GET", "/cooldown?max=0.6")
         assert status == 200, text
@@ -151,5 +147,3 @@ def test_the_cooldown_waits_its_maximum_while_sockets_are_left_and_says_how_many
         assert answer["left"] == 5 and 0.6 <= answer["waited_s"] <= time.monotonic() - started
         status, text = service.ask("GET", "/cooldown?max=soon")  # no number: no wait
         assert status == 200 and json.loads(text)["waited_s"] < 0.5
-    finally:
-        service.close()

@@ -25,7 +25,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 FILESET_SEED = 1  # the agents' tests' docroot: a 3-directory file set from seed 1
 FILESET_DIRECTORIES = 3
@@ -370,3 +370,9 @@ class AgentService:
     def close(self) -> None:
         stop_process(self.proc)
         self.log_file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
