@@ -16,6 +16,7 @@ if it stopped answering: a host that misbehaves costs that point, not the sweep.
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +30,8 @@ from orchestrator.run.hostproc import HostProcesses, describe_exit
 READY_PATIENCE = 30.0  # at most this long for a starting service to answer
 GONE_AFTER = 5.0  # a service that has not answered for this long is taken for dead
 STOP_PATIENCE = 10.0  # for a service to end when stopped
+
+log = logging.getLogger(__name__)  # -v and the run's log: every request, its answer and time
 
 
 class ServiceFailure(Exception):
@@ -46,11 +49,19 @@ def ask(
         data=None if body is None else body.encode(),
         method=method,
     )
+    began = time.monotonic()
+    answer = "no answer"
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status), response.read().decode(errors="replace")
+            status, text = int(response.status), response.read().decode(errors="replace")
+        answer = str(status)
+        return status, text
     except urllib.error.HTTPError as error:  # the service answered: its status and line
+        answer = str(error.code)
         return error.code, error.read().decode(errors="replace").strip()
+    finally:
+        took = time.monotonic() - began
+        log.debug("%s: %s :%d%s -> %s in %.2f s", host.name, method, port, path, answer, took)
 
 
 def ask_until(
