@@ -315,6 +315,20 @@ def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def make_time_wait(count: int, family: socket.AddressFamily = socket.AF_INET) -> None:
+    """Leave `count` real TCP sockets in TIME_WAIT on this host's loopback (for 60 s, the
+    kernel's TIME_WAIT): each connection is closed by its client first, as httperf does."""
+    address = "127.0.0.1" if family == socket.AF_INET else "::1"
+    with socket.socket(family) as listener:
+        listener.bind((address, 0))
+        listener.listen(count)
+        for _ in range(count):
+            client = socket.create_connection(listener.getsockname()[:2])
+            accepted, _ = listener.accept()
+            client.close()
+            accepted.close()
+
+
 def fake_ss(tmp_path: Path, sockets: int) -> Path:
     """An `ss` on PATH that prints `sockets` TIME_WAIT lines, logging each call and each
     listing it finished (a reader that closed the pipe early ends it by SIGPIPE, as ss)."""
