@@ -163,8 +163,8 @@ from agents.workloads import ONE_BYTE_URI
 __all__ = ["main", "parse_args", "preflight", "run"]
 
 WATCHDOG_SLACK_S = 10.0
-WARMUP_GAP_S = 0.5  # from the end of the warm-up to the measurement's start, by default
-WARMUP_CUTOFF_S = 0.2  # warm-up processes still running this long before it are stopped
+WARMUP_GAP_S = 0.25  # from the end of the warm-up to the measurement's start, by default
+WARMUP_CUTOFF_S = 0.15  # warm-up processes still running this long before it are stopped
 WARMUP_KEYS = (
     "error",
     "request_rate",

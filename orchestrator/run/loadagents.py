@@ -45,7 +45,7 @@ from orchestrator.run.services import (
 LOAD = "load"
 HTTP_GO_PATIENCE = 1.0  # seconds to wait for an agent to take its instants over HTTP
 GO_TIMEOUT = 30.0  # for writing the start file: an SSH command on a busy host can take seconds
-WARMUP_GAP = 0.5  # from the warm-up's end to the measurement's start (agents.load's default)
+WARMUP_GAP = 0.25  # from the warm-up's end to the measurement's start (agents.load's default)
 AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent counts as overrunning
 POLL = 1.0  # seconds a result request is held open: the live reply rate is reported this often
 RUN_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run

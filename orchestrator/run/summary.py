@@ -86,13 +86,16 @@ def check_load(
 
 
 def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
-    """How late the latest agent was for a common instant (warm-up's or measurement's), s."""
+    """How late the latest agent was for the instant the orchestrator named: the warm-up's, or
+    the measurement's when there was none, s. A measurement late after a warm-up is not counted:
+    it was late because the warm-up's processes were ending on a busy core, which a later named
+    instant does not change."""
     late = [0.0]
     for result in results.values():
-        for run in (result, result.get("warmup") or {}):
-            value = run.get("start_lateness_s")
-            if isinstance(value, int | float):
-                late.append(float(value))
+        first = result.get("warmup") or result
+        value = first.get("start_lateness_s")
+        if isinstance(value, int | float):
+            late.append(float(value))
     return max(late)
 
 

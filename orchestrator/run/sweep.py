@@ -68,7 +68,7 @@ from orchestrator.run.summary import (
     sweep_summary,
 )
 
-START_DELAY = 0.3  # from naming the instant to the agents (already waiting) to it, seconds
+START_DELAY = 0.15  # from naming the instant to the agents (already waiting) to it, seconds
 MAX_START_DELAY = 5.0  # the delay grows when agents are late for the start, up to this
 BEFORE_READ = 0.1  # the server's counters are read this long before the measurement starts
 SERVER_START_TIMEOUT = 10.0

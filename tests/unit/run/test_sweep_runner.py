@@ -487,13 +487,18 @@ def test_agent_results_are_checked_one_problem_per_agent() -> None:
     assert check_load({"client1": finished["client1"]}, "load", 60.0, overran=False)[1] == []
 
 
-def test_start_lateness_is_the_latest_of_warm_up_and_measurement() -> None:
+def test_start_lateness_is_the_latest_agents_for_the_named_instant() -> None:
     early = agent_result()
     late = agent_result()
     late["warmup"]["start_lateness_s"] = 0.4
     assert start_lateness({"a": early}) == 0.0
     assert start_lateness({"a": early, "b": late}) == 0.4
     assert start_lateness({"a": {"start_lateness_s": None}}) == 0.0
+    # After a warm-up, the warm-up's start was the named instant; without one, the measurement's.
+    late_measurement = agent_result()
+    late_measurement["start_lateness_s"] = 0.3
+    assert start_lateness({"a": late_measurement}) == 0.0
+    assert start_lateness({"a": {"start_lateness_s": 0.3}}) == 0.3
 
 
 # Every faked point serves 8 x 194 = 1,551 replies/s, whatever it is offered.
