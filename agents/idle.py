@@ -9,9 +9,11 @@ Usage::
 
 It opens the connections fast -- non-blocking connects, at most 256 in flight, so the server's
 accept queue is not flooded -- never sends a byte, and reopens at once any connection the server
-closes (idleconn's semantics). A connect that fails is retried after a back-off that starts at
-10 ms and doubles up to 1 s while failures continue, so a server that is down is polled, not
-hammered; a connect still pending after 10 s counts as a timeout and is retried. It raises
+closes (idleconn's semantics). After a connect fails, one connect at a time probes the server,
+after a back-off that starts at 10 ms and doubles (once per probe) up to 0.25 s while failures
+continue, so a server that is down is polled, not hammered; the first connect that succeeds
+ends the probing and the back-off. A connect still pending after 10 s counts as a timeout and
+is retried. It raises
 RLIMIT_NOFILE to what N connections need (and fails at start, exit 1, if the hard limit is
 lower). It runs until SIGTERM or SIGINT, then closes every connection, prints one JSON object
 on stdout and exits 0 (logs go to stderr)::
@@ -85,7 +87,7 @@ SCHEMA = "testbed.idle/1"
 MAX_PENDING = 256
 CONNECT_TIMEOUT_S = 10.0
 BACKOFF_MIN_S = 0.01
-BACKOFF_MAX_S = 1.0
+BACKOFF_MAX_S = 0.25  # one probe this often at most: a server starting is held soon after
 FD_SLACK = 64  # descriptors beyond the connections: stdio, epoll, exporter sockets
 PHASES = ("ramping", "holding", "stopping", "failed")
 REASONS = ("refused", "timeout", "reset", "unreachable", "addrnotavail", "fd-unavail", "other")
@@ -199,6 +201,7 @@ class IdleAgent:
         self.n_connecting = 0
         self.retry_at = 0.0
         self.backoff = BACKOFF_MIN_S
+        self.probing = False  # since a connect failed: one connect in flight until one opens
         self.stats = Stats()
         self.wake_fd: int | None = None
         self.started = clock()
@@ -208,8 +211,11 @@ class IdleAgent:
     def _fail(self, reason: str, now: float) -> None:
         self.stats.failures[reason] += 1
         self.metrics.failures.labels(reason=reason).inc()
-        self.retry_at = now + self.backoff
-        self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+        self.probing = True
+        if now >= self.retry_at:  # one back-off step per round: a burst of refusals (every
+            # connect in flight when the server was not listening) is one failed round, not 256
+            self.retry_at = now + self.backoff
+            self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
 
     def _start_connect(self, now: float) -> None:
         try:
@@ -240,6 +246,7 @@ class IdleAgent:
         self.n_connecting -= 1
         self.n_open += 1
         self.backoff = BACKOFF_MIN_S
+        self.probing = False
         self.stats.opened += 1
         self.metrics.opened.inc()
         if conn.replaces is not None:
@@ -323,9 +330,10 @@ class IdleAgent:
         last_report = self.started
         while not should_stop():
             now = self.clock()
+            in_flight = 1 if self.probing else self.max_pending
             while (
                 self.n_open + self.n_connecting < self.target
-                and self.n_connecting < self.max_pending
+                and self.n_connecting < in_flight
                 and now >= self.retry_at
             ):
                 self._start_connect(now)
