@@ -13,10 +13,9 @@ closes (idleconn's semantics). After a connect fails, one connect at a time prob
 after a back-off that starts at 10 ms and doubles (once per probe) up to 0.25 s while failures
 continue, so a server that is down is polled, not hammered; the first connect that succeeds
 ends the probing and the back-off. A connect still pending after 10 s counts as a timeout and
-is retried. It raises
-RLIMIT_NOFILE to what N connections need (and fails at start, exit 1, if the hard limit is
-lower). It runs until SIGTERM or SIGINT, then closes every connection, prints one JSON object
-on stdout and exits 0 (logs go to stderr)::
+is retried. It raises RLIMIT_NOFILE to what N connections need (and fails at start, exit 1, if
+the hard limit is lower). It runs until SIGTERM or SIGINT, then closes every connection, prints
+one JSON object on stdout and exits 0 (logs go to stderr)::
 
     {
       "schema": "testbed.idle/1",

@@ -82,9 +82,14 @@ class HttpLoadControl:
 
     @staticmethod
     def _ask(
-        host: Host, method: str, path: str, body: str | None, timeout: float
+        host: Host,
+        method: str,
+        path: str,
+        body: str | None,
+        timeout: float,
+        routine: tuple[str, ...] = (),
     ) -> tuple[int, str]:
-        return ask(host, LOAD_METRICS_PORT, method, path, body, timeout)
+        return ask(host, LOAD_METRICS_PORT, method, path, body, timeout, routine)
 
     def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
         body = json.dumps({"id": run_id, "args": args})
@@ -95,7 +100,8 @@ class HttpLoadControl:
 
     def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
         path = f"/result?id={run_id}&wait={wait:g}"
-        status, text = self._ask(host, "GET", path, None, wait + SUBMIT_TIMEOUT)
+        # "Still running" is the answer to all but the last long poll of a run: not logged.
+        status, text = self._ask(host, "GET", path, None, wait + SUBMIT_TIMEOUT, ("204",))
         if status == 204:
             return None
         if status != 200:

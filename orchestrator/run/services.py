@@ -20,7 +20,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.config.model import Host, Lab
@@ -40,10 +40,17 @@ class ServiceFailure(Exception):
 
 
 def ask(
-    host: Host, port: int, method: str, path: str, body: str | None, timeout: float
+    host: Host,
+    port: int,
+    method: str,
+    path: str,
+    body: str | None,
+    timeout: float,
+    routine: Collection[str] = (),
 ) -> tuple[int, str]:
     """One request to `host`'s service: its status and text (an HTTP error status is an answer
-    too); OSError when nothing answered."""
+    too); OSError when nothing answered. The log gets each request but those whose answer is
+    `routine` ("204", "no answer"): a poll repeated by design would fill it."""
     request = urllib.request.Request(
         f"http://{host.management}:{port}{path}",
         data=None if body is None else body.encode(),
@@ -60,8 +67,9 @@ def ask(
         answer = str(error.code)
         return error.code, error.read().decode(errors="replace").strip()
     finally:
-        took = time.monotonic() - began
-        log.debug("%s: %s :%d%s -> %s in %.2f s", host.name, method, port, path, answer, took)
+        if answer not in routine:
+            took = time.monotonic() - began
+            log.debug("%s: %s :%d%s -> %s in %.2f s", host.name, method, port, path, answer, took)
 
 
 def ask_until(
@@ -71,10 +79,12 @@ def ask_until(
     nothing listens), or None."""
     deadline = time.monotonic() + patience
     while True:
-        try:
-            return ask(host, port, method, path, body, min(patience, 2.0))[0]
-        except OSError:
+        try:  # a silent try is routine here: only giving up is news
+            return ask(host, port, method, path, body, min(patience, 2.0), ("no answer",))[0]
+        except OSError as error:
             if time.monotonic() >= deadline:
+                where = f"{host.name}: {method} :{port}{path}"
+                log.debug("%s -> no answer within %g s (%s)", where, patience, error)
                 return None
             time.sleep(0.05)
 
