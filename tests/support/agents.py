@@ -348,9 +348,9 @@ def fake_ss(tmp_path: Path, sockets: int) -> Path:
 
 class AgentService:
     """A running agent service (`python3 -m agents.<module>` on 127.0.0.1, its control on its
-    metrics port) and `ask`, one HTTP request to it. `path` replaces its PATH."""
+    metrics port) and `ask`, one HTTP request to it."""
 
-    def __init__(self, module: str, argv: list[str], log: Path, path: str | None = None) -> None:
+    def __init__(self, module: str, argv: list[str], log: Path) -> None:
         self.port = free_port()
         self.log = log
         self.log_file = log.open("w")
@@ -365,7 +365,6 @@ class AgentService:
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,
-            env={**os.environ, "PATH": path or os.environ["PATH"]},
         )
         wait_for_port(self.port)
 
