@@ -254,17 +254,24 @@ def test_scrapes_are_answered_while_out_of_descriptors_under_churn(
     """An overloaded server: every descriptor taken, connections queued, and the clients keep
     closing accepted connections and queueing new ones, so the serving loop takes each freed
     descriptor the moment it is freed. Every scrape must still be answered, on the metrics
-    thread's spare (see server/metrics.c), however many scrapes there are."""
+    thread's spare (see server/metrics.c), however many scrapes there are.
+
+    The window is the churn's progress, not a number of scrapes: a scrape takes about 1 ms
+    while the metrics thread holds its spare and about 100 ms (its back-off) while the serving
+    loop holds it, so 30 scrapes last from 30 ms to 3 s, and a 30 ms window saw only the three
+    closes the churn made in it (the flaky `54 - 54 > 30`)."""
     srv = Userver(
         mechanism, docroot, extra=["--max-conns", "1000"], preexec=lambda: _limit_nofile(64, 64)
     ).start()
     flood: list[socket.socket] = []
     stop = threading.Event()
+    churned = [0]
 
     def churn() -> None:  # the oldest connections were accepted: each close frees one
         while not stop.wait(0.01):
             flood.pop(0).close()
             flood.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+            churned[0] += 1
 
     try:
         flood = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(100)]
@@ -273,9 +280,12 @@ def test_scrapes_are_answered_while_out_of_descriptors_under_churn(
         churning = threading.Thread(target=churn)
         churning.start()
         try:
-            first = srv.metrics()
-            for _ in range(30):
+            first, scrapes = srv.metrics(), 0
+            churned_before, deadline = churned[0], time.monotonic() + 30
+            while scrapes < 30 or churned[0] - churned_before < 60:
                 last = srv.metrics()  # urlopen's 5 s timeout: a scrape that waits fails here
+                scrapes += 1
+                assert time.monotonic() < deadline, f"{churned[0] - churned_before} closes in 30 s"
         finally:
             stop.set()
             churning.join()
