@@ -10,10 +10,19 @@ returned then. The plan's size is checked by arithmetic before anything is expan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator.config.checker import Checker, FieldPath, show
-from orchestrator.config.model import MECHANISMS, SYSCALL_TIMINGS, WORKLOADS, Experiment, SpecWeb99
+from orchestrator.config.model import (
+    IDLE_MAX,
+    MECHANISMS,
+    SYSCALL_TIMINGS,
+    WORKLOADS,
+    AcceptScope,
+    Experiment,
+    SpecWeb99,
+)
 from orchestrator.config.network import PROFILE_PATTERN
 from orchestrator.config.serverfile import select_servers
 from orchestrator.config.servers import ServerSpec
@@ -67,8 +76,20 @@ def parse_experiment(
     sizes += [axes["accept_limits"], axes["rates"], axes["network"] or ("",)]
     if not _plan_size_ok(checker, *sizes, repetitions=running["repetitions"]):
         return None
-    limits = tuple(None if limit == "inf" else int(limit) for limit in axes.pop("accept_limits"))
-    return Experiment(**axes, **running, accept_limits=limits)
+    entries = axes.pop("accept_limits")
+    limits = tuple(_limit_of(entry) for entry in entries)
+    scopes = _accept_scopes(checker, entries, axes)
+    if scopes is None:
+        return None
+    idle = axes.pop("idle_connections")
+    return Experiment(
+        **axes,
+        **running,
+        idle_connections=tuple(sorted(v for v in idle if v != IDLE_MAX)),
+        idle_max=IDLE_MAX in idle,
+        accept_limits=limits,
+        accept_scopes=scopes,
+    )
 
 
 def _axes(
@@ -88,15 +109,18 @@ def _axes(
         if values:
             checker.unique((*at, key), values)
     idle = checker.each(
-        (*at, "idle_connections"),
-        section.get("idle_connections", [0]),
-        lambda p, v: checker.integer(p, v, minimum=0, maximum=MAX_IDLE_CONNECTIONS),
+        (*at, "idle_connections"), section.get("idle_connections", [0]), _idle_count(checker)
     )
-    accept_limits: tuple[int | str, ...] | None = checker.each(
+    if idle:
+        checker.unique((*at, "idle_connections"), idle)
+    accept_limits: tuple[int | str | dict[str, Any], ...] | None = checker.each(
         (*at, "accept_limits"),
         section.get("accept_limits", ["inf"]),
-        lambda p, v: _accept_limit(checker, p, v),
+        lambda p, v: _accept_entry(checker, p, v),
     )
+    if accept_limits:
+        written = [entry["limit"] if isinstance(entry, dict) else entry for entry in accept_limits]
+        checker.unique((*at, "accept_limits"), written)
     rated = _rates(checker, (*at, "rates"), section.get("rates"))
     rates, knee = rated if rated is not None else (None, False)
     spec = section.get("rates")
@@ -172,6 +196,90 @@ def _plan_size_ok(checker: Checker, *axes: tuple[Any, ...], repetitions: int = 1
             f"the plan has {count} points; at most {MAX_POINTS} accepted (fewer rates?)",
         )
     return count <= MAX_POINTS
+
+
+def _idle_count(checker: Checker) -> Callable[[FieldPath, Any], int | str | None]:
+    """An idle count: a number of connections, or `max` (the most the hosts' open-file limits
+    allow, read by preflight)."""
+
+    def check(path: FieldPath, value: Any) -> int | str | None:
+        if value == IDLE_MAX:
+            return IDLE_MAX
+        if isinstance(value, str):
+            checker.fail(path, value, f"expected a number of connections or '{IDLE_MAX}'")
+            return None
+        return checker.integer(path, value, minimum=0, maximum=MAX_IDLE_CONNECTIONS)
+
+    return check
+
+
+SCOPE_KEYS = ("limit", "mechanisms", "idle_connections")
+
+
+def _accept_entry(
+    checker: Checker, path: FieldPath, value: Any
+) -> int | str | dict[str, Any] | None:
+    """An accept-limit for every curve (`inf`, 10), or one for some curves only:
+    `{limit: 10, mechanisms: [epoll-lt], idle_connections: [0]}` (checked against the plan's
+    axes in `_accept_scopes`)."""
+    if not isinstance(value, dict):
+        return _accept_limit(checker, path, value)
+    section = checker.mapping(path, value, SCOPE_KEYS, required=("limit",))
+    if section is None or "limit" not in section:
+        return None
+    limit = _accept_limit(checker, (*path, "limit"), section["limit"])
+    return None if limit is None else {**section, "limit": limit}
+
+
+def _limit_of(entry: int | str | dict[str, Any]) -> int | None:
+    limit = entry["limit"] if isinstance(entry, dict) else entry
+    return None if limit == "inf" else int(limit)
+
+
+def _accept_scopes(
+    checker: Checker, entries: tuple[int | str | dict[str, Any], ...], axes: dict[str, Any]
+) -> tuple[AcceptScope, ...] | None:
+    """The accept-limits planned for some curves only: their mechanisms and idle counts must
+    be among the plan's own (an accept-limit cannot add a mechanism the plan does not run)."""
+    scopes = []
+    problems = len(checker.problems)
+    planned_idle = list(axes["idle_connections"] or ())
+    planned_mechanisms = list(axes["mechanisms"] or ())
+
+    def among(planned: list[Any], what: str) -> Callable[[FieldPath, Any], Any]:
+        def check(path: FieldPath, value: Any) -> Any:
+            if value not in planned:
+                shown = ", ".join(str(v) for v in planned)
+                checker.fail(path, value, f"expected one of the plan's {what} ({shown})")
+                return None
+            return value
+
+        return check
+
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        at: FieldPath = ("experiment", "accept_limits", index)
+        mechanisms = idle = None
+        if "mechanisms" in entry:
+            mechanisms = checker.each(
+                (*at, "mechanisms"), entry["mechanisms"], among(planned_mechanisms, "mechanisms")
+            )
+        if "idle_connections" in entry:
+            idle = checker.each(
+                (*at, "idle_connections"),
+                entry["idle_connections"],
+                among(planned_idle, "idle counts"),
+            )
+        scopes.append(
+            AcceptScope(
+                _limit_of(entry),
+                tuple(mechanisms) if mechanisms is not None else None,
+                tuple(int(v) for v in idle if v != IDLE_MAX) if idle is not None else None,
+                idle is not None and IDLE_MAX in idle,
+            )
+        )
+    return tuple(scopes) if len(checker.problems) == problems else None
 
 
 def _accept_limit(checker: Checker, path: FieldPath, value: Any) -> int | str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,6 +111,26 @@ class NetworkSettings:
         return "+".join(sorted({self.profile_for(client, axis).name for client in clients}))
 
 
+IDLE_MAX = "max"  # idle_connections: [..., max]: the most the hosts' open-file limits allow
+
+
+@dataclass(frozen=True)
+class AcceptScope:
+    """An accept-limit planned for some curves only: `accept_limits: [inf, {limit: 10,
+    mechanisms: [epoll-lt], idle_connections: [0]}]` measures the paper's Figure 7 without
+    running every mechanism and idle count at both limits. None: every one planned."""
+
+    limit: int | None  # None: inf
+    mechanisms: tuple[str, ...] | None = None
+    idle_connections: tuple[int, ...] | None = None
+    idle_max: bool = False  # the scope names `max` among its idle counts
+
+    def covers_idle(self, idle: int, resolved_max: int | None) -> bool:
+        if self.idle_connections is None:
+            return True
+        return idle in self.idle_connections or (self.idle_max and idle == resolved_max)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """The plan of a sweep and how each point is run. Times are in seconds."""
@@ -141,6 +161,33 @@ class Experiment:
     network: tuple[str, ...] = ()  # network profiles as an axis of the plan; () = no axis
     # The servers under test, in plan order (`servers:` and `experiment.servers`).
     servers: tuple[ServerSpec, ...] = DEFAULT_SERVERS
+    # `idle_connections: [..., max]`: one more idle count, the most the hosts' open-file
+    # limits allow, known once preflight has read them (`lab.preflight.most_idle`); until
+    # then `idle_max_value` is None and the plan counts it as one group of unknown size.
+    idle_max: bool = False
+    idle_max_value: int | None = None
+    idle_max_why: str = ""  # how preflight arrived at the value (shown by the report)
+    # Accept-limits planned for some mechanisms or idle counts only (the others: for all).
+    accept_scopes: tuple[AcceptScope, ...] = ()
+
+    def with_idle_max(self, value: int, why: str) -> Experiment:
+        """The experiment with `max` known (a no-op without `max`)."""
+        if not self.idle_max:
+            return self
+        return replace(self, idle_max_value=value, idle_max_why=why)
+
+    @property
+    def idle_counts(self) -> tuple[int, ...]:
+        """The idle counts the plan runs: the listed ones and, once known, `max`'s value."""
+        if not self.idle_max or self.idle_max_value is None:
+            return self.idle_connections
+        if self.idle_max_value in self.idle_connections:
+            return self.idle_connections
+        return tuple(sorted((*self.idle_connections, self.idle_max_value)))
+
+    def scope(self, limit: int | None) -> AcceptScope | None:
+        """The scope an accept-limit was planned with, None when it applies to every curve."""
+        return next((scope for scope in self.accept_scopes if scope.limit == limit), None)
 
 
 @dataclass(frozen=True)

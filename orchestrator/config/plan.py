@@ -3,7 +3,9 @@ accept-limits × rates × repetitions, in a run order that does not confound tim
 
 A server without a `{mechanism}` placeholder has no mechanism axis (one point per rate, its
 mechanism ""), and one without `{accept_limit}` runs only at the main accept-limit (inf when
-planned, else the largest): its other accept-limits would measure the same thing again.
+planned, else the largest): its other accept-limits would measure the same thing again. An
+accept-limit planned for some mechanisms or idle counts only (`{limit: 10, mechanisms:
+[epoll-lt], idle_connections: [0]}`, the paper's Figure 7) runs just those curves.
 
 Order: repetitions run one after another; inside a repetition the (network profile, workload,
 idle, accept-limit) groups come in a seeded random order, rates ascend inside a group (as the
@@ -99,29 +101,42 @@ def accept_label(limit: int | None) -> str:
 
 
 def expand(experiment: Experiment, seed: int) -> list[Point]:
-    """Every point of the plan, in run order (see the module docstring)."""
+    """Every point of the plan, in run order (see the module docstring). An accept-limit
+    planned for some curves only (`Experiment.accept_scopes`) runs only those. An idle count of
+    `max` must have its value (`Experiment.idle_max_value`, from preflight) by now."""
+    if experiment.idle_max and experiment.idle_max_value is None:
+        raise ValueError("idle_connections: max is not known before preflight")
     shuffle = random.Random(seed)
     points: list[Point] = []
     groups = [
         (network, workload, idle, limit)
         for network in experiment.network or ("",)
         for workload in experiment.workloads
-        for idle in experiment.idle_connections
+        for idle in experiment.idle_counts
         for limit in experiment.accept_limits
+        if _scoped_idle(experiment, limit, idle)
     ]
     main = main_limit(experiment.accept_limits)
     for repetition in range(1, experiment.repetitions + 1):
         order = groups[:]
         shuffle.shuffle(order)
         for network, workload, idle, limit in order:
+            scope = experiment.scope(limit)
             for rate in sorted(experiment.rates):
                 runs = server_runs(experiment.servers, experiment.mechanisms, limit, main)
+                if scope is not None and scope.mechanisms is not None:
+                    runs = [(s, m) for s, m in runs if m in scope.mechanisms]
                 shuffle.shuffle(runs)
                 points += [
                     Point(mechanism, workload, idle, limit, rate, repetition, network, server)
                     for server, mechanism in runs
                 ]
     return points
+
+
+def _scoped_idle(experiment: Experiment, limit: int | None, idle: int) -> bool:
+    scope = experiment.scope(limit)
+    return scope is None or scope.covers_idle(idle, experiment.idle_max_value)
 
 
 def plan_digest(lab: Lab) -> str:
@@ -135,6 +150,10 @@ def plan_digest(lab: Lab) -> str:
     experiment.pop("retries")  # how hard to try does not change what is measured
     if not experiment["network"]:
         experiment.pop("network")  # digests of labs without WAN conditions stay as they were
+    experiment.pop("idle_max_why")  # how `max` was found does not change what is measured
+    for added in ("idle_max", "idle_max_value", "accept_scopes"):
+        if not experiment[added]:
+            experiment.pop(added)  # nor do those of plans without `max` or scoped limits
     if lab.experiment.servers == DEFAULT_SERVERS:
         experiment.pop("servers")  # a sweep from before servers were an axis still resumes
     hosts = [

@@ -40,6 +40,7 @@ MIN_EPHEMERAL_PORTS = 50_000  # one-connection-per-request load burns a port per
 class HostReport:
     host: Host
     checks: dict[str, Check] = field(default_factory=dict)
+    nofile: tuple[int, int] | None = None  # the open-file limits it reported: soft, hard
 
     @property
     def failed(self) -> bool:
@@ -185,6 +186,7 @@ def judge_host(
     report.checks["routes"] = _check_routes(lab, host, probe)
     report.checks["clock"] = _check_clock(probe, sent, received)
     report.checks["open files"] = _check_nofile(lab, host, probe)
+    report.nofile = probe.nofile
     report.checks["ports"] = _check_ports(probe)
     if expected is not None:
         report.checks.update(hostchecks.judge(host, hostchecks.parse(result.stdout), expected))
@@ -273,6 +275,51 @@ def _check_nofile(lab: Lab, host: Host, probe: Probe) -> Check:
     if hard < MIN_OPEN_FILES:
         return Check("warn", f"{detail} < {MIN_OPEN_FILES}")
     return Check("ok", detail)
+
+
+# `idle_connections: max`: the server keeps this many descriptors for its own (listener,
+# metrics, files) and for the connections the load holds open near its knee (a backlogged
+# server holds hundreds); the count is rounded down to a thousand, and capped where the paper's
+# question (does a mechanism's cost grow with the connections it watches) is long answered.
+IDLE_HEADROOM = 1_000
+MAX_AUTO_IDLE = 100_000
+
+
+@dataclass(frozen=True)
+class IdleMax:
+    """What `idle_connections: max` stands for on this lab, and why (for the sweep's record)."""
+
+    value: int
+    why: str
+
+
+def most_idle(lab: Lab, report: PreflightReport) -> IdleMax | None:
+    """`idle_max` from the open-file hard limits the hosts reported (None: one did not say)."""
+    limits = {r.host.name: r.nofile[1] for r in report.hosts if r.nofile is not None}
+    server = limits.get(lab.server.name)
+    clients = [limits.get(client.name) for client in lab.clients]
+    if server is None or None in clients:
+        return None
+    return idle_max(server, [limit for limit in clients if limit is not None])
+
+
+def idle_max(server: int, clients: Sequence[int]) -> IdleMax:
+    """The most idle connections these open-file hard limits allow: the server's limit less
+    what the load and the server itself need, and each client's share (the idle agents split
+    them evenly) within its own limit; in thousands."""
+    by_server = server - IDLE_HEADROOM
+    by_clients = min(limit - DESCRIPTOR_RESERVE for limit in clients) * len(clients)
+    value = max(0, min(by_server, by_clients, MAX_AUTO_IDLE)) // 1000 * 1000
+    if value == MAX_AUTO_IDLE:
+        why = f"capped at {MAX_AUTO_IDLE:,}; the hosts' open-file limits allow more"
+    elif by_server <= by_clients:
+        why = (
+            f"the server's open-file hard limit, {server:,}, less {IDLE_HEADROOM:,} for its"
+            " own descriptors and the load's connections, in thousands"
+        )
+    else:
+        why = f"{len(clients)} clients' open-file hard limits, less {DESCRIPTOR_RESERVE} each"
+    return IdleMax(value, why)
 
 
 def _check_ports(probe: Probe) -> Check:

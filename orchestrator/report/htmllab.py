@@ -45,6 +45,7 @@ def lab_section(details: Mapping[str, Any]) -> str:
     )
     return (
         '<h2 id="lab">The lab</h2>\n'
+        + idle_counts_note(settings)
         + table(headers, rows)
         + "<h3>The sweep's settings</h3>"
         + f"<pre>{esc(json.dumps(settings, indent=2, sort_keys=True))}</pre>"
@@ -171,6 +172,24 @@ SORT_AND_FILTER = """
   shown();
 })();
 """
+
+
+def idle_counts_note(settings: Mapping[str, Any]) -> str:
+    """Why the sweep ran the idle counts it did, when one was `max` (the most the hosts' open-file
+    limits allow, found by preflight): the paper's 10,000 may not bring select's and poll's
+    knee within the clients' reach on a small lab, and the report says what was used instead."""
+    experiment = settings.get("experiment") or {}
+    value = experiment.get("idle_max_value")
+    if not experiment.get("idle_max") or not isinstance(value, int):
+        return ""
+    counts = sorted({*(experiment.get("idle_connections") or []), value})
+    listed = ", ".join(f"{count:,}" for count in counts)
+    return (
+        f"<p>Idle connections: {esc(listed)}. {value:,} is <code>max</code>, the most this"
+        f" lab's hosts could hold: {esc(experiment.get('idle_max_why') or '')}. With the"
+        " most, select's and poll's knee comes within the clients' reach, so the"
+        " idle-connection finding can be judged by throughput.</p>\n"
+    )
 
 
 def _server_first(item: tuple[str, Any]) -> tuple[bool, str]:

@@ -13,12 +13,14 @@ Points an unfinished sweep already holds are not run again (`up` resumes), so th
 
 from __future__ import annotations
 
+import resource
 import statistics
 from collections import Counter
 from dataclasses import dataclass
 
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point, expand
+from orchestrator.lab.preflight import idle_max
 from orchestrator.results.records import FINAL_STATUSES
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
@@ -44,6 +46,7 @@ class PlanSummary:
     measured_sweep: str | None = None
     knee: bool = False  # a knee search: `points` is its upper bound (every curve to the top)
     repeat_top: int | None = None
+    idle_note: str | None = None  # how `idle_connections: max` was counted before preflight
 
     @property
     def estimated_seconds(self) -> float:
@@ -85,6 +88,8 @@ class PlanSummary:
         for name, counter in self.counts().items():
             values = ", ".join(f"{value} ({n})" for value, n in counter.items())
             lines.append(f"  {name}: {values}")
+        if self.idle_note:
+            lines.append(f"  {self.idle_note}")
         if self.resumes:
             lines.append(f"  resumes sweep {self.resumes}: {self.to_run} points left to run")
         lines.append("  creates: " + ("; ".join(self.creates) or "nothing (all present)"))
@@ -109,6 +114,18 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
     """What the next `up` of `lab` will run and create, and how long it should take; `new`: a
     new sweep even if one is unfinished (`up --new`)."""
     experiment = lab.experiment
+    idle_note = None
+    if experiment.idle_max and experiment.idle_max_value is None:
+        # Only the hosts know their limits (`up` reads them at preflight); this machine's own is
+        # the best guess, and the emulated lab's hosts have exactly it.
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = hard if hard != resource.RLIM_INFINITY else 1 << 62
+        guess = idle_max(hard, [hard] * len(lab.clients))
+        experiment = experiment.with_idle_max(guess.value, guess.why)
+        idle_note = (
+            f"idle connections: max counted as {guess.value:,}, this machine's ({guess.why});"
+            " `up` reads each host's limit at preflight"
+        )
     points = tuple(expand(experiment, experiment.seed or 0))
     if experiment.knee:
         points = tuple(upper_bound(points, experiment.repeat_top))
@@ -139,6 +156,7 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
         measured_sweep=sweep_id,
         knee=experiment.knee,
         repeat_top=experiment.repeat_top,
+        idle_note=idle_note,
     )
 
 

@@ -23,7 +23,7 @@ from orchestrator.config.plan import Point, expand, plan_digest
 from orchestrator.config.redact import display_url, redact_yaml
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
-from orchestrator.lab.preflight import run_preflight
+from orchestrator.lab.preflight import most_idle, run_preflight
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring import grafana
 from orchestrator.monitoring.exporter import SweepExporter
@@ -69,7 +69,9 @@ def lab_up(lab: Lab, view: View, seams: Seams = REAL) -> None:
     )
 
 
-def preflight(lab: Lab, view: View, seams: Seams = REAL) -> None:
+def preflight(lab: Lab, view: View, seams: Seams = REAL) -> Lab:
+    """Check every host; returns the lab with what only its hosts can say filled in (the
+    value of `idle_connections: max`)."""
     if lab.built_here and not seams.lab_builder(lab).exists():
         raise TestbedError(f"lab '{lab.name}' is not up: run `orchestrate lab up {lab.path}`")
     with seams.remote(lab) as remote:
@@ -77,6 +79,16 @@ def preflight(lab: Lab, view: View, seams: Seams = REAL) -> None:
     view.preflight(report)
     if report.failed:
         raise TestbedError(f"preflight failed on {report.summary()}")
+    if not lab.experiment.idle_max:
+        return lab
+    found = most_idle(lab, report)
+    if found is None or found.value <= 0:
+        raise TestbedError(
+            f"{lab.path}: experiment.idle_connections: max: the hosts' open-file limits"
+            f" {'were not all reported' if found is None else 'allow no idle connections'}"
+        )
+    view.info(f"idle connections: max is {found.value:,} here ({found.why})")
+    return dataclasses.replace(lab, experiment=lab.experiment.with_idle_max(found.value, found.why))
 
 
 def provision(lab: Lab, view: View, seams: Seams = REAL) -> None:
@@ -106,7 +118,7 @@ def run_up(
         view.info(line)
     if lab.built_here:
         lab_up(lab, view, seams)
-    preflight(lab, view, seams)
+    lab = preflight(lab, view, seams)
     provision(lab, view, seams)
     with LabLock(lab.name, purpose="up"), seams.remote(lab) as remote:
         observers = [observer] if observer else []

@@ -12,7 +12,7 @@ import yaml
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.errors import ConfigError
-from tests.support.labfiles import REPOSITORY, write_lab
+from tests.support.labfiles import REPOSITORY, default_lab, write_lab
 
 NO_ROUTES: Callable[[], list[Any]] = list
 
@@ -41,7 +41,7 @@ def inventory_with(edit: Callable[[str], str]) -> str:
 
 
 def test_default_lab_loads_with_the_papers_topology() -> None:
-    lab = load_lab(REPOSITORY / "lab.yml", routes=NO_ROUTES)
+    lab = default_lab(routes=NO_ROUTES)
     assert lab.emulate and lab.name == "emulated"
     assert len(lab.clients) == 8
     assert [c.subnet for c in lab.clients] == ["a"] * 4 + ["b"] * 4
@@ -344,7 +344,7 @@ def test_machines_lab_loads_as_real_hosts_built_here(tmp_path: Path) -> None:
     assert lab.machines and not lab.emulate and lab.built_here and lab.kind == "machines"
     assert len(lab.clients) == 8 and lab.server.directory == "/opt/testbed"
     assert lab.server.ssh_user == "root" and str(lab.orchestrator_address) == "198.18.16.1"
-    default = load_lab(REPOSITORY / "lab.yml", routes=NO_ROUTES)  # both labs can be up at once
+    default = default_lab(routes=NO_ROUTES)  # both labs can be up at once
     mine = [lab.management_network, *lab.subnets.values()]
     theirs = [default.management_network, *default.subnets.values()]
     assert not any(a.overlaps(b) for a in mine for b in theirs if a and b)
@@ -363,3 +363,68 @@ def test_unknown_kind_of_lab(tmp_path: Path) -> None:
         "emulate: 'machine': expected true (namespaces), false (real hosts)"
         " or machines (booted containers)"
     )
+
+
+# -- idle connections: max, and accept-limits for some curves (issue 23) --------------------------
+
+
+def test_max_is_an_idle_count_known_after_preflight(tmp_path: Path) -> None:
+    lab = load_lab(
+        write_lab(tmp_path, lab_changes=experiment(idle_connections=[0, 10000, "max"])),
+        routes=NO_ROUTES,
+    )
+    plan = lab.experiment
+    assert plan.idle_max and plan.idle_connections == (0, 10000)
+    assert plan.idle_counts == (0, 10000)  # not known yet: expanding would be a bug
+    known = plan.with_idle_max(19000, "the server's limit")
+    assert known.idle_counts == (0, 10000, 19000) and known.idle_max_why
+
+
+@pytest.mark.parametrize(
+    ("idle", "where"),
+    [
+        ([0, "most"], "experiment.idle_connections[1]: 'most': expected a number of connections"),
+        ([0, "max", "max"], "experiment.idle_connections[2]: 'max': listed twice"),
+        ([0, 10, 10], "experiment.idle_connections[2]: 10: listed twice"),
+    ],
+)
+def test_bad_idle_counts_are_one_line_each(tmp_path: Path, idle: Any, where: str) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(idle_connections=idle))
+    assert where in line
+
+
+def test_an_accept_limit_for_some_curves_only(tmp_path: Path) -> None:
+    limits = ["inf", {"limit": 10, "mechanisms": ["epoll-lt"], "idle_connections": [0]}]
+    lab = load_lab(write_lab(tmp_path, lab_changes=experiment(accept_limits=limits)), NO_ROUTES)
+    plan = lab.experiment
+    assert plan.accept_limits == (None, 10)
+    scope = plan.scope(10)
+    assert scope is not None and scope.mechanisms == ("epoll-lt",)
+    assert scope.idle_connections == (0,) and plan.scope(None) is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        (
+            {"limit": 10, "mechanisms": ["epoll-ctlv"]},
+            "experiment.accept_limits[1].mechanisms[0]: 'epoll-ctlv': expected one of the plan's"
+            " mechanisms",
+        ),
+        (
+            {"limit": 10, "idle_connections": [5000]},
+            "experiment.accept_limits[1].idle_connections[0]: 5000: expected one of the plan's"
+            " idle counts",
+        ),
+        ({"limit": 0}, "experiment.accept_limits[1].limit: 0: expected an integer"),
+        ({"mechanisms": ["select"]}, "experiment.accept_limits[1].limit: missing (required)"),
+        ({"limit": "inf"}, "experiment.accept_limits[1]: 'inf': listed twice"),
+        (
+            {"limit": 10, "mechanism": ["select"]},
+            "experiment.accept_limits[1].mechanism: unknown key (did you mean 'mechanisms'?)",
+        ),
+    ],
+)
+def test_bad_accept_limit_scopes_are_one_line_each(tmp_path: Path, entry: Any, where: str) -> None:
+    found = problems(tmp_path, lab_changes=experiment(accept_limits=["inf", entry]))
+    assert len(found) == 1 and where in found[0], found

@@ -15,7 +15,7 @@ from orchestrator.config.model import LAN
 from orchestrator.config.plan import expand, plan_digest
 from orchestrator.config.units import parse_percent, parse_rate
 from orchestrator.errors import ConfigError
-from tests.support.labfiles import REPOSITORY, write_lab
+from tests.support.labfiles import REPOSITORY, default_lab, resolved, write_lab
 
 WAN = {
     "profiles": {"wan-50ms": {"delay": "25ms", "jitter": "1ms", "loss": "0.1%", "rate": "100mbit"}}
@@ -37,13 +37,13 @@ def problems(path: Path) -> list[str]:
 
 
 def test_an_axis_sweeps_every_profile_over_every_client(tmp_path: Path) -> None:
-    lab = load_lab(lab_with(tmp_path, WAN, axis=["lan", "wan-50ms"]), routes=list)
+    lab = resolved(load_lab(lab_with(tmp_path, WAN, axis=["lan", "wan-50ms"]), routes=list))
     wan = lab.network.profiles["wan-50ms"]
     assert (wan.delay, wan.jitter, wan.loss, wan.rate) == (0.025, 0.001, 0.001, 100_000_000)
     assert wan.expected_rtt == pytest.approx(0.05)
     assert lab.experiment.network == ("lan", "wan-50ms")
     points = expand(lab.experiment, seed=1)
-    plain = expand(load_lab(REPOSITORY / "lab.yml", routes=list).experiment, seed=1)
+    plain = expand(default_lab(routes=list).experiment, seed=1)
     assert len(points) == 2 * len(plain)
     assert {p.network for p in points} == {"lan", "wan-50ms"}
     assert all(p.key.endswith(f"/net={p.network}") for p in points)
@@ -58,7 +58,7 @@ def test_an_axis_sweeps_every_profile_over_every_client(tmp_path: Path) -> None:
 
 def test_subnets_and_clients_assign_profiles_without_an_axis(tmp_path: Path) -> None:
     network = {**WAN, "subnets": {"a": "wan-50ms"}, "clients": {"client1": "lan"}}
-    lab = load_lab(lab_with(tmp_path, network), routes=list)
+    lab = resolved(load_lab(lab_with(tmp_path, network), routes=list))
     names = [lab.network.profile_for(client).name for client in lab.clients]
     assert names == ["lan", "wan-50ms", "wan-50ms", "wan-50ms"] + ["lan"] * 4
     assert lab.network.label(lab.clients) == "lan+wan-50ms"
@@ -66,7 +66,7 @@ def test_subnets_and_clients_assign_profiles_without_an_axis(tmp_path: Path) -> 
 
 
 def test_labs_without_wan_keep_their_plan_digest_and_keys(tmp_path: Path) -> None:
-    default = load_lab(REPOSITORY / "lab.yml", routes=list)
+    default = default_lab(routes=list)
     assert not default.experiment.network
     assert all("/net=" not in p.key for p in expand(default.experiment, seed=1))
     wan = load_lab(lab_with(tmp_path, WAN, axis=["wan-50ms"]), routes=list)

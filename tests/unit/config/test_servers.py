@@ -19,7 +19,7 @@ from orchestrator.config.servers import (
     unknown_placeholders,
 )
 from orchestrator.errors import ConfigError
-from tests.support.labfiles import REPOSITORY, write_lab
+from tests.support.labfiles import REPOSITORY, resolved, write_lab
 
 NGINX = {
     "name": "nginx",
@@ -157,8 +157,9 @@ def test_a_server_with_mechanisms_gets_the_axis() -> None:
 
 
 def test_the_default_keeps_the_plans_digest_and_keys(tmp_path: Path) -> None:
-    plain = load_lab(lab_with(tmp_path), routes=list)
-    listed = load_lab(lab_with(tmp_path, [{"name": "userver", "builtin": "userver"}]), routes=list)
+    plain = resolved(load_lab(lab_with(tmp_path), routes=list))
+    section = [{"name": "userver", "builtin": "userver"}]
+    listed = resolved(load_lab(lab_with(tmp_path, section), routes=list))
     assert plan_digest(plain) == plan_digest(listed)
     point = expand(plain.experiment, seed=1)[0]
     assert point.key.count("/") == 5 and f"/{point.mechanism}/" in point.key

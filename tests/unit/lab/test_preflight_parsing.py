@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.lab.preflight import judge_host, parse_probe, probe_script
 from orchestrator.lab.remote import CommandResult
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 PROBE = (Path(__file__).parents[1] / "fixtures" / "preflight-probe-client1.txt").read_text()
 SENT = 1796097051.60  # the probe's own clock said 1796097051.66: 60 ms into the command
@@ -21,7 +20,7 @@ RECEIVED = 1796097051.72
 
 @pytest.fixture(scope="module")
 def lab() -> Lab:
-    return load_lab(REPOSITORY / "lab.yml", routes=lambda: [])
+    return default_lab(routes=lambda: [])
 
 
 def result(stdout: str, exit_code: int | None = 0, error: str | None = None) -> CommandResult:

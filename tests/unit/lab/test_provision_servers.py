@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.servers import ServerSpec
 from orchestrator.lab.provision import Ansible
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 
 def test_the_server_host_gets_the_other_servers_packages_and_install_steps() -> None:
-    lab = load_lab(REPOSITORY / "lab.yml", routes=list)
+    lab = default_lab(routes=list)
     mine = ServerSpec("mine", builtin=None, command="mine {port}", install="make mine")
     nginx = ServerSpec("nginx", builtin=None, command="n {port}", packages=("nginx-light",))
     servers = (ServerSpec("userver"), nginx, mine)

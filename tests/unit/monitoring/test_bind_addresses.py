@@ -9,7 +9,7 @@ from agents._cli import agent_parser
 from orchestrator.config.labfile import load_lab
 from orchestrator.monitoring.prometheus import exporter_address, scrape_config
 from orchestrator.ports import ORCHESTRATOR_METRICS_PORT
-from tests.support.labfiles import REPOSITORY, write_lab
+from tests.support.labfiles import REPOSITORY, default_lab, write_lab
 
 
 def _orchestrator_targets(config: dict) -> list[str]:  # type: ignore[type-arg]
@@ -23,7 +23,7 @@ def _orchestrator_targets(config: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_emulated_lab_exporter_binds_the_management_address_it_is_scraped_on() -> None:
-    lab = load_lab(REPOSITORY / "lab.yml", routes=list)
+    lab = default_lab(routes=list)
     assert exporter_address(lab) == "198.18.0.1"
     assert _orchestrator_targets(scrape_config(lab)) == [f"198.18.0.1:{ORCHESTRATOR_METRICS_PORT}"]
 

@@ -11,7 +11,6 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.plan import Point
 from orchestrator.monitoring.dashboards import (
     bound,
@@ -26,9 +25,9 @@ from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.monitoring.prometheus import scrape_config
 from orchestrator.monitoring.watch import render
 from orchestrator.results.records import PointRecord, Sweep
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
-LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
+LAB = default_lab(routes=list)
 
 
 def test_the_dashboards_in_git_are_well_formed() -> None:

@@ -173,3 +173,21 @@ def test_the_page_says_where_the_points_time_went(tmp_path: Path) -> None:
     # mean and max over the points not failed; the failed one (no phase) is left out
     assert "<td>measure</td><td class=num>6.00</td><td class=num>6.50</td>" in section
     assert "point (wall)" in section
+
+
+def test_the_lab_section_says_why_it_ran_the_most_idle_connections_it_could() -> None:
+    from orchestrator.report.htmllab import idle_counts_note
+
+    why = "the server's open-file hard limit, 20,000, less 1,000 <for> its own"
+    settings = {
+        "experiment": {
+            "idle_connections": [0, 10000],
+            "idle_max": True,
+            "idle_max_value": 19000,
+            "idle_max_why": why,
+        }
+    }
+    note = idle_counts_note(settings)
+    assert "0, 10,000, 19,000" in note and "19,000 is <code>max</code>" in note
+    assert "&lt;for&gt;" in note  # escaped
+    assert idle_counts_note({"experiment": {"idle_connections": [0, 10000]}}) == ""

@@ -9,20 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
 from tests.support.agents import fake_ss
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
 
 
 @pytest.fixture(scope="module")
 def lab() -> Lab:
-    return load_lab(REPOSITORY / "lab.yml", routes=lambda: [])
+    return default_lab(routes=lambda: [])
 
 
 def run(point: Point = POINT, **changes: object) -> LoadRun:

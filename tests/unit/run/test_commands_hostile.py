@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
 from orchestrator.lab import hostfacts, preflight
 from orchestrator.lab.remote import CommandResult
 from orchestrator.run import commands
 from orchestrator.run.hostproc import HostProcesses
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 MARKER = "pwned"
 HOSTILE = [
@@ -44,7 +43,7 @@ HOSTILE = [
 
 @pytest.fixture(scope="module")
 def base_lab() -> Lab:
-    return load_lab(REPOSITORY / "lab.yml", routes=list)
+    return default_lab(routes=list)
 
 
 @pytest.fixture

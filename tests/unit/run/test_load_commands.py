@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shlex
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.plan import expand
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
-LAB = load_lab(REPOSITORY / "lab.yml", routes=list)
+LAB = default_lab(routes=list)
 
 
 def load_argv(warmup: float) -> list[str]:

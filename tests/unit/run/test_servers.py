@@ -8,20 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point
 from orchestrator.config.servers import ServerSpec
 from orchestrator.errors import TestbedError
 from orchestrator.run import servers
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEMPLATE = "my-server --listen {address}:{port} --root {docroot} --cpus {cpus} -m {mechanism}"
 
 
 def lab_with(spec: ServerSpec, *, emulate: bool = True, directory: str = "/srv/x") -> Lab:
-    lab = load_lab(REPOSITORY / "lab.yml", routes=list)
+    lab = default_lab(routes=list)
     server = dataclasses.replace(lab.server, directory=directory)
     experiment = dataclasses.replace(lab.experiment, servers=(spec,))
     return dataclasses.replace(lab, server=server, experiment=experiment, emulate=emulate)

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import expand
 from orchestrator.errors import TestbedError
@@ -28,7 +27,7 @@ from orchestrator.run.knee import CLIENT_LIMITED, SATURATED, Curves
 from orchestrator.run.servermetrics import ServerCounters
 from orchestrator.run.summary import check_load, start_lateness
 from orchestrator.run.sweep import SweepRunner
-from tests.support.labfiles import REPOSITORY
+from tests.support.labfiles import default_lab
 
 DATA = Path(__file__).parent / "data"
 CAPTURED = json.loads((DATA / "load-result-client1.json").read_text())  # a real agent's JSON
@@ -253,9 +252,11 @@ class Quiet:
 
 
 def lab_with(**experiment: Any) -> Lab:
-    """The default lab.yml (never built: every host is faked) with `experiment` changed."""
-    lab = load_lab(REPOSITORY / "lab.yml", routes=list)
-    return dataclasses.replace(lab, experiment=dataclasses.replace(lab.experiment, **experiment))
+    """The default lab.yml (never built: every host is faked) with `experiment` changed; its
+    plan has only the idle counts and accept-limits `experiment` names."""
+    lab = default_lab(routes=list)
+    only = {"idle_max": False, "accept_limits": (None,), "accept_scopes": (), **experiment}
+    return dataclasses.replace(lab, experiment=dataclasses.replace(lab.experiment, **only))
 
 
 def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> SweepRunner:
