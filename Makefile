@@ -4,12 +4,14 @@
 #   make test  installs that plus the developer tools (requirements-dev.lock: ruff, mypy,
 #              ansible-lint, playwright; Debian's chromium, clang for fuzzing, nginx and wrk)
 #              and runs the whole test suite (what CI runs)
+#   make check the fast tier, after each change: lint and every test that starts no lab and no
+#              real server or agent (tests/unit, tests/agents but live/), in about a minute
 #   make lock  regenerates both locks from pyproject.toml (after changing a dependency)
 VENV := .venv
 BIN := $(VENV)/bin
 LAB ?= lab.yml
 
-.PHONY: deps dev-deps lock up test lint pytest server-test bench
+.PHONY: deps dev-deps lock up test check lint fast slow lab pytest server-test bench
 
 deps:
 	./scripts/install-deps
@@ -23,7 +25,19 @@ lock:
 up: deps
 	$(BIN)/orchestrate up $(LAB)
 
-test: dev-deps lint server-test pytest
+# What CI runs, stage by stage, each timed (scripts/stage), with the times summed up at the end
+# whether or not a stage failed; a failed stage ends the run.
+test:
+	@rm -f .stages
+	@scripts/stage install ./scripts/install-deps --dev \
+	  && scripts/stage lint $(MAKE) -s lint \
+	  && scripts/stage c-tests $(MAKE) -s server-test \
+	  && scripts/stage fast $(MAKE) -s fast \
+	  && scripts/stage slow $(MAKE) -s slow \
+	  && scripts/stage lab $(MAKE) -s lab; \
+	  rc=$$?; scripts/stage --summary; exit $$rc
+
+check: dev-deps lint fast
 
 PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench
 
@@ -35,6 +49,17 @@ lint:
 
 server-test:
 	$(MAKE) -C server test
+
+# The tiers come from the folders (tests/conftest.py): slow = real servers and agents, lab =
+# real emulated labs; `pytest` runs them all at once.
+fast:
+	$(BIN)/pytest -m "not slow and not lab"
+
+slow:
+	$(BIN)/pytest -m "slow and not lab"
+
+lab:
+	$(BIN)/pytest -m lab
 
 pytest:
 	$(BIN)/pytest

@@ -20,7 +20,6 @@ import pytest
 from orchestrator.config.labfile import load_lab
 from tests.support.labtools import orchestrate, own_lab
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-knee"
 
 # 1,600 requests/s is 200 per client, which they keep up with anywhere; 41,600 is far beyond

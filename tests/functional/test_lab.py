@@ -21,7 +21,6 @@ from orchestrator import naming
 from orchestrator.config.model import Lab
 from tests.support.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-lab"
 
 

@@ -29,7 +29,6 @@ from orchestrator.lab.remote import Remote
 from tests.support.labfiles import REPOSITORY
 from tests.support.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-machines"
 IMAGES = os.environ.get("TESTBED_IMAGE_DIR", "/var/lib/testbed/images")
 STEP_TIMEOUT = 900.0

@@ -22,7 +22,6 @@ from orchestrator.monitoring.dashboards import load_dashboards, panels
 from orchestrator.monitoring.prometheus import Prometheus
 from tests.support.labtools import own_lab, start_orchestrate
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-monitor"
 EXPERIMENT = {
     "mechanisms": ["epoll-lt", "select"],

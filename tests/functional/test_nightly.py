@@ -34,7 +34,6 @@ from tests.support.labtools import (
     start_orchestrate,
 )
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-nightly"
 
 

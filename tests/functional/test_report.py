@@ -31,7 +31,6 @@ from tests.support.labfiles import REPOSITORY
 from tests.support.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab
 from tests.support.report_stores import assert_figures_match_store, assert_png_drawn, csv_rows
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-report"
 ARTIFACTS = REPOSITORY / "test-artifacts"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page
 
 from orchestrator.report.write import write_report
@@ -20,8 +19,6 @@ from tests.support.report_stores import (
     repeated,
     sweep_with,
 )
-
-pytestmark = [pytest.mark.slow]
 
 
 def test_the_page_of_a_repeated_sweep_renders_in_chromium(tmp_path: Path) -> None:

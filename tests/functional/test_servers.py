@@ -22,7 +22,6 @@ from orchestrator.monitoring.prometheus import Prometheus
 from tests.support.labfiles import write_lab
 from tests.support.labtools import orchestrate
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-servers"
 BROKEN = "no-such-server-binary"
 

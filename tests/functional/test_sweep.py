@@ -33,7 +33,6 @@ from orchestrator.ports import LOAD_METRICS_PORT
 from tests.support.labfiles import free_port
 from tests.support.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-sweep"
 
 SHORT = {

@@ -25,7 +25,6 @@ from orchestrator.monitoring.prometheus import Prometheus
 from tests.support.labfiles import write_lab
 from tests.support.labtools import links, namespaces, orchestrate
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_NAME = "tbtest-wan"
 PLAN = {
     "mechanisms": ["epoll-et"],

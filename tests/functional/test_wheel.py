@@ -21,8 +21,6 @@ import pytest
 
 from tests.support.labfiles import REPOSITORY
 
-pytestmark = pytest.mark.slow
-
 
 def run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

@@ -11,8 +11,6 @@ import pytest
 
 from tests.support.userver import Userver, parse_httperf, raise_nofile, raw_request
 
-pytestmark = pytest.mark.slow
-
 IDLE = 10_000
 
 

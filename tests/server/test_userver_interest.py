@@ -13,8 +13,6 @@ import pytest
 
 from tests.support.userver import Userver, parse_httperf, read_response
 
-pytestmark = pytest.mark.slow
-
 CONNS = 300
 OPS = "testbed_server_epoll_ctl_operations_total"
 

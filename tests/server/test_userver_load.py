@@ -13,8 +13,6 @@ import pytest
 
 from tests.support.userver import MECHANISMS, Userver, parse_httperf, parse_wrk, read_response
 
-pytestmark = pytest.mark.slow
-
 WAITS = {"select", "poll", "epoll_wait", "io_uring_enter"}
 EVENT_CALLS = WAITS | {"epoll_ctl", "epoll_ctlv"}
 

@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 
 from agents import workloads
-from agents.load_plan import ProcessPlan
-from agents.load_runner import Metrics, Runner
 from tests.support.agents import (
     FILESET_DIRECTORIES,
     REPO,
@@ -33,7 +31,6 @@ from tests.support.agents import (
     scrape,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
 ERRORS = ["client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail"]
 ERRORS += ["ftab-full", "other", "total"]
 
@@ -280,40 +277,6 @@ def test_sigterm_stops_the_run_and_still_reports(nginx: Nginx) -> None:
     pid = r["runs"][0]["pid"]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-
-
-def test_watchdog_interrupts_then_kills_an_overrunning_httperf() -> None:
-    """A process that outlives its budget gets SIGINT (httperf prints its statistics then), and
-    SIGKILL if it ignores that. Stand-ins for httperf: one printing a real summary on SIGINT, one
-    ignoring SIGINT."""
-    summary = (GOLDEN / "one-byte-sigint.txt").read_text()
-    polite = (
-        "import signal, sys, time\n"
-        f"signal.signal(signal.SIGINT, lambda *a: (sys.stdout.write({summary!r}), sys.exit(0)))\n"
-        "print('reply-rate = 5.0', flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)\n"
-    metrics = Metrics()
-    runner = Runner(metrics, kill_grace_s=1.0)
-    started = time.monotonic()
-    runner.start(
-        [
-            (ProcessPlan(0, 10, 10, None), [sys.executable, "-c", polite]),
-            (ProcessPlan(1, 10, 10, None), [sys.executable, "-c", stubborn]),
-        ],
-        budget_s=1.0,
-    )
-    runner.wait()
-    assert time.monotonic() - started < 8
-    polite_proc, stubborn_proc = runner.procs
-    assert polite_proc.overran and not polite_proc.killed
-    assert polite_proc.popen.returncode == 0
-    assert polite_proc.reply_samples == [5.0]
-    assert "Total: connections" in polite_proc.out.decode()
-    assert stubborn_proc.overran and stubborn_proc.killed
-    assert stubborn_proc.popen.returncode == -signal.SIGKILL
-    assert metrics.registry.get_sample_value("testbed_load_watchdog_stops_total") == 2
 
 
 BASE = ["--server", "127.0.0.1", "--port", "80", "--duration", "5", "--timeout", "1"]
