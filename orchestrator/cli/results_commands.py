@@ -90,7 +90,7 @@ def report_command(
             EXIT_USAGE,
         ) from None
     for finding in written.report.findings:
-        console.print(f"{finding.verdict:>14}: {finding.claim}")
+        console.print(f"{finding.source}: {finding.stated}", markup=False, soft_wrap=True)
     console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
 
 
