@@ -253,15 +253,17 @@ def _statistics(report: Report) -> str:
     spreads = report.spreads()
     if repetitions <= 1:
         text = (
-            "Every point is a single run: no confidence intervals, and changes between curves "
-            "are judged against thresholds alone."
+            "Every point is a single run: no confidence intervals, changes between curves are "
+            "judged against thresholds alone, and no finding is more than inconclusive."
         )
     else:
         text = (
-            f"{repetitions} repetitions per point: each plotted point is the mean of its ok runs"
-            " with a 95 % confidence interval (Student t). A curve's peak is its best rate's "
-            "mean, with that interval; its saturation rate is found in each repetition, then "
-            "averaged."
+            f"{repetitions} repetitions per point planned: each plotted point is the mean of its"
+            " ok runs with a 95 % confidence interval (Student t). A curve's peak is its best "
+            "rate's mean, with that interval; its saturation rate is found in each repetition, "
+            f"then averaged. A finding's verdict needs {MIN_RUNS} ok runs per curve at the rates"
+            " it compares; the table below gives the runs each curve achieved, and each verdict"
+            " names the n its intervals rest on."
         )
     top = data.experiment.get("repeat_top") if data.experiment.get("knee") else None
     if repetitions > 1 and top:
@@ -275,7 +277,29 @@ def _statistics(report: Report) -> str:
             f"rate): mean {statistics.fmean(spreads):.1%}, largest {max(spreads):.1%}, over "
             f"{len(spreads)} points."
         )
-    return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>'
+    return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>' + _achieved(
+        report.curves
+    )
+
+
+def _achieved(curves: Sequence[Curve]) -> str:
+    """The ok runs each curve achieved per rate, and at its peak: what its points, its peak and
+    the verdicts on it rest on (planned repetitions can end client-limited or failed)."""
+    rows = []
+    for curve in curves:
+        peak = curve.peak_point
+        rows.append(
+            [
+                curve.workload,
+                f"{curve.idle_connections:,}",
+                curve.accept_limit,
+                curve.label,
+                " · ".join(f"{rate:,.0f}: {n}" for rate, n in curve.achieved),
+                f"{len(peak.ok)} at {peak.rate:,.0f}" if peak is not None else "-",
+            ]
+        )
+    headers = ["workload", "idle", "accept-limit", "curve", "ok runs per rate", "n at the peak"]
+    return '<p class="note">Runs achieved (ok) per curve.</p>' + table(headers, rows)
 
 
 def _phases(report: Report) -> str:

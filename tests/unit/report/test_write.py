@@ -85,6 +85,9 @@ def test_a_report_from_several_repetitions_holds_the_stores_numbers(
     assert findings["Figures 1 and 2"] == "inconclusive" and stated.startswith("inconclusive")
     assert stated.endswith("at least 3 runs per curve would decide it")
     assert html.escape(stated.removeprefix("inconclusive")) in page
+    # The runs each curve achieved, not only those planned: select lost one at 3,000.
+    assert "<td>select</td><td>1,000: 3 · 2,000: 3 · 3,000: 2</td><td>2 at 3,000</td>" in page
+    assert "<td>epoll-LT</td><td>1,000: 3 · 2,000: 3 · 3,000: 3</td><td>3 at 3,000</td>" in page
 
 
 def test_single_runs_are_labelled_and_an_older_report_is_replaced(tmp_path: Path) -> None:
