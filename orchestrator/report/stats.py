@@ -280,7 +280,10 @@ def what_decides(judgments: Iterable[Judgment]) -> str:
             on_threshold = True
     needs = []
     if on_threshold:
-        needs.append(f"more than {MOST_RUNS_SAID} runs per curve (a difference on the threshold)")
+        needs.append(
+            f"more than {MOST_RUNS_SAID} runs per curve (the difference lies too near the"
+            " threshold for its spread)"
+        )
     elif runs:
         needs.append(f"at least {runs} runs per curve")
     if censored:

@@ -159,7 +159,8 @@ def test_a_difference_on_the_threshold_asks_for_more_runs_than_are_said() -> Non
     judged = judge(on, no_higher(0.10))
     assert judged.verdict == INCONCLUSIVE and judged.runs_needed is None
     assert what_decides([judged]) == (
-        f"more than {MOST_RUNS_SAID} runs per curve (a difference on the threshold)"
+        f"more than {MOST_RUNS_SAID} runs per curve (the difference lies too near the threshold"
+        " for its spread)"
     )
 
 
