@@ -90,7 +90,7 @@ def report_command(
             EXIT_USAGE,
         ) from None
     for finding in written.report.findings:
-        console.print(f"{finding.verdict:>14}: {finding.claim}")
+        console.print(f"{finding.source}: {finding.stated}", markup=False, soft_wrap=True)
     console.print(f"report of sweep [bold]{sweep_id}[/]: {written.index}")
 
 
@@ -109,8 +109,9 @@ def compare_command(
 
     Also says what changed in the environment between them (revision, versions, kernel, ...).
     --json: {"base", "new", "threshold", "status", "regressed", "improved", "worse", "drift",
-    "notes", "page", "curves": [{"curve", "verdict", "summary", "values"}]}, "worse" and
-    "drift" as in the nightly webhook's summary."""
+    "notes", "page", "curves": [{"curve", "verdict", "single_runs", "summary", "values"}]},
+    "worse" and "drift" as in the nightly webhook's summary; a change between single runs (no
+    CI, the threshold alone) says "(single runs)" in "worse", "summary" and "values"."""
     check_sweep_id(base, "BASE")
     check_sweep_id(new, "NEW")
     store = open_store(results, readonly=True)
@@ -158,6 +159,7 @@ def comparison_document(
             {
                 "curve": row.name,
                 "verdict": row.verdict,
+                "single_runs": row.single_runs,
                 "summary": row.summary(),
                 "values": dict(zip(COLUMNS, cells(row), strict=False)),
             }

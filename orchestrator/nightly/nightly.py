@@ -35,7 +35,8 @@ from orchestrator.config.model import Lab
 from orchestrator.config.redact import display_url, redact_text
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.paths import log_file
-from orchestrator.report.compare import compare_sweeps
+from orchestrator.report.compare import Comparison, compare_sweeps
+from orchestrator.report.stats import WORSE
 from orchestrator.report.write import reports_directory, write_comparison
 from orchestrator.results.records import Sweep, SweepSummary, is_sweep_id
 from orchestrator.results.store import Store
@@ -70,12 +71,15 @@ class NightResult:
     drift: list[str] = field(default_factory=list)
     log: str = ""
     report: str | None = None
+    # Every worse curve was judged between single runs: no CI, the threshold alone.
+    single_runs: bool = False
 
     def summary_line(self) -> str:
         base = f" against {self.baseline}" if self.baseline else ""
         detail = f": {self.reason}" if self.reason else ""
         drift = f" (environment changed: {'; '.join(self.drift)})" if self.drift else ""
-        return f"nightly {self.lab}: {self.status} — sweep {self.sweep or '-'}{base}{detail}{drift}"
+        status = self.status + (" (single runs, threshold only)" if self.single_runs else "")
+        return f"nightly {self.lab}: {status} — sweep {self.sweep or '-'}{base}{detail}{drift}"
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -88,6 +92,7 @@ class NightResult:
             "drift": self.drift,
             "log": self.log,
             "report": self.report,
+            "single_runs": self.single_runs,
             "summary": self.summary_line(),
         }
 
@@ -206,24 +211,34 @@ def _judge(lab: Lab, sweep: str, outcome: UpResult, view: NightView) -> NightRes
             view.line(line)
         view.line(f"comparison: {write_comparison(store, comparison)}")
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))
-        if comparison.regressed:
-            status, code = "regressed", EXIT_REGRESSED
-        else:
-            status, code = ("improved" if comparison.improved else "no change"), 0
-        worse = comparison.worse()
-        return NightResult(
-            lab.name,
-            status,
-            code,
-            sweep=sweep,
-            baseline=baseline.id,
-            reason="; ".join(worse[:3]),
-            worse=worse,
-            drift=drift,
-            report=report_path,
-        )
+        return compared_night(lab.name, comparison, drift, report_path)
     finally:
         store.close()
+
+
+def compared_night(
+    lab: str, comparison: Comparison, drift: list[str], report: str | None
+) -> NightResult:
+    """The night's result from its comparison with the baseline: regressed (exit 1) when a
+    curve is worse, saying so when every worse curve rests on single runs."""
+    if comparison.regressed:
+        status, code = "regressed", EXIT_REGRESSED
+    else:
+        status, code = ("improved" if comparison.improved else "no change"), 0
+    worse = comparison.worse()
+    regressions = comparison.rows_with(WORSE)
+    return NightResult(
+        lab,
+        status,
+        code,
+        sweep=comparison.new,
+        baseline=comparison.base,
+        reason="; ".join(worse[:3]),
+        worse=worse,
+        drift=drift,
+        report=report,
+        single_runs=bool(regressions) and all(row.single_runs for row in regressions),
+    )
 
 
 # -- baselines ------------------------------------------------------------------------------------

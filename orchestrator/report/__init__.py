@@ -1,14 +1,16 @@
 """Reports of sweeps: the paper's Figures 1-7 and Table 1 redrawn from the results store, its
 findings checked, and two sweeps compared. One module per concern:
 
-    stats         Student-t intervals, Welch's difference, the verdict of a change (pure)
+    stats         Student-t intervals, Welch's difference, the verdict of a change and of a
+                  claim about one: holds / does not hold / inconclusive / not measured (pure)
     pointmetrics  what one stored point says besides its reply rate: CPU per reply, ... (pure)
     data          curves, peaks, saturation from a sweep's stored points (pure)
     layout        which figures a sweep gets: the paper's 1-7, then A1, A2, ... (pure)
     costs         CPU per reply compared between curves rate by rate; projected capacity (pure)
     syscalls      Table 1: each call's share of the server's CPU at one rate (pure)
+    pairs         one comparison a claim rests on, by peaks or by CPU per reply (pure)
+    claims        a claim's comparisons and workloads made one stated verdict (pure)
     findings      the idle-connection degradation and the paper's claims checked (pure)
-    costfindings  the claims judged by CPU per reply when no curve saturated (pure)
     build         everything a report shows, as one `Report` (pure)
     style, figures, panels, bars   drawing the figures (matplotlib, Agg): PNG and SVG
     html, htmlfigures, htmltable1, htmllab, htmlkit   the self-contained page

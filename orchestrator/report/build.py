@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from orchestrator.errors import EXIT_USAGE, TestbedError
+from orchestrator.report.claims import Finding
 from orchestrator.report.data import Curve, SweepData, curves
-from orchestrator.report.findings import Finding, IdleRow, check_findings, idle_degradation
+from orchestrator.report.findings import IdleRow, check_findings, idle_degradation
 from orchestrator.report.layout import Figure, figures
 from orchestrator.report.ordering import main_accept_limit
 from orchestrator.report.syscalls import SyscallTable, syscall_table

@@ -10,7 +10,9 @@
 A curve's peak reply rate and saturation rate are compared (higher is better for both): the
 change relative to base with its 95 % CI over the repetitions (`stats.change`), judged against
 `threshold`. A saturation that one sweep did not reach inside its rates is a bound, not a value:
-it can still be judged when the bounds alone put the change beyond the threshold.
+it can still be judged when the bounds alone put the change beyond the threshold. A change
+between single runs has no CI and rests on the threshold alone: wherever it is printed (the
+table, its page, `--json`, the nightly summary) it says "(single runs)".
 
 `compare` is the pure part (two `SweepData`); `print_comparison` and `comparison_page` show it.
 """
@@ -38,6 +40,7 @@ from orchestrator.report.stats import (
     BETTER,
     NO_CHANGE,
     NOT_MEASURED,
+    THRESHOLD_ONLY,
     WORSE,
     Change,
     Estimate,
@@ -67,8 +70,15 @@ class Difference:
     verdict: str
     method: str
 
+    @property
+    def single_runs(self) -> bool:
+        """Judged between single runs: no CI, the threshold alone."""
+        return self.method == THRESHOLD_ONLY
+
     def text(self) -> str:
-        return relative_text(self.relative, self.low, self.high)
+        """'-23.1% [-27.0%, -19.2%]', or '-23.1% (single runs)'."""
+        shown = relative_text(self.relative, self.low, self.high)
+        return shown + (" (single runs)" if self.single_runs and self.relative is not None else "")
 
     @classmethod
     def of(cls, base: str, new: str, result: Change) -> Difference:
@@ -104,6 +114,18 @@ class CurveComparison:
             if verdict in verdicts:
                 return verdict
         return NOT_MEASURED
+
+    @property
+    def single_runs(self) -> bool:
+        """Whether the verdict rests on single runs alone: every measure that gave it has no CI
+        (a better or worse said on the threshold alone)."""
+        deciding = [d for d in (self.peak, self.saturation) if d.verdict == self.verdict]
+        return self.verdict in (WORSE, BETTER) and all(d.single_runs for d in deciding)
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as printed: 'worse', or 'worse (single runs)'."""
+        return self.verdict + (" (single runs)" if self.single_runs else "")
 
     @property
     def name(self) -> str:
@@ -281,7 +303,7 @@ def cells(row: CurveComparison) -> list[str]:
         row.saturation.base,
         row.saturation.new,
         row.saturation.text(),
-        row.verdict,
+        row.verdict_text,
     ]
 
 
@@ -295,7 +317,7 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         grid.add_column(column, justify="right" if column == "idle" else "left")
     for row in comparison.rows:
         *values, verdict = cells(row)
-        style = VERDICT_STYLES.get(verdict, "")
+        style = VERDICT_STYLES.get(row.verdict, "")
         grid.add_row(*values, f"[{style}]{verdict}[/]" if style else verdict)
     console.print(grid)
     for note in comparison.notes:
@@ -316,7 +338,8 @@ def comparison_page(comparison: Comparison) -> str:
         f'<p class="meta">Peak reply rate and saturation rate per curve; change relative to '
         f"the base with its 95 % confidence interval (Welch t over the repetitions); a change "
         f"counts when the interval excludes zero and it is at least "
-        f"{comparison.threshold:.0%}.</p>"
+        f"{comparison.threshold:.0%}; between single runs, with no interval, the threshold "
+        f'alone decides and the change says "(single runs)".</p>'
         f'<p class="verdict {"worse" if comparison.regressed else "same"}">'
         f"{esc(_summary(comparison))}</p>"
         + table(headers, rows, row_classes=classes)
@@ -326,10 +349,16 @@ def comparison_page(comparison: Comparison) -> str:
 
 
 def _summary(comparison: Comparison) -> str:
+    """'significantly worse: a, b', and apart those worse by the threshold alone (single runs,
+    no interval to call them significant)."""
     worse = comparison.rows_with(WORSE)
-    if worse:
-        return f"significantly worse: {', '.join(row.name for row in worse)}"
-    return "nothing significantly worse"
+    if not worse:
+        return "nothing significantly worse"
+    tested = [row.name for row in worse if not row.single_runs]
+    single = [row.name for row in worse if row.single_runs]
+    parts = [f"significantly worse: {', '.join(tested)}"] if tested else []
+    parts += [f"worse (single runs, threshold only): {', '.join(single)}"] if single else []
+    return "; ".join(parts)
 
 
 def _css(verdict: str) -> str:

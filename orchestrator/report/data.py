@@ -222,6 +222,13 @@ class Curve:
     def repetitions(self) -> list[int]:
         return sorted({run.repetition for run in self.runs})
 
+    @property
+    def achieved(self) -> tuple[tuple[float, int], ...]:
+        """(rate, ok runs) at every rate: the n each of its points and its peak rest on, as
+        run (a planned repetition can end client-limited or failed; the knee search repeats
+        only the top rates)."""
+        return tuple((point.rate, len(point.ok)) for point in self.points)
+
     def ok_runs(self, repetition: int) -> list[Run]:
         """The ok runs of one repetition, by ascending rate."""
         return [run for point in self.points for run in point.ok if run.repetition == repetition]

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from orchestrator.report.build import Report
 from orchestrator.report.costs import at_top, cost_comparisons
 from orchestrator.report.data import MECHANISM_LABELS, Curve
-from orchestrator.report.findings import DOES_NOT_HOLD, HOLDS, THRESHOLD
+from orchestrator.report.findings import THRESHOLD
 from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
@@ -27,9 +27,10 @@ from orchestrator.report.htmlnetwork import network_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.report.reach import reach_section
 from orchestrator.report.servernotes import servers_note
+from orchestrator.report.stats import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_RUNS
 from orchestrator.results.records import PHASES
 
-VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails"}
+VERDICT_CLASSES = {HOLDS: "holds", DOES_NOT_HOLD: "fails", INCONCLUSIVE: "inconclusive"}
 
 
 def report_page(
@@ -120,13 +121,31 @@ def _banner(report: Report) -> str:
             f"<li><b>{esc(finding.source)}</b> ({esc(finding.verdict)}) {esc(basis)}{esc(why)}</li>"
         )
     return (
-        '<div class="notice"><b>How the findings were judged.</b> By <i>throughput</i> (peak '
-        "reply rates, as the paper) when a curve the claim rests on saturated; otherwise by "
-        "<i>cost</i>: the server's CPU per reply at the highest rate the curves share, since a "
-        "mechanism that costs more per reply saturates sooner. One threshold throughout, for the"
-        f" findings and the idle table: a difference counts when it is at least {THRESHOLD:.0%} "
-        "and its 95 % CI excludes zero (single runs: the threshold alone)."
-        f"<ul>{''.join(lines)}</ul></div>"
+        '<div class="notice"><b>How the findings were judged.</b> Each claim rests on '
+        "comparisons of two curves. By <i>throughput</i> (peak reply rates, as the paper) when "
+        "either curve saturated; a curve that did not saturate peaks at the highest rate it was "
+        "offered, only a lower bound, so its side of the interval is left open. Otherwise, or "
+        "when that open side is what leaves it undecided, by <i>cost</i>: the server's CPU per "
+        "reply at the highest rate both curves share, since a mechanism that costs more per "
+        "reply saturates sooner. Each comparison's relative difference carries a 95 % "
+        "confidence interval (Welch's t over the runs; each curve's own, Student's t). "
+        f"<b>The rule</b>, at one threshold of {THRESHOLD:.0%}: a claim that something "
+        "degrades, costs more or lifts holds only when the whole interval lies beyond the "
+        "threshold; a claim of no difference (“as well as”, “does not "
+        "degrade”, “little or no gain”) holds only when the whole interval lies "
+        "on its side of the threshold (the one-sided halves of an equivalence test, TOST-style, "
+        "at 95 %), so “nothing significant” never makes it hold. Either does not hold "
+        "only when the whole interval lies on the other side of the threshold. Anything between "
+        "is <i>inconclusive</i>, stated with the runs per curve that would likely decide it, "
+        "estimated from the spread observed (the n at which t·s·√(2/n) fits "
+        "between the difference and the threshold). A verdict needs at least "
+        f"{MIN_RUNS} runs per curve at the rates it compares: single runs have no interval, and "
+        "two leave it too wide to trust; with fewer the verdict is inconclusive and says so. A "
+        "claim holds when every comparison holds on every workload measured; a verdict that "
+        "rests on part of the paper's workloads names the rest. The idle table's "
+        "<i>better</i> / <i>worse</i> are changes, not claims: a change counts when it is at "
+        f"least {THRESHOLD:.0%} and its 95 % CI excludes zero (single runs: the threshold "
+        f"alone, labelled).<ul>{''.join(lines)}</ul></div>"
     )
 
 
@@ -141,6 +160,7 @@ def _findings(report: Report) -> str:
                 esc(finding.claim),
                 esc(finding.source),
                 f'<span class="verdict {kind}">{esc(finding.verdict)}</span>'
+                + esc(finding.qualifier)
                 + (f"<br>by {esc(' and '.join(finding.basis))}" if finding.basis else ""),
                 (f"<p><b>Failed:</b></p><ul>{failed}</ul>" if failed else "")
                 + (f"<ul>{evidence}</ul>" if evidence else ""),
@@ -148,9 +168,10 @@ def _findings(report: Report) -> str:
         )
     return (
         '<h2 id="findings">The paper\'s findings, checked</h2>\n<p class="note">Each claim of '
-        "the paper's section 5 judged on this sweep, by throughput or by cost (see above); a "
-        "claim is <i>not measured</i> when neither could judge it. Every <i>does not hold</i> "
-        "names the condition that failed. Data: "
+        "the paper's section 5 judged on this sweep, by throughput or by cost, under the rule "
+        "above; a claim is <i>not measured</i> when the sweep lacks the curves or counters to "
+        "judge it, <i>inconclusive</i> when their intervals cannot decide it. Every <i>does "
+        "not hold</i> names the comparison that failed. Data: "
         '<a href="findings.csv">findings.csv</a>.</p>\n'
         + table(["claim", "paper", "verdict", "the numbers behind it"], rows, raw=True)
         + _wan(report)
@@ -232,15 +253,17 @@ def _statistics(report: Report) -> str:
     spreads = report.spreads()
     if repetitions <= 1:
         text = (
-            "Every point is a single run: no confidence intervals, and changes between curves "
-            "are judged against thresholds alone."
+            "Every point is a single run: no confidence intervals, changes between curves are "
+            "judged against thresholds alone, and no finding is more than inconclusive."
         )
     else:
         text = (
-            f"{repetitions} repetitions per point: each plotted point is the mean of its ok runs"
-            " with a 95 % confidence interval (Student t). A curve's peak is its best rate's "
-            "mean, with that interval; its saturation rate is found in each repetition, then "
-            "averaged."
+            f"{repetitions} repetitions per point planned: each plotted point is the mean of its"
+            " ok runs with a 95 % confidence interval (Student t). A curve's peak is its best "
+            "rate's mean, with that interval; its saturation rate is found in each repetition, "
+            f"then averaged. A finding's verdict needs {MIN_RUNS} ok runs per curve at the rates"
+            " it compares; the table below gives the runs each curve achieved, and each verdict"
+            " names the n its intervals rest on."
         )
     top = data.experiment.get("repeat_top") if data.experiment.get("knee") else None
     if repetitions > 1 and top:
@@ -254,7 +277,29 @@ def _statistics(report: Report) -> str:
             f"rate): mean {statistics.fmean(spreads):.1%}, largest {max(spreads):.1%}, over "
             f"{len(spreads)} points."
         )
-    return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>'
+    return f'<h2 id="statistics">Repetitions and spread</h2>\n<p>{esc(text)}</p>' + _achieved(
+        report.curves
+    )
+
+
+def _achieved(curves: Sequence[Curve]) -> str:
+    """The ok runs each curve achieved per rate, and at its peak: what its points, its peak and
+    the verdicts on it rest on (planned repetitions can end client-limited or failed)."""
+    rows = []
+    for curve in curves:
+        peak = curve.peak_point
+        rows.append(
+            [
+                curve.workload,
+                f"{curve.idle_connections:,}",
+                curve.accept_limit,
+                curve.label,
+                " · ".join(f"{rate:,.0f}: {n}" for rate, n in curve.achieved),
+                f"{len(peak.ok)} at {peak.rate:,.0f}" if peak is not None else "-",
+            ]
+        )
+    headers = ["workload", "idle", "accept-limit", "curve", "ok runs per rate", "n at the peak"]
+    return '<p class="note">Runs achieved (ok) per curve.</p>' + table(headers, rows)
 
 
 def _phases(report: Report) -> str:

@@ -24,7 +24,7 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 .notice { background: #fff8e1; border: 1px solid #f0d37a; padding: .6em .9em; }
 .verdict { font-weight: 600; white-space: nowrap; }
 .holds, .better { color: #1b7f2a; } .fails, .worse { color: #b3261e; }
-.unmeasured, .same { color: #666; }
+.unmeasured, .same { color: #666; } .inconclusive { color: #8a5a00; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #444; }
 pre { background: #f7f7f7; padding: .7em; overflow-x: auto; font-size: 12px; }

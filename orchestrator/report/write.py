@@ -137,9 +137,16 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
-        ("claim", "paper", "verdict", "basis", "failed", "evidence"),
+        ("claim", "paper", "verdict", "stated", "basis", "failed", "evidence"),
         [
-            [f.claim, f.source, f.verdict, " ".join(f.basis), *_joined(f.failed, f.evidence)]
+            [
+                f.claim,
+                f.source,
+                f.verdict,
+                f.stated,
+                " ".join(f.basis),
+                *_joined(f.failed, f.evidence),
+            ]
             for f in report.findings
         ],
     )

@@ -24,7 +24,7 @@ import yaml
 
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.data import SweepData, curves
-from orchestrator.report.stats import BETTER, WORSE
+from orchestrator.report.stats import BETTER, CLAIM_VERDICTS, WORSE
 from orchestrator.results.store import Store
 from tests.support.browser import Browser, Seen
 from tests.support.labfiles import REPOSITORY
@@ -128,7 +128,9 @@ def test_up_writes_a_report_with_confidence_intervals(sweeps: Sweeps, browser: B
     assert {"select", "epoll_wait", "epoll_ctl", "accept4"} <= {row["syscall"] for row in table}
     findings = csv_rows(directory / "findings.csv")
     assert len(findings) == 4
-    assert {row["verdict"] for row in findings} <= {"holds", "does not hold", "not measured"}
+    assert {row["verdict"] for row in findings} <= set(CLAIM_VERDICTS)
+    for row in findings:  # the verdict as stated begins with its word
+        assert row["stated"].startswith(row["verdict"]), row
 
 
 def test_the_slowed_sweeps_report_labels_its_single_runs(sweeps: Sweeps, browser: Browser) -> None:

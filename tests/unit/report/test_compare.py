@@ -10,6 +10,7 @@ from rich.console import Console
 
 from orchestrator.report.compare import (
     BOUNDS_ONLY,
+    cells,
     compare_sweeps,
     comparison_page,
     print_comparison,
@@ -120,3 +121,27 @@ def test_a_lower_peak_cut_short_by_its_clients_is_not_a_regression(tmp_path: Pat
     assert row.peak.relative is not None and row.peak.relative < -0.05
     assert (row.peak.verdict, row.peak.method) == (NOT_MEASURED, CENSORED)
     assert row.verdict != WORSE and not compare_sweeps(store, base, new).regressed
+
+
+def test_single_run_changes_are_labelled_wherever_they_are_printed(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    base = sweep_with(store, [*runs("select", [5000]), *runs("poll", [5000, 5100, 4950])])
+    new = sweep_with(store, [*runs("select", [3000]), *runs("poll", [3000, 3100, 2950])])
+    result = compare_sweeps(store, base, new, threshold=0.05)
+    select, poll = result.rows
+    assert select.verdict == poll.verdict == WORSE
+    assert select.single_runs and select.verdict_text == "worse (single runs)"
+    assert not poll.single_runs and poll.verdict_text == "worse"
+    assert select.summary().startswith("one-byte/idle=0/select: peak -40.0% (single runs)")
+    assert "(single runs)" not in poll.summary()
+    summary = (
+        "significantly worse: one-byte/idle=0/poll; "
+        "worse (single runs, threshold only): one-byte/idle=0/select"
+    )
+    lines = result.lines()
+    assert lines[-1] == summary
+    [table_row] = [line for line in lines if " select " in line]
+    assert "worse (single runs)" in table_row and "-40.0% (single runs)" in table_row
+    assert cells(select)[-1] == "worse (single runs)"
+    page = comparison_page(result)
+    assert summary in page and "worse (single runs)" in page

@@ -8,16 +8,32 @@ import pytest
 
 from orchestrator.report.stats import (
     BETTER,
+    CLAIM_VERDICTS,
+    DOES_NOT_HOLD,
+    HOLDS,
     IDENTICAL,
+    INCONCLUSIVE,
+    MIN_RUNS,
+    MOST_RUNS_SAID,
     NO_CHANGE,
+    NOT_MEASURED,
     POOLED,
     THRESHOLD_ONLY,
     WELCH,
     WORSE,
+    all_of,
     change,
     estimate,
+    fact,
+    higher,
+    judge,
+    lower,
+    no_higher,
+    no_lower,
+    runs_to_decide,
     t_cdf,
     t_quantile,
+    what_decides,
 )
 
 # Two-sided 95 % critical values of Student's t, from the printed tables.
@@ -102,3 +118,91 @@ def test_a_single_run_against_repetitions_borrows_their_variance() -> None:
     assert result.method == POOLED and result.verdict == WORSE
     half = 4.302653 * 10.0 * math.sqrt(1 / 3 + 1)
     assert result.low == pytest.approx((-300.0 - half) / 1000.0, rel=1e-6)
+
+
+# -- claims about a change ----------------------------------------------------------------------
+
+
+def test_a_claim_holds_only_when_the_whole_interval_lies_in_its_region() -> None:
+    same = change([100.0, 101.0, 99.0], [102.0, 103.0, 101.0], threshold=0.10)
+    assert same.low is not None and same.low > -0.10 and same.high is not None
+    assert same.high < 0.10  # wholly within ±10 %
+    assert judge(same, no_lower(0.10)).verdict == HOLDS
+    assert judge(same, no_higher(0.10)).verdict == HOLDS
+    assert judge(same, lower(0.10)).verdict == DOES_NOT_HOLD  # "degrades": wholly short of it
+    drop = change([100.0, 101.0, 99.0], [60.0, 61.0, 59.0], threshold=0.10)
+    assert drop.high is not None and drop.high < -0.10  # wholly beyond -10 %
+    assert judge(drop, lower(0.10)).verdict == HOLDS
+    assert judge(drop, no_lower(0.10)).verdict == DOES_NOT_HOLD
+    assert judge(None, no_lower(0.10)).verdict == NOT_MEASURED
+
+
+def test_an_interval_across_the_threshold_is_inconclusive_with_the_runs_it_would_take() -> None:
+    base, new = [17.776, 18.5, 19.224], [20.921, 21.645, 22.369]
+    result = change(base, new, threshold=0.10)
+    assert result.verdict == BETTER  # significant and past the threshold...
+    judged = judge(result, no_higher(0.10))
+    assert judged.verdict == INCONCLUSIVE  # ...but the interval reaches inside it
+    assert judged.runs == 3 and judged.runs_needed == runs_to_decide(result, no_higher(0.10))
+    # The estimate is the smallest n at which t(2n - 2) * s * sqrt(2 / n) fits in the margin.
+    spread = 0.724 / 18.5
+    margin = result.relative - 0.10 if result.relative is not None else 0.0
+    n = judged.runs_needed
+    assert n is not None and n > 3
+    assert t_quantile(0.975, 2 * n - 2) * spread * math.sqrt(2 / n) < margin
+    assert t_quantile(0.975, 2 * n - 4) * spread * math.sqrt(2 / (n - 1)) >= margin
+    assert judged.text().endswith(f"at least {n} runs per curve would decide it")
+
+
+def test_a_difference_on_the_threshold_asks_for_more_runs_than_are_said() -> None:
+    on = change([100.0, 104.0, 96.0], [110.0, 114.0, 106.0], threshold=0.10)
+    judged = judge(on, no_higher(0.10))
+    assert judged.verdict == INCONCLUSIVE and judged.runs_needed is None
+    assert what_decides([judged]) == (
+        f"more than {MOST_RUNS_SAID} runs per curve (the difference lies too near the threshold"
+        " for its spread)"
+    )
+
+
+def test_too_few_runs_decide_nothing_and_say_what_the_interval_would() -> None:
+    clear = change([100.0, 101.0], [60.0, 61.0], threshold=0.10)
+    judged = judge(clear, lower(0.10))
+    assert judged.verdict == INCONCLUSIVE and judged.runs == 2
+    assert "fewer than the 3 a verdict needs" in judged.reason
+    assert "alone it would say holds" in judged.reason
+    assert judged.runs_needed == MIN_RUNS
+    single = judge(change([100.0], [60.0], threshold=0.10), lower(0.10))
+    assert single.verdict == INCONCLUSIVE and single.single
+    assert single.reason.startswith("single runs, no CI: -40.0% alone would say holds")
+    assert what_decides([single]) == "at least 3 runs per curve"
+
+
+def test_a_lower_bound_opens_its_side_of_the_interval() -> None:
+    # new's peak did not saturate: the truth may lie anywhere above the interval.
+    above = change([5000.0, 5010.0, 4990.0], [6000.0, 6010.0, 5990.0], threshold=0.10)
+    assert judge(above, no_lower(0.10), new_bound=True).verdict == HOLDS
+    assert judge(above, no_higher(0.10), new_bound=True).verdict == DOES_NOT_HOLD
+    below = change([5000.0, 5010.0, 4990.0], [4000.0, 4010.0, 3990.0], threshold=0.10)
+    cut = judge(below, no_lower(0.10), new_bound=True)
+    assert cut.verdict == INCONCLUSIVE and cut.censored and cut.runs_needed is None
+    assert "-20.0% [-20.5%, +∞)" in cut.reason
+    assert what_decides([cut]).startswith("rates that saturate")
+    # Without the bound the same numbers decide.
+    assert judge(below, no_lower(0.10)).verdict == DOES_NOT_HOLD
+
+
+def test_a_claim_is_as_strong_as_its_weakest_part() -> None:
+    assert all_of([HOLDS, HOLDS, NOT_MEASURED]) == HOLDS
+    assert all_of([HOLDS, INCONCLUSIVE]) == INCONCLUSIVE
+    assert all_of([INCONCLUSIVE, DOES_NOT_HOLD, HOLDS]) == DOES_NOT_HOLD
+    assert all_of([NOT_MEASURED]) == all_of([]) == NOT_MEASURED
+    assert fact(True, "fewer calls").verdict == HOLDS
+    assert set(CLAIM_VERDICTS) == {HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_MEASURED}
+
+
+def test_regions_read_as_claims_and_mirror_for_costs() -> None:
+    assert no_lower(0.10).text() == "no more than 10% lower"
+    assert lower(0.10).text() == "at least 10% lower"
+    assert higher(0.10).text() == "at least 10% higher"
+    assert no_lower(0.10).mirrored() == no_higher(0.10)
+    assert lower(0.10).mirrored() == higher(0.10)
