@@ -44,5 +44,5 @@ def test_what_a_fast_test_may_start(args: list[str]) -> None:
 
 
 def test_a_fast_test_that_starts_one_fails_naming_it_and_its_tier() -> None:
-    with pytest.raises(AssertionError, match="starts httperf: .* slow tier"):
+    with pytest.raises(AssertionError, match=r"starts httperf: .* slow tier"):
         subprocess.Popen(["httperf", "--version"])
