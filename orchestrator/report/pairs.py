@@ -51,7 +51,9 @@ def judge_pair(
     (see the module docstring); `by_cost=False` for a claim about overload alone."""
     subject = subject or f"{new.label} against {base.label}"
     peaks: Part | None = None
-    if base.saturated or new.saturated:
+    # A claim about overload alone is judged by its peaks even when neither saturated: both are
+    # lower bounds then, and only rates that saturate a curve can decide it (inconclusive).
+    if base.saturated or new.saturated or not by_cost:
         peaks = _by_peaks(base, new, region, workload, subject, threshold)
         if not by_cost or not (peaks.judgment.verdict == INCONCLUSIVE and peaks.judgment.censored):
             return peaks
