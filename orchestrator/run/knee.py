@@ -25,9 +25,9 @@ a row confirms it. Each ending carries its evidence (the deciding point's verdic
 served fractions).
 
 With `repeat_top: K`, a repetition after the first climbs no ladder of its own: it measures again
-the K highest rates the first repetition measured as the server's own result (ok or saturated: the
-rates the findings are judged at, now with CIs), and ends there ("top repeated") unless it ended
-earlier as above.
+the K rates at which the first repetition served the most, of those it measured as the server's
+own result (ok or saturated: the curve's peak, the rates the findings are judged at, now with
+CIs), and ends there ("top repeated") unless it ended earlier as above.
 
 The clients' capacity (`client_capacity`) counts only the clients' own limits: a saturated point
 is the server's, not the clients falling behind, and the clients kept up wherever no agent fell
@@ -148,13 +148,17 @@ class Curves:
         return bool(self.repeat_top) and point.repetition > 1 and point.rate not in self.top(key)
 
     def top(self, key: CurveKey) -> list[float]:
-        """The `repeat_top` highest rates the first repetition of `key`'s curve measured as the
-        server's own result, ok or saturated (a client-limited rate measured again would be the
-        clients' result again)."""
+        """The `repeat_top` rates at which the first repetition of `key`'s curve served the
+        most, of those it measured as the server's own result (ok or saturated; a client-limited
+        rate measured again would be the clients' result again), ascending. Below the knee
+        those are its highest rates; past it, where the peak is (select's can lie before its
+        saturated point)."""
         first = (*key[:4], 1, key[5])  # the same curve's first repetition
-        ran = self.outcomes.get(first, [])
-        rates = sorted({outcome.rate for outcome in ran if outcome.status in MEASURED})
-        return rates[-(self.repeat_top or 1) :]
+        measured = {
+            o.rate: o.served * o.rate for o in self.outcomes.get(first, []) if o.status in MEASURED
+        }
+        best = sorted(measured, key=lambda rate: (measured[rate], rate))[-(self.repeat_top or 1) :]
+        return sorted(best)
 
     def add(
         self,

@@ -311,3 +311,24 @@ def test_the_captured_sweep_ends_select_and_poll_saturated_and_epoll_et_at_its_c
     _, rows = ending_rows(settings)
     assert [row[3] for row in rows] == ["epoll-et", "poll", "select"]
     assert all(": " in row[4] for row in rows)  # every ending with its evidence
+
+
+def test_a_later_repetition_measures_again_where_the_first_served_the_most() -> None:
+    """Past the knee the peak can lie before the saturated point (select with 19,000 idle
+    connections: 10,799 at 11,000, 10,443 at 14,000): that is the rate to measure again."""
+    curves = Curves(enabled=True, repeat_top=1)
+    plan = [point("select", rate, rep) for rep in (1, 2) for rate in (8000, 11000, 14000)]
+    served = {8000: 7877 / 8000, 11000: 10799 / 11000, 14000: 10443 / 14000}
+    run = []
+    for p in plan:
+        if curves.skip(p):
+            continue
+        run.append((p.repetition, p.rate))
+        status = "saturated" if p.rate == 14000 else "ok"
+        curves.add(p, status, served[p.rate], kept_up=p.rate != 14000)
+    assert run == [(1, 8000), (1, 11000), (1, 14000), (2, 11000)]
+    # where the curve climbs without saturating, that is its highest rate, as before
+    climbing = Curves(enabled=True, repeat_top=2)
+    for rate in (1000, 2000, 3000):
+        climbing.add(point("poll", rate), "ok", 0.99)
+    assert climbing.top(("one-byte", 0, "inf", "poll", 2, "")) == [2000, 3000]
