@@ -150,7 +150,7 @@ def judge(point: PointFacts, sweep: Sequence[PointFacts] = ()) -> Verdict:
     if cpu is not None or not short:
         why = _cpu_text(cpu)
         if cpu is not None and cpu.busy < BUSY:
-            why += " (headroom)"
+            why += ", with headroom"
         if not short:
             why += f", {served_text} (it kept up with what it was sent)"
         return Verdict(

@@ -79,7 +79,7 @@ def test_a_curve_stops_where_its_clients_fell_behind(lab_file: tuple[Path, Path]
     assert (first["ended_by"], first["rate"]) == ("client-limited", 41600)
     # the server had headroom there (epoll-ET serves ~14,000/s at a third of its core): the
     # clients were the limit, and the ending says on what evidence
-    assert "(headroom)" in first["evidence"] and "of its 1 core" in first["evidence"], first
+    assert "with headroom" in first["evidence"] and "of its 1 core" in first["evidence"], first
     [limited] = [p for p in points if p["status"] == "client-limited"]
     assert limited["reason"] == first["evidence"]
     use = json.loads(limited["server"])["cpu_use"]

@@ -61,7 +61,7 @@ def sweep(store: Store) -> str:
                 "one-byte/idle=19000/accept=inf/epoll-et/rep=1": {
                     "ended_by": "client-limited",
                     "rate": 23000,
-                    "evidence": "server at 39 % of its 1 core (headroom)",
+                    "evidence": "server at 39 % of its 1 core with headroom",
                 },
             },
         },

@@ -294,7 +294,7 @@ def test_the_captured_sweep_ends_select_and_poll_saturated_and_epoll_et_at_its_c
     assert "points in a row" not in endings["select"].evidence  # one point, on its CPU
     # poll at 14,000 (94.7 %, its clients on time) did not end it; 17,000 with fd-unavail did
     assert endings["poll"].evidence.startswith("server at 96 % of its 1 core")
-    assert "(headroom)" in endings["epoll-et"].evidence
+    assert "with headroom" in endings["epoll-et"].evidence
     capacity = running.capacity()
     # before: "fell behind at 14,000" (select's fd-unavail), though epoll-ET served 13,956 there
     assert (capacity.kept_up, capacity.fell_behind) == (20000, 23000)

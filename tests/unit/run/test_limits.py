@@ -111,7 +111,7 @@ def test_epoll_et_short_with_its_server_idling_is_the_clients_limit(
     verdict = judge(point, sweep)
     assert verdict.status == "client-limited" and verdict.decided_by == CLIENTS
     assert point.cpu is not None and point.cpu.busy < BUSY
-    assert "(headroom)" in verdict.evidence
+    assert "with headroom" in verdict.evidence
     assert "request-rate-below-target on 8 clients" in verdict.evidence
     # the sweep's evidence agrees: the clients never delivered this rate anywhere else
     assert f"kept up with {point.rate:,.0f} nowhere in this sweep" in verdict.evidence
@@ -159,7 +159,7 @@ def test_a_server_with_headroom_serving_what_it_was_sent_is_never_saturated() ->
     tracking_at_limit = captured("select", 0, 20_000, 19_800, 4.0, BEHIND[:1])
     verdict = judge(tracking_at_limit)
     assert verdict.status == "client-limited"  # it kept up with what it was sent
-    assert "(headroom)" not in verdict.evidence and "kept up with what it was sent" in (
+    assert "with headroom" not in verdict.evidence and "kept up with what it was sent" in (
         verdict.evidence
     )
 

@@ -576,4 +576,4 @@ def test_a_client_shortfall_with_the_server_idling_stays_client_limited(tmp_path
         (1500, "client-limited"),
     ]
     assert "server at 30 % of its 1 core" in store.records[1].reason
-    assert "(headroom)" in store.records[1].reason
+    assert "with headroom" in store.records[1].reason
