@@ -238,9 +238,11 @@ class SweepProgress:
         summary = record.summary
         rate = summary.get("reply_rate")
         figures = f"reply {rate:,.0f}/s of {record.point.rate:,.0f}" if rate is not None else ""
-        mark = {"ok": "[green]ok[/]", "client-limited": "[yellow]client-limited[/]"}.get(
-            record.status, f"[red]{record.status}[/]"
-        )
+        mark = {
+            "ok": "[green]ok[/]",
+            "saturated": "[blue]saturated[/]",
+            "client-limited": "[yellow]client-limited[/]",
+        }.get(record.status, f"[red]{record.status}[/]")
         reason = f" [dim]{record.reason}[/]" if record.reason else ""
         self.console.print(f"{mark} {record.point.key} {figures}{reason}")
         final = record.status != "failed" or record.attempt > self.retries
@@ -346,8 +348,9 @@ class Terminal:
         rows = [
             ("points run now", str(summary.points_run)),
             (
-                "ok / client-limited / failed",
-                f"{summary.ok} / {summary.client_limited} / {len(summary.failed)}",
+                "ok / saturated / client-limited / failed",
+                f"{summary.ok} / {summary.saturated} / {summary.client_limited}"
+                f" / {len(summary.failed)}",
             ),
             ("wall time", f"{summary.wall_seconds:.0f} s"),
             (

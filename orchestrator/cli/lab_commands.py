@@ -105,7 +105,8 @@ def status_command(lab_file: LabArgument, as_json: JsonOption = False) -> None:
     """Where the lab's sweeps stand, from the results store ("no sweeps yet" before the first).
 
     --json: {"lab", "store", "running", "sweeps": [{"sweep", "kind", "status", "done",
-    "planned", "ok", "client_limited", "failed", "interrupted", "last"}]}, "last" in ISO 8601."""
+    "planned", "ok", "saturated", "client_limited", "failed", "interrupted", "last"}]}, "last"
+    in ISO 8601. A saturated point is the server's own result at its cores' limit."""
     lab = load_lab(lab_file)
     store_path = lab.results_directory / STORE_FILE
     sweeps: list[dict[str, Any]] = []
@@ -123,7 +124,8 @@ def status_command(lab_file: LabArgument, as_json: JsonOption = False) -> None:
     if not sweeps:
         console.print(f"lab {lab.name}: no sweeps yet ({store_path})")
     else:
-        columns = ["sweep", "kind", "status", "done", "ok", "client-limited", "failed"]
+        columns = ["sweep", "kind", "status", "done", "ok", "saturated", "client-limited"]
+        columns += ["failed"]
         columns += ["interrupted", "last"]
         table = hosts_table(f"sweeps of {lab.name} in {store_path}", columns, [])
         # Sweep ids are pasted into compare, baseline set and report --sweep: never cut one.
@@ -132,11 +134,14 @@ def status_command(lab_file: LabArgument, as_json: JsonOption = False) -> None:
         for row in sweeps:
             last = row["last"].replace("T", " ")[:19] if row["last"] else "-"
             done = f"{row['done']}/{row['planned']}"
-            counts = [str(row[key]) for key in ("ok", "client_limited", "failed", "interrupted")]
+            counts = [str(row[key]) for key in STATUS_COUNTS]
             table.add_row(row["sweep"], row["kind"], row["status"], done, *counts, last)
         console.print(table)
     if running:
         console.print(f"running now: {running}")
+
+
+STATUS_COUNTS = ("ok", "saturated", "client_limited", "failed", "interrupted")
 
 
 def _sweep_status(store: Store, sweep: Any) -> dict[str, Any]:
@@ -150,6 +155,7 @@ def _sweep_status(store: Store, sweep: Any) -> dict[str, Any]:
         "done": len(store.done_keys(sweep.id)),
         "planned": sweep.points_planned,
         "ok": counts["ok"],
+        "saturated": counts["saturated"],
         "client_limited": counts["client-limited"],
         "failed": counts["failed"],
         "interrupted": counts["interrupted"],

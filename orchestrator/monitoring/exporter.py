@@ -10,7 +10,8 @@ bounded by the plan):
                                                                    series ends with the sweep
     testbed_sweep_points_planned{sweep}                            points in the plan
     testbed_sweep_points{sweep, state}                             points done, by final state:
-                                                                   ok, client_limited, failed,
+                                                                   ok, saturated,
+                                                                   client_limited, failed,
                                                                    done_earlier (by a run this
                                                                    one resumed); their sum is
                                                                    the done count
@@ -117,7 +118,13 @@ class SweepExporter:
         self.planned.labels(sweep.id).set(total)
         # A resumed sweep's points done before this run are a part of their own: the parts add
         # up to the done count without guessing their states.
-        self.counts = {"ok": 0, "client_limited": 0, "failed": 0, "done_earlier": done}
+        self.counts = {
+            "ok": 0,
+            "saturated": 0,
+            "client_limited": 0,
+            "failed": 0,
+            "done_earlier": done,
+        }
         self._publish_counts()
 
     def point_started(self, seq: int, point: Point, attempt: int) -> None:

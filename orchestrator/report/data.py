@@ -5,9 +5,10 @@
         curve.points, curve.peak, curve.saturation
 
 A curve is one mechanism under one workload, idle-connection count and accept-limit: its reply
-rate against the request rate. At each rate, the runs (repetitions) that were `ok` give the mean
-and its 95 % CI; `client-limited` and `failed` runs are kept apart, to be drawn as such and never
-averaged in as the server's result.
+rate against the request rate. At each rate, the runs (repetitions) that measured the server's own
+result (`MEASURED`: ok, or saturated: the server at its cores' limit) give the mean and its 95 %
+CI; `client-limited` and `failed` runs are kept apart, to be drawn as such and never averaged in
+as the server's result.
 
 Saturation is where replies stop tracking requests: the first rate at which a run served less
 than 95 % of the load offered (`served_fraction`), interpolated linearly on that fraction from
@@ -39,10 +40,14 @@ from orchestrator.report.stats import (
     change,
     estimate,
 )
+from orchestrator.results.records import MEASURED
 from orchestrator.results.store import Store
 
 TRACKING = 0.95  # replies within 5 % of the offered rate
-DRAWN = ("ok", "client-limited", "failed")  # interrupted points are listed, not drawn
+# A server busy at least this share of its cores over the load is at its limit (`run.limits`
+# judges points with it and says why 0.8; the report states it).
+BUSY = 0.8
+DRAWN = ("ok", "saturated", "client-limited", "failed")  # interrupted: listed, not drawn
 
 WORKLOAD_TITLES = {"one-byte": "one-byte workload", "specweb99": "SPECweb99-like workload"}
 MECHANISM_LABELS = {
@@ -135,7 +140,10 @@ class RatePoint:
 
     @property
     def ok(self) -> tuple[Run, ...]:
-        return tuple(run for run in self.runs if run.status == "ok" and run.reply_rate is not None)
+        """The runs that measured the server's own result (ok or saturated), with a reply rate."""
+        return tuple(
+            run for run in self.runs if run.status in MEASURED and run.reply_rate is not None
+        )
 
     @property
     def reply(self) -> Estimate | None:

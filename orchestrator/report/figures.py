@@ -4,11 +4,15 @@
     svg = render(figure, "svg")       # the same figure as SVG (vector, for papers)
 
 A THROUGHPUT figure (the paper's Figures 1-7): the server's results are lines through the mean
-of the ok runs at each rate, with 95 % CI error bars where there are repetitions. Runs where the
-load generators were the bottleneck (client-limited) are hollow markers and failed runs crosses,
-never joined to the line: they are not the server's result. A dotted diagonal is "replies =
-requests". The other kinds are drawn by `panels` (cost, clients) and `bars` (idle degradation,
-repetitions).
+of the runs that measured it (ok or saturated) at each rate, with 95 % CI error bars where there
+are repetitions; a rate where the server saturated (at its cores' limit, short of the offered
+rate) is marked with a black edge on the line, and each curve's measured knee (its saturation
+rate, `Curve.saturation`) is a dashed vertical line in its colour, its rate in the legend. Runs
+where the load generators were the bottleneck (client-limited) are hollow markers and failed
+runs crosses, never joined to the line: they are not the server's result. The clients' ceiling
+(the sweep's client-capacity record: from the most they kept up with or issued to the lowest
+rate they fell behind at) is a grey band. A dotted diagonal is "replies = requests". The other
+kinds are drawn by `panels` (cost, clients) and `bars` (idle degradation, repetitions).
 """
 
 from __future__ import annotations
@@ -20,12 +24,23 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from orchestrator.report import bars, panels
 from orchestrator.report.data import Curve
 from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.ordering import accept_order
-from orchestrator.report.style import ACCEPT_STYLES, COLOURS, DPI, MARKERS, SIZE
+from orchestrator.report.style import (
+    ACCEPT_STYLES,
+    CEILING_ALPHA,
+    CEILING_COLOUR,
+    COLOURS,
+    DPI,
+    KNEE_STYLE,
+    MARKERS,
+    SATURATED_EDGE,
+    SIZE,
+)
 
 
 def render(figure: Figure, fmt: str = "png") -> bytes:
@@ -62,6 +77,7 @@ def _throughput(mpl: MplFigure, figure: Figure) -> None:
         highest = max(highest, _draw(axes, curve, figure.accept_variants, style))
     rates = [p.rate for c in figure.curves for p in c.points]
     top = max([*rates, highest, 1.0])
+    _ceiling(axes, figure, top)
     axes.plot([0, top], [0, top], ":", color="#999999", linewidth=1, zorder=0)
     axes.set_xlim(0, top * 1.05)
     axes.set_ylim(0, top * 1.05)
@@ -85,7 +101,12 @@ def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
     colour = COLOURS.get(curve.mechanism, "#333333")
     marker = MARKERS.get(curve.mechanism, "o")
     label = curve.label + (f" accept={curve.accept_limit}" if with_accept else "")
+    knee = curve.saturation.estimate
+    if knee is not None:
+        label += f" (knee {knee.mean:,.0f})"
+        axes.axvline(knee.mean, color=colour, linestyle=KNEE_STYLE, linewidth=1, alpha=0.7)
     xs, ys, errors = [], [], []
+    saturated_x, saturated_y = [], []
     highest = 0.0
     for point in curve.points:
         reply = point.reply
@@ -94,6 +115,9 @@ def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
             ys.append(reply.mean)
             errors.append(reply.half_width or 0.0)
             highest = max(highest, reply.high or reply.mean)
+            if point.with_status("saturated"):
+                saturated_x.append(point.rate)
+                saturated_y.append(reply.mean)
     if xs:
         axes.errorbar(
             xs,
@@ -106,6 +130,17 @@ def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
             capsize=3,
             markersize=6,
             linewidth=1.5,
+        )
+    if saturated_x:  # the server's own result at its limit: on the line, filled, black-edged
+        axes.scatter(
+            saturated_x,
+            saturated_y,
+            marker=marker,
+            s=70,
+            color=colour,
+            edgecolors=SATURATED_EDGE,
+            linewidths=1.5,
+            zorder=4,
         )
     for point in curve.points:
         for run in point.with_status("client-limited"):
@@ -128,10 +163,56 @@ def _draw(axes: Axes, curve: Curve, with_accept: bool, style: str) -> float:
     return highest
 
 
+def _ceiling(axes: Axes, figure: Figure, top: float) -> None:
+    """The clients' ceiling as a grey band over the offered rates it lies in (see `reach`), when
+    the clients fell behind somewhere in the sweep; cut at the figure's right edge."""
+    ceiling = figure.clients.ceiling if figure.clients is not None else None
+    low, high = ceiling or (0.0, None)
+    if high is None:
+        return
+    axes.axvspan(
+        min(low, top * 1.05),
+        min(max(high, low + top * 0.005), top * 1.05),
+        color=CEILING_COLOUR,
+        alpha=CEILING_ALPHA,
+        linewidth=0,
+        zorder=0,
+    )
+
+
 def _legend(axes: Axes, figure: Figure) -> list[Artist]:
     handles: list[Artist]
     handles, _ = axes.get_legend_handles_labels()
     statuses = {run.status for c in figure.curves for p in c.points for run in p.runs}
+    if "saturated" in statuses:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color="#555555",
+                markeredgecolor=SATURATED_EDGE,
+                markeredgewidth=1.5,
+                label="saturated (the server at its cores' limit)",
+            )
+        )
+    if any(c.saturation.estimate is not None for c in figure.curves):
+        handles.append(
+            Line2D(
+                [], [], linestyle=KNEE_STYLE, color="#555555", label="measured knee (saturation)"
+            )
+        )
+    ceiling = figure.clients.ceiling if figure.clients is not None else None
+    low, high = ceiling or (0.0, None)
+    if high is not None:
+        handles.append(
+            Patch(
+                facecolor=CEILING_COLOUR,
+                alpha=CEILING_ALPHA,
+                label=f"clients' ceiling ({low:,.0f}-{high:,.0f} requests/s offered)",
+            )
+        )
     if "client-limited" in statuses:
         handles.append(
             Line2D(

@@ -90,6 +90,7 @@ def _curve_table(figure: Figure) -> str:
                 peak.text() if peak else "no ok run",
                 curve.saturation.text(),
                 str(len(runs)),
+                str(sum(1 for r in runs if r.status == "saturated")),
                 str(sum(1 for r in runs if r.status == "client-limited")),
                 str(sum(1 for r in runs if r.status == "failed")),
             ]
@@ -99,10 +100,28 @@ def _curve_table(figure: Figure) -> str:
         "peak replies/s (measured)",
         "saturation (requests/s)",
         "runs",
+        "saturated",
         "client-limited",
         "failed",
     ]
-    return table(headers, rows, numeric=(3, 4, 5))
+    ceiling = f'<p class="note">{esc(_ceiling_note(figure))}</p>' if figure.clients else ""
+    return table(headers, rows, numeric=(3, 4, 5, 6)) + ceiling
+
+
+def _ceiling_note(figure: Figure) -> str:
+    """What the figure's grey band is (the clients' ceiling, drawn when they fell behind
+    somewhere), and what it rests on."""
+    assert figure.clients is not None
+    ceiling = figure.clients.ceiling
+    band = (
+        "Grey band: the clients' ceiling, the offered rates from the most they kept up with (or"
+        " issued) to the lowest they fell behind at, their server having headroom; saturated"
+        " points (black-edged, on the line: the server at its cores' limit) are the server's"
+        " knee, not theirs. "
+        if ceiling is not None and ceiling[1] is not None
+        else ""
+    )
+    return f"{band}The clients' capacity: {figure.clients.describe()}."
 
 
 def _cost_table(figure: Figure) -> str:

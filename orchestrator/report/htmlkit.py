@@ -30,6 +30,7 @@ figcaption { font-size: 13px; color: #444; }
 pre { background: #f7f7f7; padding: .7em; overflow-x: auto; font-size: 12px; }
 nav a { margin-right: 1em; }
 tr.client-limited td { background: #fffbea; }
+tr.saturated td { background: #eef4fb; }
 tr.failed td, tr.interrupted td { background: #fdecea; }
 """
 

@@ -14,6 +14,7 @@ from orchestrator.config.redact import redact_yaml
 from orchestrator.report.build import Report
 from orchestrator.report.htmlkit import esc, maybe, table
 from orchestrator.report.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.results.records import ServerCpu
 
 
 def lab_section(details: Mapping[str, Any]) -> str:
@@ -79,6 +80,7 @@ def points_section(report: Report, store_link: str | None = None) -> str:
                 maybe(point.get("reply_rate"), ",.1f"),
                 point.get("errors_total") if point.get("errors_total") is not None else "-",
                 maybe((point.get("server") or {}).get("cpu_seconds"), ".2f"),
+                _busy(point),
                 maybe(metrics.get(CPU_PER_REPLY), ".1f"),
                 point.get("attempts"),
                 point.get("reason") or "",
@@ -96,6 +98,7 @@ def points_section(report: Report, store_link: str | None = None) -> str:
         "replies/s",
         "errors",
         "server CPU s",
+        "server busy %",
         "CPU µs/reply",
         "attempts",
         "reason",
@@ -108,9 +111,15 @@ def points_section(report: Report, store_link: str | None = None) -> str:
         '<p><label>Filter: <input id="point-filter" type="search" size="30"></label> '
         '<span id="point-count" class="note"></span></p>'
         '<div id="every-point">'
-        + table(headers, rows, numeric=(0, 3, 4, 6, 7, 8, 9, 10, 11), row_classes=classes)
+        + table(headers, rows, numeric=(0, 3, 4, 6, 7, 8, 9, 10, 11, 12), row_classes=classes)
         + f"</div><script>{SORT_AND_FILTER}</script>"
     )
+
+
+def _busy(point: Mapping[str, Any]) -> str:
+    """The server's CPU over the load, in % of the cores it could use (`ServerCpu.busy`)."""
+    cpu = ServerCpu.from_server(point.get("server"))
+    return f"{100 * cpu.busy:.0f}" if cpu is not None else "-"
 
 
 def _metrics(report: Report) -> list[dict[str, float | None]]:

@@ -22,7 +22,7 @@ sweep has no curve for is left out, and its number with it. Pure functions of `S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.report.data import (
     WORKLOAD_TITLES,
@@ -37,6 +37,8 @@ from orchestrator.report.ordering import (
     mechanism_order,
 )
 from orchestrator.report.pointmetrics import CPU_PER_REPLY, RESPONSE_TIME
+from orchestrator.report.reach import ClientCapacity
+from orchestrator.results.records import MEASURED
 
 THROUGHPUT, COST, CLIENT, IDLE_BARS, REPETITIONS = (
     "throughput",
@@ -63,6 +65,7 @@ class Figure:
     accept_variants: bool  # curves differ in accept-limit too
     curves: tuple[Curve, ...]
     kind: str = THROUGHPUT
+    clients: ClientCapacity | None = None  # THROUGHPUT: the clients' ceiling, drawn beside
 
     @property
     def stem(self) -> str:
@@ -89,7 +92,20 @@ class Figure:
 def figures(data: SweepData) -> list[Figure]:
     """The paper's figures for this sweep, in the paper's order, then those beyond it."""
     every = curves(data)
-    return [*paper_figures(every), *_numbered_beyond(every, data.repetitions)]
+    found = [*paper_figures(every), *_numbered_beyond(every, data.repetitions)]
+    return [
+        replace(f, clients=client_capacity(data, f.workload)) if f.kind == THROUGHPUT else f
+        for f in found
+    ]
+
+
+def client_capacity(data: SweepData, workload: str) -> ClientCapacity | None:
+    """The clients' capacity a sweep recorded for `workload` (for the whole sweep when it
+    recorded none per workload, or the figure mixes workloads); None when it recorded none."""
+    settings = data.settings
+    by_workload = settings.get("client_capacity_by_workload") or {}
+    recorded = by_workload.get(workload) or settings.get("client_capacity")
+    return ClientCapacity.from_recorded(recorded) if recorded else None
 
 
 def paper_figures(every: Sequence[Curve]) -> list[Figure]:
@@ -162,7 +178,8 @@ def _numbered_beyond(every: Sequence[Curve], repetitions: int) -> list[Figure]:
         if _has(at_main, CPU_PER_REPLY):
             title = f"{_title(workload, idle)}: the server's cost"
             found.append(_Beyond(f"{slug}-cost", title, at_main, COST))
-        if _has(at_main, RESPONSE_TIME) or any(r.status == "ok" for c in at_main for r in c.runs):
+        measured = any(r.status in MEASURED for c in at_main for r in c.runs)
+        if _has(at_main, RESPONSE_TIME) or measured:
             title = f"{_title(workload, idle)}: what the clients saw"
             found.append(_Beyond(f"{slug}-clients", title, at_main, CLIENT))
     main_curves = [

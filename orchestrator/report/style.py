@@ -1,7 +1,10 @@
 """The figures' shared look: one colour and marker per mechanism, line styles per accept-limit,
-the size of a figure."""
+how a saturated point, a curve's measured knee and the clients' ceiling are marked, the size of
+a figure."""
 
 from __future__ import annotations
+
+from typing import Final
 
 COLOURS = {
     "select": "#1f77b4",
@@ -22,6 +25,9 @@ MARKERS = {
     "io_uring": "*",
 }
 ACCEPT_STYLES = ("-", "--", ":", "-.")
+SATURATED_EDGE = "black"  # a saturated point's marker: filled, on the line, with this edge
+KNEE_STYLE: Final = "--"  # a curve's measured knee: a vertical line of this style, its colour
+CEILING_COLOUR, CEILING_ALPHA = "#bbbbbb", 0.35  # the clients' ceiling: a band over the rates
 SIZE = (8.0, 5.0)  # inches, at 100 dpi: 800 × 500 pixels
 DPI = 100
 

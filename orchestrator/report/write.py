@@ -50,6 +50,12 @@ FIGURE_COLUMNS = (
     "client_limited_reply_rates",
     "failed_runs",
     "keys",
+    # beside the points, repeated on each row of the figure (later columns keep earlier places):
+    "saturated_runs",  # runs where the server was at its cores' limit (in ok_runs' mean)
+    "knee_rate",  # the curve's measured saturation (mean over repetitions), empty if none
+    "clients_kept_up",  # the clients' ceiling, from the sweep's client-capacity record
+    "clients_fell_behind",
+    "clients_issued",
 )
 
 
@@ -207,9 +213,15 @@ def figure_csv(figure: Figure) -> str:
 
 
 def figure_rows(figure: Figure) -> list[list[Any]]:
-    """One row per curve and rate: the ok runs' mean and CI, the other runs apart."""
+    """One row per curve and rate: the mean and CI of the runs that measured the server (ok or
+    saturated), the other runs apart; the curve's knee and the clients' ceiling beside them."""
     rows = []
+    clients = figure.clients
+    ceiling = (
+        [clients.kept_up, clients.fell_behind, clients.issued] if clients else [None, None, None]
+    )
     for curve in figure.curves:
+        knee = curve.saturation.estimate
         for point in curve.points:
             reply, request = point.reply, point.request
             limited = point.with_status("client-limited")
@@ -227,6 +239,9 @@ def figure_rows(figure: Figure) -> list[list[Any]]:
                     " ".join(repr(r.reply_rate) for r in limited),
                     len(point.with_status("failed")),
                     " ".join(r.key for r in point.runs),
+                    len(point.with_status("saturated")),
+                    knee.mean if knee else None,
+                    *ceiling,
                 ]
             )
     return rows

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from orchestrator.results.records import PHASES
+from orchestrator.results.records import PHASES, ServerCpu
 from orchestrator.results.store import Store
 
 COLUMNS = (
@@ -44,6 +44,12 @@ COLUMNS = (
     "network",  # the clients' network profile (WAN conditions); empty when none was emulated
     "rtts_ms",  # each client's measured round trip: "client1=20.31 client2=20.12 ..."
     "server_name",  # the server under test (last: columns added keep the earlier ones' places)
+    # how busy the server was (`records.ServerCpu`; empty for points stored before it was)
+    "server_cpu_seconds",
+    "server_cpu_window_seconds",
+    "server_cpu_cores",
+    "server_cpu_utilisation",  # over the counters' window, per core it could use
+    "server_cpu_busy",  # over the load's own duration, per core it could use
 )
 
 
@@ -77,6 +83,13 @@ def row(point: dict[str, Any]) -> dict[str, Any]:
     for phase in PHASES:
         seconds = phases.get(phase)
         values[f"phase_{phase}_seconds"] = None if seconds is None else round(seconds, 3)
+    cpu = ServerCpu.from_server(point.get("server"))
+    if cpu is not None:
+        values["server_cpu_seconds"] = round(cpu.seconds, 4)
+        values["server_cpu_window_seconds"] = round(cpu.window_seconds, 4)
+        values["server_cpu_cores"] = cpu.cores
+        values["server_cpu_utilisation"] = round(cpu.utilisation, 4)
+        values["server_cpu_busy"] = round(cpu.busy, 4)
     return values
 
 

@@ -10,6 +10,7 @@ the store's columns, the export's columns and the exporter's series all come fro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -38,8 +39,12 @@ def check_sweep_id(text: str, what: str = "sweep") -> str:
 
 # A point's phases in the order they run (`PointRecord.phases`); they add up to its wall time.
 PHASES = ("start", "idle", "warmup", "measure", "stop", "cooldown")
-FINAL_STATUSES = ("ok", "client-limited", "failed")  # a point in one of these is done
+# A point in one of the final statuses is done: ok (the server's result), saturated (the
+# server's result at its cores' limit, short of the offered rate), client-limited (the load
+# generators were the bottleneck while the server had headroom) or failed (`run.limits`).
+FINAL_STATUSES = ("ok", "saturated", "client-limited", "failed")
 STATUSES = (*FINAL_STATUSES, "interrupted")
+MEASURED = ("ok", "saturated")  # the server's own result: drawn on its curve, averaged
 
 
 class PointSummary(TypedDict, total=False):
@@ -104,6 +109,64 @@ class PointRecord:
 
 
 @dataclass(frozen=True)
+class ServerCpu:
+    """How busy the server was over a point's measurement, as stored in its `server` data
+    under "cpu_use" (`run.servers`): its CPU seconds between the two counter reads, the
+    counters' window, the load's own duration (the counters are read just before it starts and
+    after the agents' results, so the window is a little longer), the cores it was given (the
+    pinned CPUs, or the host's CPU count) and those it could use (a single-threaded server
+    such as userver: one of them)."""
+
+    seconds: float
+    window_seconds: float
+    load_seconds: float
+    cores_given: int
+    cores: int
+
+    @property
+    def utilisation(self) -> float:
+        """CPU seconds over the counters' window, per core it could use (1.0: all of them)."""
+        return self.seconds / (self.cores * self.window_seconds)
+
+    @property
+    def busy(self) -> float:
+        """CPU seconds over the load's own duration (or the window, if shorter), per core it
+        could use: a server idles outside the load unless its backlog keeps it working, so a
+        saturated server shows about 1.0 here where the window shows about 0.93."""
+        return self.seconds / (self.cores * min(self.window_seconds, self.load_seconds))
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "seconds": self.seconds,
+            "window_seconds": self.window_seconds,
+            "load_seconds": self.load_seconds,
+            "cores_given": self.cores_given,
+            "cores": self.cores,
+            "utilisation": self.utilisation,
+            "busy": self.busy,
+        }
+
+    @classmethod
+    def from_server(cls, server: Mapping[str, Any] | None) -> ServerCpu | None:
+        """The CPU use stored in a point's server data; None for points stored before it was
+        (or when the server's CPU could not be read)."""
+        stored = (server or {}).get("cpu_use")
+        if not isinstance(stored, Mapping):
+            return None
+        try:
+            cpu = cls(
+                float(stored["seconds"]),
+                float(stored["window_seconds"]),
+                float(stored["load_seconds"]),
+                int(stored["cores_given"]),
+                int(stored["cores"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cpu if cpu.window_seconds > 0 and cpu.load_seconds > 0 and cpu.cores > 0 else None
+
+
+@dataclass(frozen=True)
 class PointNetwork:
     """The network conditions a point ran under, as stored: its profile(s) and each client's
     (expected, measured) round trip in ms (empty when nothing was emulated or measured)."""
@@ -132,6 +195,7 @@ class SweepSummary:
     points_run: int = 0
     ok: int = 0
     client_limited: int = 0
+    saturated: int = 0  # the server at its cores' limit, short of the offered rate
     failed: tuple[str, ...] = field(default_factory=tuple)  # "point key: reason" of each
     wall_seconds: float = 0.0
     measured_seconds: float = 0.0
@@ -142,5 +206,5 @@ class SweepSummary:
     phase_seconds_mean: dict[str, float] = field(default_factory=dict)  # over points that had it
     interrupted: bool = False
     client_capacity: str = ""  # what the load agents' verdicts say of it (run.knee), a sentence
-    curve_endings: tuple[str, ...] = ()  # "curve: saturated at 12,000 requests/s" (knee search)
+    curve_endings: tuple[str, ...] = ()  # "curve: saturated at 12,000 requests/s (evidence)"
     skipped: int = 0  # points of the plan past the end of their curve, not run (knee search)

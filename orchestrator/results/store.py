@@ -255,6 +255,27 @@ class Store:
             )
             self._record_network(db, sweep_id, record)
 
+    def set_verdict(self, sweep_id: str, key: str, status: str, reason: str) -> None:
+        """A point's status and reason judged again at the end of its sweep (`run.limits`),
+        on the point and its latest attempt, in one transaction; its measurements stay."""
+        if status not in FINAL_STATUSES:
+            raise TestbedError(f"{self.path}: {status!r} is not a final point status")
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT attempts FROM points WHERE sweep = ? AND key = ?", (sweep_id, key)
+            ).fetchone()
+            if row is None:
+                raise TestbedError(f"{self.path}: sweep '{sweep_id}' has no point '{key}'")
+            db.execute(
+                "UPDATE points SET status = ?, reason = ? WHERE sweep = ? AND key = ?",
+                (status, reason, sweep_id, key),
+            )
+            db.execute(
+                "UPDATE attempts SET status = ?, reason = ? WHERE sweep = ? AND key = ?"
+                " AND attempt = ?",
+                (status, reason, sweep_id, key, row["attempts"]),
+            )
+
     def _record_network(self, db: sqlite3.Connection, sweep_id: str, record: PointRecord) -> None:
         key = record.point.key
         db.execute("DELETE FROM networks WHERE sweep = ? AND key = ?", (sweep_id, key))

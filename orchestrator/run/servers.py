@@ -3,6 +3,7 @@
     command = server_command(lab, spec, point)      # the template rendered, values shlex-quoted
     wait_ready(probe, alive, clock, sleep, timeout) # until TCP connect + GET answers, or failure
     cpu = parse_group_cpu(text)                     # utime+stime of the server's process group
+    use = cpu_use(before, after, window, load, given, spec)  # how busy over a measurement
 
 A server without the testbed's metrics endpoint cannot count its replies, connections or system
 calls; the sweep still measures replies, errors and response times at the clients, and the
@@ -24,7 +25,7 @@ from orchestrator.config.servers import ServerSpec, render
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import Remote
 from orchestrator.ports import SERVER_PORT
-from orchestrator.results.records import PointRecord
+from orchestrator.results.records import PointRecord, ServerCpu
 from orchestrator.run import commands
 from orchestrator.run.commands import DOCROOT, RUN_DIR, pin_words
 from orchestrator.run.servermetrics import ServerCounters
@@ -162,6 +163,34 @@ def proc_counters(cpu: GroupCpu, name: str) -> ServerCounters:
     )
 
 
+CPU_COUNTER = "process_cpu_seconds_total"
+NPROC = "nproc"  # the CPUs a host's commands may run on: an unpinned server's cores
+
+
+def usable_cores(spec: ServerSpec, given: int) -> int:
+    """The cores a server can keep busy of the `given` ones: userver runs one thread, so one;
+    another server (workers) is taken to use every core it was given."""
+    return min(given, 1) if spec.builtin is not None else given
+
+
+def cpu_use(
+    before: ServerCounters,
+    after: ServerCounters,
+    window: float,
+    load: float,
+    given: int | None,
+    spec: ServerSpec,
+) -> ServerCpu | None:
+    """How busy the server was between two counter reads `window` seconds apart, around a load
+    of `load` seconds, on `given` cores; None when its CPU or its cores are unknown."""
+    if CPU_COUNTER not in before.totals or CPU_COUNTER not in after.totals:
+        return None
+    if not given or window <= 0 or load <= 0:
+        return None
+    seconds = after.totals[CPU_COUNTER] - before.totals[CPU_COUNTER]
+    return ServerCpu(max(0.0, seconds), window, load, given, usable_cores(spec, given))
+
+
 class ServerUnderTest:
     """The point's server as the sweep drives it: which command starts it, when it is ready,
     how its counters are read (its metrics, or /proc) and how it is stopped."""
@@ -169,6 +198,17 @@ class ServerUnderTest:
     def __init__(self, lab: Lab, remote: Remote, read_metrics: CounterReader) -> None:
         self.lab, self.remote, self.read_metrics = lab, remote, read_metrics
         self.spec = lab.experiment.servers[0]
+        self.given: int | None = len(lab.server.cpus) or None  # None: ask the host, once
+
+    def cores_given(self) -> int | None:
+        """The cores the server runs on: its pinned CPUs, or (unpinned) the host's CPU count,
+        asked once per sweep; None when the host does not say."""
+        if self.given is None:
+            host = self.lab.server
+            result = self.remote.run(host, NPROC, timeout=30)
+            text = result.stdout.strip() if result.ok else ""
+            self.given = int(text) if text.isdigit() and int(text) > 0 else 0
+        return self.given or None
 
     def select(self, point: Point) -> str:
         """Make `point`'s server the current one; its start command."""
@@ -222,15 +262,19 @@ class ServerUnderTest:
             return None
         return {"server": (self.spec.stop_signal, self.spec.stop_group)}
 
-    def record(self, record: PointRecord, server: dict[str, Any]) -> None:
-        """Store what the server said about the measurement; what it cannot say is listed in
-        `lacks` rather than stored as zeros."""
-        record.server = {**server, "name": self.spec.name}
+    def record(
+        self, record: PointRecord, server: dict[str, Any], cpu: ServerCpu | None = None
+    ) -> None:
+        """Store what the server said about the measurement, and how busy it was (`cpu`, under
+        "cpu_use"); what it cannot say is listed in `lacks` rather than stored as zeros."""
+        use = {"cpu_use": cpu.as_dict()} if cpu is not None else {}
+        record.server = {**server, "name": self.spec.name, **use}
         if not self.spec.has_metrics:  # only its CPU (from /proc) is the server's own figure
             record.server = {
                 "name": self.spec.name,
                 "cpu_seconds": server["cpu_seconds"],
                 "cpu_source": "proc",
+                **use,
                 "resident_memory_bytes": server["resident_memory_bytes"],
                 "info": server["info"],
                 "lacks": list(LACKS),

@@ -99,15 +99,6 @@ def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
     return max(late)
 
 
-def client_limits(agents: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """'client3: fd-unavail'-style reasons of every agent that limited the load."""
-    return [
-        f"{host}: {', '.join(result.get('client_limited_reasons') or ['client-limited'])}"
-        for host, result in sorted(agents.items())
-        if result.get("client_limited")
-    ]
-
-
 # Reasons an agent gives when it fell behind its schedule without running out of descriptors or
 # ports; a client that issued at least NEAR_MISS of its target that way was held up briefly.
 SCHEDULE_REASONS = {"request-rate-below-target", "client-cpu-pegged", "client-cpu-starved"}
@@ -176,6 +167,7 @@ def sweep_summary(
         points_run=len(records),
         ok=statuses.count("ok"),
         client_limited=statuses.count("client-limited"),
+        saturated=statuses.count("saturated"),
         failed=tuple(f"{r.point.key}: {r.reason}" for r in records if r.status == "failed"),
         wall_seconds=wall,
         measured_seconds=measured,

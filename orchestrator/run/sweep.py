@@ -18,7 +18,9 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     stop:     stop the server, and release the idle connections (collecting their reports);
     cooldown: then each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`): the
               server in the same SSH command, the clients in their load services, over HTTP
-    commit the point: ok, client-limited (a load generator was the bottleneck) or failed
+    commit the point: ok, saturated (the server at its cores' limit served less than offered),
+              client-limited (a load generator was the bottleneck while the server had
+              headroom) or failed, judged by `run.limits` with the evidence of the sweep so far
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
 A failed point (a host unreachable, an agent or the server dying, an overrun, links not as its
@@ -42,7 +44,7 @@ from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
-from orchestrator.run import commands, conditions, servermetrics
+from orchestrator.run import commands, conditions, limits, servermetrics
 from orchestrator.run.hostproc import THEN, HostProcesses
 from orchestrator.run.idleagents import HttpIdleControl, IdleControl, IdleServices
 from orchestrator.run.knee import Curves
@@ -57,11 +59,10 @@ from orchestrator.run.loadagents import (
     clients_share_cpus,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
-from orchestrator.run.servers import ServerUnderTest
+from orchestrator.run.servers import ServerUnderTest, cpu_use
 from orchestrator.run.services import ServiceFailure
 from orchestrator.run.summary import (
     check_load,
-    client_limits,
     near_miss,
     start_lateness,
     summarise,
@@ -137,6 +138,7 @@ class SweepRunner:
         self.session_lengths: dict[str, float] = {}  # host -> mean requests per session
         self.loads: LoadAgents | None = None
         self.last_replies: tuple[float, float] | None = None
+        self.evidence: list[limits.PointFacts] = []  # the sweep's points so far (`run.limits`)
         self.conditions = conditions.NetworkConditions(lab, remote)  # tests may replace it
 
     # -- the sweep ---------------------------------------------------------------------------
@@ -177,6 +179,7 @@ class SweepRunner:
         """Run `plan` ([(seq, point)] not yet done), storing every attempt; see the docstring."""
         outcome = SweepOutcome()
         started = self.clock()
+        self.evidence = list(curves.facts) if curves is not None else []
         self.observer.sweep_started(sweep, total, total - len(plan))
         try:
             for seq, point in plan:
@@ -190,6 +193,8 @@ class SweepRunner:
                     if record.status != "failed" and not record.near_miss:
                         break
                 outcome.records.append(record)
+                if record.status != "failed":
+                    self.evidence.append(limits.PointFacts.of_record(record))
                 if curves is not None and curves.add_record(record):
                     self.store.update_settings(sweep.id, curves.settings())
                 if record.status == "failed":
@@ -259,20 +264,24 @@ class SweepRunner:
         self.sleep(max(0.0, measure_at - BEFORE_READ - self.clock()))
         phase("measure")
         before = self._server_counters("before the measurement")
+        read_before = self.clock()
         loads = self._collect_load()
         after = self._server_counters("by the end of the measurement")
+        window = self.clock() - read_before
         for host, result in loads.items():
             if "warmup" in result:
                 agents[host]["warmup"] = result.pop("warmup")
             agents[host]["load"] = result
         record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
         record.summary = summarise(loads)
-        self.server.record(record, servermetrics.difference(before, after))
-        limits = client_limits(loads)
-        record.status, record.reason = (
-            ("client-limited", "; ".join(limits)) if limits else ("ok", "")
-        )
-        record.near_miss = near_miss(loads)
+        record.agents = agents
+        cores = self.server.cores_given()
+        cpu = cpu_use(before, after, window, self.experiment.duration, cores, self.server.spec)
+        self.server.record(record, servermetrics.difference(before, after), cpu)
+        verdict = limits.judge(limits.PointFacts.of_record(record), self.evidence)
+        record.status = verdict.status
+        record.reason = verdict.evidence if verdict.status != "ok" else ""
+        record.near_miss = verdict.status == "client-limited" and near_miss(loads)
 
     # -- steps -------------------------------------------------------------------------------
 

@@ -28,12 +28,14 @@ from orchestrator.lab.remote import Remote
 from orchestrator.monitoring import grafana
 from orchestrator.monitoring.exporter import SweepExporter
 from orchestrator.report.write import write_report
-from orchestrator.results.records import Sweep, SweepSummary
+from orchestrator.results.records import MEASURED, Sweep, SweepSummary
 from orchestrator.results.store import Store
+from orchestrator.run import limits
 from orchestrator.run.knee import Curves
 from orchestrator.run.lock import LabLock
 from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.seams import Seams
+from orchestrator.run.summary import sweep_summary
 from orchestrator.run.sweep import (
     Observers,
     SweepObserver,
@@ -222,7 +224,7 @@ def _sweep(
     ]
     curves = Curves(lab.experiment.knee, lab.experiment.repeat_top)
     if done:
-        curves.restore(store.points(sweep.id))  # the curves that ended before, ended again
+        curves.restore(store.points(sweep.id), plan)  # the curves that ended before, again
         view.info(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {len(plan)} done")
     if lab.experiment.knee:
         top = lab.experiment.rates[-1]
@@ -242,10 +244,19 @@ def _sweep(
         ) from None
     _clear_network(runner, view)
     status = "failed" if outcome.failed else "complete"
+    # Each point was judged with the evidence of the points before it; judged again with the
+    # whole sweep's, its final verdict is stored, and the curves' endings follow from those.
+    final = rejudge_stored(store, sweep.id, plan)
+    for record in outcome.records:
+        if record.point.key in final:
+            record.status, record.reason = final[record.point.key]
+    curves = Curves(lab.experiment.knee, lab.experiment.repeat_top)
+    curves.restore(store.points(sweep.id), plan)
     curves.finish(plan, store.done_keys(sweep.id))
     store.update_settings(sweep.id, curves.settings())
+    summary = outcome.summary
     outcome.summary = dataclasses.replace(
-        outcome.summary,
+        sweep_summary(outcome.records, summary.wall_seconds, summary.interrupted),
         client_capacity=curves.capacity().describe(),
         curve_endings=tuple(curves.describe()),
         skipped=len({p.key for _, p in todo} - {r.point.key for r in outcome.records}),
@@ -254,6 +265,25 @@ def _sweep(
     view.sweep_done(sweep, outcome.summary, store.path)
     write_sweep_report(store, sweep, view)
     return UpResult(sweep, outcome, str(store.path))
+
+
+def rejudge_stored(store: Store, sweep_id: str, plan: list[Point]) -> dict[str, tuple[str, str]]:
+    """Judge every measured point of a sweep again with the whole sweep's evidence
+    (`limits.rejudge`) and store the verdicts that changed: {key: (status, reason)}."""
+    planned = {point.key: point for point in plan}
+    rows = [
+        row
+        for row in store.points(sweep_id)
+        if row["status"] in (*MEASURED, "client-limited") and row["key"] in planned
+    ]
+    facts = [limits.PointFacts.of_row(row, planned[row["key"]]) for row in rows]
+    changed = {}
+    for row, verdict in zip(rows, limits.rejudge(facts), strict=True):
+        reason = verdict.evidence if verdict.status != "ok" else ""
+        if (verdict.status, reason) != (row["status"], row["reason"] or ""):
+            store.set_verdict(sweep_id, row["key"], verdict.status, reason)
+            changed[row["key"]] = (verdict.status, reason)
+    return changed
 
 
 def _clear_network(runner: SweepRunner, view: View) -> None:

@@ -164,16 +164,22 @@ def test_status_never_cuts_a_sweep_id(
     lab_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = Store.open(lab_file.parent / "results")
-    sweep = sweep_with(store, [P("select", 1000, 990), P("poll", 1000, 400, status="failed")])
+    points = [
+        P("select", 1000, 990),
+        P("poll", 1000, 400, status="failed"),
+        P("epoll-lt", 1000, 700, status="saturated"),
+    ]
+    sweep = sweep_with(store, points)
     monkeypatch.setattr(ui.console, "width", 40)
     assert main(["status", str(lab_file)]) == 0
     assert sweep in capsys.readouterr().out
     assert main(["status", str(lab_file), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)["sweeps"]
-    assert row["sweep"] == sweep and (row["ok"], row["failed"], row["planned"]) == (1, 1, 2)
+    assert row["sweep"] == sweep and (row["ok"], row["failed"], row["planned"]) == (1, 1, 3)
+    assert (row["saturated"], row["client_limited"], row["done"]) == (1, 0, 3)
     assert set(row) == {
-        "sweep", "kind", "status", "done", "planned", "ok", "client_limited", "failed",
-        "interrupted", "last",
+        "sweep", "kind", "status", "done", "planned", "ok", "saturated", "client_limited",
+        "failed", "interrupted", "last",
     }  # fmt: skip
 
 

@@ -132,7 +132,10 @@ def test_the_orchestrators_metrics_pass_promtool() -> None:
             summary={"request_rate": 2000.0, "reply_rate": 1999.0, "errors": {"client-timo": 0}},
         )
     )
-    exporter.point_started(1, point, 1)
+    saturated = Point("select", "one-byte", 0, None, 2000.0, 1)
+    exporter.point_started(1, saturated, 1)
+    exporter.point_finished(PointRecord(saturated, 1, "saturated", "server at 99 %", 1, 0.0, 9.0))
+    exporter.point_started(2, point, 1)
     exporter.phase("warmup")
     text = generate_latest(registry).decode()
     assert (
@@ -142,6 +145,9 @@ def test_the_orchestrators_metrics_pass_promtool() -> None:
     )
     assert "testbed_point_reply_rate{" in text and "1999.0" in text
     assert 'testbed_sweep_points{state="ok",sweep="emulated-20261126-120000"} 1.0' in text
+    # a saturated point is counted as such, neither ok nor the clients' limit
+    assert 'testbed_sweep_points{state="saturated",sweep="emulated-20261126-120000"} 1.0' in text
+    assert 'state="client_limited",sweep="emulated-20261126-120000"} 0.0' in text
     # The plan's size apart from the parts of the done count; an info metric stays 1.
     assert 'testbed_sweep_points_planned{sweep="emulated-20261126-120000"} 28.0' in text
     assert 'state="planned"' not in text and 'state="done"' not in text

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.run.summary import client_limits, near_miss, summarise
+from orchestrator.run.limits import behind
+from orchestrator.run.summary import near_miss, summarise
 
 
 def agent(
@@ -33,13 +34,13 @@ def test_rates_replies_and_errors_add_up_over_clients() -> None:
 def test_a_client_just_behind_schedule_is_a_near_miss_a_clear_shortfall_is_not() -> None:
     on_time = agent(200.0)
     hiccup = agent(197.8, "request-rate-below-target", "client-cpu-pegged")
-    assert client_limits({"client1": on_time, "client5": hiccup}) == [
-        "client5: request-rate-below-target, client-cpu-pegged"
-    ]
+    assert behind({"client1": on_time, "client5": hiccup}) == (
+        ("client5", ("request-rate-below-target", "client-cpu-pegged")),
+    )
     assert near_miss({"client1": on_time, "client5": hiccup})
     assert not near_miss({"client1": on_time})  # nothing limited: nothing to retry
-    behind = agent(150.0, "request-rate-below-target")
-    assert not near_miss({"client5": hiccup, "client6": behind})
+    far_behind = agent(150.0, "request-rate-below-target")
+    assert not near_miss({"client5": hiccup, "client6": far_behind})
     out_of_ports = agent(199.0, "request-rate-below-target", "addrunavail")
     assert not near_miss({"client5": out_of_ports})
     assert not near_miss({"client5": agent(0.0, "request-rate-below-target", target=0.0)})

@@ -21,7 +21,7 @@ from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import expand
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult
-from orchestrator.results.records import PHASES, PointRecord, Sweep
+from orchestrator.results.records import PHASES, PointRecord, ServerCpu, Sweep
 from orchestrator.run.hostproc import THEN, Finished
 from orchestrator.run.knee import CLIENT_LIMITED, SATURATED, Curves
 from orchestrator.run.servermetrics import ServerCounters
@@ -30,6 +30,7 @@ from orchestrator.run.sweep import SweepRunner
 from tests.support.labfiles import default_lab
 
 DATA = Path(__file__).parent / "data"
+CPU = "process_cpu_seconds_total"
 CAPTURED = json.loads((DATA / "load-result-client1.json").read_text())  # a real agent's JSON
 
 
@@ -79,6 +80,7 @@ class FakeHosts:
         self.files: list[str] = []
         self.submitted: dict[str, list[str]] = {}
         self.holding: dict[str, int] = {}
+        self.cpu_share: float | None = None  # the server's CPU per second of the clock
 
     def behaviour(self) -> str:
         return self.script.get(self.attempt, "ok")
@@ -208,10 +210,12 @@ class FakeHosts:
     def counters(self, host: Host) -> ServerCounters:
         if self.server_dead:
             raise TestbedError("server metrics do not answer")
+        cpu = {} if self.cpu_share is None else {CPU: self.cpu_share * self.clock.now}
         return ServerCounters(
             replies={"200": self.replies},
             gauges={"testbed_server_connections_open": self.idle},
             info={"mechanism": self.mechanism},
+            totals=cpu,
         )
 
 
@@ -280,12 +284,14 @@ def run_sweep(
     script: dict[int, str],
     http: Sequence[str] = (),
     whole_plan: bool = False,
+    cpu_share: float | None = None,
     **experiment: Any,
 ) -> tuple[FakeStore, FakeHosts]:
     lab = lab_with(**experiment)
     clock = Clock()
     hosts = FakeHosts(clock, script)
     hosts.http = set(http)
+    hosts.cpu_share = cpu_share
     store = FakeStore()
     runner = runner_for(lab, clock, hosts, store)
     plan = expand(lab.experiment, seed=1)
@@ -516,7 +522,9 @@ def test_a_knee_search_stops_a_curve_after_two_points_that_fell_behind(tmp_path:
     # 2,000 serves 78 %, 2,500 62 %: saturated; 3,000 is never run
     assert [r.point.rate for r in store.records] == [1000, 1500, 2000, 2500]
     [ending] = store.settings["curve_endings"].values()
-    assert ending == {"ended_by": SATURATED, "rate": 2500}
+    assert (ending["ended_by"], ending["rate"]) == (SATURATED, 2500)
+    assert "served 78 % at 2,000 and 62 % at 2,500" in ending["evidence"]
+    assert all(r.status == "ok" for r in store.records)  # the server's CPU is unknown here
     # without the knee search, every rate runs
     store, _ = run_sweep(tmp_path, {}, whole_plan=True, knee=False, **LADDER)
     assert [r.point.rate for r in store.records] == [1000, 1500, 2000, 2500, 3000]
@@ -529,7 +537,44 @@ def test_a_knee_search_stops_a_curve_where_its_clients_fell_behind(tmp_path: Pat
         (1500, "client-limited"),
     ]
     [ending] = store.settings["curve_endings"].values()
-    assert ending == {"ended_by": CLIENT_LIMITED, "rate": 1500}
+    assert (ending["ended_by"], ending["rate"]) == (CLIENT_LIMITED, 1500)
+    assert "request-rate-below-target on 8 clients" in ending["evidence"]
     capacity = store.settings["client_capacity"]
     assert capacity["kept_up"] == 1000 and capacity["fell_behind"] == 1500
     assert capacity["issued"] == pytest.approx(8 * 100.0)  # what the agents issued, behind
+
+
+def test_a_server_at_its_cores_limit_serving_short_is_saturated(tmp_path: Path) -> None:
+    """The same ladder with the server's CPU pegged: its points short of the offered rate are
+    saturated, stored with the CPU use that decided it, and the curve ends on that evidence."""
+    store, _ = run_sweep(tmp_path, {}, whole_plan=True, knee=True, cpu_share=1.0, **LADDER)
+    assert [(r.point.rate, r.status) for r in store.records] == [
+        (1000, "ok"),
+        (1500, "ok"),
+        (2000, "saturated"),  # 78 %, every client on time: one may be a dip
+        (2500, "saturated"),
+    ]
+    record = store.records[2]
+    cpu = ServerCpu.from_server(record.server)
+    assert cpu is not None and (cpu.cores, cpu.cores_given) == (1, 1)  # pinned to CPU 0
+    assert cpu.busy == pytest.approx(1.0, rel=0.01) and cpu.window_seconds > 0
+    assert record.reason.startswith("server at 100 % of its 1 core over the 4 s load")
+    assert not record.near_miss
+    [ending] = store.settings["curve_endings"].values()
+    assert (ending["ended_by"], ending["rate"]) == (SATURATED, 2500)
+    assert "at 2,500: server at 100 % of its 1 core" in ending["evidence"]
+    # the clients kept up everywhere: a saturated point is not them falling behind
+    capacity = store.settings["client_capacity"]
+    assert capacity["fell_behind"] is None and capacity["kept_up"] == 2500
+
+
+def test_a_client_shortfall_with_the_server_idling_stays_client_limited(tmp_path: Path) -> None:
+    store, _ = run_sweep(
+        tmp_path, {2: "far-behind"}, whole_plan=True, knee=True, cpu_share=0.3, **LADDER
+    )
+    assert [(r.point.rate, r.status) for r in store.records] == [
+        (1000, "ok"),
+        (1500, "client-limited"),
+    ]
+    assert "server at 30 % of its 1 core" in store.records[1].reason
+    assert "with headroom" in store.records[1].reason

@@ -1,0 +1,255 @@
+"""Who limited a point: the server at its cores' limit, the clients, or neither. One pure rule,
+and the evidence that decided it, as text.
+
+    facts = PointFacts.of_record(record)            # or PointFacts.of_row(stored, point)
+    verdict = judge(facts, sweep)                   # sweep: the other points' facts
+    verdict.status, verdict.decided_by, verdict.evidence
+
+The rule (DESIGN.md, the data flow's step 6):
+
+    saturated       the server was busy for at least BUSY of the cores it could use over the
+                    load's duration (`ServerCpu.busy`) and served less than TRACKING of the
+                    offered rate, whatever the clients report (nothing, or fd-unavail: a
+                    backlogged server holds their connections open, so each select-based httperf
+                    runs out of descriptors and falls behind its schedule). The server's knee.
+    client-limited  an agent fell behind (its schedule, its CPU, its descriptors or ports)
+                    while the server had headroom (busy below BUSY), or while it served at least
+                    TRACKING of the offered rate (it kept up with what it was sent).
+    ok              no agent fell behind and the server was not saturated: its result,
+                    tracking the load or not (short with headroom: e.g. a slow network).
+
+Evidence from the same sweep: the highest rate the same clients kept up with (no agent fell
+behind) at another point of the same workload and network profile. It is quoted in every
+client-limited verdict ("the clients kept up with 23,000 nowhere in this sweep" supports the
+verdict; "though they kept up with 25,000 at ..." says the limit was this point's conditions).
+It decides when the server's CPU is unknown (a server whose cores could not be read, a point
+stored before its CPU use was): a point where an agent fell behind and the server served less
+than TRACKING is then *ambiguous*. If the clients kept up with this rate or more elsewhere, the
+rate was within their reach and the shortfall is the server's (saturated, decided by the sweep);
+otherwise it stays client-limited and its evidence says "ambiguous".
+
+BUSY = 0.8, from the points captured on the emulated lab (one-byte, 4 s loads, ~4.3 s counters'
+window, server pinned to one core; busy = CPU s / 4 s, utilisation = CPU s / 4.3 s):
+
+    server saturated (fd-unavail on every client)       busy   window
+        select, 10,000 idle, 30,000 -> 25,543   4.01 s  1.00   0.93
+        poll,   10,000 idle, 30,000 -> 28,243   3.64 s  0.91   0.85
+        select, 19,000 idle, 14,000 -> 10,443   4.51 s  1.13   1.05
+        poll,   19,000 idle, 17,000 -> 13,991   3.85 s  0.96   0.90
+    at the knee, no client behind (ok until now)
+        poll,   19,000 idle, 14,000 -> 13,254   3.37 s  0.84   0.78
+    clients at their ceiling (true client limits)
+        epoll-ET, 10,000 idle, 30,000 -> 24,586 2.26 s  0.57   0.53
+        epoll-ET, 19,000 idle, 23,000 -> 17,792 1.56 s  0.39   0.36
+
+The load's duration is the denominator because the server idles outside the load unless a
+backlog keeps it working (then busy exceeds 1.0: select above); over the window, a server that
+was pegged for the whole load shows only 4 / 4.3 = 0.93. 0.8 lies between the lowest saturated
+point (0.91) and the highest true client limit (0.57), with a margin on both sides; a server that
+was busy less than 80 % of the load had a fifth of its core to spare. Poll at 14,000 with
+19,000 idle connections (0.84, 94.7 % served, no client behind) is its knee reached: saturated.
+Busy alone is no saturation: select with 10,000 idle connections ran at 0.97 of its core at
+25,000 requests/s and served 98.6 % of them (batching), so it stays ok.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.config.plan import Point
+from orchestrator.report.data import BUSY, TRACKING, served_fraction
+from orchestrator.results.records import PointRecord, ServerCpu
+
+__all__ = ["BUSY", "PointFacts", "Verdict", "behind", "judge", "rejudge", "served"]
+
+# What decided a verdict
+SERVER_CPU = "server CPU"  # the server's CPU use, and its share served
+CLIENTS = "clients"  # the agents' own verdicts, the server having headroom
+SWEEP = "sweep evidence"  # CPU unknown: a rate the clients delivered elsewhere decided
+AMBIGUOUS = "ambiguous"  # CPU unknown and nothing in the sweep decides: left client-limited
+NOBODY_BEHIND = "no client fell behind"
+
+
+@dataclass(frozen=True)
+class PointFacts:
+    """What the rule judges of one point: its offered rate, the share served, the server's CPU
+    use (None: unknown), and each agent that fell behind with its reasons."""
+
+    key: str
+    workload: str
+    network: str
+    rate: float
+    served: float
+    cpu: ServerCpu | None
+    behind: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (client, its reasons)
+
+    @property
+    def kept_up(self) -> bool:
+        """Whether every agent kept its schedule (the clients delivered this rate)."""
+        return not self.behind
+
+    @classmethod
+    def of_record(cls, record: PointRecord) -> PointFacts:
+        loads = {host: results.get("load") or {} for host, results in record.agents.items()}
+        return cls(
+            record.point.key,
+            record.point.workload,
+            record.point.network,
+            record.point.rate,
+            served(record),
+            ServerCpu.from_server(record.server),
+            behind(loads),
+        )
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any], point: Point) -> PointFacts:
+        """The facts of a point as `Store.points` returns it (`point`: its plan point)."""
+        agents = row.get("agents") or {}
+        loads = {host: (results or {}).get("load") or {} for host, results in agents.items()}
+        return cls(
+            point.key,
+            point.workload,
+            point.network,
+            point.rate,
+            served_fraction(dict(row)),
+            ServerCpu.from_server(row.get("server")),
+            behind(loads),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Who limited a point (`status`: ok, saturated or client-limited), what decided it and the
+    evidence, as a sentence stored as the point's reason."""
+
+    status: str
+    decided_by: str
+    evidence: str
+
+
+def judge(point: PointFacts, sweep: Sequence[PointFacts] = ()) -> Verdict:
+    """The rule of the module docstring: `point` judged on its own facts and on what the same
+    clients did at the other points of `sweep` (the point itself, if in it, is left out)."""
+    served_text = f"served {100 * point.served:.1f} % of the offered rate"
+    cpu = point.cpu
+    short = point.served < TRACKING
+    if cpu is not None and short and cpu.busy >= BUSY:
+        clients = (
+            f"; {_behind_text(point.behind)}: the result of its backlog"
+            if point.behind
+            else "; no client fell behind"
+        )
+        return Verdict("saturated", SERVER_CPU, f"{_cpu_text(cpu)}, {served_text}{clients}")
+    if not point.behind:
+        where = f"; {_cpu_text(cpu)}" if cpu is not None else ""
+        return Verdict("ok", NOBODY_BEHIND, f"{NOBODY_BEHIND}, {served_text}{where}")
+    clients = _behind_text(point.behind)
+    delivered = _delivered(point, sweep)
+    if cpu is not None or not short:
+        why = _cpu_text(cpu)
+        if cpu is not None and cpu.busy < BUSY:
+            why += ", with headroom"
+        if not short:
+            why += f", {served_text} (it kept up with what it was sent)"
+        return Verdict(
+            "client-limited", CLIENTS, f"{why}; {clients}; {_delivered_text(point, delivered)}"
+        )
+    if delivered is not None and delivered.rate >= point.rate:
+        return Verdict(
+            "saturated",
+            SWEEP,
+            f"server CPU unknown, {served_text}; the clients kept up with"
+            f" {delivered.rate:,.0f} at {delivered.key}, so this rate was within their reach;"
+            f" {clients}: the result of the server's backlog",
+        )
+    return Verdict(
+        "client-limited",
+        AMBIGUOUS,
+        f"ambiguous: server CPU unknown, {served_text}; {clients};"
+        f" {_delivered_text(point, delivered)}",
+    )
+
+
+def rejudge(sweep: Sequence[PointFacts]) -> list[Verdict]:
+    """Every point of a sweep judged again with the whole sweep's evidence, in order: an online
+    verdict saw only the points run before it (the plan runs its groups in a random order)."""
+    return [judge(point, sweep) for point in sweep]
+
+
+def behind(loads: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(client, reasons) of every load agent that said it limited the load."""
+    return tuple(
+        (host, tuple(str(r) for r in result.get("client_limited_reasons") or ["client-limited"]))
+        for host, result in sorted(loads.items())
+        if result.get("client_limited")
+    )
+
+
+def served(record: PointRecord) -> float:
+    """The share of the offered load a point's server served, as the report computes it."""
+    row = {
+        **record.summary,
+        "workload": record.point.workload,
+        "target_rate": record.point.rate,
+        "agents": record.agents,
+    }
+    return served_fraction(row)
+
+
+def _delivered(point: PointFacts, sweep: Sequence[PointFacts]) -> PointFacts | None:
+    """The point of `sweep` with the highest rate the same clients kept up with, under the same
+    workload and network profile (rates and descriptors needed differ between them)."""
+    peers = [
+        other
+        for other in sweep
+        if other.key != point.key
+        and other.kept_up
+        and other.workload == point.workload
+        and other.network == point.network
+    ]
+    return max(peers, key=lambda other: other.rate, default=None)
+
+
+def _delivered_text(point: PointFacts, delivered: PointFacts | None) -> str:
+    if delivered is None:
+        return "the clients kept up at no other point of this sweep"
+    if delivered.rate >= point.rate:
+        return (
+            f"though they kept up with {delivered.rate:,.0f} at {delivered.key}: a limit of"
+            " this point's conditions"
+        )
+    return (
+        f"the clients kept up with {point.rate:,.0f} nowhere in this sweep"
+        f" (at most {delivered.rate:,.0f}, at {delivered.key})"
+    )
+
+
+def _cpu_text(cpu: ServerCpu | None) -> str:
+    if cpu is None:
+        return "server CPU unknown"
+    cores = f"{cpu.cores} core" + ("s" if cpu.cores != 1 else "")
+    given = f" (of {cpu.cores_given} given)" if cpu.cores_given != cpu.cores else ""
+    return (
+        f"server at {_percent(cpu.busy)} of its {cores}{given} over the"
+        f" {cpu.load_seconds:g} s load ({cpu.seconds:.2f} CPU s)"
+    )
+
+
+def _behind_text(agents: Sequence[tuple[str, tuple[str, ...]]]) -> str:
+    """'fd-unavail on 8 clients'; one client by name: 'client3: request-rate-below-target'."""
+    if len(agents) == 1:
+        host, reasons = agents[0]
+        return f"{host}: {', '.join(reasons)}"
+    counts: dict[str, int] = {}
+    for _, reasons in agents:
+        for reason in reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    return ", ".join(
+        f"{reason} on {count} client{'s' if count != 1 else ''}" for reason, count in counts.items()
+    )
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.0f} %"
