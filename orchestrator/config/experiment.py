@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.config.checker import Checker, FieldPath, show
-from orchestrator.config.model import MECHANISMS, SYSCALL_TIMINGS, WORKLOADS, Experiment, SpecWeb99
+from orchestrator.config.model import (
+    MECHANISMS,
+    SYSCALL_TIMINGS,
+    WORKLOADS,
+    Experiment,
+    ProfilePass,
+    SpecWeb99,
+)
 from orchestrator.config.network import PROFILE_PATTERN
 from orchestrator.config.serverfile import select_servers
 from orchestrator.config.servers import ServerSpec
@@ -44,7 +51,9 @@ EXPERIMENT_KEYS = (
     "syscall_timing",
     "network",
     "servers",
+    "profile",
 )
+PROFILE_KEYS = ("workloads", "idle_connections", "rate", "duration")
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
 
@@ -68,7 +77,12 @@ def parse_experiment(
     if not _plan_size_ok(checker, *sizes, repetitions=running["repetitions"]):
         return None
     limits = tuple(None if limit == "inf" else int(limit) for limit in axes.pop("accept_limits"))
-    return Experiment(**axes, **running, accept_limits=limits)
+    profile = None
+    if section.get("profile") not in (None, False):
+        profile = _profile(checker, section["profile"], axes, running)
+        if profile is None:
+            return None
+    return Experiment(**axes, **running, accept_limits=limits, profile=profile)
 
 
 def _axes(
@@ -147,6 +161,48 @@ def _running(checker: Checker, section: dict[str, Any]) -> dict[str, Any]:
             (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
         ),
     }
+
+
+def _profile(
+    checker: Checker, value: Any, axes: dict[str, Any], running: dict[str, Any]
+) -> ProfilePass | None:
+    """`experiment.profile`: Table 1's profiling pass (`ProfilePass`), `{}` for its defaults
+    (every workload and idle count of the plan, the rate chosen from the sweep, the plan's
+    duration); `false` or absent: none. It profiles userver's mechanisms (only userver times
+    its calls): a plan without userver has nothing for it to run."""
+    at: FieldPath = ("experiment", "profile")
+    section = checker.mapping(at, value, PROFILE_KEYS)
+    if section is None:
+        return None
+    before = len(checker.problems)
+
+    def among(key: str, plan: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        def check(path: FieldPath, item: Any) -> Any:
+            if item not in plan:
+                checker.fail(path, item, f"not in experiment.{key} ({', '.join(map(str, plan))})")
+                return None
+            return item
+
+        values = checker.each((*at, key), section.get(key, list(plan)), check)
+        if values:
+            checker.unique((*at, key), values)
+        return values
+
+    workloads = among("workloads", axes["workloads"])
+    idle = among("idle_connections", axes["idle_connections"])
+    rate: float | None = None
+    spec = section.get("rate", AUTO)
+    if spec != AUTO:
+        if isinstance(spec, str):
+            checker.fail((*at, "rate"), spec, f"expected '{AUTO}' or a rate in requests/s")
+        else:
+            rate = checker.positive_number((*at, "rate"), spec)
+    duration = running["duration"]
+    if "duration" in section:
+        duration = checker.duration((*at, "duration"), section["duration"], allow_zero=False)
+    if len(checker.problems) > before or workloads is None or idle is None or duration is None:
+        return None
+    return ProfilePass(workloads, idle, rate, duration)
 
 
 def _network_axis(checker: Checker, section: dict[str, Any]) -> tuple[str, ...] | None:

@@ -112,6 +112,24 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class ProfilePass:
+    """`experiment.profile`: Table 1's CPU profile, measured apart from the throughput points as
+    the paper ran gprof apart. After the throughput points, one point per userver mechanism of
+    each profiled group (workload × idle count, at the plan's main accept-limit), its server
+    timing each call's CPU (`--syscall-timing cpu`, ~30 % more CPU per reply: never a point of
+    the throughput curves). Times in seconds."""
+
+    workloads: tuple[str, ...]
+    idle_connections: tuple[int, ...]
+    rate: float | None  # requests/s; None: auto, the highest rate every mechanism was ok at
+    duration: float  # per point (the warm-up is the experiment's)
+
+    @property
+    def groups(self) -> int:
+        return len(self.workloads) * len(self.idle_connections)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """The plan of a sweep and how each point is run. Times are in seconds."""
 
@@ -141,6 +159,7 @@ class Experiment:
     network: tuple[str, ...] = ()  # network profiles as an axis of the plan; () = no axis
     # The servers under test, in plan order (`servers:` and `experiment.servers`).
     servers: tuple[ServerSpec, ...] = DEFAULT_SERVERS
+    profile: ProfilePass | None = None  # Table 1's profiling pass; None: none
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,10 @@ class SweepData:
 
     id: str
     details: dict[str, Any]
-    points: tuple[dict[str, Any], ...]
-    syscalls: dict[str, dict[str, tuple[int, float]]]
+    points: tuple[dict[str, Any], ...]  # the throughput points: the curves, peaks, findings
+    syscalls: dict[str, dict[str, tuple[int, float]]]  # by point key, both kinds of point
+    # The points of Table 1's profiling pass (`experiment.profile`): never part of a curve.
+    profile: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def load(cls, store: Store, sweep_id: str) -> SweepData:
@@ -71,13 +73,15 @@ class SweepData:
         "rtts" ({client: (expected, measured) ms})."""
         details = store.sweep_details(sweep_id)
         networks = store.networks(sweep_id)
-        points = []
-        for point in store.points(sweep_id):
-            network = networks.get(point["key"])
-            point["network"] = network.profile if network else ""
-            point["rtts"] = dict(network.rtts) if network else {}
-            points.append(point)
-        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id))
+        loaded: list[list[dict[str, Any]]] = []
+        for stored in (store.points(sweep_id), store.profile_points(sweep_id)):
+            for point in stored:
+                network = networks.get(point["key"])
+                point["network"] = network.profile if network else ""
+                point["rtts"] = dict(network.rtts) if network else {}
+            loaded.append(stored)
+        points, profile = loaded
+        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id), tuple(profile))
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def _header(report: Report) -> str:
     return (
         f"<h1>Sweep {esc(data.id)}</h1>\n"
         f'<p class="meta">Lab <b>{esc(d.get("lab", "?"))}</b> · sweep {esc(d.get("status"))}'
-        f" · {len(data.points)} of {esc(d.get('points_planned'))} points stored ({esc(counts)})"
+        f" · {len(data.points) + len(data.profile)} of {esc(d.get('points_planned'))} points"
+        f" stored ({esc(counts)}{esc(_profiled(data.profile))})"
         f" · {esc(started)} – {esc(ended)} · revision {esc(d.get('revision'))}</p>\n{kind}"
         f"{servers_note(data)}"
     )
@@ -289,6 +290,11 @@ def _phases(report: Report) -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _profiled(profile: Sequence[Mapping[str, object]]) -> str:
+    """'; and 10 profiling Table 1', when the sweep had a profiling pass."""
+    return f"; and {len(profile)} profiling Table 1" if profile else ""
 
 
 def _label(mechanism: str) -> str:

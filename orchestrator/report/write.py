@@ -29,7 +29,7 @@ from orchestrator.report.findings import THRESHOLD
 from orchestrator.report.html import report_page
 from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.stats import Estimate
-from orchestrator.report.syscalls import SyscallTable
+from orchestrator.report.syscalls import NONE, NOT_PROFILED, SyscallTable
 from orchestrator.results import export
 from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
@@ -130,10 +130,7 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
         files[f"{stem}.csv"] = figure_csv(figure)
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
-        files[name] = _csv(
-            ("syscall", "mechanism", "percent", "calls", "seconds", "rate", "profile"),
-            table1_rows(table),
-        )
+        files[name] = _csv(TABLE1_COLUMNS, table1_rows(table))
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
@@ -317,11 +314,28 @@ def _cost_columns(without: Curve, with_idle: Curve) -> list[Any]:
     return [top.ratio, top.rate, top.change.low, top.change.high]
 
 
+TABLE1_COLUMNS = (
+    "syscall",
+    "mechanism",
+    "percent",
+    "calls",
+    "seconds",
+    "rate",
+    "profile",
+    "source",
+)
+
+
 def table1_rows(table: SyscallTable) -> list[list[Any]]:
     """One row per call and mechanism; in a CPU profile, one "waiting" row per mechanism too
-    (its percent is of wall time, not CPU: see `syscalls`)."""
+    (its percent is of wall time, not CPU: see `syscalls`). `profile` is cpu, wall (not a CPU
+    profile) or "not profiled in this sweep", whose percent is empty, never 0."""
+    kind = table.profile if table.profile != NONE and table.columns else NOT_PROFILED
+    if not table.columns:
+        return [["", "", "", "", "", table.rate, kind, table.source]]
+    rate, source = table.rate, table.source
     rows: list[list[Any]] = [
-        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate, table.profile]
+        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, rate, kind, source]
         for row in table.rows
         for mechanism, cell in row.cells.items()
     ]
@@ -329,6 +343,7 @@ def table1_rows(table: SyscallTable) -> list[list[Any]]:
         if column.waiting is not None:
             waiting = 100 * column.waiting
             rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
+            rows[-1].append(table.source)
     return rows
 
 
