@@ -307,6 +307,21 @@ class Curve:
         return outcomes
 
 
+def find_curve(
+    curves: Sequence[Curve], mechanism: str, workload: str, idle: int, accept: str = "inf"
+) -> Curve | None:
+    """The curve of `mechanism` under one workload, idle count and accept-limit, if any."""
+    return next(
+        (
+            c
+            for c in curves
+            if (c.mechanism, c.workload, c.idle_connections, c.accept_limit)
+            == (mechanism, workload, idle, accept)
+        ),
+        None,
+    )
+
+
 def peak_change(base: Curve, new: Curve, threshold: float) -> Change | None:
     """`new`'s peak against `base`'s (`stats.change`), None when either has no ok run.
 

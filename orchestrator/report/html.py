@@ -24,6 +24,7 @@ from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
 from orchestrator.report.htmlnetwork import network_section
+from orchestrator.report.htmlpaper import paper_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.report.reach import reach_section
 from orchestrator.report.servernotes import servers_note
@@ -44,7 +45,8 @@ def report_page(
     sections = [
         _header(report),
         '<nav><a href="#findings">Findings</a><a href="#figures">Figures</a>'
-        '<a href="#table1">Table 1</a><a href="#idle">Idle connections</a>'
+        '<a href="#table1">Table 1</a><a href="#paper">The paper beside us</a>'
+        '<a href="#idle">Idle connections</a>'
         '<a href="#reach">Reach</a>'
         '<a href="#statistics">Statistics</a><a href="#phases">Time per phase</a>'
         '<a href="#lab">The lab</a>'
@@ -53,6 +55,7 @@ def report_page(
         _findings(report),
         figures_section(report, pngs),
         table1_section(report),
+        paper_section(report),
         _idle(report),
         reach_section(data.settings, bool(data.experiment.get("knee"))),
         _statistics(report),

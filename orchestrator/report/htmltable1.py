@@ -13,12 +13,14 @@ from typing import Any
 from orchestrator.report.build import Report
 from orchestrator.report.data import MECHANISM_LABELS
 from orchestrator.report.htmlkit import esc, maybe, table
+from orchestrator.report.htmlpaper import paper_table1
 from orchestrator.report.pointmetrics import WAIT_CALLS
 from orchestrator.report.syscalls import CPU, NONE, NOT_PROFILED, WALL, Column, SyscallTable
 
 
 def table1_section(report: Report) -> str:
-    """Table 1 per workload × idle count, as the paper's CPU profile where the sweep has one."""
+    """Table 1 per workload × idle count, as the paper's CPU profile where the sweep has one,
+    then the paper's Table 1 beside ours."""
     parts = [
         '<h2 id="table1">Table 1: the server\'s CPU per system call</h2>\n<p class="note">As the '
         "paper's Table 1 (a gprof profile): each system call's share of the server's CPU seconds "
@@ -32,6 +34,8 @@ def table1_section(report: Report) -> str:
     ]
     for item in report.tables:
         parts.append(_table1(item))
+    if report.table1_paper is not None:
+        parts.append(paper_table1(report.table1_paper))
     return "\n".join(parts)
 
 

@@ -44,24 +44,10 @@ from typing import Any
 from orchestrator.config.servers import USERVER
 from orchestrator.report.data import SweepData, server_of
 from orchestrator.report.ordering import mechanism_order
+from orchestrator.report.paper import our_order
 from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
-# The paper's row order, then the calls it did not show.
-PAPER_ORDER = (
-    "read",
-    "close",
-    "select",
-    "poll",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_ctlv",
-    "setsockopt",
-    "accept4",
-    "write",
-    "writev",
-    "fcntl",
-    "sendfile",
-)
+PAPER_ORDER = our_order()  # the paper's row order, then the calls it did not show
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
 EVENTS_HANDLED = "testbed_server_events_handled_total"
 

@@ -3,7 +3,8 @@
     written = write_report(store, sweep_id, profile_rate=None)
     written.directory, written.report
     # index.html; per figure figure-<N>-<slug>.png, .svg and .csv (N: 1-7 as the paper's,
-    # A1, A2, ... beyond it); table1-...csv, curves.csv, idle.csv, findings.csv, points.csv
+    # A1, A2, ... beyond it); table1-...csv, table1-paper.csv, paper.csv, curves.csv,
+    # idle.csv, findings.csv, points.csv
 
 The files are written into a fresh temporary directory and renamed into place at the end, so a
 report directory is always a whole report (an older one is replaced, never mixed with).
@@ -131,6 +132,12 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
         files[name] = _csv(TABLE1_COLUMNS, table1_rows(table))
+    if report.table1_paper is not None:
+        files["table1-paper.csv"] = _csv(PAPER_TABLE1_COLUMNS, paper_table1_rows(report))
+    files["paper.csv"] = _csv(
+        ("paper", "what", "the_paper", "ours", "runs", "measured"),
+        [[h.source, h.claim, h.paper, h.ours, h.runs, h.measured] for h in report.paper],
+    )
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
@@ -324,6 +331,7 @@ TABLE1_COLUMNS = (
     "profile",
     "source",
 )
+PAPER_TABLE1_COLUMNS = ("row", "kind", "ours_as", "mechanism", "paper_percent", "our_percent")
 
 
 def table1_rows(table: SyscallTable) -> list[list[Any]]:
@@ -345,6 +353,18 @@ def table1_rows(table: SyscallTable) -> list[list[Any]]:
             rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
             rows[-1].append(table.source)
     return rows
+
+
+def paper_table1_rows(report: Report) -> list[list[Any]]:
+    """The paper's Table 1 beside ours, one row per row and mechanism (see `beside`)."""
+    beside = report.table1_paper
+    if beside is None:
+        return []
+    return [
+        [row.name, row.kind, " ".join(row.ours_as), mechanism, share.paper, share.ours]
+        for row in beside.rows
+        for mechanism, share in row.shares.items()
+    ]
 
 
 def _joined(*lists: Sequence[str]) -> list[str]:
