@@ -72,7 +72,8 @@ class Point:
             "idle_connections": str(self.idle_connections),
             "accept_limit": accept_label(self.accept_limit),
             "rate": f"{self.rate:g}",
-            "repetition": str(self.repetition),
+            # A profiling point's series never overwrite its throughput twin's.
+            "repetition": "profile" if self.profiling else str(self.repetition),
             **({"network": self.network} if self.network else {}),
         }
 

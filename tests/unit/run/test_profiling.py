@@ -93,6 +93,8 @@ def test_the_pass_is_one_cpu_timed_point_per_mechanism_and_group_apart_from_the_
     points = profile_plan(planned, choices, seed=3)
     assert len(points) == profile_size(planned) == 4
     assert all(p.profiling and p.key.endswith("/profile") for p in points)
+    # Its live series (exporter, Grafana) never overwrite a throughput point's.
+    assert {p.labels()["repetition"] for p in points} == {"profile"}
     assert {(p.mechanism, p.idle_connections, p.rate) for p in points} == {
         ("select", 0, 8000.0),
         ("epoll-lt", 0, 8000.0),
