@@ -172,7 +172,7 @@ class Compared:
         return f"{self.new_peak.n} + {self.base_peak.n}"
 
     def text(self, name: str) -> str:
-        """'select −62 % (7,600 vs 19,900 replies/s)', naming a peak that is only a bound."""
+        """'select -61.8% (7,600 vs 19,900 replies/s)', naming a peak that is only a bound."""
         open_ended = [c for c in (self.new, self.base) if not c.saturated]
         bound = (
             "; not saturated, so a lower bound: " + ", ".join(_describe(c) for c in open_ended)
@@ -180,7 +180,7 @@ class Compared:
             else ""
         )
         return (
-            f"{name} {self.relative:+.0%} ({self.new_peak.mean:,.0f} vs"
+            f"{name} {self.relative:+.1%} ({self.new_peak.mean:,.0f} vs"
             f" {self.base_peak.mean:,.0f} replies/s{bound})"
         )
 
@@ -306,7 +306,7 @@ def _gap(curves: Sequence[Curve]) -> Headline:
     base, new = means
     if base is None or new is None or not base.mean:
         return Headline("Figure 7 (section 5.2)", claim, stated, NOT_MEASURED, "", False)
-    ours = f"{new.mean / base.mean - 1:+.0%} ({new.mean:,.0f} vs {base.mean:,.0f} replies/s)"
+    ours = f"{new.mean / base.mean - 1:+.1%} ({new.mean:,.0f} vs {base.mean:,.0f} replies/s)"
     runs = f"{new.n} + {base.n} runs at that rate"
     return Headline("Figure 7 (section 5.2)", claim, stated, ours, runs, True)
 
