@@ -64,7 +64,8 @@ def report_command(
         float | None,
         typer.Option(
             "--profile-rate",
-            help="Table 1's request rate (default: the highest at which every mechanism was ok).",
+            help="Table 1 from the throughput points at this rate (default: the profiling"
+            " pass, else the highest rate at which every mechanism was ok).",
         ),
     ] = None,
     output: Annotated[

@@ -21,6 +21,7 @@ from orchestrator.config.model import (
     WORKLOADS,
     AcceptScope,
     Experiment,
+    ProfilePass,
     SpecWeb99,
 )
 from orchestrator.config.network import PROFILE_PATTERN
@@ -53,7 +54,9 @@ EXPERIMENT_KEYS = (
     "syscall_timing",
     "network",
     "servers",
+    "profile",
 )
+PROFILE_KEYS = ("workloads", "idle_connections", "rate", "duration")
 EXPERIMENT_REQUIRED = ("mechanisms", "workloads", "rates", "duration", "cooldown", "timeout")
 
 
@@ -81,6 +84,11 @@ def parse_experiment(
     scopes = _accept_scopes(checker, entries, axes)
     if scopes is None:
         return None
+    profile = None
+    if section.get("profile") not in (None, False):
+        profile = _profile(checker, section["profile"], axes, running)
+        if profile is None:
+            return None
     idle = axes.pop("idle_connections")
     return Experiment(
         **axes,
@@ -89,6 +97,7 @@ def parse_experiment(
         idle_max=IDLE_MAX in idle,
         accept_limits=limits,
         accept_scopes=scopes,
+        profile=profile,
     )
 
 
@@ -171,6 +180,51 @@ def _running(checker: Checker, section: dict[str, Any]) -> dict[str, Any]:
             (*at, "syscall_timing"), section.get("syscall_timing", "wall"), SYSCALL_TIMINGS
         ),
     }
+
+
+def _profile(
+    checker: Checker, value: Any, axes: dict[str, Any], running: dict[str, Any]
+) -> ProfilePass | None:
+    """`experiment.profile`: Table 1's profiling pass (`ProfilePass`), `{}` for its defaults
+    (every workload and idle count of the plan, the rate chosen from the sweep, the plan's
+    duration); `false` or absent: none. It profiles userver's mechanisms (only userver times
+    its calls): a plan without userver has nothing for it to run."""
+    at: FieldPath = ("experiment", "profile")
+    section = checker.mapping(at, value, PROFILE_KEYS)
+    if section is None:
+        return None
+    before = len(checker.problems)
+
+    def among(key: str, plan: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        def check(path: FieldPath, item: Any) -> Any:
+            if item not in plan:
+                checker.fail(path, item, f"not in experiment.{key} ({', '.join(map(str, plan))})")
+                return None
+            return item
+
+        if key not in section:
+            return tuple(plan)  # the plan's own, checked as the plan's
+        values = checker.each((*at, key), section[key], check)
+        if values:
+            checker.unique((*at, key), values)
+        return values
+
+    workloads = among("workloads", axes["workloads"])
+    idle = among("idle_connections", axes["idle_connections"])  # `max` too, as in the plan
+    rate: float | None = None
+    spec = section.get("rate", AUTO)
+    if spec != AUTO:
+        if isinstance(spec, str):
+            checker.fail((*at, "rate"), spec, f"expected '{AUTO}' or a rate in requests/s")
+        else:
+            rate = checker.positive_number((*at, "rate"), spec)
+    duration = running["duration"]
+    if "duration" in section:
+        duration = checker.duration((*at, "duration"), section["duration"], allow_zero=False)
+    if len(checker.problems) > before or workloads is None or idle is None or duration is None:
+        return None
+    counts = tuple(v for v in idle if v != IDLE_MAX)
+    return ProfilePass(workloads, counts, rate, duration, idle_max=IDLE_MAX in idle)
 
 
 def _network_axis(checker: Checker, section: dict[str, Any]) -> tuple[str, ...] | None:

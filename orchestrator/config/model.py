@@ -132,6 +132,31 @@ class AcceptScope:
 
 
 @dataclass(frozen=True)
+class ProfilePass:
+    """`experiment.profile`: Table 1's CPU profile, measured apart from the throughput points as
+    the paper ran gprof apart. After the throughput points, one point per userver mechanism of
+    each profiled group (workload × idle count, at the plan's main accept-limit), its server
+    timing each call's CPU (`--syscall-timing cpu`, ~30 % more CPU per reply: never a point of
+    the throughput curves). Times in seconds."""
+
+    workloads: tuple[str, ...]
+    idle_connections: tuple[int, ...]
+    rate: float | None  # requests/s; None: auto, the highest rate every mechanism was ok at
+    duration: float  # per point (the warm-up is the experiment's)
+    idle_max: bool = False  # `max` among its idle counts (the plan's, once preflight knows it)
+
+    def idle_counts(self, resolved_max: int | None) -> tuple[int, ...]:
+        """Its idle counts, `max` as the plan has it (left out while it is not known)."""
+        if not self.idle_max or resolved_max is None or resolved_max in self.idle_connections:
+            return self.idle_connections
+        return (*self.idle_connections, resolved_max)
+
+    @property
+    def groups(self) -> int:
+        return len(self.workloads) * (len(self.idle_connections) + self.idle_max)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """The plan of a sweep and how each point is run. Times are in seconds."""
 
@@ -188,6 +213,8 @@ class Experiment:
     def scope(self, limit: int | None) -> AcceptScope | None:
         """The scope an accept-limit was planned with, None when it applies to every curve."""
         return next((scope for scope in self.accept_scopes if scope.limit == limit), None)
+
+    profile: ProfilePass | None = None  # Table 1's profiling pass; None: none
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ seeded random order. Each mechanism is therefore spread over the whole sweep, an
 the machine (heat, page cache, TIME_WAIT left over) lands on every mechanism alike. The seed is
 recorded with the sweep, so the order can be reproduced. A profile's points run as groups, so
 the links change profile once per group, not per point.
+
+Table 1's profiling pass (`experiment.profile`) is not part of this plan: its points
+(`expand_profile`, `Point.profiling`) follow the plan's, at rates chosen from what the plan
+measured (`run.profiling`), and are stored apart.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from orchestrator.config.model import Experiment, Lab
 from orchestrator.config.servers import DEFAULT_SERVERS, USERVER, ServerSpec
+
+PROFILE_SUFFIX = "/profile"  # ends the key of a point of Table 1's profiling pass
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class Point:
     repetition: int  # 1-based
     network: str = ""  # the point's network profile on the plan's `network` axis; "": no axis
     server: str = USERVER  # the server under test's name (`servers:`)
+    # A point of Table 1's profiling pass (`experiment.profile`): its server times each call's
+    # CPU, so it is stored apart and never a point of the throughput curves.
+    profiling: bool = False
 
     @property
     def series(self) -> str:
@@ -52,7 +62,8 @@ class Point:
             f"{self.workload}/idle={self.idle_connections}/accept={accept_label(self.accept_limit)}"
             f"/{self.series}/rate={self.rate:g}/rep={self.repetition}"
         )
-        return f"{key}/net={self.network}" if self.network else key
+        key = f"{key}/net={self.network}" if self.network else key
+        return f"{key}{PROFILE_SUFFIX}" if self.profiling else key
 
     def labels(self) -> dict[str, str]:
         """The point's parameters as metric labels (small fixed value sets)."""
@@ -63,7 +74,8 @@ class Point:
             "idle_connections": str(self.idle_connections),
             "accept_limit": accept_label(self.accept_limit),
             "rate": f"{self.rate:g}",
-            "repetition": str(self.repetition),
+            # A profiling point's series never overwrite its throughput twin's.
+            "repetition": "profile" if self.profiling else str(self.repetition),
             **({"network": self.network} if self.network else {}),
         }
 
@@ -139,6 +151,56 @@ def _scoped_idle(experiment: Experiment, limit: int | None, idle: int) -> bool:
     return scope is None or scope.covers_idle(idle, experiment.idle_max_value)
 
 
+ProfileGroup = tuple[str, int, int | None]  # workload, idle connections, accept-limit
+
+
+def profile_groups(experiment: Experiment) -> list[ProfileGroup]:
+    """The groups Table 1's profiling pass measures (at the plan's main accept-limit, as
+    Table 1 is drawn); none without `experiment.profile`."""
+    profile = experiment.profile
+    if profile is None:
+        return []
+    main = main_limit(experiment.accept_limits)
+    counts = profile.idle_counts(experiment.idle_max_value)
+    return [(w, idle, main) for w in profile.workloads for idle in counts]
+
+
+def profile_mechanisms(experiment: Experiment) -> list[tuple[str, str]]:
+    """The (server, mechanism) pairs a profiled group measures: userver's, which alone times
+    its system calls."""
+    return [
+        (spec.name, mechanism)
+        for spec in experiment.servers
+        if spec.builtin == USERVER
+        for mechanism in experiment.mechanisms
+    ]
+
+
+def expand_profile(
+    experiment: Experiment, rates: Mapping[ProfileGroup, float], seed: int
+) -> list[Point]:
+    """The profiling pass's points: each group of `rates` (see `profile_groups`) at its rate,
+    every mechanism once, in a seeded random order (as `expand`)."""
+    shuffle = random.Random(seed)
+    points = []
+    for group in profile_groups(experiment):
+        if group not in rates:
+            continue
+        workload, idle, limit = group
+        runs = profile_mechanisms(experiment)
+        shuffle.shuffle(runs)
+        points += [
+            Point(m, workload, idle, limit, rates[group], 1, server=s, profiling=True)
+            for s, m in runs
+        ]
+    return points
+
+
+def profile_size(experiment: Experiment) -> int:
+    """How many points the profiling pass runs at most (a group may have no rate to run at)."""
+    return len(profile_groups(experiment)) * len(profile_mechanisms(experiment))
+
+
 def plan_digest(lab: Lab) -> str:
     """A digest of everything that makes two sweeps comparable point for point.
 
@@ -156,6 +218,8 @@ def plan_digest(lab: Lab) -> str:
             experiment.pop(added)  # nor do those of plans without `max` or scoped limits
     if lab.experiment.servers == DEFAULT_SERVERS:
         experiment.pop("servers")  # a sweep from before servers were an axis still resumes
+    if experiment["profile"] is None:
+        experiment.pop("profile")  # nor does a lab without a profiling pass change its digest
     hosts = [
         [host.name, host.role, host.management, [str(nic.interface) for nic in host.nics]]
         for host in lab.hosts

@@ -1,7 +1,7 @@
 """Everything a sweep's report shows, computed once from the stored sweep.
 
     report = build(SweepData.load(store, sweep_id), profile_rate=None)
-    report.figures, report.tables, report.idle, report.findings
+    report.figures, report.tables, report.idle, report.findings, report.paper
 
 Pure: the PNGs, CSVs and the HTML page are all drawn from a `Report` (see `write`).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from orchestrator.errors import EXIT_USAGE, TestbedError
+from orchestrator.report.beside import Headline, Table1Beside, headlines, table1_beside
 from orchestrator.report.claims import Finding
 from orchestrator.report.data import Curve, SweepData, curves
 from orchestrator.report.findings import IdleRow, check_findings, idle_degradation
@@ -31,6 +32,9 @@ class Report:
     idle: tuple[IdleRow, ...]
     findings: tuple[Finding, ...]
     wan: tuple[str, ...] = ()  # each WAN curve against its LAN curve (`wanfindings`)
+    # The paper beside us (`beside`): its Table 1 by column, its figures' headline numbers.
+    table1_paper: Table1Beside | None = None
+    paper: tuple[Headline, ...] = ()
 
     def spreads(self) -> list[float]:
         """Spread between repetitions: the reply rate's coefficient of variation at every
@@ -75,4 +79,6 @@ def build(data: SweepData, profile_rate: float | None = None) -> Report:
         idle=tuple(idle_degradation(paper)),
         findings=tuple(check_findings(paper, tables)),
         wan=tuple(wan_statements(data, every)),
+        table1_paper=table1_beside(tables),
+        paper=tuple(headlines(paper, tables)),
     )

@@ -67,8 +67,10 @@ class SweepData:
 
     id: str
     details: dict[str, Any]
-    points: tuple[dict[str, Any], ...]
-    syscalls: dict[str, dict[str, tuple[int, float]]]
+    points: tuple[dict[str, Any], ...]  # the throughput points: the curves, peaks, findings
+    syscalls: dict[str, dict[str, tuple[int, float]]]  # by point key, both kinds of point
+    # The points of Table 1's profiling pass (`experiment.profile`): never part of a curve.
+    profile: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def load(cls, store: Store, sweep_id: str) -> SweepData:
@@ -76,13 +78,15 @@ class SweepData:
         "rtts" ({client: (expected, measured) ms})."""
         details = store.sweep_details(sweep_id)
         networks = store.networks(sweep_id)
-        points = []
-        for point in store.points(sweep_id):
-            network = networks.get(point["key"])
-            point["network"] = network.profile if network else ""
-            point["rtts"] = dict(network.rtts) if network else {}
-            points.append(point)
-        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id))
+        loaded: list[list[dict[str, Any]]] = []
+        for stored in (store.points(sweep_id), store.profile_points(sweep_id)):
+            for point in stored:
+                network = networks.get(point["key"])
+                point["network"] = network.profile if network else ""
+                point["rtts"] = dict(network.rtts) if network else {}
+            loaded.append(stored)
+        points, profile = loaded
+        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id), tuple(profile))
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -316,6 +320,21 @@ class Curve:
             else:
                 outcomes.append(found)
         return outcomes
+
+
+def find_curve(
+    curves: Sequence[Curve], mechanism: str, workload: str, idle: int, accept: str = "inf"
+) -> Curve | None:
+    """The curve of `mechanism` under one workload, idle count and accept-limit, if any."""
+    return next(
+        (
+            c
+            for c in curves
+            if (c.mechanism, c.workload, c.idle_connections, c.accept_limit)
+            == (mechanism, workload, idle, accept)
+        ),
+        None,
+    )
 
 
 def peak_change(base: Curve, new: Curve, threshold: float) -> Change | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.report.claims import PAPER_WORKLOADS, ClaimParts, Finding
-from orchestrator.report.data import Curve, peak_change
+from orchestrator.report.data import Curve, find_curve, peak_change
 from orchestrator.report.ordering import main_accept_limit
 from orchestrator.report.pairs import BY_COUNT, Part, judge_pair
 from orchestrator.report.stats import Change, fact, higher, lower, no_higher, no_lower
@@ -236,9 +236,9 @@ def _accept_limit(curves: Sequence[Curve]) -> Finding:
         "not the CPU a reply costs below it"
     )
     found = ClaimParts(("one-byte",), _workloads(curves))
-    limited = _curve(curves, "epoll-lt", "one-byte", 0, "10")
-    unlimited = _curve(curves, "epoll-lt", "one-byte", 0, "inf")
-    select = _curve(curves, "select", "one-byte", 0, "inf")
+    limited = find_curve(curves, "epoll-lt", "one-byte", 0, "10")
+    unlimited = find_curve(curves, "epoll-lt", "one-byte", 0, "inf")
+    select = find_curve(curves, "select", "one-byte", 0, "inf")
     if not (limited and unlimited and select):
         found.note(
             "needs epoll-LT at accept-limits 10 and inf and select at inf, one-byte, no idle"
@@ -270,20 +270,6 @@ def _workloads(curves: Sequence[Curve]) -> list[str]:
     return list(dict.fromkeys(c.workload for c in curves))
 
 
-def _curve(
-    curves: Sequence[Curve], mechanism: str, workload: str, idle: int, accept: str
-) -> Curve | None:
-    return next(
-        (
-            c
-            for c in curves
-            if (c.mechanism, c.workload, c.idle_connections, c.accept_limit)
-            == (mechanism, workload, idle, accept)
-        ),
-        None,
-    )
-
-
 def _main(curves: Sequence[Curve], mechanism: str, workload: str, idle: int) -> Curve | None:
     main = main_accept_limit(c.accept_limit for c in curves if c.workload == workload)
-    return _curve(curves, mechanism, workload, idle, main)
+    return find_curve(curves, mechanism, workload, idle, main)

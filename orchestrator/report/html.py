@@ -24,6 +24,7 @@ from orchestrator.report.htmlfigures import figures_section
 from orchestrator.report.htmlkit import esc, page, table, when
 from orchestrator.report.htmllab import lab_section, points_section
 from orchestrator.report.htmlnetwork import network_section
+from orchestrator.report.htmlpaper import paper_section
 from orchestrator.report.htmltable1 import table1_section
 from orchestrator.report.reach import reach_section
 from orchestrator.report.servernotes import servers_note
@@ -45,7 +46,8 @@ def report_page(
     sections = [
         _header(report),
         '<nav><a href="#findings">Findings</a><a href="#figures">Figures</a>'
-        '<a href="#table1">Table 1</a><a href="#idle">Idle connections</a>'
+        '<a href="#table1">Table 1</a><a href="#paper">The paper beside us</a>'
+        '<a href="#idle">Idle connections</a>'
         '<a href="#reach">Reach</a>'
         '<a href="#statistics">Statistics</a><a href="#phases">Time per phase</a>'
         '<a href="#lab">The lab</a>'
@@ -54,6 +56,7 @@ def report_page(
         _findings(report),
         figures_section(report, pngs),
         table1_section(report),
+        paper_section(report),
         _idle(report),
         reach_section(data.settings, bool(data.experiment.get("knee"))),
         _statistics(report),
@@ -102,7 +105,8 @@ def _header(report: Report) -> str:
     return (
         f"<h1>Sweep {esc(data.id)}</h1>\n"
         f'<p class="meta">Lab <b>{esc(d.get("lab", "?"))}</b> · sweep {esc(d.get("status"))}'
-        f" · {len(data.points)} of {esc(d.get('points_planned'))} points stored ({esc(counts)})"
+        f" · {len(data.points) + len(data.profile)} of {esc(d.get('points_planned'))} points"
+        f" stored ({esc(counts)}{esc(_profiled(data.profile))})"
         f" · {esc(started)} – {esc(ended)} · revision {esc(d.get('revision'))}</p>\n{kind}"
         f"{servers_note(data)}"
     )
@@ -334,6 +338,11 @@ def _phases(report: Report) -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _profiled(profile: Sequence[Mapping[str, object]]) -> str:
+    """'; and 10 profiling Table 1', when the sweep had a profiling pass."""
+    return f"; and {len(profile)} profiling Table 1" if profile else ""
 
 
 def _label(mechanism: str) -> str:

@@ -4,66 +4,69 @@
     table = syscall_table(data, "one-byte", 0, "inf", rate=6000)  # --profile-rate
     table.rows[0].cells["select"].percent, .calls
 
-A cell is one call's share of the server's CPU seconds over the measurement, mean over the ok
-runs at the table's rate: the paper's Table 1 is a gprof CPU profile, each column ≤ 100 %.
+A cell is one call's share of the server's CPU seconds over the measurement, mean over the runs
+at the table's rate: the paper's Table 1 is a gprof CPU profile, each column ≤ 100 %.
 
-- Stores from servers that time each call's CPU (`--syscall-timing cpu`: per call
-  `cpu_seconds` and `blocked_seconds` in the point's server counters) give a CPU profile
-  (`profile == "cpu"`): the cells are the thread's CPU time inside each call, the rest of the
-  CPU time is the server's own code ("outside system calls"), and the time spent blocked in the
-  wait calls goes in a separate "waiting" row, as a share of the counters' wall-clock window.
-- Older stores have only wall-clock time around each call (`profile == "wall"`): wait calls
-  (select, poll, epoll_wait, io_uring_enter) include time blocked waiting for events, so their
-  share can exceed 100 % below saturation. The page says so.
+Where the runs come from (`source`):
+- the sweep's *profiling pass* (`experiment.profile`, stored apart from the throughput points:
+  `SweepData.profile`): one point per mechanism at one rate near saturation, its server timing
+  each call's CPU. The table of a group the pass measured is built from it.
+- otherwise the *throughput points*, at the highest rate at which every mechanism's every run
+  was `ok` (or the rate chosen with --profile-rate), so each column is the server's own work at
+  the same offered load.
+
+What the table is (`profile`) follows what each run's server *declared* it timed (its
+`testbed_server_info{syscall_timing}`, stored with the point's counters), never the mere presence
+of the per-call CPU series (a wall-timed server exports them too, at 0):
+- CPU: every run's server timed each call's CPU (`--syscall-timing cpu`). The cells are the
+  thread's CPU time inside each call, the rest of the CPU time is the server's own code
+  ("outside system calls"), and the time blocked in the wait calls goes in a separate
+  "waiting" row, as a share of the counters' wall-clock window.
+- WALL: wall-clock time around each call only (`--syscall-timing wall`, or an older server): wait
+  calls (select, poll, epoll_wait, io_uring_enter) include time blocked waiting for events, so
+  their share can exceed 100 % below saturation. Not a CPU profile, and the page says so.
+- NONE: the calls were counted, not timed (`--syscall-timing none`): no shares at all (never
+  0.00), "not profiled in this sweep"; the call counts still stand.
 
 The counters are read just before and just after the load agents' run, so they cover the whole
 measure phase (starting the agents over SSH, their synchronised start, the run, collecting their
 results), which is longer than httperf's test: utilisation is over that window, and a wait call
 blocks through the quiet ends of it.
-
-The default rate is the highest at which every mechanism's every run was `ok`, so each column
-is the server's own work at the same offered load.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestrator.config.servers import USERVER
 from orchestrator.report.data import SweepData, server_of
 from orchestrator.report.ordering import mechanism_order
+from orchestrator.report.paper import our_order
 from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
 
-# The paper's row order, then the calls it did not show.
-PAPER_ORDER = (
-    "read",
-    "close",
-    "select",
-    "poll",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_ctlv",
-    "setsockopt",
-    "accept4",
-    "write",
-    "writev",
-    "fcntl",
-    "sendfile",
-)
+PAPER_ORDER = our_order()  # the paper's row order, then the calls it did not show
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
 EVENTS_HANDLED = "testbed_server_events_handled_total"
 
 
-CPU, WALL = "cpu", "wall"  # how the calls were timed (see the module docstring)
+CPU, WALL, NONE = "cpu", "wall", "none"  # how the calls were timed (see the module docstring)
+UNKNOWN = ""  # a point of an older server that counted no call: its timing is not known
+NOT_PROFILED = "not profiled in this sweep"
+PASS, THROUGHPUT = "profiling pass", "throughput points"  # where a table's runs come from
+# A profiling run whose clients fell behind or whose server saturated still profiles the server
+# at the load it got (the paper profiled near saturation); failed and interrupted ones do not.
+PASS_STATUSES = ("ok", "saturated", "client-limited")
+PROFILE_RATES = "profile_rates"  # sweep settings: {group label: {rate, why}} (`run.profiling`)
 
 
 @dataclass(frozen=True)
 class Cell:
-    percent: float  # of the server's CPU seconds, mean over the runs
+    percent: float | None  # of the server's CPU seconds, mean over the runs; None: not timed
     calls: float  # per run (mean)
-    seconds: float  # per run (mean): CPU seconds in a CPU profile, else wall-clock seconds
+    seconds: float | None  # per run (mean): CPU seconds in a CPU profile, else wall-clock
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Column:
     handled_share: float | None  # of the events returned, the share the server acted on
     waiting: float | None = None  # CPU profile: blocked in wait calls, share of the window
     preempted: float | None = None  # CPU profile: not running inside other calls, seconds/run
+    statuses: tuple[str, ...] = ("ok",)  # of its runs (a profiling run may be client-limited)
 
 
 @dataclass(frozen=True)
@@ -102,20 +106,35 @@ class SyscallTable:
     choice: str  # how the rate was chosen, or why there is none
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
-    profile: str = WALL  # CPU: each call's CPU time; WALL: wall-clock time around it
+    profile: str = WALL  # CPU: each call's CPU time; WALL: wall-clock time around it; NONE
+    source: str = THROUGHPUT  # PASS: the sweep's profiling pass
+    unprofiled: str = ""  # why the profiling pass did not measure this group, if it did not
 
     @property
     def mechanisms(self) -> list[str]:
         return [column.mechanism for column in self.columns]
 
+    @property
+    def profiled(self) -> bool:
+        """Whether the table is a CPU profile, as the paper's."""
+        return self.profile == CPU and bool(self.columns)
+
     def total(self, mechanism: str) -> float:
         """Every system call's share together for one mechanism (≤ 100 in a CPU profile)."""
-        return sum(row.cells[mechanism].percent for row in self.rows if mechanism in row.cells)
+        return sum(
+            row.cells[mechanism].percent or 0.0 for row in self.rows if mechanism in row.cells
+        )
 
 
 def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> float | None:
     """The highest rate at which every mechanism of the group was `ok` in every run."""
-    group = _group(data, workload, idle, accept)
+    return common_ok_rate(_group(data.points, workload, idle, accept))
+
+
+def common_ok_rate(points: Iterable[Mapping[str, Any]]) -> float | None:
+    """The highest rate at which every mechanism of `points` (stored points of one group) was
+    `ok` in every run; None when no rate qualifies."""
+    group = list(points)
     mechanisms = {p["mechanism"] for p in group}
     good = []
     for rate in sorted({float(p["target_rate"]) for p in group}):
@@ -125,10 +144,29 @@ def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> floa
     return good[-1] if good else None
 
 
+def group_label(workload: str, idle: int, accept: str) -> str:
+    """'one-byte/idle=0/accept=inf': a group as the sweep's settings name it."""
+    return f"{workload}/idle={idle}/accept={accept}"
+
+
 def syscall_table(
     data: SweepData, workload: str, idle: int, accept: str, rate: float | None = None
 ) -> SyscallTable:
-    """Table 1 for one group of the sweep at `rate` (default: see `default_rate`)."""
+    """Table 1 for one group of the sweep: from its profiling pass when it has one, else from
+    its throughput points at `rate` (default: see `default_rate`)."""
+    planned = (data.settings.get(PROFILE_RATES) or {}).get(group_label(workload, idle, accept))
+    passed = _group(data.profile, workload, idle, accept)
+    unprofiled = ""
+    if isinstance(planned, dict) and planned.get("rate") is None:
+        unprofiled = str(planned.get("why") or "")
+    if rate is None and passed:
+        rate = max(float(p["target_rate"]) for p in passed)
+        why = planned.get("why") if isinstance(planned, dict) else None
+        choice = str(why) if why else "the rate the pass ran at"
+        runs = [
+            p for p in passed if float(p["target_rate"]) == rate and p["status"] in PASS_STATUSES
+        ]
+        return _table(data, (workload, idle, accept), rate, choice, runs, PASS)
     if rate is None:
         rate = default_rate(data, workload, idle, accept)
         choice = (
@@ -140,14 +178,26 @@ def syscall_table(
         choice = "chosen with --profile-rate"
     runs = [
         p
-        for p in _group(data, workload, idle, accept)
+        for p in _group(data.points, workload, idle, accept)
         if rate is not None and float(p["target_rate"]) == rate and p["status"] == "ok"
     ]
+    table = _table(data, (workload, idle, accept), rate, choice, runs, THROUGHPUT)
+    return replace(table, unprofiled=unprofiled)
+
+
+def _table(
+    data: SweepData,
+    group: tuple[str, int, str],
+    rate: float | None,
+    choice: str,
+    runs: list[dict[str, Any]],
+    source: str,
+) -> SyscallTable:
     by_mechanism: dict[str, list[dict[str, Any]]] = {}
     for point in runs:
         by_mechanism.setdefault(point["mechanism"], []).append(point)
     mechanisms = sorted(by_mechanism, key=mechanism_order)
-    profile = CPU if runs and all(cpu_profiled(p) for p in runs) else WALL
+    profile = _profile(timing_of(p, data.syscalls.get(p["key"], {})) for p in runs)
     columns = tuple(_column(data, m, by_mechanism[m], profile) for m in mechanisms)
     names = {name for point in runs for name in data.syscalls.get(point["key"], {})}
     rows = []
@@ -159,6 +209,9 @@ def syscall_table(
             if not any(made):
                 continue
             calls = [float(m[0]) if m else 0.0 for m in made]
+            if profile == NONE:
+                cells[mechanism] = Cell(None, statistics.fmean(calls), None)
+                continue
             seconds = [
                 _call_cpu(p, name) if profile == CPU else (float(m[1]) if m else 0.0)
                 for m, p in zip(made, points, strict=True)
@@ -171,14 +224,46 @@ def syscall_table(
                 statistics.fmean(percents), statistics.fmean(calls), statistics.fmean(seconds)
             )
         rows.append(Row(name, cells))
-    return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows), profile)
+    workload, idle, accept = group
+    return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows), profile, source)
 
 
-def cpu_profiled(point: dict[str, Any]) -> bool:
-    """Whether the point's server counters time each call's CPU apart from its blocked time."""
-    calls = (point.get("server") or {}).get("syscalls") or {}
-    timed = [c for c in calls.values() if isinstance(c, dict) and c.get("calls")]
-    return bool(timed) and all("cpu_seconds" in c and "blocked_seconds" in c for c in timed)
+def timing_of(
+    point: Mapping[str, Any], calls: Mapping[str, tuple[int, float]] | None = None
+) -> str:
+    """How the point's server timed its calls (CPU, WALL or NONE): what it declared
+    (`info.syscall_timing`); a server from before that label by what its counters hold
+    (`calls`: the point's stored (calls, seconds) per system call), UNKNOWN when they hold
+    no call."""
+    server = point.get("server") or {}
+    declared = (server.get("info") or {}).get("syscall_timing")
+    if declared in (CPU, WALL, NONE):
+        return str(declared)
+    counted = server.get("syscalls") or {}
+    timed = [c for c in counted.values() if isinstance(c, dict) and c.get("calls")]
+    split = timed and all("cpu_seconds" in c and "blocked_seconds" in c for c in timed)
+    if split and any(float(c.get("cpu_seconds") or 0.0) > 0 for c in timed):
+        return CPU
+    seconds = [float(c.get("seconds") or 0.0) for c in timed]
+    seconds += [float(s) for _, s in (calls or {}).values()]
+    if not seconds:
+        return UNKNOWN  # no call counted at all: it says nothing either way
+    return WALL if any(s > 0 for s in seconds) else NONE
+
+
+def cpu_profiled(point: Mapping[str, Any]) -> bool:
+    """Whether the point's server timed each call's CPU apart from its blocked time, as it
+    declared (a wall-timed server exports the CPU series too, at 0)."""
+    return timing_of(point) == CPU
+
+
+def _profile(timings: Iterable[str]) -> str:
+    """A table's kind from its runs' timings: CPU only when every run that counted its calls
+    was CPU-timed, NONE when one did not time them (or none counted any)."""
+    found = set(timings) - {UNKNOWN}
+    if not found or NONE in found:
+        return NONE
+    return CPU if found == {CPU} else WALL
 
 
 def _call_cpu(point: dict[str, Any], name: str) -> float:
@@ -233,20 +318,23 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
             else None
         ),
         preempted=mean([_blocked(p, waits=False) for p in points]) if profile == CPU else None,
+        statuses=tuple(sorted({str(p["status"]) for p in points})),
     )
 
 
-def _group(data: SweepData, workload: str, idle: int, accept: str) -> list[dict[str, Any]]:
+def _group(
+    points: Iterable[dict[str, Any]], workload: str, idle: int, accept: str
+) -> list[dict[str, Any]]:
     """The group's userver points: only userver counts its system calls (other servers'
     columns are named as lacking by `servernotes`, never shown as zeros)."""
     return [
         p
-        for p in data.points
+        for p in points
         if server_of(p) == USERVER
         and p["workload"] == workload
         and int(p["idle_connections"]) == idle
         and str(p["accept_limit"]) == accept
-        and p["status"] in ("ok", "client-limited", "failed")
+        and p["status"] in ("ok", "saturated", "client-limited", "failed")
     ]
 
 

@@ -3,7 +3,8 @@
     written = write_report(store, sweep_id, profile_rate=None)
     written.directory, written.report
     # index.html; per figure figure-<N>-<slug>.png, .svg and .csv (N: 1-7 as the paper's,
-    # A1, A2, ... beyond it); table1-...csv, curves.csv, idle.csv, findings.csv, points.csv
+    # A1, A2, ... beyond it); table1-...csv, table1-paper.csv, paper.csv, curves.csv,
+    # idle.csv, findings.csv, points.csv
 
 The files are written into a fresh temporary directory and renamed into place at the end, so a
 report directory is always a whole report (an older one is replaced, never mixed with).
@@ -29,7 +30,7 @@ from orchestrator.report.findings import THRESHOLD
 from orchestrator.report.html import report_page
 from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.stats import Estimate
-from orchestrator.report.syscalls import SyscallTable
+from orchestrator.report.syscalls import NONE, NOT_PROFILED, SyscallTable
 from orchestrator.results import export
 from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
@@ -136,10 +137,13 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
         files[f"{stem}.csv"] = figure_csv(figure)
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
-        files[name] = _csv(
-            ("syscall", "mechanism", "percent", "calls", "seconds", "rate", "profile"),
-            table1_rows(table),
-        )
+        files[name] = _csv(TABLE1_COLUMNS, table1_rows(table))
+    if report.table1_paper is not None:
+        files["table1-paper.csv"] = _csv(PAPER_TABLE1_COLUMNS, paper_table1_rows(report))
+    files["paper.csv"] = _csv(
+        ("paper", "what", "the_paper", "ours", "runs", "measured"),
+        [[h.source, h.claim, h.paper, h.ours, h.runs, h.measured] for h in report.paper],
+    )
     files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
     files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
     files["findings.csv"] = _csv(
@@ -339,11 +343,29 @@ def _cost_columns(without: Curve, with_idle: Curve) -> list[Any]:
     return [top.ratio, top.rate, top.change.low, top.change.high]
 
 
+TABLE1_COLUMNS = (
+    "syscall",
+    "mechanism",
+    "percent",
+    "calls",
+    "seconds",
+    "rate",
+    "profile",
+    "source",
+)
+PAPER_TABLE1_COLUMNS = ("row", "kind", "ours_as", "mechanism", "paper_percent", "our_percent")
+
+
 def table1_rows(table: SyscallTable) -> list[list[Any]]:
     """One row per call and mechanism; in a CPU profile, one "waiting" row per mechanism too
-    (its percent is of wall time, not CPU: see `syscalls`)."""
+    (its percent is of wall time, not CPU: see `syscalls`). `profile` is cpu, wall (not a CPU
+    profile) or "not profiled in this sweep", whose percent is empty, never 0."""
+    kind = table.profile if table.profile != NONE and table.columns else NOT_PROFILED
+    if not table.columns:
+        return [["", "", "", "", "", table.rate, kind, table.source]]
+    rate, source = table.rate, table.source
     rows: list[list[Any]] = [
-        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, table.rate, table.profile]
+        [row.syscall, mechanism, cell.percent, cell.calls, cell.seconds, rate, kind, source]
         for row in table.rows
         for mechanism, cell in row.cells.items()
     ]
@@ -351,7 +373,20 @@ def table1_rows(table: SyscallTable) -> list[list[Any]]:
         if column.waiting is not None:
             waiting = 100 * column.waiting
             rows.append(["waiting", column.mechanism, waiting, "", "", table.rate, "wall"])
+            rows[-1].append(table.source)
     return rows
+
+
+def paper_table1_rows(report: Report) -> list[list[Any]]:
+    """The paper's Table 1 beside ours, one row per row and mechanism (see `beside`)."""
+    beside = report.table1_paper
+    if beside is None:
+        return []
+    return [
+        [row.name, row.kind, " ".join(row.ours_as), mechanism, share.paper, share.ours]
+        for row in beside.rows
+        for mechanism, share in row.shares.items()
+    ]
 
 
 def _joined(*lists: Sequence[str]) -> list[str]:

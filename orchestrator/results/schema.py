@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS points (
     agents TEXT,                   -- JSON {host: the agent's result}
     server TEXT,                   -- JSON: the server's counters over the measurement
     server_name TEXT NOT NULL DEFAULT 'userver',  -- the server under test (`servers:`)
+    purpose TEXT NOT NULL DEFAULT 'throughput',   -- or 'profile': Table 1's profiling pass
     PRIMARY KEY (sweep, key)
 );
 CREATE TABLE IF NOT EXISTS attempts (
@@ -131,7 +132,11 @@ EXPECTED_COLUMNS = _expected_columns()
 # Columns added after stores were first written: (table, column) -> its declaration. A store
 # without them is still ours: opening it for writing adds them (`add_columns`), and readers
 # take the declared default for a row that has none.
-ADDED_COLUMNS = {("points", "server_name"): "TEXT NOT NULL DEFAULT 'userver'"}
+ADDED_COLUMNS = {
+    ("points", "server_name"): "TEXT NOT NULL DEFAULT 'userver'",
+    ("points", "purpose"): "TEXT NOT NULL DEFAULT 'throughput'",
+}
+THROUGHPUT, PROFILE = "throughput", "profile"  # a point's purpose (`points.purpose`)
 
 
 def add_columns(connection: sqlite3.Connection) -> None:

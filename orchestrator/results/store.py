@@ -32,9 +32,11 @@ from orchestrator.results.records import (
     SweepSummary,
 )
 from orchestrator.results.schema import (
+    PROFILE,
     SCHEMA,
     SCHEMA_VERSION,
     STORE_FILE,
+    THROUGHPUT,
     add_columns,
     connect,
     connect_readonly,
@@ -241,6 +243,7 @@ class Store:
                 "agents": _json(record.agents),
                 "server": _json(record.server),
                 "server_name": point.server,
+                "purpose": PROFILE if point.profiling else THROUGHPUT,
             }
             columns = ", ".join(row)
             marks = ", ".join(f":{name}" for name in row)
@@ -306,7 +309,7 @@ class Store:
         return found
 
     def done_keys(self, sweep_id: str) -> set[str]:
-        """Keys of points that need no further run (final status)."""
+        """Keys of points that need no further run (final status), the profiling pass's too."""
         marks = ",".join("?" * len(FINAL_STATUSES))
         rows = self.db.execute(
             f"SELECT key FROM points WHERE sweep = ? AND status IN ({marks})",
@@ -315,12 +318,31 @@ class Store:
         return {row["key"] for row in rows}
 
     def points(self, sweep_id: str) -> list[dict[str, Any]]:
-        """Every point of a sweep in run order, JSON columns decoded."""
-        rows = self.db.execute("SELECT * FROM points WHERE sweep = ? ORDER BY seq", (sweep_id,))
+        """Every throughput point of a sweep in run order, JSON columns decoded (not those of
+        its profiling pass: `profile_points`)."""
+        return self._points(sweep_id, THROUGHPUT)
+
+    def profile_points(self, sweep_id: str) -> list[dict[str, Any]]:
+        """The points of a sweep's profiling pass (Table 1's CPU profile, `experiment.profile`),
+        as `points`; they never belong to the throughput curves. [] from an older store."""
+        return self._points(sweep_id, PROFILE)
+
+    def _points(self, sweep_id: str, purpose: str) -> list[dict[str, Any]]:
+        if self._has_column("points", "purpose"):
+            rows = self.db.execute(
+                "SELECT * FROM points WHERE sweep = ? AND purpose = ? ORDER BY seq",
+                (sweep_id, purpose),
+            ).fetchall()
+        elif purpose == THROUGHPUT:  # a store from before the profiling pass, read-only
+            query = "SELECT * FROM points WHERE sweep = ? ORDER BY seq"
+            rows = self.db.execute(query, (sweep_id,)).fetchall()
+        else:
+            rows = []
         decoded = []
         for row in rows:
             item = dict(row)
             item.setdefault("server_name", "userver")  # a store from before servers were an axis
+            item.setdefault("purpose", THROUGHPUT)
             for key in ("cooldown_left", "phases", "errors", "agents", "server"):
                 item[key] = json.loads(item[key]) if item[key] else {}
             decoded.append(item)
@@ -360,6 +382,13 @@ class Store:
             db.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,))
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _has_column(self, table: str, column: str) -> bool:
+        """Whether the store's `table` has `column` (a store opened read-only keeps the columns
+        of the revision that wrote it)."""
+        return any(
+            str(info[1]) == column for info in self.db.execute(f"PRAGMA table_info({table})")
+        )
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -85,7 +85,8 @@ def sessions_command(host: Host, spec: SpecWeb99, index: int, clients: int) -> s
 
 
 def server_command(lab: Lab, point: Point) -> str:
-    """The server under test for `point`, its metrics on the management address."""
+    """The server under test for `point`, its metrics on the management address; a point of
+    Table 1's profiling pass times each call's CPU (`--syscall-timing cpu`)."""
     server = lab.server
     return _line(
         *pin_words(lab, server),
@@ -97,7 +98,7 @@ def server_command(lab: Lab, point: Point) -> str:
             "--docroot": DOCROOT,
             "--metrics-address": server.management,
             "--metrics-port": SERVER_METRICS_PORT,
-            "--syscall-timing": lab.experiment.syscall_timing,
+            "--syscall-timing": "cpu" if point.profiling else lab.experiment.syscall_timing,
         },
     )
 

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from orchestrator.config.model import Lab
-from orchestrator.config.plan import Point, expand
+from orchestrator.config.plan import PROFILE_SUFFIX, Point, expand, profile_size
 from orchestrator.lab.preflight import idle_max
 from orchestrator.results.records import FINAL_STATUSES
 from orchestrator.results.schema import STORE_FILE
@@ -47,10 +47,19 @@ class PlanSummary:
     knee: bool = False  # a knee search: `points` is its upper bound (every curve to the top)
     repeat_top: int | None = None
     idle_note: str | None = None  # how `idle_connections: max` was counted before preflight
+    # Table 1's profiling pass (`experiment.profile`), after the throughput points: its points
+    # (at most: a group may find no rate), those still to run and each one's seconds.
+    profile_points: int = 0
+    profile_to_run: int = 0
+    profile_per_point_seconds: float = 0.0
+    profile_rate: str = ""  # how its rate is chosen, as a phrase
 
     @property
     def estimated_seconds(self) -> float:
-        return self.to_run * self.per_point_seconds
+        return (
+            self.to_run * self.per_point_seconds
+            + self.profile_to_run * self.profile_per_point_seconds
+        )
 
     def counts(self) -> dict[str, Counter[str]]:
         """How many points per curve (mechanism, or server), workload, idle count,
@@ -69,7 +78,8 @@ class PlanSummary:
     def describe(self) -> list[str]:
         """The summary as lines for the terminal."""
         at_most = "at most " if self.knee else ""
-        lines = [f"plan of lab {self.lab}: {at_most}{len(self.points)} points"]
+        extra = f" + {self.profile_points} profiling Table 1" if self.profile_points else ""
+        lines = [f"plan of lab {self.lab}: {at_most}{len(self.points)} points{extra}"]
         if self.knee:
             rates = sorted({p.rate for p in self.points})
             lines.append(
@@ -90,8 +100,15 @@ class PlanSummary:
             lines.append(f"  {name}: {values}")
         if self.idle_note:
             lines.append(f"  {self.idle_note}")
+        if self.profile_points:
+            lines.append(
+                f"  profiling pass (Table 1's CPU profile, --syscall-timing cpu, stored apart from"
+                f" the curves): at most {self.profile_points} points, {self.profile_rate},"
+                f" {self.profile_per_point_seconds:.0f} s each"
+            )
         if self.resumes:
-            lines.append(f"  resumes sweep {self.resumes}: {self.to_run} points left to run")
+            left = self.to_run + self.profile_to_run
+            lines.append(f"  resumes sweep {self.resumes}: {left} points left to run")
         lines.append("  creates: " + ("; ".join(self.creates) or "nothing (all present)"))
         if self.basis == MEASURED:
             where = (
@@ -131,6 +148,7 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
         points = tuple(upper_bound(points, experiment.repeat_top))
     store_path = lab.results_directory / STORE_FILE
     overhead, measured, sweep_id, resumes, done = DEFAULT_OVERHEAD, 0, None, None, 0
+    profile_done = 0
     if store_path.exists():
         store = Store.open(store_path, readonly=True)
         try:
@@ -139,10 +157,15 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
                 overhead, measured, sweep_id = found
             unfinished = None if new else store.resumable(lab.name)
             if unfinished is not None:
-                resumes, done = unfinished.id, len(store.done_keys(unfinished.id))
+                keys = store.done_keys(unfinished.id)
+                profile_done = sum(1 for key in keys if key.endswith(PROFILE_SUFFIX))
+                resumes, done = unfinished.id, len(keys) - profile_done
         finally:
             store.close()
     to_run = max(0, len(points) - done) if resumes else len(points)
+    profiled = profile_size(experiment)
+    profile_to_run = max(0, profiled - profile_done) if resumes else profiled
+    pass_ = experiment.profile
     return PlanSummary(
         lab=lab.name,
         points=points,
@@ -157,6 +180,18 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
         knee=experiment.knee,
         repeat_top=experiment.repeat_top,
         idle_note=idle_note,
+        profile_points=profiled,
+        profile_to_run=profile_to_run,
+        profile_per_point_seconds=(
+            experiment.warmup + pass_.duration + overhead if pass_ is not None else 0.0
+        ),
+        profile_rate=(
+            ""
+            if pass_ is None
+            else f"at {pass_.rate:,.0f} requests/s"
+            if pass_.rate is not None
+            else "each group at the highest rate every mechanism was ok"
+        ),
     )
 
 

@@ -27,13 +27,15 @@ A failed point (a host unreachable, an agent or the server dying, an overrun, li
 network profile says: `conditions`) is stored with its reason and retried up to
 `experiment.retries` times, as is a client-limited near miss (`summary.near_miss`); every
 attempt is stored. Ctrl-C stores the point in progress as interrupted, stops everything on the
-hosts and re-raises. With `curves` (`run.knee`), points past their curve's end are skipped."""
+hosts and re-raises. With `curves` (`run.knee`), points past their curve's end are skipped.
+`then` plans Table 1's profiling pass once the plan's points are stored; its points
+(`Point.profiling`, CPU-timed, `experiment.profile.duration`) belong to no curve."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,16 +176,28 @@ class SweepRunner:
         return workloads
 
     def run(
-        self, sweep: Sweep, plan: list[tuple[int, Point]], total: int, curves: Curves | None = None
+        self,
+        sweep: Sweep,
+        plan: list[tuple[int, Point]],
+        total: int,
+        curves: Curves | None = None,
+        *,
+        then: Callable[[], list[tuple[int, Point]]] | None = None,
+        done: int | None = None,
     ) -> SweepOutcome:
-        """Run `plan` ([(seq, point)] not yet done), storing every attempt; see the docstring."""
+        """Run `plan` ([(seq, point)] not yet done), storing every attempt; see the docstring.
+        `then` plans the points that follow once `plan` is stored (Table 1's profiling pass,
+        whose rates come from the throughput points); `done`: points of `total` already stored
+        (default: those not in `plan`)."""
         outcome = SweepOutcome()
         started = self.clock()
         self.evidence = list(curves.facts) if curves is not None else []
-        self.observer.sweep_started(sweep, total, total - len(plan))
+        self.observer.sweep_started(sweep, total, total - len(plan) if done is None else done)
         try:
-            for seq, point in plan:
-                if curves is not None and curves.skip(point):
+            for seq, point in _then(plan, then):
+                # A profiling point belongs to no curve: it neither ends nor skips one.
+                curve = curves if not point.profiling else None
+                if curve is not None and curve.skip(point):
                     continue
                 for attempt in range(1, self.experiment.retries + 2):
                     self.observer.point_started(seq, point, attempt)
@@ -193,10 +207,12 @@ class SweepRunner:
                     if record.status != "failed" and not record.near_miss:
                         break
                 outcome.records.append(record)
-                if record.status != "failed":
+                # A profiling point's server times its calls (~30 % dearer per reply): it is
+                # no evidence of what the clients or the server can do in the curves.
+                if record.status != "failed" and not point.profiling:
                     self.evidence.append(limits.PointFacts.of_record(record))
-                if curves is not None and curves.add_record(record):
-                    self.store.update_settings(sweep.id, curves.settings())
+                if curve is not None and curve.add_record(record):
+                    self.store.update_settings(sweep.id, curve.settings())
                 if record.status == "failed":
                     outcome.failed.append(record)
         except PointInterrupted as stop:
@@ -331,8 +347,9 @@ class SweepRunner:
 
     def _launch_load(self, point: Point, run_id: str) -> None:
         experiment = self.experiment
+        profile = experiment.profile
         settings = LoadSettings(
-            duration=experiment.duration,
+            duration=profile.duration if point.profiling and profile else experiment.duration,
             warmup=experiment.warmup,
             timeout=experiment.timeout,
             wait_limit=IDLE_OPEN_TIMEOUT + point.idle_connections / 1000 + MAX_START_DELAY,
@@ -448,6 +465,15 @@ class SweepRunner:
                 if count:
                     left[host_name] = count
         return waited, left
+
+
+def _then(
+    plan: list[tuple[int, Point]], then: Callable[[], list[tuple[int, Point]]] | None
+) -> Iterator[tuple[int, Point]]:
+    """`plan`'s points, then those `then` plans once they are all run."""
+    yield from plan
+    if then is not None:
+        yield from then()
 
 
 def _require_all(what: str, results: dict[str, CommandResult]) -> None:

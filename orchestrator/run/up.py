@@ -4,8 +4,9 @@
 
 Steps: create the emulated lab if needed, preflight, provision, then (holding the lab's run
 lock) continue the lab's unfinished sweep when its plan is unchanged or start a new one, stop
-whatever a dead run left on the hosts, write the workload files, run every point not yet done,
-print the summary and write the sweep's report. Ctrl-C stores the point in progress as
+whatever a dead run left on the hosts, write the workload files, run every point not yet done
+and then Table 1's profiling pass (`run.profiling`), print the summary and write the sweep's
+report. Ctrl-C stores the point in progress as
 interrupted and re-raises.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.model import Lab
-from orchestrator.config.plan import Point, expand, plan_digest
+from orchestrator.config.plan import Point, expand, plan_digest, profile_size
 from orchestrator.config.redact import display_url, redact_yaml
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.lab import hostfacts
@@ -34,6 +35,7 @@ from orchestrator.run import limits
 from orchestrator.run.knee import Curves
 from orchestrator.run.lock import LabLock
 from orchestrator.run.plansummary import plan_summary
+from orchestrator.run.profiling import PROFILE_RATES, choose_rates, profile_plan, rates_settings
 from orchestrator.run.seams import Seams
 from orchestrator.run.summary import sweep_summary
 from orchestrator.run.sweep import (
@@ -204,7 +206,7 @@ def _sweep(
             lab=lab.name,
             digest=plan_digest(lab),
             seed=seed,
-            points_planned=len(plan),
+            points_planned=len(plan) + profile_size(lab.experiment),
             lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
             inventory=redact_yaml(lab.inventory_text),
             revision=revision(),
@@ -213,7 +215,9 @@ def _sweep(
             workloads=workloads,
             kind=kind,
         )
-        view.info(f"sweep [bold]{sweep.id}[/]: {len(plan)} points, run-order seed {seed}")
+        profiled = profile_size(lab.experiment)
+        extra = f" and {profiled} profiling Table 1" if profiled else ""
+        view.info(f"sweep [bold]{sweep.id}[/]: {len(plan)} points{extra}, run-order seed {seed}")
     else:
         store.set_sweep_status(sweep.id, "running")
         plan = expand(lab.experiment, sweep.seed)
@@ -222,18 +226,23 @@ def _sweep(
     todo: list[tuple[int, Point]] = [
         (seq, point) for seq, point in enumerate(plan) if point.key not in done
     ]
+    total = len(plan) + profile_size(lab.experiment)
     curves = Curves(lab.experiment.knee, lab.experiment.repeat_top)
     if done:
         curves.restore(store.points(sweep.id), plan)  # the curves that ended before, again
-        view.info(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {len(plan)} done")
+        view.info(f"sweep [bold]{sweep.id}[/]: resuming, {len(done)} of {total} done")
     if lab.experiment.knee:
         top = lab.experiment.rates[-1]
         view.info(
             f"knee search: each curve climbs until it saturates, its clients fall behind,"
             f" or {top:,.0f} requests/s"
         )
+
+    def profiling() -> list[tuple[int, Point]]:
+        return _profiling_pass(lab, store, sweep, done, first=len(plan), view=view)
+
     try:
-        outcome = runner.run(sweep, todo, len(plan), curves)
+        outcome = runner.run(sweep, todo, total, curves, then=profiling, done=len(done))
     except KeyboardInterrupt:
         _clear_network(runner, view)
         store.finish_sweep(sweep.id, "interrupted", SweepSummary(interrupted=True))
@@ -259,7 +268,10 @@ def _sweep(
         sweep_summary(outcome.records, summary.wall_seconds, summary.interrupted),
         client_capacity=curves.capacity().describe(),
         curve_endings=tuple(curves.describe()),
-        skipped=len({p.key for _, p in todo} - {r.point.key for r in outcome.records}),
+        skipped=len(
+            {p.key for _, p in todo}
+            - {r.point.key for r in outcome.records if not r.point.profiling}
+        ),
     )
     store.finish_sweep(sweep.id, status, outcome.summary)
     view.sweep_done(sweep, outcome.summary, store.path)
@@ -284,6 +296,22 @@ def rejudge_stored(store: Store, sweep_id: str, plan: list[Point]) -> dict[str, 
             store.set_verdict(sweep_id, row["key"], verdict.status, reason)
             changed[row["key"]] = (verdict.status, reason)
     return changed
+
+
+def _profiling_pass(
+    lab: Lab, store: Store, sweep: Sweep, done: set[str], first: int, view: View
+) -> list[tuple[int, Point]]:
+    """Table 1's profiling pass, planned once the throughput points are stored (its rates come
+    from them, `run.profiling`): the points not yet done, numbered on from `first`."""
+    if lab.experiment.profile is None:
+        return []
+    choices = choose_rates(lab.experiment, store.points(sweep.id))
+    store.update_settings(sweep.id, {PROFILE_RATES: rates_settings(choices)})
+    points = profile_plan(lab.experiment, choices, sweep.seed)
+    for (workload, idle, _), choice in choices.items():
+        at = f"at {choice.rate:,.0f} requests/s" if choice.rate is not None else "not run"
+        view.info(f"profiling pass (Table 1), {workload} with {idle:,} idle: {at} ({choice.why})")
+    return [(first + n, p) for n, p in enumerate(points) if p.key not in done]
 
 
 def _clear_network(runner: SweepRunner, view: View) -> None:

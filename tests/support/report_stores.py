@@ -56,6 +56,7 @@ class P:
     timeouts: int = 0
     reply_time: float | None = None  # ms
     network: str = ""  # the network profile (WAN conditions); "" = none emulated
+    profiling: bool = False  # a point of Table 1's profiling pass (stored apart)
 
 
 def sweep_with(
@@ -95,7 +96,14 @@ def sweep_with(
 
 def record(spec: P, seq: int) -> PointRecord:
     point = Point(
-        spec.mechanism, spec.workload, spec.idle, spec.accept, spec.rate, spec.rep, spec.network
+        spec.mechanism,
+        spec.workload,
+        spec.idle,
+        spec.accept,
+        spec.rate,
+        spec.rep,
+        spec.network,
+        profiling=spec.profiling,
     )
     agents: dict[str, Any] = dict(spec.agents or {})
     if spec.sessions is not None:

@@ -428,3 +428,59 @@ def test_an_accept_limit_for_some_curves_only(tmp_path: Path) -> None:
 def test_bad_accept_limit_scopes_are_one_line_each(tmp_path: Path, entry: Any, where: str) -> None:
     found = problems(tmp_path, lab_changes=experiment(accept_limits=["inf", entry]))
     assert len(found) == 1 and where in found[0], found
+
+
+# -- experiment.profile: Table 1's profiling pass ----------------------------------------------
+
+
+def test_a_profile_section_takes_the_plans_groups_by_default(tmp_path: Path) -> None:
+    path = write_lab(tmp_path, lab_changes=experiment(profile={}))
+    profile = load_lab(path, routes=NO_ROUTES).experiment.profile
+    assert profile is not None and profile.rate is None  # auto
+    assert profile.idle_connections == (0, 10000) and profile.workloads == ("one-byte",)
+    chosen = experiment(profile={"idle_connections": [0], "rate": 9000, "duration": "2s"})
+    profile = load_lab(write_lab(tmp_path, lab_changes=chosen), routes=NO_ROUTES).experiment.profile
+    assert profile is not None
+    assert (profile.idle_connections, profile.rate, profile.duration) == ((0,), 9000.0, 2.0)
+    off = experiment(profile=False)
+    assert (
+        load_lab(write_lab(tmp_path, lab_changes=off), routes=NO_ROUTES).experiment.profile is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "field", "shown"),
+    [
+        ({"idle_connections": [5000]}, "experiment.profile.idle_connections[0]", "5000"),
+        ({"workloads": ["specweb99"]}, "experiment.profile.workloads[0]", "'specweb99'"),
+        ({"rate": "fast"}, "experiment.profile.rate", "'fast'"),
+        ({"rate": -3}, "experiment.profile.rate", "-3"),
+        ({"duration": "soon"}, "experiment.profile.duration", "'soon'"),
+        ({"idle": [0]}, "experiment.profile.idle", ""),
+        ("yes", "experiment.profile", "'yes'"),
+    ],
+)
+def test_a_bad_profile_section_is_one_line_naming_the_field(
+    tmp_path: Path, profile: Any, field: str, shown: str
+) -> None:
+    [line] = problems(tmp_path, lab_changes=experiment(profile=profile))
+    assert field in line and shown in line and "lab.yml" in line
+
+
+def test_a_plan_without_userver_has_no_pass_to_run(tmp_path: Path) -> None:
+    from orchestrator.config.plan import profile_size
+
+    nginx = {"name": "nginx", "command": "nginx -g 'daemon off;'", "ready": {"path": "/"}}
+    lab_file = write_lab(tmp_path, lab_changes={"servers": [nginx], **experiment(profile={})})
+    only_nginx = load_lab(lab_file, routes=NO_ROUTES).experiment
+    assert only_nginx.profile is not None and profile_size(only_nginx) == 0
+
+
+def test_adding_or_changing_the_pass_changes_the_plans_digest(tmp_path: Path) -> None:
+    from orchestrator.config.plan import plan_digest
+
+    def digest(**changes: Any) -> str:
+        lab_file = write_lab(tmp_path, lab_changes=experiment(**changes))
+        return plan_digest(load_lab(lab_file, routes=NO_ROUTES))
+
+    assert len({digest(profile=False), digest(profile={}), digest(profile={"rate": 9000})}) == 3

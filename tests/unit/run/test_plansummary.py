@@ -7,12 +7,13 @@ import dataclasses
 from pathlib import Path
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.results.records import SweepSummary
+from orchestrator.config.plan import expand
+from orchestrator.results.records import PointRecord, SweepSummary
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
 from orchestrator.run.plansummary import DEFAULT, DEFAULT_OVERHEAD, MEASURED, plan_summary
 from tests.support.labfiles import write_lab
-from tests.support.report_stores import P, record
+from tests.support.report_stores import P, new_sweep, record
 
 PLAN = {
     "mechanisms": ["select", "epoll-lt"],
@@ -102,3 +103,29 @@ def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
     summary = plan_summary(load_lab(path))
     assert len(summary.points) == 2 * 2 * (4 + 1)
     assert "only the top rate again" in "\n".join(summary.describe())
+
+
+def test_the_profiling_pass_is_counted_apart_and_in_the_time(tmp_path: Path) -> None:
+    plan = {**PLAN, "profile": {"duration": "2s"}}
+    path = write_lab(
+        tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": plan}
+    )
+    the_lab = load_lab(path)
+    summary = plan_summary(the_lab)
+    assert len(summary.points) == 24  # the throughput plan as before
+    assert summary.profile_points == summary.profile_to_run == 2 * 2  # mechanisms × idle counts
+    assert summary.profile_per_point_seconds == 1 + 2 + DEFAULT_OVERHEAD
+    assert summary.estimated_seconds == 24 * (1 + 5 + DEFAULT_OVERHEAD) + 4 * (3 + DEFAULT_OVERHEAD)
+    text = "\n".join(summary.describe())
+    assert "24 points + 4 profiling Table 1" in text and "profiling pass" in text
+    # Resuming a sweep that holds one point of each kind: each count loses one.
+    throughput = expand(the_lab.experiment, seed=0)[0]
+    profiled = dataclasses.replace(throughput, profiling=True)
+    store = Store.open(the_lab.results_directory)
+    sweep = new_sweep(store, lab="plansum", seed=0, points_planned=28)
+    for seq, point in enumerate((throughput, profiled)):
+        store.record_point(sweep, PointRecord(point, seq, "ok", "", 1, 2000.0, 2010.0))
+    store.close()
+    resumed = plan_summary(the_lab)
+    assert (resumed.to_run, resumed.profile_to_run) == (23, 3)
+    assert "26 points left to run" in "\n".join(resumed.describe())

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.config.model import Host, Lab
-from orchestrator.config.plan import expand
+from orchestrator.config.model import Host, Lab, ProfilePass
+from orchestrator.config.plan import Point, expand
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult
 from orchestrator.results.records import PHASES, PointRecord, ServerCpu, Sweep
@@ -578,3 +578,49 @@ def test_a_client_shortfall_with_the_server_idling_stays_client_limited(tmp_path
     ]
     assert "server at 30 % of its 1 core" in store.records[1].reason
     assert "with headroom" in store.records[1].reason
+
+
+def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(tmp_path: Path) -> None:
+    """A curve the knee search ended still gets its profiling point, CPU-timed and with the
+    pass's duration, planned only once the throughput points ran; the curve's ending and the
+    clients' capacity are the throughput points' alone."""
+    lab = lab_with(
+        knee=True,
+        profile=ProfilePass(("one-byte",), (0,), None, 2.0),
+        **LADDER,
+    )
+    clock = Clock()
+    hosts = FakeHosts(clock)
+    store = FakeStore()
+    runner = runner_for(lab, clock, hosts, store)
+    plan = list(enumerate(expand(lab.experiment, seed=1)))
+    planned_after: list[int] = []
+    commands_seen: list[str] = []
+    original = runner.server.select
+
+    def select(point: Point) -> str:
+        command = original(point)
+        commands_seen.append(command)
+        return command
+
+    runner.server.select = select  # type: ignore[method-assign]
+
+    def then() -> list[tuple[int, Point]]:
+        planned_after.append(len(store.records))  # planned once the plan's points are stored
+        profiled = Point("epoll-et", "one-byte", 0, None, 1500.0, 1, profiling=True)
+        return [(len(plan), profiled)]
+
+    sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, len(plan) + 1, "manual")
+    curves = Curves(True, lab.experiment.repeat_top)
+    runner.run(sweep, plan, len(plan) + 1, curves, then=then)
+    throughput = [r for r in store.records if not r.point.profiling]
+    [profiled] = [r for r in store.records if r.point.profiling]
+    assert planned_after == [len(throughput)] and store.records[-1] is profiled
+    assert profiled.status == "ok" and profiled.point.key.endswith("/profile")
+    # The curve had ended (saturated at 2,500) and the pass ran on it all the same.
+    [ending] = store.settings["curve_endings"].values()
+    assert (ending["ended_by"], ending["rate"]) == (SATURATED, 2500)
+    assert len(curves.offered) == len(throughput)  # the capacity never saw the pass
+    assert "--syscall-timing cpu" in commands_seen[-1]
+    assert all("--syscall-timing wall" in command for command in commands_seen[:-1])
+    assert hosts.submitted["client1"][hosts.submitted["client1"].index("--duration") + 1] == "2"
