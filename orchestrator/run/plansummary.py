@@ -84,13 +84,14 @@ class PlanSummary:
             rates = sorted({p.rate for p in self.points})
             lines.append(
                 f"  knee search: each curve climbs {len(rates)} rates, {rates[0]:,.0f} to"
-                f" {rates[-1]:,.0f} requests/s, and stops once it saturated (two points below"
-                " 95 % served) or its clients fell behind; the counts and time below are for"
-                " every curve reaching the top"
+                f" {rates[-1]:,.0f} requests/s, and stops once its server saturated (at its"
+                " cores' limit serving short while its clients ran out, or two points below"
+                " 95 % served) or its clients fell behind while it had headroom; the counts and"
+                " time below are for every curve reaching the top"
                 + (
-                    "; later repetitions measure only the top"
+                    "; later repetitions measure again only the"
                     + (f" {self.repeat_top} rates" if self.repeat_top > 1 else " rate")
-                    + " again"
+                    + " where the first served the most"
                     if self.repeat_top
                     else ""
                 )

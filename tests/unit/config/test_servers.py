@@ -138,6 +138,7 @@ def test_a_server_without_mechanisms_is_one_point_per_rate(tmp_path: Path) -> No
         accept_limits=["inf", 10],
         rates=[100, 200],
         repetitions=1,  # the default lab.yml repeats its top rates
+        profile=False,  # nor the default's profiling pass, whose idle counts it names
     )
     points = expand(load_lab(path, routes=list).experiment, seed=7)
     userver = [p for p in points if p.server == "userver"]

@@ -102,7 +102,7 @@ def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
     )
     summary = plan_summary(load_lab(path))
     assert len(summary.points) == 2 * 2 * (4 + 1)
-    assert "only the top rate again" in "\n".join(summary.describe())
+    assert "only the rate where the first served the most" in "\n".join(summary.describe())
 
 
 def test_the_profiling_pass_is_counted_apart_and_in_the_time(tmp_path: Path) -> None:
