@@ -12,9 +12,15 @@ The rule (DESIGN.md, the data flow's step 6):
                     offered rate, whatever the clients report (nothing, or fd-unavail: a
                     backlogged server holds their connections open, so each select-based httperf
                     runs out of descriptors and falls behind its schedule). The server's knee.
+                    Also when it was that busy, an agent fell behind, and the server served
+                    visibly less than offered (under SHORTFALL) or the agents ran out of
+                    descriptors: at its limit, the server had no headroom to leave the clients
+                    the cause (epoll2 with 10,000 idle connections at 16,000: 100 % of its core,
+                    96.3 % served, fd-unavail on all eight clients).
     client-limited  an agent fell behind (its schedule, its CPU, its descriptors or ports)
-                    while the server had headroom (busy below BUSY), or while it served at least
-                    TRACKING of the offered rate (it kept up with what it was sent).
+                    while the server had headroom (busy below BUSY), or while it was busy but
+                    served all but noise (SHORTFALL) with no client out of descriptors: a
+                    client held up on its own.
     ok              no agent fell behind and the server was not saturated: its result,
                     tracking the load or not (short with headroom: e.g. a slow network).
 
@@ -63,6 +69,9 @@ from orchestrator.report.data import BUSY, TRACKING, served_fraction
 from orchestrator.results.records import PointRecord, ServerCpu
 
 __all__ = ["BUSY", "PointFacts", "Verdict", "behind", "judge", "rejudge", "served"]
+
+SHORTFALL = 0.99  # served less than this of the offered rate: short beyond a run's noise
+BACKLOGGED = "fd-unavail"  # what a backlogged server does to a select-based httperf
 
 # What decided a verdict
 SERVER_CPU = "server CPU"  # the server's CPU use, and its share served
@@ -135,7 +144,9 @@ def judge(point: PointFacts, sweep: Sequence[PointFacts] = ()) -> Verdict:
     served_text = f"served {100 * point.served:.1f} % of the offered rate"
     cpu = point.cpu
     short = point.served < TRACKING
-    if cpu is not None and short and cpu.busy >= BUSY:
+    backlogged = any(BACKLOGGED in reasons for _, reasons in point.behind)
+    blamed = bool(point.behind) and (backlogged or point.served < SHORTFALL)
+    if cpu is not None and cpu.busy >= BUSY and (short or blamed):
         clients = (
             f"; {_behind_text(point.behind)}: the result of its backlog"
             if point.behind

@@ -219,3 +219,19 @@ def test_the_sweep_is_judged_again_at_its_end_and_the_final_verdicts_stored(
     [attempt] = [a for a in store.attempts(sweep) if a["key"] == unknown.key]
     assert attempt["status"] == "saturated"
     assert rejudge_stored(store, sweep, [unknown, later]) == {}  # final: judged once more, same
+
+
+def test_a_server_at_its_limit_whose_clients_ran_out_of_descriptors_is_saturated() -> None:
+    """Captured in the default sweep: epoll2 with 10,000 idle connections at 16,000 requests/s,
+    its server at 100 % of its core, 96.3 % served (above the knee search's 95 %) and fd-unavail
+    on all eight clients. At its limit the server had no headroom to leave the clients the
+    cause: its backlog is."""
+    epoll2 = captured("epoll2", 10_000, 16_000, 15_406, 3.99, FD_UNAVAIL)
+    verdict = judge(epoll2)
+    assert verdict.status == "saturated" and verdict.decided_by == SERVER_CPU
+    assert "the result of its backlog" in verdict.evidence
+    # busy and short beyond noise, a client behind its schedule: the server's too
+    assert judge(captured("poll", 0, 16_000, 15_500, 3.6, BEHIND[:2])).status == "saturated"
+    # busy, served all but noise, one client held up on its own: the client's
+    held_up = judge(captured("select", 0, 20_000, 19_900, 4.0, BEHIND[:1]))
+    assert held_up.status == "client-limited"
