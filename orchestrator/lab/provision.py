@@ -8,10 +8,20 @@ Each run gets a private data directory under the lab's state directory (kept, wi
 events, for the last few runs). The inventory is the lab's own, unchanged; what the orchestrator
 knows beyond it (each host's directory, the emulated lab's SSH key and known_hosts) is added as
 host_vars beside it. Nothing else in the orchestrator imports ansible_runner.
+
+A lab built here (emulated or machines) remembers its last successful run of a playbook
+(`remember`) with a fingerprint of everything that run depended on: the playbooks, the sources
+staged to the hosts, the inventory and host_vars as handed to Ansible, and the lab as built
+(`lab.json`, which names every host's sshd or machine: a host rebuilt or restarted since changes
+it). `up` skips provisioning while that fingerprint holds (`unchanged_since`): Ansible would
+change nothing, and a check that changes nothing costs 25-40 s per run here. A real lab's hosts
+change in ways the orchestrator cannot see, so it is always provisioned.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -31,6 +41,7 @@ from orchestrator.paths import lab_state_dir, resource
 
 PLAYBOOKS = resource("playbooks")
 KEEP_RUNS = 5
+RECORD = "provisioned.json"  # in the lab's state directory: the last successful runs
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -78,7 +89,9 @@ class Ansible:
         """Run `playbook` (a file in playbooks/) against every host of the lab."""
         private = self._private_data_dir(playbook)
         sources = stage_sources(lab_state_dir(self.lab.name) / "stage")
-        self._write_inventory(private / "inventory")
+        for name, text in self.inventory_files().items():
+            (private / "inventory" / name).parent.mkdir(parents=True, exist_ok=True)
+            (private / "inventory" / name).write_text(text)
         failures: list[str] = []
 
         def event_handler(event: dict[str, Any]) -> bool:
@@ -129,13 +142,67 @@ class Ansible:
             shutil.rmtree(old, ignore_errors=True)
         return private
 
-    def _write_inventory(self, directory: Path) -> None:
-        """The lab's inventory unchanged, plus host_vars with what the orchestrator adds."""
-        host_vars = directory / "host_vars"
-        host_vars.mkdir(parents=True)
-        (directory / "hosts.yml").write_text(yaml.safe_dump(dict(self.lab.inventory)))
+    def inventory_files(self) -> dict[str, str]:
+        """The inventory as handed to Ansible, {relative path: text}: the lab's own unchanged,
+        plus host_vars with what the orchestrator adds."""
+        files = {"hosts.yml": yaml.safe_dump(dict(self.lab.inventory))}
         for host in self.lab.hosts:
-            (host_vars / f"{host.name}.yml").write_text(yaml.safe_dump(self.host_vars(host.name)))
+            files[f"host_vars/{host.name}.yml"] = yaml.safe_dump(self.host_vars(host.name))
+        return files
+
+    # -- remembering a run ---------------------------------------------------------------------
+
+    def fingerprint(self, playbook: str) -> str | None:
+        """What a run of `playbook` depends on, as a digest (see the module docstring); None
+        for a lab not built here, or one whose `lab.json` is missing (not up)."""
+        built = lab_state_dir(self.lab.name) / "lab.json"
+        if not self.lab.built_here or not built.is_file():
+            return None
+        digest = hashlib.sha256(playbook.encode())
+        sources = stage_sources(lab_state_dir(self.lab.name) / "stage")
+        inputs = [
+            *((f"playbooks/{p.relative_to(PLAYBOOKS)}", p.read_bytes()) for p in _files(PLAYBOOKS)),
+            *((f"stage/{p.name}", p.read_bytes()) for p in _files(sources)),
+            *(
+                (f"inventory/{name}", text.encode())
+                for name, text in self.inventory_files().items()
+            ),
+            ("lab.json", built.read_bytes()),
+        ]
+        for name, data in inputs:
+            digest.update(f"\0{name}\0{len(data)}\0".encode())
+            digest.update(data)
+        return digest.hexdigest()
+
+    def unchanged_since(self, playbook: str) -> float | None:
+        """When `playbook` last succeeded on this lab as it is now (nothing it depends on has
+        changed since), as a Unix time; None when it must run."""
+        fingerprint = self.fingerprint(playbook)
+        entry = self._records().get(playbook)
+        if fingerprint is None or not isinstance(entry, dict):
+            return None
+        at = entry.get("at")
+        if entry.get("fingerprint") != fingerprint or not isinstance(at, int | float):
+            return None
+        return float(at)
+
+    def remember(self, playbook: str) -> None:
+        """Record a successful run of `playbook` with its fingerprint (labs built here)."""
+        fingerprint = self.fingerprint(playbook)
+        if fingerprint is None:
+            return
+        records = self._records()
+        records[playbook] = {"fingerprint": fingerprint, "at": time.time()}
+        path = lab_state_dir(self.lab.name) / RECORD
+        path.write_text(json.dumps(records, indent=2) + "\n")
+
+    def _records(self) -> dict[str, Any]:
+        path = lab_state_dir(self.lab.name) / RECORD
+        try:
+            records = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return records if isinstance(records, dict) else {}
 
     def host_vars(self, host_name: str) -> dict[str, Any]:
         """Variables the orchestrator adds to a host, beyond the lab's inventory."""
@@ -179,6 +246,15 @@ class Ansible:
             "ANSIBLE_LOCAL_TEMP": str(self.runs / ".tmp"),
             "ANSIBLE_NOCOLOR": "1",
         }
+
+
+def _files(root: Path) -> list[Path]:
+    """The files under `root`, but hidden ones (caches such as ansible-lint's .ansible/)."""
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
 
 
 def _ignored(event: dict[str, Any]) -> bool:

@@ -95,13 +95,25 @@ def preflight(lab: Lab, view: View, seams: Seams = REAL) -> Lab:
     return dataclasses.replace(lab, experiment=lab.experiment.with_idle_max(found.value, found.why))
 
 
-def provision(lab: Lab, view: View, seams: Seams = REAL) -> None:
+def provision(lab: Lab, view: View, seams: Seams = REAL, *, always: bool = True) -> None:
+    """Run the playbooks; with `always` False (`up`), not when nothing they depend on changed
+    since their last success on this lab (a lab built here: `Ansible.unchanged_since`)."""
+    ansible = seams.ansible(lab)
+    since = None if always else ansible.unchanged_since("site.yml")
+    if since is not None:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(since))
+        view.info(
+            f"provisioning: skipped, nothing it depends on changed since it succeeded at {when}"
+            f" (playbooks, sources, inventory, hosts); `orchestrate provision {lab.path}` runs it"
+        )
+        return
     with view.playbook(len(lab.hosts)) as on_event:
-        result = seams.ansible(lab).run("site.yml", on_event=on_event)
+        result = ansible.run("site.yml", on_event=on_event)
     view.provisioned(lab, result)
     if not result.succeeded:
         hosts = ", ".join(result.unreachable) or "see above"
         raise TestbedError(f"provisioning failed ({result.status}; {hosts})")
+    ansible.remember("site.yml")
 
 
 # -- the sweep ------------------------------------------------------------------------------------
@@ -123,7 +135,7 @@ def run_up(
     if lab.built_here:
         lab_up(lab, view, seams)
     lab = preflight(lab, view, seams)
-    provision(lab, view, seams)
+    provision(lab, view, seams, always=False)
     with LabLock(lab.name, purpose="up"), seams.remote(lab) as remote:
         observers = [observer] if observer else []
         observers.append(start_monitoring(lab, view, seams))
