@@ -66,9 +66,13 @@ def cost_comparisons(base: Curve, new: Curve, threshold: float) -> list[CostComp
 
 
 def at_top(comparisons: Sequence[CostComparison]) -> CostComparison | None:
-    """The comparison at the highest common rate: the nearest to saturation, where cost per
-    reply decides capacity."""
-    return comparisons[-1] if comparisons else None
+    """The comparison a verdict rests on: at the highest common rate (the nearest to
+    saturation, where cost per reply decides capacity) of those with the most runs on both
+    sides. A knee search repeats each curve's peak and the rate every curve was ok at
+    (`run.knee`): a higher common rate with a single run on one side would judge on no CI."""
+    if not comparisons:
+        return None
+    return max(comparisons, key=lambda c: (min(c.base.n, c.new.n), c.rate))
 
 
 def ratios_text(comparisons: Sequence[CostComparison]) -> str:

@@ -26,8 +26,11 @@ served fractions).
 
 With `repeat_top: K`, a repetition after the first climbs no ladder of its own: it measures again
 the K rates at which the first repetition served the most, of those it measured as the server's
-own result (ok or saturated: the curve's peak, the rates the findings are judged at, now with
-CIs), and ends there ("top repeated") unless it ended earlier as above.
+own result (ok or saturated: the curve's peak, where peaks are compared), and the *common rate*:
+the highest rate at which every curve of the same workload and network profile was ok in the
+first repetition, where curves are compared by the server's CPU per reply. Both sides of every
+comparison then rest on the same number of runs. It ends there ("top repeated") unless it ended
+earlier as above.
 
 The clients' capacity (`client_capacity`) counts only the clients' own limits: a saturated point
 is the server's, not the clients falling behind, and the clients kept up wherever no agent fell
@@ -158,7 +161,20 @@ class Curves:
             o.rate: o.served * o.rate for o in self.outcomes.get(first, []) if o.status in MEASURED
         }
         best = sorted(measured, key=lambda rate: (measured[rate], rate))[-(self.repeat_top or 1) :]
-        return sorted(best)
+        common = self.common_rate(key)
+        return sorted({*best, *([common] if common is not None and best else [])})
+
+    def common_rate(self, key: CurveKey) -> float | None:
+        """The highest rate at which every curve of `key`'s workload and network profile was ok
+        in its first repetition (curves with no ok point there left out): where the report
+        compares curves by CPU per reply, so a later repetition measures it again too."""
+        oks = [
+            {o.rate for o in outcomes if o.status == "ok"}
+            for other, outcomes in self.outcomes.items()
+            if other[4] == 1 and (other[0], other[5]) == (key[0], key[5])
+        ]
+        common = set.intersection(*[rates for rates in oks if rates] or [set()])
+        return max(common) if common else None
 
     def add(
         self,
@@ -318,10 +334,11 @@ def _rate(offer: Offer) -> float:
 
 def upper_bound(points: Sequence[Point], repeat_top: int | None) -> list[Point]:
     """The points a knee search runs at most: every rate of the first repetition, and of the
-    later ones every rate (or only the ladder's `repeat_top` highest)."""
+    later ones every rate (or, with `repeat_top`, as many as it repeats: its top rates and the
+    common rate, counted as the ladder's highest)."""
     if not repeat_top:
         return list(points)
-    ladder = sorted({point.rate for point in points})[-repeat_top:]
+    ladder = sorted({point.rate for point in points})[-(repeat_top + 1) :]
     return [p for p in points if p.repetition == 1 or p.rate in ladder]
 
 

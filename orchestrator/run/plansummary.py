@@ -91,7 +91,8 @@ class PlanSummary:
                 + (
                     "; later repetitions measure again only the"
                     + (f" {self.repeat_top} rates" if self.repeat_top > 1 else " rate")
-                    + " where the first served the most"
+                    + " where the first served the most and the highest rate every curve was ok"
+                    " at (where curves are compared by CPU per reply)"
                     if self.repeat_top
                     else ""
                 )

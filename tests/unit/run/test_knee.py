@@ -19,6 +19,7 @@ from orchestrator.run.knee import (
     Offer,
     Outcome,
     client_capacity,
+    curve_key,
     curve_end,
     upper_bound,
 )
@@ -202,7 +203,30 @@ def test_later_repetitions_measure_again_only_the_top_the_first_reached() -> Non
     # the first climbs until its clients fell behind at 3,000; the second repeats the two
     # highest rates the first measured ok, not the clients' limit again
     assert run == [(1, 1000), (1, 2000), (1, 3000), (2, 1000), (2, 2000)]
-    assert len(upper_bound(plan, 2)) == 6 and len(upper_bound(plan, None)) == 8
+    # at most: the ladder's two highest and the common rate
+    assert len(upper_bound(plan, 2)) == 7 and len(upper_bound(plan, None)) == 8
+
+
+def test_later_repetitions_also_measure_the_rate_every_curve_was_ok_at() -> None:
+    """Curves are compared by CPU per reply at the highest rate every curve of the workload
+    was ok at: a later repetition measures it again beside its own peak, so both sides of a
+    comparison rest on the same runs (the default sweep compared select's one run at 16,000
+    with epoll-LT's three)."""
+    curves = Curves(enabled=True, repeat_top=1)
+    first = {
+        "select": {1000: "ok", 2000: "ok", 3000: "ok"},  # peak at 3,000
+        "epoll-lt": {1000: "ok", 2000: "ok", 3000: "client-limited"},  # peak at 2,000
+        "poll": {1000: "ok", 2000: "saturated", 3000: "saturated"},  # ok only at 1,000
+    }
+    for mechanism, statuses in first.items():
+        for rate, status in statuses.items():
+            served = 0.9 if status == "saturated" else 1.0
+            curves.add(point(mechanism, rate, 1), status, served)
+    repeated = {
+        m: [r for r in (1000, 2000, 3000) if not curves.skip(point(m, r, 2))] for m in first
+    }
+    assert repeated == {"select": [1000, 3000], "epoll-lt": [1000, 2000], "poll": [1000, 2000]}
+    assert curves.common_rate(curve_key(point("select", 1000, 2))) == 1000
 
 
 def test_a_repetition_that_repeated_the_top_says_so() -> None:

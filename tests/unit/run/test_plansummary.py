@@ -101,7 +101,8 @@ def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
         tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": auto}
     )
     summary = plan_summary(load_lab(path))
-    assert len(summary.points) == 2 * 2 * (4 + 1)
+    # the second repetition: its top rate and the common rate, counted as the two highest
+    assert len(summary.points) == 2 * 2 * (4 + 2)
     assert "only the rate where the first served the most" in "\n".join(summary.describe())
 
 
