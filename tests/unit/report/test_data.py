@@ -191,6 +191,26 @@ def test_our_figure_numbers_show_what_the_papers_figures_show(tmp_path: Path) ->
     assert found[1].title.startswith("SPECweb99-like workload, no idle connections")
 
 
+def test_the_most_idle_connections_get_a_figure_5b_beside_the_papers_10000(
+    tmp_path: Path,
+) -> None:
+    """`idle_connections: [0, 10000, max]`: Figure 5 stays the paper's 10,000; the largest count,
+    where select's and poll's knee shows on a small lab, is Figure 5b (the paper's Figure 5)."""
+    points = [
+        P(m, rate, rate, idle=idle)
+        for m in ("select", "poll", "epoll-lt", "epoll-et")
+        for idle in (0, 10_000, 19_000)
+        for rate in (1000, 2000)
+    ]
+    paper = [f for f in figures(load(tmp_path, points)) if not f.beyond]
+    assert [(f.number, f.slug, f.paper) for f in paper] == [
+        ("1", "one-byte-idle0", "Figure 1"),
+        ("3", "one-byte-idle0", "Figure 3"),
+        ("5", "one-byte-idle10000", "Figure 5"),
+        ("5b", "one-byte-idle19000", "Figure 5"),
+    ]
+
+
 def syscalls(wait: float) -> dict[str, tuple[int, float]]:
     return {"read": (5000, 0.4), "close": (5000, 0.3), "epoll_wait": (800, wait)}
 
