@@ -51,12 +51,13 @@ server-test:
 	$(MAKE) -C server test
 
 # The tiers come from the folders (tests/conftest.py): slow = real servers and agents, lab =
-# real emulated labs; `pytest` runs them all at once.
+# real emulated labs; `pytest` runs them all at once. The fast and slow tiers run on every CPU
+# (pytest-xdist); the lab tier one test at a time, as its sweeps measure the machine.
 fast:
-	$(BIN)/pytest -m "not slow and not lab"
+	$(BIN)/pytest -n auto -m "not slow and not lab"
 
 slow:
-	$(BIN)/pytest -m "slow and not lab"
+	$(BIN)/pytest -n auto -m "slow and not lab"
 
 lab:
 	$(BIN)/pytest -m lab
