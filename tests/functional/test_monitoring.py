@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
+from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.monitoring.dashboards import load_dashboards, panels
 from orchestrator.monitoring.prometheus import Prometheus
-from tests.support.labtools import own_lab, start_orchestrate
+from tests.support.labtools import start_orchestrate
+from tests.support.sharedlab import SharedLab
 
-LAB_NAME = "tbtest-monitor"
 EXPERIMENT = {
     "mechanisms": ["epoll-lt", "select"],
     "workloads": ["one-byte"],
@@ -38,15 +39,20 @@ EXPERIMENT = {
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A finished sweep, with what was seen while it ran: the watch screen and live scrapes."""
+def swept(
+    on_shared_lab: SharedLab,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """A finished sweep on the shared lab, with what was seen while it ran: the watch screen
+    and live scrapes."""
     session = f"tbwatch{os.getpid()}"
-    with own_lab(tmp_path_factory.mktemp("monitor"), LAB_NAME, EXPERIMENT) as (lab, path, state):
-        try:
-            seen = run_sweep_watching(lab, path, state, session)
-            yield {"lab": lab, "path": path, "state": state, **seen}
-        finally:
-            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    path = on_shared_lab.lab_file(tmp_path_factory.mktemp("monitor"), "monitor", EXPERIMENT)
+    lab, state = load_lab(path), on_shared_lab.state
+    try:
+        seen = run_sweep_watching(lab, path, state, session)
+        yield {"lab": lab, "path": path, "state": state, **seen}
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
 def run_sweep_watching(lab: Lab, path: Path, state: Path, session: str) -> dict[str, Any]:

@@ -7,8 +7,8 @@ figures' data against the store, every PNG, and the page in headless Chromium (s
 test-artifacts/), then that `compare` flags the slowed sweep and nothing when a sweep meets
 itself.
 
-One lab for the module (its own name and 198.19.x block), always torn down; the hogs are this
-test's own processes, stopped by PID.
+On the session's shared lab (tests/functional/conftest.py); the hogs are this test's own
+processes, stopped by PID.
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.config.labfile import load_lab
 from orchestrator.report.compare import compare_sweeps
 from orchestrator.report.data import SweepData, curves
 from orchestrator.report.stats import BETTER, CLAIM_VERDICTS, WORSE
 from orchestrator.results.store import Store
 from tests.support.browser import Browser, Seen
 from tests.support.labfiles import REPOSITORY
-from tests.support.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate, own_lab
+from tests.support.labtools import SLOWABLE_PLAN, SLOWING_HOGS, ServerHogs, orchestrate
 from tests.support.report_stores import assert_figures_match_store, assert_png_drawn, csv_rows
+from tests.support.sharedlab import SHARED_NAME, SharedLab
 
-LAB_NAME = "tbtest-report"
 ARTIFACTS = REPOSITORY / "test-artifacts"
 
 
@@ -44,32 +45,39 @@ class Sweeps:
 
 
 @pytest.fixture(scope="module")
-def sweeps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweeps]:
+def sweeps(
+    on_shared_lab: SharedLab,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Sweeps]:
     directory = tmp_path_factory.mktemp("report")
-    with own_lab(directory, LAB_NAME, SLOWABLE_PLAN) as (lab, path, state):
-        slowed_file = directory / "slowed.yml"
-        data = yaml.safe_load(path.read_text())
-        data["experiment"] = {**SLOWABLE_PLAN, "repetitions": 1}
-        slowed_file.write_text(yaml.safe_dump(data, sort_keys=False))
-        outputs = {}
-        started = time.monotonic()
-        base = orchestrate("up", str(path), state=state)
-        print(base.stdout[-3000:], f"base: {time.monotonic() - started:.0f} s")
-        assert base.returncode == 0, base.stdout[-2000:] + base.stderr
-        store = Store.open(lab.results_directory, create=False)
-        base_id = store.sweeps()[-1].id
-        outputs[base_id] = base.stdout
-        started = time.monotonic()
-        with ServerHogs(lab, SLOWING_HOGS) as hogs:
-            slowed = orchestrate("up", str(slowed_file), state=state)
-        print(slowed.stdout[-3000:], f"slowed: {time.monotonic() - started:.0f} s")
-        assert hogs.started, "the slowed sweep never started: no hogs ran"
-        assert slowed.returncode == 0, slowed.stdout[-2000:] + slowed.stderr
-        slowed_id = store.sweeps()[-1].id
-        assert slowed_id != base_id
-        outputs[slowed_id] = slowed.stdout
-        store.close()
-        yield Sweeps(lab.results_directory, base_id, slowed_id, outputs)
+    path = on_shared_lab.lab_file(directory, "base", SLOWABLE_PLAN)
+    # The same lab file in single runs: one store (and Prometheus) for both sweeps, as
+    # `compare` takes two sweeps of one results directory.
+    slowed_file = directory / "slowed.yml"
+    data = yaml.safe_load(path.read_text())
+    data["experiment"] = {**SLOWABLE_PLAN, "repetitions": 1}
+    slowed_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    state = on_shared_lab.state
+    lab = load_lab(path)
+    outputs = {}
+    started = time.monotonic()
+    base = orchestrate("up", str(path), state=state)
+    print(base.stdout[-3000:], f"base: {time.monotonic() - started:.0f} s")
+    assert base.returncode == 0, base.stdout[-2000:] + base.stderr
+    store = Store.open(lab.results_directory, create=False)
+    base_id = store.sweeps()[-1].id
+    outputs[base_id] = base.stdout
+    started = time.monotonic()
+    with ServerHogs(lab, SLOWING_HOGS) as hogs:
+        slowed = orchestrate("up", str(slowed_file), state=state)
+    print(slowed.stdout[-3000:], f"slowed: {time.monotonic() - started:.0f} s")
+    assert hogs.started, "the slowed sweep never started: no hogs ran"
+    assert slowed.returncode == 0, slowed.stdout[-2000:] + slowed.stderr
+    slowed_id = store.sweeps()[-1].id
+    assert slowed_id != base_id
+    outputs[slowed_id] = slowed.stdout
+    store.close()
+    yield Sweeps(lab.results_directory, base_id, slowed_id, outputs)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +121,7 @@ def test_up_writes_a_report_with_confidence_intervals(sweeps: Sweeps, browser: B
         "Emulated lab.",
         "The paper's findings, checked",
         "Table 1",
-        LAB_NAME,
+        SHARED_NAME,
     ):
         assert text in page, text
     points = csv_rows(directory / "points.csv")

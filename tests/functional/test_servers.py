@@ -2,7 +2,8 @@
 curves are in the report; a broken server command fails its point with the server's own
 stderr, and the sweep goes on.
 
-Its own lab (name and addresses 198.18.128-130.x), always torn down.
+On the session's shared lab (tests/functional/conftest.py): its `servers:` section adds nginx
+to what provisioning installs, so its `up` provisions the lab again.
 """
 
 from __future__ import annotations
@@ -10,19 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.lab.builders import lab_builder
-from orchestrator.monitoring.prometheus import Prometheus
-from tests.support.labfiles import write_lab
 from tests.support.labtools import orchestrate
+from tests.support.sharedlab import SharedLab
 
-LAB_NAME = "tbtest-servers"
 BROKEN = "no-such-server-binary"
 
 SERVERS = [
@@ -54,28 +51,15 @@ EXPERIMENT = {
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]:
+def swept(
+    on_shared_lab: SharedLab,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Any]:
     directory = tmp_path_factory.mktemp("servers")
-    path = write_lab(
-        directory,
-        name=LAB_NAME,
-        second_octet=18,
-        third_base=128,
-        lab_changes={"servers": SERVERS, "experiment": EXPERIMENT},
-    )
-    state = directory / "state"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TESTBED_STATE_DIR", str(state))
-        lab = load_lab(path)
-        try:
-            built = orchestrate("lab", "up", str(path), state=state)
-            assert built.returncode == 0, built.stdout[-2000:] + built.stderr
-            result = orchestrate("up", str(path), state=state, timeout=900)
-            print(result.stdout[-4000:], result.stderr[-2000:])
-            yield path, result
-        finally:
-            Prometheus.for_lab(lab).stop()
-            lab_builder(lab).down()
+    path = on_shared_lab.lab_file(directory, "servers", EXPERIMENT, {"servers": SERVERS})
+    result = orchestrate("up", str(path), state=on_shared_lab.state, timeout=900)
+    print(result.stdout[-4000:], result.stderr[-2000:])
+    return path, result
 
 
 def stored(path: Path) -> list[dict[str, Any]]:

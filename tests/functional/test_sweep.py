@@ -2,7 +2,8 @@
 counters, faults injected by killing a real agent and the real server mid-point, the
 orchestrator killed with SIGKILL and resumed, Ctrl-C, and a changed plan.
 
-One lab for the module (its own name and 198.19.x block), always torn down.
+On the session's shared lab (tests/functional/conftest.py): each test writes a lab file of its
+own, with its own store.
 """
 
 from __future__ import annotations
@@ -18,22 +19,19 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, Lab
 from orchestrator.lab.network import namespace_pids
-from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.naming import namespace
 from orchestrator.ports import LOAD_METRICS_PORT
-from tests.support.labfiles import free_port
-from tests.support.labtools import orchestrate, own_lab, pid_alive, start_orchestrate
-
-LAB_NAME = "tbtest-sweep"
+from tests.support.labtools import orchestrate, pid_alive, start_orchestrate
+from tests.support.sharedlab import SharedLab, stop_prometheus
 
 SHORT = {
     "mechanisms": ["epoll-et", "poll"],
@@ -51,35 +49,42 @@ SHORT = {
 }
 
 
+@dataclass(frozen=True)
+class ModuleLab:
+    """Where this module's lab files go, on the shared lab."""
+
+    shared: SharedLab
+    directory: Path
+
+    @property
+    def state(self) -> Path:
+        return self.shared.state
+
+
 @pytest.fixture(scope="module")
-def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    with own_lab(tmp_path_factory.mktemp("sweep"), LAB_NAME, SHORT, build=True) as (
-        _,
-        path,
-        state,
-    ):
-        yield path, state
+def lab_dir(
+    on_shared_lab: SharedLab,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ModuleLab:
+    return ModuleLab(on_shared_lab, tmp_path_factory.mktemp("sweep"))
 
 
 @pytest.fixture(autouse=True)
-def stop_prometheus_after_each_test(lab_dir: tuple[Path, Path]) -> Iterator[None]:
+def stop_prometheus_after_each_test(lab_dir: ModuleLab) -> Iterator[None]:
     """Each lab file has its own results directory and so its own Prometheus; several of them
     scraping the same hosts every second would load the machine the tests measure on."""
     yield
-    for lab_file in lab_dir[0].parent.glob("*.yml"):
-        Prometheus.for_lab(load_lab(lab_file)).stop()
+    stop_prometheus(sorted(lab_dir.directory.glob("*.yml")))
 
 
-def with_experiment(lab_dir: tuple[Path, Path], name: str, **changes: Any) -> Path:
-    """A lab file beside the module's one, same lab, its own results directory."""
-    path, _ = lab_dir
-    data = yaml.safe_load(path.read_text())
-    data["experiment"] = {**SHORT, **changes}
-    data["results"] = {"directory": f"results-{name}"}
-    data["monitoring"] = {"prometheus": {"port": free_port(), "scrape_interval": "1s"}}
-    target = path.parent / f"{name}.yml"
-    target.write_text(yaml.safe_dump(data, sort_keys=False))
-    return target
+# The tests that check sequencing (faults, resume, Ctrl-C, a changed plan) need points, not
+# long ones: the short sweep's own test keeps SHORT's 4 s to check the numbers.
+SEQUENCING: dict[str, Any] = {"duration": "2s", "warmup": "0s"}
+
+
+def with_experiment(lab_dir: ModuleLab, name: str, **changes: Any) -> Path:
+    """A lab file of the module's: the shared lab, its own experiment and results directory."""
+    return lab_dir.shared.lab_file(lab_dir.directory, name, {**SHORT, **changes})
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[Any]) -> None:
@@ -125,11 +130,11 @@ def our_processes(lab: Lab) -> list[int]:
 
 
 def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
-    lab_dir: tuple[Path, Path],
+    lab_dir: ModuleLab,
 ) -> None:
     lab_file = with_experiment(lab_dir, "short")
     started = time.monotonic()
-    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    result = orchestrate("up", str(lab_file), state=lab_dir.state)
     print(result.stdout[-3000:], f"wall {time.monotonic() - started:.0f} s")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     stored = points(lab_file)
@@ -153,7 +158,7 @@ def test_a_short_sweep_stores_every_point_and_agrees_with_the_server(
     assert {"accept4", "read", "close", "epoll_wait", "poll"} <= set(syscalls)
     assert "measurement fraction" in result.stdout
 
-    exported = orchestrate("export", str(load_lab(lab_file).results_directory), state=lab_dir[1])
+    exported = orchestrate("export", str(load_lab(lab_file).results_directory), state=lab_dir.state)
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert [row["point"] for row in rows] == [p["key"] for p in stored]
@@ -231,10 +236,15 @@ def load_running(host: Host) -> bool:
 
 
 def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
-    lab_dir: tuple[Path, Path],
+    lab_dir: ModuleLab,
 ) -> None:
     lab_file = with_experiment(
-        lab_dir, "faults", rates=[1600], mechanisms=["epoll-lt", "select"], retries=2
+        lab_dir,
+        "faults",
+        rates=[1600],
+        mechanisms=["epoll-lt", "select"],
+        retries=2,
+        duration="2s",  # with SHORT's 1 s warm-up: the killers strike 1 s into a 3 s load
     )
     lab = load_lab(lab_file)
     client_run = Path(lab.clients[2].directory) / "run"
@@ -243,7 +253,7 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     agent_killer = Killer(client_run / "load.pid", 1.0, lambda: load_running(lab.clients[2]))
     agent_killer.start()
     log = lab_file.parent / "faults.log"
-    process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
+    process = start_orchestrate("up", str(lab_file), state=lab_dir.state, log=log)
     # Once that point failed and its retry is stored, the server dies during the next point.
     wait_for(lambda: len(attempts(lab_file)) >= 2, process)
     server_killer = Killer(server_run / "server.pid", 1.0, lambda: load_running(lab.clients[2]))
@@ -272,11 +282,11 @@ def test_a_killed_agent_and_a_killed_server_fail_their_point_which_is_retried(
     assert not our_processes(lab)
 
 
-def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path, Path]) -> None:
-    lab_file = with_experiment(lab_dir, "resume")
+def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: ModuleLab) -> None:
+    lab_file = with_experiment(lab_dir, "resume", **SEQUENCING)
     lab = load_lab(lab_file)
     process = start_orchestrate(
-        "up", str(lab_file), state=lab_dir[1], log=lab_file.parent / "killed.log"
+        "up", str(lab_file), state=lab_dir.state, log=lab_file.parent / "killed.log"
     )
     store = lab.results_directory / "testbed.sqlite"
     wait_for(lambda: len(points(lab_file)) >= 1, process)
@@ -287,10 +297,12 @@ def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path
     assert 1 <= len(before) < 4
     assert our_processes(lab), "the killed run should have left processes on the hosts"
 
-    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    result = orchestrate("up", str(lab_file), state=lab_dir.state)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "left by an earlier run" in result.stderr
     assert "resuming" in result.stdout
+    # the lab was provisioned by an earlier test's `up`, and nothing it depends on changed since
+    assert "provisioning: skipped" in result.stdout + result.stderr
     after = points(lab_file)
     assert len(after) == 4 and len({p["key"] for p in after}) == 4
     assert all(p["status"] == "ok" for p in after)
@@ -301,11 +313,11 @@ def test_a_sigkilled_orchestrator_resumes_without_duplicates(lab_dir: tuple[Path
     assert not our_processes(lab)
 
 
-def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Path, Path]) -> None:
-    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600])
+def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: ModuleLab) -> None:
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600], **SEQUENCING)
     lab = load_lab(lab_file)
     log = lab_file.parent / "interrupted.log"
-    process = start_orchestrate("up", str(lab_file), state=lab_dir[1], log=log)
+    process = start_orchestrate("up", str(lab_file), state=lab_dir.state, log=log)
     load_pid = Path(lab.clients[0].directory) / "run" / "load.pid"
     started = time.time()
     while not (load_pid.exists() and load_pid.stat().st_mtime > started):
@@ -321,7 +333,7 @@ def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Pat
     # Resuming measures the interrupted point again and the one never started. Whether the eight
     # clients, sharing one CPU, kept up is the machine's business: client-limited is a measured
     # verdict too (with its reason), never interrupted or failed.
-    result = orchestrate("up", str(lab_file), state=lab_dir[1])
+    result = orchestrate("up", str(lab_file), state=lab_dir.state)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     resumed = points(lab_file)
     assert len(resumed) == 2, resumed
@@ -331,12 +343,13 @@ def test_ctrl_c_stores_the_point_as_interrupted_and_exits_130(lab_dir: tuple[Pat
         assert point["started_at"] > interrupted["started_at"]
 
 
-def test_a_changed_plan_starts_a_new_sweep(lab_dir: tuple[Path, Path]) -> None:
-    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600])  # the sweep finished above
+def test_a_changed_plan_starts_a_new_sweep(lab_dir: ModuleLab) -> None:
+    # the sweep finished above
+    lab_file = with_experiment(lab_dir, "interrupt", rates=[1600], **SEQUENCING)
     with sqlite3.connect(load_lab(lab_file).results_directory / "testbed.sqlite") as db:
         db.execute("UPDATE sweeps SET status = 'interrupted'")  # as if it had not finished
-    changed = with_experiment(lab_dir, "interrupt", rates=[1600], duration="2s")
-    result = orchestrate("up", str(changed), state=lab_dir[1])
+    changed = with_experiment(lab_dir, "interrupt", rates=[1600], duration="3s", warmup="0s")
+    result = orchestrate("up", str(changed), state=lab_dir.state)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "changed since sweep" in result.stdout
     with sqlite3.connect(load_lab(changed).results_directory / "testbed.sqlite") as db:

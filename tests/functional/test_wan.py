@@ -4,7 +4,8 @@ of it left on the links after `orchestrate down` and `orchestrate lab down`.
 
 This machine's kernel may lack netem (CONFIG_NET_SCH_NETEM): then the 20 ms points must fail
 with that reason, clearly, while the others run; with netem they must measure 20 ms ± 10 %.
-One lab for the module, on 198.18.96.0/22, always torn down.
+On the session's shared lab, as the last module to use it (tests/functional/conftest.py): its
+last test removes the lab.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.netem import LocalShaper
-from orchestrator.monitoring.prometheus import Prometheus
-from tests.support.labfiles import write_lab
 from tests.support.labtools import links, namespaces, orchestrate
+from tests.support.sharedlab import SharedLab
 
-LAB_NAME = "tbtest-wan"
 PLAN = {
     "mechanisms": ["epoll-et"],
     "workloads": ["one-byte"],
@@ -58,27 +55,15 @@ def netem_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, Any]]:
-    """The lab up, the sweep run: (lab file, state dir, `up`'s result)."""
+def swept(
+    on_shared_lab: SharedLab, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, Any]:
+    """The sweep run on the shared lab: (lab file, state dir, `up`'s result)."""
     directory = tmp_path_factory.mktemp("wan")
-    state = directory / "state"
-    path = write_lab(
-        directory,
-        name=LAB_NAME,
-        second_octet=18,
-        third_base=96,
-        lab_changes={"experiment": PLAN, "network": NETWORK},
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TESTBED_STATE_DIR", str(state))
-        lab = load_lab(path)
-        try:
-            result = orchestrate("up", str(path), state=state, timeout=900)
-            print(result.stdout[-4000:], result.stderr[-2000:])
-            yield path, state, result
-        finally:
-            Prometheus.for_lab(lab).stop()
-            lab_builder(lab).down()
+    path = on_shared_lab.lab_file(directory, "wan", PLAN, {"network": NETWORK})
+    result = orchestrate("up", str(path), state=on_shared_lab.state, timeout=900)
+    print(result.stdout[-4000:], result.stderr[-2000:])
+    return path, on_shared_lab.state, result
 
 
 def stored(path: Path) -> dict[str, dict[str, Any]]:
@@ -142,7 +127,7 @@ def test_down_and_lab_down_leave_no_qdisc(swept: tuple[Path, Path, Any]) -> None
     shaper.apply(dict.fromkeys(lab.clients, capped))
     gone = orchestrate("lab", "down", str(path), state=state)
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert not [name for name in namespaces() if name.startswith(f"tb-{LAB_NAME}-")]
+    assert not [name for name in namespaces() if name.startswith(f"tb-{lab.name}-")]
     roots = {
         end for client in lab.clients for end, namespace in shaper.ends(client) if not namespace
     }
