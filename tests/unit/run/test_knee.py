@@ -19,8 +19,8 @@ from orchestrator.run.knee import (
     Offer,
     Outcome,
     client_capacity,
-    curve_key,
     curve_end,
+    curve_key,
     upper_bound,
 )
 from orchestrator.run.limits import PointFacts, judge
