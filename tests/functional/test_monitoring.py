@@ -30,7 +30,7 @@ EXPERIMENT = {
     "idle_connections": [0, 400],
     "accept_limits": ["inf"],
     "rates": [1600],
-    "duration": "6s",
+    "duration": "4s",
     "warmup": "1s",
     "cooldown": {"max": "1s"},
     "timeout": "2s",

@@ -92,7 +92,7 @@ def test_three_nights_regression_alert_lock_and_retention(
     nightly_section = {"keep": 1, "webhook": webhook.url, "threshold": "10%"}
     # Single runs: the hogs slow the server by far more than the threshold, and a night without
     # them tracks the same rates, so no CI is needed to tell them apart (nor the time for one).
-    plan = {**SLOWABLE_PLAN, "repetitions": 1}
+    plan = {**SLOWABLE_PLAN, "repetitions": 1, "duration": "2s"}
     path = on_shared_lab.lab_file(tmp_path, "nightly", plan, {"nightly": nightly_section})
     lab, state = load_lab(path), on_shared_lab.state
     results = lab.results_directory

@@ -2,8 +2,8 @@
 curves are in the report; a broken server command fails its point with the server's own
 stderr, and the sweep goes on.
 
-On the session's shared lab (tests/functional/conftest.py): its `servers:` section adds nginx
-to what provisioning installs, so its `up` provisions the lab again.
+On the session's shared lab (tests/functional/conftest.py), as its first user: its `servers:`
+section adds nginx to what provisioning installs.
 """
 
 from __future__ import annotations
