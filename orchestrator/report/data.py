@@ -247,9 +247,14 @@ class Curve:
 
     @property
     def peak_point(self) -> RatePoint | None:
-        """The rate with the highest mean ok reply rate (the lowest such rate on a tie)."""
+        """The rate with the highest mean ok reply rate (the lowest such rate on a tie), of the
+        rates run most often. A knee search's later repetitions run again only some rates
+        (`repeat_top`): a rate run once beside them would win by its noise alone (past the knee
+        one run's reply rate varies by a quarter), with no CI to judge it by. Runs, not ok
+        runs: a repeated rate whose repetition was client-limited is still a repeated rate."""
         measured = [point for point in self.points if point.reply is not None]
-        return max(measured, key=_mean_reply, default=None)
+        most = max((len(point.runs) for point in measured), default=0)
+        return max((p for p in measured if len(p.runs) == most), key=_mean_reply, default=None)
 
     def peak_runs(self) -> list[float]:
         """The ok reply rates at the peak rate: one per repetition that was ok there.

@@ -108,6 +108,24 @@ def test_a_repetition_cut_short_by_its_clients_neither_lowers_the_peak_nor_the_s
     assert curve.saturation_runs() == []
 
 
+def test_the_peak_is_at_a_rate_run_every_repetition_not_at_one_run_once(tmp_path: Path) -> None:
+    """Captured in the default sweep: select with 19,000 idle connections, its first repetition
+    saturated at 15,000 and 20,000, the later two ran again only 15,000 (where it served the
+    most). 20,000's single 13,111 beat 15,000's mean of three, 12,418: a peak with no CI, and
+    so no verdict."""
+    points = [
+        P("select", 10000, 9882.0, rep=1),
+        P("select", 15000, 13522.0, rep=1, status="saturated"),
+        P("select", 20000, 13111.0, rep=1, status="saturated"),
+        P("select", 10000, 9853.0, rep=2),
+        P("select", 15000, 12247.0, rep=2, status="saturated"),
+        P("select", 10000, 9901.0, rep=3),
+        P("select", 15000, 11486.0, rep=3, status="saturated"),
+    ]
+    [curve] = curves(load(tmp_path, points))
+    assert curve.peak == estimate([13522.0, 12247.0, 11486.0])
+
+
 def test_a_repetition_that_measured_only_the_top_never_says_below(tmp_path: Path) -> None:
     """A knee search with repeat_top: the second repetition ran only the top rates; that it did
     not track there says nothing of where below them the curve stopped tracking."""
