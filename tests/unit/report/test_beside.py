@@ -196,3 +196,29 @@ def test_the_table1_headlines_come_from_our_profile(tmp_path: Path) -> None:
     rows = csv_rows(written.directory / "table1-paper.csv")
     lt_ctl = next(r for r in rows if (r["row"], r["mechanism"]) == ("epoll_ctl", "epoll-lt"))
     assert float(lt_ctl["paper_percent"]) == 16.34 and float(lt_ctl["our_percent"]) > 0
+
+
+def test_figure_5_stands_at_the_papers_10000_and_at_the_most_idle_connections(
+    tmp_path: Path,
+) -> None:
+    """With `idle_connections: [0, 10000, max]` the paper's drop is set beside ours twice: at
+    its 10,000 (where a small lab's clients stop before select's knee) and at the most the lab
+    held (where it shows)."""
+    store = Store.open(tmp_path)
+    points = [
+        *curve("select", 0, 11000),
+        *curve("select", 10000, 11000),  # unchanged: its knee is beyond the clients
+        *curve("select", 19000, 6000),  # the drop
+    ]
+    report = build(SweepData.load(store, sweep_with(store, points)))
+    select = [
+        h
+        for h in report.paper
+        if h.source.startswith("Figure 5") and h.claim.startswith("one-byte: select")
+    ]
+    assert [("10,000 idle" in h.claim, "19,000 idle" in h.claim) for h in select] == [
+        (True, False),
+        (False, True),
+    ]
+    assert "the most this lab held" in select[1].claim
+    assert select[1].ours.startswith("select -") and "79%" in select[1].paper
