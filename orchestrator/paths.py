@@ -6,7 +6,10 @@ data under `orchestrator/data/`, see setup.py) or, in a checkout, from the repos
 
 `TESTBED_STATE_DIR` (default /var/lib/testbed) holds one directory per lab name: the lab's SSH
 key and known_hosts, Ansible run directories, and for an emulated lab each host's directory.
-Tests point it at a temporary directory.
+Tests point it at a temporary directory. The tool's own shared directory, the machines labs'
+image cache (`TESTBED_IMAGE_DIR`, by default `images/` there), is in the same namespace: a lab
+whose directory would be it, hold it or sit in it is refused at load (`shared_directory_clash`),
+as its `lab down` would remove the cache from under every other lab.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from pathlib import Path
 
 DEFAULT_STATE_ROOT = Path("/var/lib/testbed")
+IMAGES = "images"  # the image cache's directory under the state root
 # The checkout this module runs from; in a wheel install, site-packages (no dashboards there).
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESOURCES = ("agents", "dashboards", "playbooks", "server")
@@ -41,6 +45,24 @@ def state_root() -> Path:
 
 def lab_state_dir(lab_name: str) -> Path:
     return state_root() / lab_name
+
+
+def image_root() -> Path:
+    """The machines labs' shared cache: base images and the apt proxy's packages."""
+    return Path(os.environ.get("TESTBED_IMAGE_DIR", str(state_root() / IMAGES)))
+
+
+def shared_directory_clash(lab_name: str) -> str | None:
+    """Why `lab_state_dir(lab_name)` cannot be a lab's (it is, holds or sits in the tool's
+    shared image cache), or None when it can."""
+    mine, cache = lab_state_dir(lab_name).resolve(), image_root().resolve()
+    if mine == cache or mine in cache.parents or cache in mine.parents:
+        return (
+            f"a lab of this name would keep its state in {mine}, which is or holds the"
+            f" machines labs' shared image cache ({cache}, TESTBED_IMAGE_DIR): `lab down`"
+            " would remove it; choose another name"
+        )
+    return None
 
 
 def emulated_host_dir(lab_name: str, host: str) -> Path:

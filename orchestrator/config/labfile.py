@@ -29,6 +29,7 @@ from orchestrator.config.serverfile import parse_servers
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError
+from orchestrator.paths import shared_directory_clash
 
 SUPPORTED_VERSION = 1
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
@@ -73,6 +74,9 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         NAME_PATTERN,
         "a lab name: lower-case letters, digits and '-', at most 31 characters",
     )
+    clash = shared_directory_clash(name) if name is not None else None
+    if clash is not None:
+        checker.fail(("name",), name, clash)
     emulate = _emulate(checker, top.get("emulate", False))
     servers = parse_servers(checker, top.get("servers"))
     experiment = parse_experiment(checker, top.get("experiment"), servers)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.errors import TestbedError
-from orchestrator.paths import state_root
+from orchestrator.paths import image_root
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -38,10 +38,6 @@ HOOKS = (
     'echo force-unsafe-io > "$1"/etc/dpkg/dpkg.cfg.d/testbed-unsafe-io',
 )
 BUILD_TIMEOUT = 900.0
-
-
-def image_root() -> Path:
-    return Path(os.environ.get("TESTBED_IMAGE_DIR", str(state_root() / "images")))
 
 
 def mirror() -> str:

@@ -44,7 +44,7 @@ from pathlib import Path
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.lab.image import base_image, image_root, mirror
+from orchestrator.lab.image import base_image, mirror
 from orchestrator.lab.knownhosts import (
     forget_host_keys,
     known_hosts_path,
@@ -60,7 +60,7 @@ from orchestrator.lab.network import (
     wait_for_ssh,
 )
 from orchestrator.lab.sshd import new_key, ssh_identity
-from orchestrator.paths import REPOSITORY, lab_state_dir
+from orchestrator.paths import REPOSITORY, image_root, lab_state_dir
 
 APT_PROXY_PORT = 3142  # apt-cacher-ng's, the usual apt proxy port
 BOOT_WAIT_SECONDS = 90.0
