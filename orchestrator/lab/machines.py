@@ -24,6 +24,10 @@ here is a machine of its own, so the orchestrator drives it exactly as a physica
   machine and the lab's key in root's authorized_keys. The host keys go into the user's
   ~/.ssh/known_hosts, in a block `lab down` removes (`knownhosts`), so SSH checks them the way
   it checks a physical lab's.
+- The guest's tree is the guest's: it runs as root without user namespaces, so a link it left
+  (`/root/.ssh/authorized_keys -> /etc/passwd`) would lead a plain `open()` here into this
+  machine's files. Everything `lab up` writes into a machine's tree, and the host key it reads
+  back, goes through `guestfs`, which never follows a link and refuses, all or nothing.
 - apt: the machines have only the lab's networks; `aptproxy` on the orchestrator's management
   address forwards their apt to the Debian mirror (/etc/apt/apt.conf.d/01testbed-proxy).
 """
@@ -33,10 +37,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +50,7 @@ from pathlib import Path
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
+from orchestrator.lab.guestfs import GuestFile, GuestTree
 from orchestrator.lab.image import base_image, mirror
 from orchestrator.lab.knownhosts import (
     forget_host_keys,
@@ -65,6 +72,10 @@ from orchestrator.paths import REPOSITORY, image_root, lab_state_dir
 APT_PROXY_PORT = 3142  # apt-cacher-ng's, the usual apt proxy port
 BOOT_WAIT_SECONDS = 90.0
 STOP_GRACE_SECONDS = 20.0
+HOST_KEY = "etc/ssh/ssh_host_ed25519_key"  # inside a machine's tree
+APT_PROXY_FILE = "etc/apt/apt.conf.d/01testbed-proxy"
+PUBLIC_KIND = re.compile(r"[a-z0-9@.-]{1,64}")  # ssh-ed25519, sk-ssh-ed25519@openssh.com
+BASE64 = re.compile(r"[A-Za-z0-9+/]{1,8192}={0,2}")
 Note = Callable[[str], None]
 
 
@@ -98,6 +109,46 @@ def known_hosts_entry(host: Host, public_key: str) -> str:
     name = host.management if host.ssh_port == 22 else f"[{host.management}]:{host.ssh_port}"
     kind, key = public_key.split()[:2]
     return f"{name} {kind} {key}"
+
+
+def personalise(guest: GuestTree, host: Host, authorized_keys: str, proxy_url: str) -> None:
+    """What makes a machine this host: its name, a host key (made once, here), who may log in
+    and where its apt goes. Written through `guestfs`, all or nothing: the guest's tree is the
+    guest's, and a link it left there is refused, never followed into this machine's files."""
+    files = [
+        GuestFile("etc/hostname", f"{host.name}\n".encode()),
+        GuestFile("etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n".encode()),
+        GuestFile("root/.ssh/authorized_keys", authorized_keys.encode(), 0o600, parents_mode=0o700),
+        GuestFile(
+            APT_PROXY_FILE,
+            (
+                f"// written by `orchestrate lab up`: this lab reaches {mirror()} through\n"
+                f'Acquire::http::Proxy "{proxy_url}";\n'
+            ).encode(),
+        ),
+    ]
+    if not (guest.is_file(HOST_KEY) and guest.is_file(f"{HOST_KEY}.pub")):
+        private, public = _new_host_key(f"root@{host.name}")
+        files += [GuestFile(HOST_KEY, private, 0o600), GuestFile(f"{HOST_KEY}.pub", public)]
+    guest.write_all(files)
+
+
+def guest_host_key(guest: GuestTree) -> str:
+    """The machine's public host key as `personalise` wrote it, read without following a link;
+    TestbedError if what the guest left there is not one."""
+    text = guest.read(f"{HOST_KEY}.pub").decode(errors="replace")
+    words = text.split()
+    if len(words) < 2 or not (PUBLIC_KIND.fullmatch(words[0]) and BASE64.fullmatch(words[1])):
+        raise TestbedError(f"machine {guest.machine}: /{HOST_KEY}.pub holds no public key")
+    return f"{words[0]} {words[1]}"
+
+
+def _new_host_key(comment: str) -> tuple[bytes, bytes]:
+    """A fresh ed25519 key pair (private, public), made in a private directory of ours."""
+    with tempfile.TemporaryDirectory(prefix="testbed-hostkey.") as directory:
+        key = Path(directory) / "key"
+        new_key(key, comment)
+        return key.read_bytes(), Path(f"{key}.pub").read_bytes()
 
 
 class MachinesLab:
@@ -196,7 +247,8 @@ class MachinesLab:
         if not os.path.ismount(root):
             options = overlay_options(image, directory / "upper", directory / "work")
             local.run(["mount", "-t", "overlay", "overlay", "-o", options, str(root)])
-        self._personalise(host, root)
+        authorized = Path(f"{self.identity.private_key}.pub").read_text()  # ours, not the guest's
+        personalise(GuestTree(root, host.name), host, authorized, self._proxy_url())
         missing = [cpu for cpu in host.cpus if cpu not in cpus]
         if missing:  # the sweep's taskset inside the machine would fail on them
             self.warn(
@@ -212,24 +264,6 @@ class MachinesLab:
                 start_new_session=True,  # outlives `lab up`; `lab down` stops it by its pid
             )
         (directory / "nspawn.pid").write_text(f"{process.pid}\n")
-
-    def _personalise(self, host: Host, root: Path) -> None:
-        """What makes the machine this host: name, host key, who may log in, where apt goes."""
-        (root / "etc" / "hostname").write_text(f"{host.name}\n")
-        (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n")
-        host_key = root / "etc" / "ssh" / "ssh_host_ed25519_key"
-        if not host_key.exists():
-            new_key(host_key, f"root@{host.name}")
-        ssh_dir = root / "root" / ".ssh"
-        ssh_dir.mkdir(mode=0o700, exist_ok=True)
-        authorized = ssh_dir / "authorized_keys"
-        authorized.write_text(Path(f"{self.identity.private_key}.pub").read_text())
-        authorized.chmod(0o600)
-        proxy = root / "etc" / "apt" / "apt.conf.d" / "01testbed-proxy"
-        proxy.write_text(
-            f"// written by `orchestrate lab up`: this lab reaches {mirror()} through\n"
-            f'Acquire::http::Proxy "{self._proxy_url()}";\n'
-        )
 
     def _stop_all(self) -> None:
         """Power every machine off at once (SIGTERM to nspawn: a clean shutdown of its
@@ -278,8 +312,8 @@ class MachinesLab:
     def _known_hosts(self) -> None:
         entries = []
         for host in self.lab.hosts:
-            public = self.machine_dir(host) / "upper" / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
-            entries.append(known_hosts_entry(host, public.read_text()))
+            upper = GuestTree(self.machine_dir(host) / "upper", host.name)
+            entries.append(known_hosts_entry(host, guest_host_key(upper)))
         path = known_hosts_path()
         others = other_entries_for(
             path.read_text() if path.exists() else "",
