@@ -53,24 +53,30 @@ def orchestrate_command() -> list[str]:
 # What a path written into a cron or systemd line may hold. Both formats have their own
 # syntax on top of the shell's: cron ends an entry at a newline and turns `%` into one; systemd
 # expands `%` specifiers and `$` variables and has its own quoting. Plain characters need none.
-SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+,:@=-]*")
+SAFE_CHARACTER = re.compile(r"[A-Za-z0-9._/+,:@=-]")
+SAFE_PATH = re.compile(rf"/{SAFE_CHARACTER.pattern}*")
+SAFE_TEXT = re.compile(rf"{SAFE_CHARACTER.pattern}+")
 
 
 def check_schedulable(lab: Lab) -> None:
     """Refuse (exit 2, one line) a lab whose paths cannot be written safely into a cron entry
     or a systemd unit: a newline, `%`, `$`, quotes, spaces, backslashes..."""
-    state = os.environ.get("TESTBED_STATE_DIR")
     places = [
-        ("the lab file", str(lab.path.resolve())),
-        ("the results directory", str(lab.results_directory.resolve())),
-        ("this checkout", str(REPOSITORY)),
-        ("the Python that runs orchestrate", orchestrate_command()[0]),
+        ("the lab file", str(lab.path.resolve()), SAFE_PATH),
+        ("the results directory", str(lab.results_directory.resolve()), SAFE_PATH),
+        ("this checkout", str(REPOSITORY), SAFE_PATH),
+        ("the Python that runs orchestrate", orchestrate_command()[0], SAFE_PATH),
     ]
+    state = os.environ.get("TESTBED_STATE_DIR")
     if state:
-        places.append(("TESTBED_STATE_DIR", str(Path(state).resolve())))
-    for what, path in places:
-        if not SAFE_PATH.fullmatch(path):
-            bad = sorted({char for char in path if not re.fullmatch(r"[A-Za-z0-9._/+,:@=-]", char)})
+        # The value as set, then as resolved (what the entry carries): `resolve()` folds
+        # "x\n* * * * * root cmd/.." into a plain path, so the resolved one alone passes a
+        # value whose newline would have started a cron line of its own.
+        places.append(("TESTBED_STATE_DIR", state, SAFE_TEXT))
+        places.append(("TESTBED_STATE_DIR", str(Path(state).resolve()), SAFE_PATH))
+    for what, path, pattern in places:
+        if not pattern.fullmatch(path):
+            bad = sorted({char for char in path if not SAFE_CHARACTER.fullmatch(char)})
             shown = ", ".join(repr(char) for char in bad)
             raise TestbedError(
                 f"schedule: {what} {path!r} holds {shown}: cron and systemd lines cannot carry"
@@ -83,7 +89,8 @@ def nightly_command(lab: Lab) -> str:
     """The shell command a scheduler runs each night (its log private: umask 027)."""
     check_schedulable(lab)
     state = os.environ.get("TESTBED_STATE_DIR")
-    environment = f"TESTBED_STATE_DIR={shlex.quote(state)} " if state else ""
+    # Resolved: the entry runs from the checkout, not from where `schedule add` was typed.
+    environment = f"TESTBED_STATE_DIR={shlex.quote(str(Path(state).resolve()))} " if state else ""
     log = lab.results_directory.resolve() / "nightly" / "cron.log"
     command = shlex.join([*orchestrate_command(), "nightly", str(lab.path.resolve())])
     checkout = shlex.quote(str(REPOSITORY))

@@ -90,6 +90,30 @@ def test_hostile_results_directory_and_state_dir_are_refused(
     assert refused(tmp_path, path, systemd).startswith("schedule: TESTBED_STATE_DIR ")
 
 
+@pytest.mark.parametrize("systemd", [False, True], ids=["cron", "systemd"])
+def test_a_state_dir_whose_newline_resolve_folds_away_is_refused(
+    tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch, systemd: bool
+) -> None:
+    """`resolve()` turns this value into a plain path (the `..` drops the component that holds
+    the newline); the raw value, which the entry would carry, is what must be checked."""
+    path = write_lab(tmp_path, name=LAB, lab_changes={"emulate": False})
+    raw = f"{tmp_path}/state\n* * * * * root touch pwned/.."
+    assert str(Path(raw).resolve()) == str(tmp_path)  # what the old check looked at
+    monkeypatch.setenv("TESTBED_STATE_DIR", raw)
+    message = refused(tmp_path, path, systemd)
+    assert message.startswith("schedule: TESTBED_STATE_DIR ") and "'\\n'" in message
+
+
+def test_the_entry_carries_the_resolved_state_dir(
+    tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = load_lab(write_lab(tmp_path, name=LAB, lab_changes={"emulate": False}), routes=list)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TESTBED_STATE_DIR", "relative-state")
+    [job] = [line for line in cron_file(lab, AT).splitlines() if line.startswith("30 2 ")]
+    assert f" TESTBED_STATE_DIR={tmp_path}/relative-state " in job
+
+
 def test_plain_paths_give_one_cron_line_and_one_exec_line(tmp_path: Path, state_dir: Path) -> None:
     directory = tmp_path / "lab_v1.2+x,y=z@h:1"
     directory.mkdir()
