@@ -147,7 +147,8 @@ class Ansible:
         plus host_vars with what the orchestrator adds."""
         files = {"hosts.yml": yaml.safe_dump(dict(self.lab.inventory))}
         for host in self.lab.hosts:
-            files[f"host_vars/{host.name}.yml"] = yaml.safe_dump(self.host_vars(host.name))
+            text = yaml.dump(self.host_vars(host.name), Dumper=_HostVarsDumper)
+            files[f"host_vars/{host.name}.yml"] = text
         return files
 
     # -- remembering a run ---------------------------------------------------------------------
@@ -217,7 +218,9 @@ class Ansible:
                 {package for spec in servers for package in spec.packages}
             )
             variables["testbed_server_installs"] = [
-                {"name": spec.name, "command": spec.install} for spec in servers if spec.install
+                {"name": spec.name, "command": Unsafe(spec.install)}
+                for spec in servers
+                if spec.install
             ]
         if self.lab.emulate:
             identity = ssh_identity(self.lab)
@@ -246,6 +249,22 @@ class Ansible:
             "ANSIBLE_LOCAL_TEMP": str(self.runs / ".tmp"),
             "ANSIBLE_NOCOLOR": "1",
         }
+
+
+class Unsafe(str):
+    """Text Ansible runs as written and never templates. A server's `install:` is a shell
+    command from the lab file: `{{ lookup('pipe', ...) }}` in it would otherwise be rendered by
+    Ansible's Jinja, which runs the pipe here, on the orchestrator. It goes into host_vars with
+    YAML's `!unsafe` tag, which Ansible loads as text its templating leaves alone."""
+
+
+class _HostVarsDumper(yaml.SafeDumper):
+    """`yaml.safe_dump`, with `Unsafe` text written as `!unsafe`."""
+
+
+_HostVarsDumper.add_representer(
+    Unsafe, lambda dumper, text: dumper.represent_scalar("!unsafe", str(text))
+)
 
 
 def _files(root: Path) -> list[Path]:
