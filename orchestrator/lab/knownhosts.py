@@ -12,8 +12,10 @@ renamed over it) under a lock, so two labs never lose each other's lines.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,16 +33,19 @@ def markers(lab_name: str) -> tuple[str, str]:
 
 
 def without_block(text: str, lab_name: str) -> list[str]:
-    """The lines of `text` outside the lab's block (a pure function)."""
+    """The lines of `text` outside the lab's block (a pure function). A begin marker with no
+    end after it (a file cut short, an edit by hand) is dropped alone: what follows it is the
+    user's as far as anyone can tell, and is kept."""
     begin, end = markers(lab_name)
-    kept, inside = [], False
-    for line in text.splitlines():
-        if line == begin:
-            inside = True
-        elif line == end and inside:
-            inside = False
-        elif not inside:
-            kept.append(line)
+    lines = text.splitlines()
+    kept, index = [], 0
+    while index < len(lines):
+        if lines[index] == begin:
+            closing = next((at for at in range(index + 1, len(lines)) if lines[at] == end), None)
+            index = index + 1 if closing is None else closing + 1
+        else:
+            kept.append(lines[index])
+            index += 1
     return kept
 
 
@@ -76,19 +81,31 @@ def forget_host_keys(lab_name: str) -> None:
 
 
 def _rewrite(path: Path, change: Callable[[str], list[str]]) -> None:
+    """Replace the file's text with `change(text)`: a temporary file renamed over it, so a
+    reader sees the old or the new file, never half of one. A symlinked known_hosts (dotfiles
+    kept elsewhere) stays a link: its target is what is replaced. The file keeps its mode and
+    owner; a new one gets 0644, as ssh makes it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory = os.open(path.parent, os.O_RDONLY)  # the lock: the file itself is replaced
     try:
         fcntl.flock(directory, fcntl.LOCK_EX)
-        text = path.read_text() if path.exists() else ""
+        target = Path(os.path.realpath(path))
+        text = target.read_text() if target.exists() else ""
         lines = change(text)
         if lines == text.splitlines():
             return
+        mode, owner = 0o644, None
+        if target.exists():
+            found = target.stat()
+            mode, owner = stat.S_IMODE(found.st_mode), (found.st_uid, found.st_gid)
         with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".known_hosts.", delete=False
+            "w", dir=target.parent, prefix=".known_hosts.", delete=False
         ) as temporary:
+            os.fchmod(temporary.fileno(), mode)
+            if owner is not None and owner != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(PermissionError):  # only root can give a file away
+                    os.fchown(temporary.fileno(), *owner)
             temporary.write("".join(f"{line}\n" for line in lines))
-        os.chmod(temporary.name, 0o644)
-        os.replace(temporary.name, path)
+        os.replace(temporary.name, target)
     finally:
         os.close(directory)  # releases the lock
