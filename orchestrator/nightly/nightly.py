@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from http.client import HTTPMessage
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -317,14 +318,9 @@ def _alert(lab: Lab, result: NightResult, view: NightView) -> None:
     """Tell the webhook and the command; a failure of either is logged, never fatal."""
     body = json.dumps(result.payload()).encode()
     if lab.nightly.webhook:
-        url, headers = _without_userinfo(lab.nightly.webhook)
-        request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
-        )
         shown = display_url(lab.nightly.webhook)  # its path and query are often the secret
         try:
-            with urllib.request.urlopen(request, timeout=HOOK_TIMEOUT) as answer:
-                view.line(f"webhook {shown}: HTTP {answer.status}")
+            view.line(f"webhook {shown}: HTTP {post_webhook(lab.nightly.webhook, body)}")
         except urllib.error.HTTPError as error:
             view.warn(f"webhook {shown}: HTTP {error.code}")
         except Exception as error:  # any failure to deliver is logged, never fatal
@@ -344,6 +340,45 @@ def _alert(lab: Lab, result: NightResult, view: NightView) -> None:
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
             view.warn(f"alert command exited {done.returncode}: {redact_text(tail[0])}")
+
+
+def post_webhook(url: str, body: bytes) -> int:
+    """POST the JSON `body` to `url`, its user:password@ sent as Basic authorization; the HTTP
+    status. Redirects are followed as urllib does, but the credentials only to the webhook's
+    own scheme, host and port (`_CredentialsStayHome`). urllib.error.HTTPError for 4xx/5xx."""
+    target, headers = _without_userinfo(url)
+    request = urllib.request.Request(
+        target, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    opener = urllib.request.build_opener(_CredentialsStayHome)
+    with opener.open(request, timeout=HOOK_TIMEOUT) as answer:
+        return int(answer.status)
+
+
+class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, without the Authorization header once one leads to another origin:
+    urllib copies every header to the new request, so a webhook answering 302 to another host
+    would otherwise be handed the webhook's credentials."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(new.full_url) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
 
 
 def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:
