@@ -12,8 +12,6 @@ report directory is always a whole report (an older one is replaced, never mixed
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import tempfile
@@ -137,16 +135,16 @@ def write_files(report: Report, directory: Path, store_link: str | None = None) 
         files[f"{stem}.csv"] = figure_csv(figure)
     for table in report.tables:
         name = f"table1-{table.workload}-idle{table.idle_connections}.csv"
-        files[name] = _csv(TABLE1_COLUMNS, table1_rows(table))
+        files[name] = export.csv_text(TABLE1_COLUMNS, table1_rows(table))
     if report.table1_paper is not None:
-        files["table1-paper.csv"] = _csv(PAPER_TABLE1_COLUMNS, paper_table1_rows(report))
-    files["paper.csv"] = _csv(
+        files["table1-paper.csv"] = export.csv_text(PAPER_TABLE1_COLUMNS, paper_table1_rows(report))
+    files["paper.csv"] = export.csv_text(
         ("paper", "what", "the_paper", "ours", "runs", "measured"),
         [[h.source, h.claim, h.paper, h.ours, h.runs, h.measured] for h in report.paper],
     )
-    files["curves.csv"] = _csv(CURVE_COLUMNS, curve_rows(report))
-    files["idle.csv"] = _csv(IDLE_COLUMNS, idle_rows(report))
-    files["findings.csv"] = _csv(
+    files["curves.csv"] = export.csv_text(CURVE_COLUMNS, curve_rows(report))
+    files["idle.csv"] = export.csv_text(IDLE_COLUMNS, idle_rows(report))
+    files["findings.csv"] = export.csv_text(
         ("claim", "paper", "verdict", "stated", "basis", "failed", "evidence"),
         [
             [
@@ -208,12 +206,12 @@ def figure_csv(figure: Figure) -> str:
     from orchestrator.report import bars, panels  # they import matplotlib
 
     if figure.kind == THROUGHPUT:
-        return _csv(FIGURE_COLUMNS, figure_rows(figure))
+        return export.csv_text(FIGURE_COLUMNS, figure_rows(figure))
     if figure.kind in (COST, CLIENT):
-        return _csv(METRIC_COLUMNS, panels.rows(figure))
+        return export.csv_text(METRIC_COLUMNS, panels.rows(figure))
     if figure.kind == IDLE_BARS:
-        return _csv(BAR_COLUMNS, bars.bar_rows(figure))
-    return _csv(RUN_COLUMNS, bars.repetition_rows(figure))
+        return export.csv_text(BAR_COLUMNS, bars.bar_rows(figure))
+    return export.csv_text(RUN_COLUMNS, bars.repetition_rows(figure))
 
 
 def figure_rows(figure: Figure) -> list[list[Any]]:
@@ -398,11 +396,3 @@ def _interval(estimate: Estimate | None) -> list[float | None]:
     if estimate is None:
         return [None, None, None]
     return [estimate.mean, estimate.low, estimate.high]
-
-
-def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
-    return buffer.getvalue()

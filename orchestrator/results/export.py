@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.results.records import PHASES, ServerCpu
@@ -96,11 +97,36 @@ def row(point: dict[str, Any]) -> dict[str, Any]:
 def render(table: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(table, indent=2) + "\n"
+    return csv_text(COLUMNS, [[row.get(column) for column in COLUMNS] for row in table])
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): a reason, a
+# server's name or a finding's text that starts `=HYPERLINK(...)` or `@SUM(...)` would run
+# when the file is opened. Tab and carriage return are on OWASP's list too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """`rows` under a header of `columns` as CSV, every cell through `spreadsheet_cell`: what
+    every CSV file of the tool (exports and the report's data files) is written with."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(table)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([spreadsheet_cell(column) for column in columns])
+    writer.writerows([spreadsheet_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """Text starting with one of FORMULA_STARTS gets a leading apostrophe, which spreadsheets
+    take as "this is text" and do not show; numbers stay numbers (a negative rate is -3.5,
+    not text), None an empty cell. A carriage return inside text becomes a newline: the
+    writer quotes a field only for the characters of its line ending ("\n"), so a bare "\r"
+    would otherwise end the row early in whatever reads the file."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _iso(stamp: float | None) -> str | None:
