@@ -129,6 +129,7 @@ static int header_line(const char *p, const char *e, struct http_request *r,
     for (const char *q = v; q < ve; q++)
         if ((unsigned char)*q < ' ' && *q != '\t') return -1;
     if (ieq(name, nlen, "host")) {
+        if (r->has_host) return -1; /* RFC 9112 3.2: more than one Host line is a 400 */
         r->has_host = 1;
     } else if (ieq(name, nlen, "connection")) {
         connection_tokens(v, ve, t);

@@ -20,7 +20,7 @@ struct http_request {
                          over "keep-alive" in any order and over several lines; always 0 when a
                          body is announced (has_body), so that the bytes after the head, which
                          the server never reads as a body, are never parsed as a request */
-    int has_host;     /* a Host header was present */
+    int has_host;     /* a Host header was present (exactly one: two are malformed) */
     int has_body;     /* Content-Length > 0 or a Transfer-Encoding: the server does not read
                          bodies, so it answers and closes */
     int has_te;       /* a Transfer-Encoding header was present (without Content-Length): the
@@ -47,6 +47,9 @@ struct http_request {
  * overflow, differing values - is malformed (-1), and so is a request with both
  * Transfer-Encoding and Content-Length. A Transfer-Encoding alone is well-formed: has_te tells
  * the caller to answer 501.
+ *
+ * A request with more than one Host header line, in any case, is malformed (-1): RFC 9112 3.2
+ * asks for 400, as nginx answers.
  */
 int http_parse_request(const char *buf, size_t len, size_t last_len, struct http_request *req);
 

@@ -82,6 +82,9 @@ static void malformed(void)
         "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
         "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
         "GET / HTTP/1.1\r\nA: b\x01c\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", /* RFC 9112 3.2: two Hosts */
+        "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",  /* even equal, any case */
+        "GET / HTTP/1.0\r\nHOST: a\r\nX: y\r\nHost: b\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = parse(bad[i], &r);

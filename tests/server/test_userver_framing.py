@@ -166,6 +166,26 @@ def test_content_length_zero_keeps_the_connection(server: Userver) -> None:
     assert codes == [200, 200] and not closed
 
 
+# ------------------------------------------------------------------------------------ Host
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET /one HTTP/1.1\r\nHost: t\r\nHost: other\r\n\r\n",
+        b"GET /one HTTP/1.1\r\nHost: t\r\nhost: t\r\n\r\n",
+        b"GET /one HTTP/1.0\r\nHOST: t\r\nX-A: b\r\nHost: other\r\n\r\n",
+    ],
+    ids=["two-values", "same-value-lower-case", "http10-apart"],
+)
+def test_two_host_headers_get_400_and_close(server: Userver, data: bytes) -> None:
+    # RFC 9112 3.2; nginx: 400 ("client sent duplicate host header"). Before issue 25 userver
+    # answered 200. The request after it on the connection is never answered.
+    before = server.metrics()['testbed_server_errors_total{kind="parse"}']
+    one_response_then_close(server.port, data + SMUGGLED, 400)
+    assert server.metrics()['testbed_server_errors_total{kind="parse"}'] == before + 1
+
+
 # --------------------------------------------------------------- Connection, empty lines, 405
 
 
