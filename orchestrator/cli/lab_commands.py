@@ -27,6 +27,7 @@ from orchestrator.errors import EXIT_FAILURE
 from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.netem import link_shaper
 from orchestrator.lab.remote import Remote
+from orchestrator.monitoring.prometheus import stop_lab_prometheus
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
 from orchestrator.run.hostproc import HostProcesses
@@ -50,8 +51,10 @@ def lab_up_command(lab_file: LabArgument) -> None:
 @command(lab_app, "down", codes(failed="something of the lab could not be removed"))
 def lab_down_command(lab_file: LabArgument) -> None:
     """Remove the lab built here: machines, layers, mounts, namespaces, bridges, veths,
-    processes and files."""
+    processes and files; and stop its Prometheus (its data stays under the results
+    directory), which would otherwise hold its port against the next lab's `up`."""
     lab = built_here_only(load_lab(lab_file))
+    console.print(stop_lab_prometheus(lab))
     lab_builder(lab, warn=warn).down()
     console.print(f"lab [bold]{lab.name}[/]: down")
 

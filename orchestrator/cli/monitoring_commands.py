@@ -19,7 +19,7 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.config.redact import display_url
 from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.monitoring.dashboards import write_provisioning
-from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.prometheus import Prometheus, stop_lab_prometheus
 from orchestrator.monitoring.watch import watch
 from orchestrator.run.up import publish_dashboards
 from orchestrator.ui import console
@@ -38,13 +38,7 @@ def monitoring_up_command(lab_file: LabArgument) -> None:
 @command(monitoring_app, "down", codes(failed="Prometheus could not be stopped"))
 def monitoring_down_command(lab_file: LabArgument) -> None:
     """Stop the lab's Prometheus (its data stays under the results directory)."""
-    prometheus = Prometheus.for_lab(load_lab(lab_file))
-    if prometheus.directory is None:
-        console.print(f"prometheus at {display_url(prometheus.url)} is external: not ours to stop")
-    elif prometheus.stop():
-        console.print(f"prometheus: stopped (data kept in {prometheus.directory})")
-    else:
-        console.print("prometheus: not running")
+    console.print(stop_lab_prometheus(load_lab(lab_file)))
 
 
 @command(app, "watch", codes(failed="Prometheus could not be queried"))

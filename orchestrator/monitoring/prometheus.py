@@ -31,6 +31,7 @@ import yaml
 
 from orchestrator import local
 from orchestrator.config.model import Lab
+from orchestrator.config.redact import display_url
 from orchestrator.config.units import format_duration
 from orchestrator.errors import TestbedError
 from orchestrator.monitoring.promql import PrometheusClient
@@ -185,12 +186,7 @@ class Prometheus:
             return self.url
         if shutil.which(PROMETHEUS) is None:
             raise TestbedError("prometheus is not installed (run scripts/install-deps)")
-        port = self.lab.monitoring.prometheus.port
-        if _port_taken(port):
-            raise TestbedError(
-                f"port {port} is taken (another Prometheus?): set monitoring.prometheus.port in "
-                f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
-            )
+        self.check_port()
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
         log = log_file(self.directory / "prometheus.log").open("ab")
         command = [PROMETHEUS, *flags, "--log.level=warn"]
@@ -201,6 +197,27 @@ class Prometheus:
         self.pid_path.write_text(str(process.pid))
         self.wait_ready(process)
         return self.url
+
+    def check_port(self) -> None:
+        """TestbedError when the port this lab's Prometheus is to listen on is taken by anything
+        but this lab's own Prometheus on that port. `up` asks before anything else, so a port
+        in use stops it at once, not after preflight and provisioning (half a minute)."""
+        if self.directory is None:
+            return
+        port = self.lab.monitoring.prometheus.port
+        pid = self.running_pid()
+        if pid is not None:
+            try:
+                running = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except OSError:  # it has just exited
+                running = []
+            if f"--web.listen-address=127.0.0.1:{port}" in running:
+                return  # ours, reused
+        if _port_taken(port):
+            raise TestbedError(
+                f"port {port} is taken (another Prometheus?): set monitoring.prometheus.port in "
+                f"{self.lab.path}, or monitoring.prometheus.url to use the one that runs there"
+            )
 
     def _flags(self) -> list[str]:
         """The flags that make a running Prometheus ours and current. Its data lasts one day
@@ -256,3 +273,14 @@ class Prometheus:
     def client(self) -> PrometheusClient:
         """Queries to this Prometheus."""
         return PrometheusClient(self.url)
+
+
+def stop_lab_prometheus(lab: Lab) -> str:
+    """Stop the lab's Prometheus (`monitoring down`, and `lab down`, so that it does not hold
+    its port against the next lab's `up`); what happened, as a line. Its data stays."""
+    prometheus = Prometheus.for_lab(lab)
+    if prometheus.directory is None:
+        return f"prometheus at {display_url(prometheus.url)} is external: not ours to stop"
+    if prometheus.stop():
+        return f"prometheus: stopped (data kept in {prometheus.directory})"
+    return "prometheus: not running"

@@ -132,6 +132,7 @@ def run_up(
     systems (SSH, the store, Ansible, Prometheus); tests may replace any."""
     for line in plan_summary(lab, new=new).describe():
         view.info(line)
+    seams.prometheus(lab).check_port()  # before the lab, preflight and provisioning
     if lab.built_here:
         lab_up(lab, view, seams)
     lab = preflight(lab, view, seams)
