@@ -131,16 +131,21 @@ def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> floa
     return common_ok_rate(_group(data.points, workload, idle, accept))
 
 
-def common_ok_rate(points: Iterable[Mapping[str, Any]]) -> float | None:
+def common_ok_rate(points: Iterable[Mapping[str, Any]], *, every_run: bool = True) -> float | None:
     """The highest rate at which every mechanism of `points` (stored points of one group) was
-    `ok` in every run; None when no rate qualifies."""
+    `ok` in every run (`every_run=False`: in at least one of its runs); None when no rate
+    qualifies."""
     group = list(points)
     mechanisms = {p["mechanism"] for p in group}
     good = []
     for rate in sorted({float(p["target_rate"]) for p in group}):
         at = [p for p in group if float(p["target_rate"]) == rate]
-        if {p["mechanism"] for p in at} == mechanisms and all(p["status"] == "ok" for p in at):
-            good.append(rate)
+        ok = {p["mechanism"] for p in at if p["status"] == "ok"}
+        if {p["mechanism"] for p in at} != mechanisms or ok != mechanisms:
+            continue
+        if every_run and any(p["status"] != "ok" for p in at):
+            continue
+        good.append(rate)
     return good[-1] if good else None
 
 

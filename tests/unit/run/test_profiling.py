@@ -15,6 +15,7 @@ from orchestrator.run import commands
 from orchestrator.run.profiling import (
     AUTO_FOUND,
     AUTO_NONE,
+    AUTO_SOME,
     CONFIGURED,
     RateChoice,
     choose_rates,
@@ -66,6 +67,23 @@ def test_auto_takes_the_highest_rate_every_mechanism_was_ok_at_in_every_run(
     choices = choose_rates(experiment(), stored(tmp_path, points))
     assert choices[("one-byte", 0, None)] == RateChoice(8000.0, AUTO_FOUND)
     assert choices[("one-byte", 10000, None)] == RateChoice(5000.0, AUTO_FOUND)
+
+
+def test_failing_that_the_highest_rate_each_was_ok_at_in_some_run_and_it_says_so(
+    tmp_path: Path,
+) -> None:
+    # As in a default sweep on two cores: with 19,000 idle connections poll's second run
+    # saturated at 10,000 and epoll-LT's first at 15,000, so no rate was ok in every run.
+    points = [
+        *ladder("select", 0, {10000: "ok", 15000: "saturated"}),
+        *ladder("select", 0, {10000: "saturated"}, rep=2),
+        *ladder("epoll-lt", 0, {10000: "ok", 15000: "ok"}),
+        *ladder("epoll-lt", 0, {10000: "ok", 15000: "saturated"}, rep=2),
+    ]
+    choices = choose_rates(experiment(idle=(0,)), stored(tmp_path, points))
+    # 15,000: select was never ok there; 10,000: each was ok in a run.
+    assert choices == {("one-byte", 0, None): RateChoice(10000.0, AUTO_SOME)}
+    assert "at least one run" in rates_settings(choices)["one-byte/idle=0/accept=inf"]["why"]
 
 
 def test_a_group_with_no_common_ok_rate_is_not_profiled_and_says_why(tmp_path: Path) -> None:
