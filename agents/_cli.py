@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.exposition import MetricsHandler
@@ -34,7 +34,12 @@ __all__ = [
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad argument prints one line naming it and its value, then exits 2."""
+    """argparse, but a bad argument prints one line naming it and its value, then exits 2, and
+    a flag is only ever its whole name: argparse would take ``--ser`` for ``--server``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False  # subparsers too: they are made by this class
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message}", file=sys.stderr)
