@@ -1,25 +1,17 @@
-"""What the agents' command lines share: one-line argument errors (exit 2), argument types that
-name the bad value, logging to stderr, and the metrics endpoint."""
+"""What the agents' command lines share: one-line argument errors (exit 2), no abbreviated
+flags, argument types that name the bad value, logging to stderr, and the metrics endpoint."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
-import threading
-from collections.abc import Callable
-from http.server import ThreadingHTTPServer
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
-from prometheus_client.exposition import MetricsHandler
 
 __all__ = [
-    "CONTROL_ID",
-    "CONTROL_ID_RULE",
     "ArgumentParser",
-    "Control",
     "PhaseGauge",
     "agent_parser",
     "control_port",
@@ -34,7 +26,12 @@ __all__ = [
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad argument prints one line naming it and its value, then exits 2."""
+    """argparse, but a bad argument prints one line naming it and its value, then exits 2, and
+    a flag is only ever its whole name: argparse would take ``--ser`` for ``--server``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False  # subparsers too: they are made by this class
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message}", file=sys.stderr)
@@ -97,7 +94,7 @@ def agent_parser(
 ) -> ArgumentParser:
     """A parser with what every agent takes: --server, --port, the metrics endpoint, --host.
     Callers add their own arguments after --port. A `service` is controlled on its metrics
-    port, which then cannot be 0."""
+    port, which then cannot be 0, and only with the key in its --control-key-file."""
     p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--server", required=True, help="server address (name or IP)")
     p.add_argument("--port", required=True, type=server_port)
@@ -114,6 +111,13 @@ def agent_parser(
         help="also the control's port" if service else "0 disables the exporter",
     )
     p.add_argument("--host", help="this host's name, for the JSON and the logs")
+    if service:
+        p.add_argument(
+            "--control-key-file",
+            required=True,
+            help="the file holding the key every control request must bear (mode 0600; a"
+            " path, so the key is never in a command line)",
+        )
     return p
 
 
@@ -146,60 +150,9 @@ class PhaseGauge:
             self._gauge.labels(phase=p).set(1 if p == phase else 0)
 
 
-MAX_CONTROL_BODY = 65536  # bytes of a control request read at most (a load run's arguments)
-CONTROL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a service's run or hold id
-CONTROL_ID_RULE = "expected 1-64 letters, digits, '.', '_' or '-'"
-Control = Callable[[str, str, str], "tuple[int, str] | None"]  # (method, path, body)
-
-
-def start_metrics(
-    registry: CollectorRegistry,
-    address: str,
-    port: int,
-    control: Control | None = None,
-) -> None:
+def start_metrics(registry: CollectorRegistry, address: str, port: int) -> None:
     """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: don't).
-    With ``control``, every other request to the same server (``PUT``, ``POST``, a ``GET`` of
-    another path) is answered by ``control(method, path, body)``: its ``(status, text)``, or
-    404 for None. The orchestrator names a load run's start instant this way, and drives a load
-    agent that serves a whole sweep (``agents.load_service``). Raises OSError when the port is
-    taken."""
-    if not port:
-        return
-    if control is None:
+    Raises OSError when the port is taken. An agent told its work over HTTP serves its metrics
+    with its control instead (``agents.control.serve``)."""
+    if port:
         start_http_server(port, addr=address, registry=registry)
-        return
-    handle = control
-
-    class Handler(MetricsHandler.factory(registry)):  # type: ignore[misc]
-        def _answer(self, method: str) -> None:
-            length = min(int(self.headers.get("Content-Length") or 0), MAX_CONTROL_BODY)
-            body = self.rfile.read(length).decode(errors="replace") if length else ""
-            status, text = handle(method, self.path, body) or (404, "")
-            data = text.encode() if status != 204 else b""
-            self.send_response(status)
-            self.send_header(
-                "Content-Type", "application/json" if data[:1] == b"{" else "text/plain"
-            )
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_PUT(self) -> None:
-            self._answer("PUT")
-
-        def do_POST(self) -> None:
-            self._answer("POST")
-
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] in ("/", "/metrics"):
-                super().do_GET()
-            else:
-                self._answer("GET")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((address, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()

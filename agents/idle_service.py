@@ -2,22 +2,24 @@
 
 Usage (run on a lab host from its deploy directory, once per sweep)::
 
-    python3 -m agents.idle_service --server ADDR --port P [--metrics-address A]
-        [--metrics-port 9182] [--host NAME]
+    python3 -m agents.idle_service --server ADDR --port P --control-key-file FILE
+        [--max-connections N] [--metrics-address A] [--metrics-port 9182] [--host NAME]
 
 Why: a one-shot ``agents.idle`` per point cost every client an SSH session and a Python
 interpreter start per point, on the one core the eight emulated clients share: about 4 s to
 start and 5 s to stop per point with idle connections. The service starts once; a point then
 costs each client one HTTP request to begin its hold and one to end it.
 
-The control, on the metrics port (the same server that serves ``/metrics``)::
+The control, on the metrics port (the same server that serves ``/metrics``; every request but
+``GET /metrics`` needs ``Authorization: Bearer <key>``, the key in ``--control-key-file``, else
+401: ``agents.control``)::
 
     POST /run     {"id": "12-1", "connections": 1250}
                   202: the hold began; its connections open in the background, retried until
                        the server listens (``agents.idle``'s loop, in a thread of its own)
                   400: one line: not that JSON object, a bad id (1-64 letters, digits, '.', '_'
-                       or '-'), connections not a positive integer, or RLIMIT_NOFILE cannot be
-                       raised to what they need
+                       or '-'), connections not an integer from 1 to ``--max-connections``, or
+                       RLIMIT_NOFILE cannot be raised to what they need
                   409: another hold is under way, or this id was used already
                   503: the service is stopping
     POST /stop?id=12-1
@@ -29,7 +31,11 @@ The control, on the metrics port (the same server that serves ``/metrics``)::
                   204: none
 
 Holds happen one at a time, each to the server the service was started for (``--server`` is
-resolved once, at start: a name that does not resolve is logged, exit 1). In the JSON,
+resolved once, at start: a name that does not resolve is logged, exit 1), of at most
+``--max-connections`` (default 20,000, at most MAX_CONNECTIONS): the service raises its
+descriptor limit to a hold's connections plus FD_SLACK, so never past that bound plus
+FD_SLACK (the control's own connections, at most ``agents.control.MAX_HANDLERS``, fit in the
+slack). In the JSON,
 ``max_rss_bytes`` is the service's peak so far, not the hold's own. The metrics are
 ``agents.idle``'s, one set for the service's life: counters add up over the holds,
 ``testbed_idle_connections_target`` is 0 between holds. SIGTERM or SIGINT closes the hold
@@ -52,15 +58,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from agents._cli import CONTROL_ID, CONTROL_ID_RULE, agent_parser, setup_logging, start_metrics
+from agents._cli import agent_parser, positive_int, setup_logging
+from agents.control import CONTROL_ID, CONTROL_ID_RULE, read_key, serve
 from agents.idle import FD_SLACK, IdleAgent, Metrics, raise_nofile, report
 
 __all__ = ["Hold", "IdleService", "main"]
 
 KEPT_HOLDS = 4  # stopped holds whose JSON a repeated stop still answers
+MAX_CONNECTIONS = 1_000_000  # the most --max-connections may say (the lab file's own bound)
+DEFAULT_MAX_CONNECTIONS = 20_000
 
 log = logging.getLogger("agents.idle")
 
@@ -94,7 +104,9 @@ class IdleService:
         server: str,
         port: int,
         host: str | None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        self.max_connections = max_connections
         self.address = address
         self.family = family
         self.metrics = metrics
@@ -120,7 +132,7 @@ class IdleService:
         return None
 
     def run(self, body: str) -> tuple[int, str]:
-        request = _parse_run(body)
+        request = _parse_run(body, self.max_connections)
         if isinstance(request, str):
             return 400, request
         hold_id, connections = request
@@ -274,12 +286,13 @@ class IdleService:
                 self._current = None
 
 
-def _parse_run(body: str) -> tuple[str, int] | str:
-    """A POST /run's (id, connections), or the one line saying what is wrong with it."""
+def _parse_run(body: str, most: int) -> tuple[str, int] | str:
+    """A POST /run's (id, connections), or the one line saying what is wrong with it; `most`
+    connections at most."""
     expected = 'expected a JSON object {"id": "...", "connections": N}'
     try:
         request = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
         return expected
     if not isinstance(request, dict) or set(request) != {"id", "connections"}:
         return expected
@@ -287,19 +300,34 @@ def _parse_run(body: str) -> tuple[str, int] | str:
     if not isinstance(hold_id, str) or not CONTROL_ID.fullmatch(hold_id):
         return f"hold id {hold_id!r:.70}: {CONTROL_ID_RULE}"
     # bool is an int to Python, never a count of connections here.
-    if type(connections) is not int or connections <= 0:
-        return f"connections {json.dumps(connections):.40}: expected a positive integer"
+    if type(connections) is not int or not 0 < connections <= most:
+        return f"connections {json.dumps(connections):.40}: expected an integer from 1 to {most}"
     return hold_id, connections
 
 
 def _parser() -> argparse.ArgumentParser:
-    return agent_parser(
+    p = agent_parser(
         "python3 -m agents.idle_service",
         "Serve idle-connection holds for a whole sweep: each told over HTTP, each holding this"
         " client's share of the idle connections until told to stop.",
         metrics_port=9182,
         service=True,
     )
+    p.add_argument(
+        "--max-connections",
+        type=_max_connections,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"the most connections a hold may ask for (default {DEFAULT_MAX_CONNECTIONS:,},"
+        f" at most {MAX_CONNECTIONS:,})",
+    )
+    return p
+
+
+def _max_connections(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_CONNECTIONS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_CONNECTIONS}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,16 +338,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         log.error("cannot resolve %s: %s", args.server, exc.strerror or exc)
         return 1
+    try:
+        key = read_key(Path(args.control_key_file))
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 1
     metrics = Metrics()
     service = IdleService(
-        info[4], info[0], metrics, server=args.server, port=args.port, host=args.host
+        info[4],
+        info[0],
+        metrics,
+        server=args.server,
+        port=args.port,
+        host=args.host,
+        max_connections=args.max_connections,
     )
     # The signals are taken by sigwait below, not by a handler: a handler runs in the main
     # thread between any two bytecodes and could not wait for a hold's thread safely. Blocked
     # before any thread starts, so every thread inherits the mask and none is interrupted.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, service.control)
+        serve(metrics.registry, args.metrics_address, args.metrics_port, service.control, key, log)
     except OSError as exc:
         log.error("cannot serve on %s:%s: %s", args.metrics_address, args.metrics_port, exc)
         return 1

@@ -5,7 +5,7 @@ Usage (run on a lab host from its deploy directory)::
     python3 -m agents.load --server ADDR --port P --workload one-byte|specweb99 --rate R
         --duration SECONDS --timeout SECONDS [--uri /path] [--sessions FILE]
         [--start-at UNIX_EPOCH | --start-file FILE] [--warmup SECONDS] [--measure-at UNIX_EPOCH]
-        [--processes N|auto] [--cpus LIST]
+        [--processes N|auto] [--cpus LIST] [--control-key-file FILE]
         [--metrics-address A] [--metrics-port P] [--host NAME]
 
 ``--rate`` is this client's share: requests/s for ``one-byte`` (one request per connection, so
@@ -15,8 +15,9 @@ httperf's per-connection timeout. ``--uri`` (one-byte, default ``/one-byte``) an
 (specweb99, an httperf ``--wsesslog`` file) name the work. ``--start-at`` waits until that instant
 so every client starts together (a past instant starts at once; the lateness is reported).
 ``--start-file`` waits instead until the file exists and reads ``START [MEASURE]`` (Unix times)
-from it -- or until the same line arrives by ``PUT /start`` on the metrics port, which costs the
-orchestrator no SSH session -- so an orchestrator can launch the agents early (a Python
+from it -- or, with ``--control-key-file``, until the same line arrives by ``PUT /start`` on the
+metrics port bearing that key (``agents.control``), which costs the orchestrator no SSH
+session -- so an orchestrator can launch the agents early (a Python
 interpreter and httperf's plan take a while on a busy client) and name the instant once the
 server is ready. ``--warmup W``
 first offers the same load for W seconds from START, unmeasured, and starts the measurement at
@@ -27,8 +28,9 @@ overlap. The warm-up's figures are under
 ``--cpus`` (e.g. ``2,3`` or ``2-5``) pins httperf process i to the i-th listed CPU (round robin).
 ``--metrics-port`` defaults to 9181; 0 disables the exporter. ``--host`` names this host in the
 JSON and the logs.
-``agents.load_service`` runs the same runs, with the same arguments, one after another in one
-process for a whole sweep (the orchestrator's way: no interpreter to start per point).
+``agents.load_service`` runs the same runs, one after another in one process for a whole sweep
+(the orchestrator's way: no interpreter to start per point), each told as a checked JSON
+request (``agents.load_request``), not as these arguments.
 
 How the share is carried
     httperf 0.9.0 is select()-based -- about 1,020 descriptors per process, beyond which
@@ -145,8 +147,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from agents._cli import ArgumentParser, agent_parser, positive_float, setup_logging, start_metrics
+from agents.control import read_key, serve
 from agents.load_plan import (
     STARVED_BELOW_PCT,
     Plan,
@@ -156,6 +160,7 @@ from agents.load_plan import (
     plan,
     read_sessions,
 )
+from agents.load_request import RequestError, parse_instants
 from agents.load_result import build_result
 from agents.load_runner import Metrics, Runner
 from agents.workloads import ONE_BYTE_URI
@@ -237,6 +242,11 @@ def _parser() -> ArgumentParser:
     p.add_argument("--measure-at", type=_start_at, help="Unix time the measurement starts at")
     p.add_argument("--processes", type=_processes, default=None, help="N or auto (default)")
     p.add_argument("--cpus", help="CPUs to pin httperf processes to, e.g. 2,3 or 2-5")
+    p.add_argument(
+        "--control-key-file",
+        help="with --start-file: the instants may also come by PUT /start on the metrics port,"
+        " bearing the key this file holds (mode 0600; agents.control)",
+    )
     p.add_argument(
         "--starved-below",
         type=_percent,
@@ -321,20 +331,22 @@ class StartSignal:
     load service (``agents.load_service``), a stop (as SIGTERM stops a one-shot agent)."""
 
     def __init__(self) -> None:
-        self.text: str | None = None
+        self.instants: tuple[float, float | None] | None = None
         self._lock = threading.Lock()
         self._runners: Sequence[Runner] = ()
         self._stop: str | None = None
 
-    def put(self, path: str, body: str) -> bool:
-        if path != "/start" or not body.split():
-            return False
-        self.text = body
-        return True
+    def put(self, body: str) -> tuple[int, str]:
+        """``PUT /start``: 204 once taken, 400 with one line for text that is not two instants."""
+        try:
+            self.instants = parse_instants(body, time.time())
+        except RequestError as error:
+            return 400, f"start {error}"
+        return 204, ""
 
     def control(self, method: str, path: str, body: str) -> tuple[int, str] | None:
-        """``agents._cli.start_metrics``'s control: ``PUT /start`` only."""
-        return (204, "") if method == "PUT" and self.put(path, body) else None
+        """``agents.control.serve``'s control of a one-shot agent: ``PUT /start`` only."""
+        return self.put(body) if (method, urlsplit(path).path) == ("PUT", "/start") else None
 
     def attach(self, runners: Sequence[Runner]) -> None:
         """The run's httperf runners: a stop asked for before or after reaches them."""
@@ -365,13 +377,15 @@ def _instants(
     start, measure = args.start_at, args.measure_at
     if args.start_file:
         path = Path(args.start_file)
-        while signal_.text is None and not path.exists():
+        while signal_.instants is None and not path.exists():
             if any(r.stop_requested for r in runners):
                 return None, None
             time.sleep(0.01)
-        words = (signal_.text or path.read_text()).split()
-        start = float(words[0]) if words else time.time()
-        measure = float(words[1]) if len(words) > 1 else measure
+        told = signal_.instants
+        if told is None:  # RequestError (or OSError) fails the run, saying so
+            with path.open(errors="replace") as file:
+                told = parse_instants(file.read(200), time.time())
+        start, measure = told[0], told[1] if told[1] is not None else measure
     if not args.warmup:
         return None, start
     if measure is None:
@@ -502,7 +516,10 @@ def run(
         warm_argvs = _argvs(args, warm_plan, tmp, "warmup") if warm_plan else []
         budget = args.duration + (load_plan.longest_session + 1) * args.timeout + WATCHDOG_SLACK_S
         metrics.phase.set("waiting")
-        instants = _instants(args, runners, start)
+        try:
+            instants = _instants(args, runners, start)
+        except (RequestError, OSError) as exc:
+            return fail(f"start file {args.start_file!r}: {exc}", load_plan)
         if warm_plan is not None and not runner.stop_requested:
             metrics.phase.set("running")
             warmup = _warmup(args, warm_runner, warm_argvs, warm_plan, instants)
@@ -559,8 +576,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = Metrics()
     start = StartSignal()
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, start.control)
-    except OSError as exc:
+        if args.control_key_file and args.metrics_port:
+            key = read_key(Path(args.control_key_file))
+            serve(
+                metrics.registry, args.metrics_address, args.metrics_port, start.control, key, log
+            )
+        else:
+            start_metrics(metrics.registry, args.metrics_address, args.metrics_port)
+    except (OSError, ValueError) as exc:
         args_error = f"cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {exc}"
         log.error("%s", args_error)
         out = build_result(args, None, [], error=args_error, started_at=None, warnings=[])

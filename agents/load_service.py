@@ -2,46 +2,56 @@
 
 Usage (run on a lab host from its deploy directory, once per sweep)::
 
-    python3 -m agents.load_service --server ADDR --port P [--metrics-address A]
-        [--metrics-port 9181] [--host NAME]
+    python3 -m agents.load_service --server ADDR --port P --control-key-file FILE
+        --start-file FILE [--sessions FILE] [--metrics-address A] [--metrics-port 9181]
+        [--host NAME]
 
 Why: a one-shot ``agents.load`` costs a Python interpreter, its imports and an SSH session per
 point on every client. In the emulated lab eight clients share one core, and those starts took
 6-10 s per point before the first request could be sent. The service starts once; a point then
 costs each client one HTTP request to begin and one to collect.
 
-The control, on the metrics port (the same server that serves ``/metrics``)::
+What no request can change is fixed here, on the command line the orchestrator gives: the
+server and port every run loads (the only target), the sessions file of specweb99 runs, the
+start file a run may read its instants from (removed when a run is accepted, so a stale one is
+never read), and the key every control request must bear (``--control-key-file``, mode 0600:
+a path, so the key is in no command line).
 
-    POST /run     {"id": "12-1", "args": ["--workload", "one-byte", "--rate", "625", ...]}
+The control, on the metrics port (the same server that serves ``/metrics``; every request but
+``GET /metrics`` needs ``Authorization: Bearer <key>``, else 401: ``agents.control``)::
+
+    POST /run     a run request, ``agents.load_request``'s JSON object: {"id": "12-1",
+                  "workload": "one-byte", "rate": 625, "duration": 20, "timeout": 2, ...}
                   202: accepted, the run plans and waits for its instants
-                  400: one line saying which argument is wrong (``agents.load``'s own checks)
+                  400: one line naming the field and its value (unknown, fixed at start, out
+                       of its bounds, CPUs not this service's, specweb99 without --sessions)
                   409: another run is under way, or this id was used already
-    PUT /start    START MEASURE (Unix times), as for a one-shot agent's ``--start-file``
+    PUT /start    START MEASURE (Unix times, within a day of now), as in a start file
+                  204: taken; 400: not such a line; 409: no run is waiting
     GET /result?id=12-1&wait=S
                   200: {"exit_status": 0 | 1, "result": <agents.load's JSON>} once the run ended
-                  204: not within S seconds (at most 30); 404: no such run
+                  204: not within S seconds (0 to 30); 404: no such run; 400: S not seconds
     POST /stop    204: the run under way stops as SIGTERM stops a one-shot agent (its partial
                   result is then collected as usual)
     GET /cooldown?max=S
                   200: {"waited_s": W, "left": N} once this host holds no TIME_WAIT socket,
-                  or after S seconds (at most 30) with N left (``agents.cooldown``): the
-                  pause between points, without an SSH session per point
+                  or after S seconds (0 to 30) with N left (``agents.cooldown``): the pause
+                  between points, without an SSH session per point; 400: S not seconds
 
-``args`` are ``agents.load``'s arguments for one run (see its docstring), without the ones fixed
-when the service starts: ``--server`` and ``--port`` (a run can only offer load to the server
-the service was started for), ``--metrics-*`` and ``--host``. Runs happen one at a time, in the
-main thread (httperf's processes and their watchdog are the one-shot agent's own code). SIGTERM
-or SIGINT stops the run under way and then the service; exit status 0. Bad arguments to the
-service itself: one line on stderr, exit 2.
+Runs happen one at a time, in the main thread (httperf's processes and their watchdog are the
+one-shot agent's own code). SIGTERM or SIGINT stops the run under way and then the service;
+exit status 0. Bad arguments to the service itself: one line on stderr, exit 2; a key file
+that is missing, not 0600 or too short: one line, exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import logging
+import math
+import os
 import queue
 import signal
 import sys
@@ -49,22 +59,37 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from agents._cli import CONTROL_ID, CONTROL_ID_RULE, agent_parser, setup_logging, start_metrics
+from agents._cli import agent_parser, setup_logging
+from agents.control import read_key, serve
 from agents.cooldown import cool_down
-from agents.load import StartSignal, parse_args, run
+from agents.load import StartSignal, run
+from agents.load_plan import read_sessions
+from agents.load_request import LoadRequest, RequestError, parse_run
 from agents.load_runner import Metrics
+from agents.workloads import ONE_BYTE_URI
 
-__all__ = ["LoadService", "main"]
+__all__ = ["Fixed", "LoadService", "main"]
 
-FIXED = ("--server", "--port", "--metrics-address", "--metrics-port", "--host")
-MAX_WAIT_S = 30.0  # the longest a GET /result is held open
+MAX_WAIT_S = 30.0  # the longest a GET /result is held open, or a cooldown waits
 KEPT_RESULTS = 4  # finished runs whose results can still be fetched
 
 log = logging.getLogger("agents.load")
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """What every run of the service gets, from its command line; no request can change it."""
+
+    server: str
+    port: int
+    start_file: str
+    sessions: str | None = None
+    host: str | None = None
 
 
 @dataclass
@@ -80,13 +105,12 @@ class Job:
 
 
 class LoadService:
-    """The HTTP control of a load service and its queue of runs; see the module docstring.
-    ``fixed`` are the arguments every run gets (server, port, host; no metrics of its own)."""
+    """The HTTP control of a load service and its queue of runs; see the module docstring."""
 
     def __init__(
-        self, fixed: Sequence[str], cool_down: Callable[[float], tuple[float, int]] = cool_down
+        self, fixed: Fixed, cool_down: Callable[[float], tuple[float, int]] = cool_down
     ) -> None:
-        self.fixed = list(fixed)
+        self.fixed = fixed
         self.cool_down = cool_down
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.stopping = threading.Event()
@@ -94,7 +118,7 @@ class LoadService:
         self._current: Job | None = None
         self._finished: OrderedDict[str, Job] = OrderedDict()
 
-    # -- HTTP (the metrics server's threads) -------------------------------------------------
+    # -- HTTP (the control server's threads) -------------------------------------------------
 
     def control(self, method: str, path: str, body: str) -> tuple[int, str] | None:
         url = urlsplit(path)
@@ -103,43 +127,93 @@ class LoadService:
             return self.submit(body)
         if (method, url.path) == ("PUT", "/start"):
             job = self._current
-            return (204, "") if job is not None and job.control.put(url.path, body) else None
+            if job is None or job.done.is_set():
+                return 409, "no run is waiting for its instants"
+            return job.control.put(body)
         if (method, url.path) == ("GET", "/result"):
-            wait = _number(query.get("wait", ["0"])[0])
-            return self.result(query.get("id", [""])[0], min(wait, MAX_WAIT_S))
+            wait = _seconds(query, "wait")
+            if isinstance(wait, str):
+                return 400, wait
+            return self.result(query.get("id", [""])[0], wait)
         if (method, url.path) == ("POST", "/stop"):
             self.stop_current("stopped by the orchestrator")
             return 204, ""
         if (method, url.path) == ("GET", "/cooldown"):
-            most = min(_number(query.get("max", ["0"])[0]), MAX_WAIT_S)
-            waited, left = self.cool_down(max(0.0, most))
+            most = _seconds(query, "max")
+            if isinstance(most, str):
+                return 400, most
+            waited, left = self.cool_down(most)
             return 200, json.dumps({"waited_s": round(waited, 3), "left": left})
         return None
 
     def submit(self, body: str) -> tuple[int, str]:
         try:
-            request = json.loads(body)
-            run_id, extra = str(request["id"]), [str(a) for a in request["args"]]
-        except (ValueError, KeyError, TypeError):
-            return 400, 'expected a JSON object {"id": "...", "args": ["--flag", "value", ...]}'
-        if not CONTROL_ID.fullmatch(run_id):
-            return 400, f"run id {run_id!r}: {CONTROL_ID_RULE}"
-        fixed = [a for a in extra if a.split("=", 1)[0] in FIXED]
-        if fixed:
-            return 400, f"argument {fixed[0]}: fixed when the service starts"
-        try:
-            args = _parse(self.fixed + extra)
-        except ValueError as error:
+            request = parse_run(body)
+            args = self.arguments(request)
+        except RequestError as error:
             return 400, str(error)
         with self._lock:
             current = self._current
             if current is not None and not current.done.is_set():
                 return 409, f"run {current.id} is under way"
-            if run_id in self._finished:
-                return 409, f"run {run_id} was submitted already"
-            self._current = Job(run_id, args)
+            if request.id in self._finished:
+                return 409, f"run {request.id} was submitted already"
+            # The orchestrator writes the start file only after this answer: one there now was
+            # left by an earlier run, and would start this one at its instant.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.fixed.start_file)
+            self._current = Job(request.id, args)
             self.jobs.put(self._current)
         return 202, ""
+
+    def arguments(self, request: LoadRequest) -> argparse.Namespace:
+        """`request` with what the service fixed, as ``agents.load.run`` takes it; RequestError
+        for what only this host can refuse (its CPUs, its sessions file)."""
+        cpu_list = list(request.cpus) if request.cpus is not None else None
+        if cpu_list is not None:
+            allowed = os.sched_getaffinity(0)
+            missing = [cpu for cpu in cpu_list if cpu not in allowed]
+            if missing:
+                raise RequestError(
+                    f"cpus {json.dumps(cpu_list)[:40]}: CPU(s) {missing[:8]} are not this"
+                    f" service's (allowed: {sorted(allowed)[:64]})"
+                )
+        sessions: list[tuple[str, ...]] = []
+        if request.workload == "specweb99":
+            sessions = self._sessions()
+        fixed = self.fixed
+        return argparse.Namespace(
+            server=fixed.server,
+            port=fixed.port,
+            host=fixed.host,
+            workload=request.workload,
+            rate=request.rate,
+            duration=request.duration,
+            timeout=request.timeout,
+            warmup=request.warmup,
+            uri=ONE_BYTE_URI if request.workload == "one-byte" else None,
+            sessions=fixed.sessions if request.workload == "specweb99" else None,
+            session_list=sessions,
+            start_at=None,
+            measure_at=None,
+            start_file=fixed.start_file,
+            processes=request.processes,
+            cpu_list=cpu_list,
+            starved_below=request.starved_below,
+        )
+
+    def _sessions(self) -> list[tuple[str, ...]]:
+        where = self.fixed.sessions
+        if where is None:
+            raise RequestError('workload "specweb99": this service was started without --sessions')
+        try:
+            found = read_sessions(Path(where))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise RequestError(f'workload "specweb99": cannot read {where!r}: {reason}') from None
+        if not found:
+            raise RequestError(f'workload "specweb99": {where!r} holds no session')
+        return found
 
     def result(self, run_id: str, wait: float) -> tuple[int, str]:
         with self._lock:
@@ -147,8 +221,8 @@ class LoadService:
             job = current if current is not None and current.id == run_id else None
             job = job or self._finished.get(run_id)
         if job is None:
-            return 404, f"no run {run_id!r}"
-        if not job.done.wait(max(0.0, wait)):
+            return 404, f"no run {run_id[:64]!r}"
+        if not job.done.wait(wait):
             return 204, ""
         return 200, json.dumps({"exit_status": job.exit_status, "result": job.result})
 
@@ -166,7 +240,11 @@ class LoadService:
                 job = self.jobs.get(timeout=0.2)
             except queue.Empty:
                 continue
-            result, status = run(job.args, metrics, job.control, signals=False)
+            try:
+                result, status = run(job.args, metrics, job.control, signals=False)
+            except Exception as exc:  # the run fails, saying so; the service goes on
+                log.exception("run %s failed", job.id)
+                result, status = {"error": f"run {job.id} failed: {exc!r}"[:300]}, 1
             with self._lock:
                 job.result, job.exit_status = result, status
                 job.done.set()
@@ -175,44 +253,51 @@ class LoadService:
                     self._finished.popitem(last=False)
 
 
-def _number(text: str) -> float:
+def _seconds(query: dict[str, list[str]], name: str) -> float | str:
+    """Query parameter `name` as seconds from 0 to MAX_WAIT_S (0 when absent), or the one line
+    refusing it."""
+    values = query.get(name, ["0"])
     try:
-        value = float(text)
+        value = float(values[0]) if len(values) == 1 else math.nan
     except ValueError:
-        return 0.0
-    return value if value == value else 0.0  # NaN waits not at all
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    """``agents.load``'s own parse and checks; its one-line error as ValueError."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(printed):
-            return parse_args(argv)
-    except SystemExit:
-        lines = printed.getvalue().strip().splitlines()
-        raise ValueError(lines[-1] if lines else "bad arguments") from None
+        value = math.nan
+    if not 0 <= value <= MAX_WAIT_S:  # NaN too
+        return f"{name} {','.join(values)[:40]!r}: expected seconds from 0 to {MAX_WAIT_S:g}"
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    return agent_parser(
+    p = agent_parser(
         "python3 -m agents.load_service",
         "Serve load runs for a whole sweep: each told over HTTP, each offering this client's"
         " share of the load with httperf.",
         metrics_port=9181,
         service=True,
     )
+    p.add_argument(
+        "--start-file",
+        required=True,
+        help="where a run's START [MEASURE] may be written instead of PUT /start (a run"
+        " accepted removes the one there)",
+    )
+    p.add_argument("--sessions", help="specweb99 runs: the httperf --wsesslog session file")
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging("load", args.host)
-    fixed = ["--server", args.server, "--port", str(args.port)]
-    fixed += ["--host", args.host] if args.host else []
-    service = LoadService(fixed)
+    try:
+        key = read_key(Path(args.control_key_file))
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 1
+    service = LoadService(
+        Fixed(args.server, args.port, args.start_file, args.sessions, args.host or None)
+    )
     metrics = Metrics()
     try:
-        start_metrics(metrics.registry, args.metrics_address, args.metrics_port, service.control)
+        serve(metrics.registry, args.metrics_address, args.metrics_port, service.control, key, log)
     except OSError as exc:
         log.error("cannot serve on %s:%s: %s", args.metrics_address, args.metrics_port, exc)
         return 1

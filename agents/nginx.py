@@ -98,7 +98,9 @@ def configuration(
 
 def main(argv: list[str] | None = None) -> int:
     # Standard library only: it runs under the host's own python3, beside nginx.
-    parser = argparse.ArgumentParser(prog="agents.nginx", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="agents.nginx", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--address", default="0.0.0.0")
     parser.add_argument("--port", type=port_number, required=True)
     parser.add_argument("--docroot", required=True)

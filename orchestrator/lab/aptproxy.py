@@ -285,7 +285,9 @@ def _length(value: str | None) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="An HTTP proxy for apt (see the module doc).")
+    parser = argparse.ArgumentParser(
+        description="An HTTP proxy for apt (see the module doc).", allow_abbrev=False
+    )
     parser.add_argument("--listen", required=True, help="ADDRESS:PORT")
     parser.add_argument("--cache", required=True, type=Path, help="where .deb files are kept")
     parser.add_argument("--allow", action="append", required=True, help="a mirror host name")

@@ -12,7 +12,10 @@ in the orchestrator imports fabric or paramiko.
 
 from __future__ import annotations
 
+import io
 import logging
+import posixpath
+import shlex
 import socket
 import threading
 import time
@@ -91,8 +94,11 @@ class Remote:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def run(self, host: Host, command: str, timeout: float | None = 60.0) -> CommandResult:
-        """Run `command` under the host's login shell; never raises for host-side problems."""
+    def run(
+        self, host: Host, command: str, timeout: float | None = 60.0, *, stdin: str | None = None
+    ) -> CommandResult:
+        """Run `command` under the host's login shell, `stdin` (if any) on its standard input;
+        never raises for host-side problems."""
         started = time.monotonic()
 
         def result(code: int | None, out: str, err: str, error: str | None) -> CommandResult:
@@ -106,7 +112,11 @@ class Remote:
             # One SSH channel per command: commands on one host may run side by side (a long
             # wait for the agents and the stop that Ctrl-C sends, say).
             outcome = connection.run(
-                command, hide=True, warn=True, timeout=timeout, in_stream=False
+                command,
+                hide=True,
+                warn=True,
+                timeout=timeout,
+                in_stream=False if stdin is None else io.StringIO(stdin),
             )
         except CommandTimedOut as timed_out:
             return result(None, "", "", f"command did not finish within {timed_out.timeout} s")
@@ -133,6 +143,21 @@ class Remote:
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             results = list(pool.map(one, targets))
         return {result.host: result for result in results}
+
+    def write_private(
+        self, host: Host, path: str, text: str, timeout: float = 30.0
+    ) -> CommandResult:
+        """Write `text` to `path` (relative to the host's directory), readable by its owner only:
+        mode 0600 from its creation (umask 077), whole (a rename). The text goes through the
+        command's standard input, so it is in no command line (`ps`) and no log: this is how
+        a secret reaches a host."""
+        folder, quoted = shlex.quote(posixpath.dirname(path) or "."), shlex.quote(path)
+        tmp = shlex.quote(f"{path}.tmp")
+        command = (
+            f"cd {shlex.quote(host.directory)} && mkdir -p {folder} && umask 077"
+            f" && rm -f {tmp} && cat >{tmp} && mv -f {tmp} {quoted}"
+        )
+        return self.run(host, command, timeout, stdin=text)
 
     def put(self, host: Host, local_path: Path, remote_path: str) -> None:
         """Copy one file to the host (SFTP). Raises OSError/SSH errors: callers decide."""

@@ -2,10 +2,12 @@
 
     server_command(lab, point)                      # the server under test, as started
     load_service_command(lab, host)                 # a client's load service, once per sweep
-    load_run_args(lab, host, LoadRun(...))          # its share of one point's load (over HTTP)
+    load_run_request(lab, host, run_id, LoadRun(...))   # its share of one point's load (HTTP)
     idle_service_command(lab, host)                 # a client's idle service, once per sweep
 
-Each returns one shell command line (`load_run_args`: an argument list, sent as JSON). Every
+Each returns one shell command line (`load_run_request`: the run's checked request, sent as
+JSON; what it cannot say -- the target, the sessions and start files, the key -- is fixed on
+the service's command line). Every
 value that comes from the lab file or the inventory (directories, interpreters, addresses, names)
 is quoted with `shlex`, so a value that got past validation still cannot run anything; the unit
 tests check them as strings.
@@ -16,7 +18,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from agents.workloads import ONE_BYTE_URI
+from agents.load_plan import STARVED_BELOW_PCT
+from agents.load_request import LoadRequest
 from orchestrator.config.model import Host, Lab, SpecWeb99
 from orchestrator.config.plan import Point, accept_label
 from orchestrator.ports import (
@@ -31,6 +34,8 @@ DOCROOT = "docroot"
 SESSIONS_FILE = "sessions.wsesslog"
 SESSIONS_PER_CLIENT = 1000  # httperf plays at most 1,000 per process: the whole file is used
 RUN_DIR = "run"  # where the host processes keep their files (see run.hostproc)
+KEY_FILE = f"{RUN_DIR}/control.key"  # the services' key, 0600 (run.controlkeys)
+LOAD_START_FILE = f"{RUN_DIR}/load.start"  # a load run's instants, when PUT /start failed
 
 
 def _line(*words: object, flags: dict[str, object] | None = None) -> str:
@@ -105,7 +110,8 @@ def server_command(lab: Lab, point: Point) -> str:
 
 def idle_service_command(lab: Lab, host: Host) -> str:
     """The idle service on `host` (`agents.idle_service`), started once per sweep: each point
-    tells it its share of the idle connections, held open to its own server address."""
+    tells it its share of the idle connections, held open to its own server address, at most
+    the largest share any point of the plan gives a client (its descriptor limit's bound)."""
     return _line(
         host.python,
         *("-m", "agents.idle_service"),
@@ -115,8 +121,20 @@ def idle_service_command(lab: Lab, host: Host) -> str:
             "--port": SERVER_PORT,
             "--metrics-address": host.management,
             "--metrics-port": IDLE_METRICS_PORT,
+            "--control-key-file": KEY_FILE,
+            "--max-connections": most_idle_share(lab),
         },
     )
+
+
+def most_idle_share(lab: Lab) -> int:
+    """The most idle connections a point of `lab`'s plan (and its profiling pass) asks of one
+    client (at least 1)."""
+    experiment = lab.experiment
+    counts = list(experiment.idle_counts)
+    if experiment.profile is not None:
+        counts += experiment.profile.idle_counts(experiment.idle_max_value)
+    return max(1, split(max(counts, default=0), len(lab.clients))[0])
 
 
 @dataclass(frozen=True)
@@ -127,7 +145,6 @@ class LoadRun:
     share: float  # requests/s for this client
     duration: float  # seconds
     warmup: float  # seconds of unmeasured load before the measurement, 0 for none
-    start_file: str  # the file that will name the common start instants, see start_command
     timeout: float  # httperf's per-connection timeout, seconds
     session_length: float  # mean requests per session of this client's trace (specweb99)
     starvation_check: bool  # False where clients share CPUs by design
@@ -135,59 +152,50 @@ class LoadRun:
 
 def load_service_command(lab: Lab, host: Host) -> str:
     """The load service on `host` (`agents.load_service`), started once per sweep: it offers
-    load only to the server address given here, and is told each run over HTTP."""
+    load only to the server address given here, plays only the sessions file named here, reads
+    its instants only from the start file named here, and is told each run over HTTP with the
+    key in KEY_FILE."""
     flags = {
         "--host": host.name,
         "--server": lab.server_address_for(host),
         "--port": SERVER_PORT,
         "--metrics-address": host.management,
         "--metrics-port": LOAD_METRICS_PORT,
+        "--control-key-file": KEY_FILE,
+        "--start-file": LOAD_START_FILE,
+        "--sessions": SESSIONS_FILE,
     }
     return _line(host.python, *("-m", "agents.load_service"), flags=flags)
 
 
-def load_run_args(lab: Lab, host: Host, run: LoadRun) -> list[str]:
-    """The arguments of `host`'s part of a load run, for its load service (`agents.load`'s,
-    less those the service fixed). They travel as JSON over HTTP and never reach a shell."""
-    if run.point.workload == "specweb99":
-        # The agent takes sessions/s: the share of requests over this client's own trace.
-        rate, work = run.share / run.session_length, ("--sessions", SESSIONS_FILE)
-    else:
-        rate, work = run.share, ("--uri", ONE_BYTE_URI)
-    flags: dict[str, object] = {
-        "--workload": run.point.workload,
-        work[0]: work[1],
-        "--rate": f"{rate:.6g}",
-        "--duration": f"{run.duration:g}",
-        "--timeout": f"{run.timeout:g}",
-        "--start-file": run.start_file,
-        **({"--warmup": f"{run.warmup:g}"} if run.warmup > 0 else {}),
-    }
-    if host.cpus and not lab.emulate:  # emulated hosts are pinned via their sshd
-        flags["--cpus"] = ",".join(map(str, host.cpus))
-    if not run.starvation_check:
-        flags["--starved-below"] = 0
-    return [word for flag, value in flags.items() for word in (flag, str(value))]
+def load_run_request(lab: Lab, host: Host, run_id: str, run: LoadRun) -> LoadRequest:
+    """`host`'s part of load run `run_id`, as its load service takes it
+    (`agents.load_request`; the service checks it again, against its bounds)."""
+    # specweb99's agent takes sessions/s: the share of requests over this client's own trace.
+    sessions = run.point.workload == "specweb99"
+    rate = run.share / run.session_length if sessions else run.share
+    return LoadRequest(
+        id=run_id,
+        workload=run.point.workload,
+        rate=float(f"{rate:.6g}"),
+        duration=run.duration,
+        timeout=run.timeout,
+        warmup=run.warmup,
+        # Emulated hosts are pinned via their sshd.
+        cpus=tuple(host.cpus) if host.cpus and not lab.emulate else None,
+        starved_below=STARVED_BELOW_PCT if run.starvation_check else 0.0,
+    )
 
 
-START_FILES = f"{RUN_DIR}/start-"
-
-
-def start_file(run_id: str) -> str:
-    """The file naming the common instants of one load run (relative to a client's directory);
-    each run has its own, so a file left by an earlier run is never read."""
-    return f"{START_FILES}{run_id}"
-
-
-def start_command(host: Host, path: str, start_at: float, measure_at: float) -> str:
-    """Name the instants to the waiting load agent: `START MEASURE` (Unix times), written whole
-    (rename) so the agent never reads half a line; older start files are removed."""
-    tmp = shlex.quote(f"{path}.tmp")
+def start_command(host: Host, start_at: float, measure_at: float) -> str:
+    """Name the instants to the waiting load run in LOAD_START_FILE, `START MEASURE` (Unix
+    times), written whole (rename) so the service never reads half a line. The service removes
+    the file when it accepts a run: one left by an earlier run is never read."""
+    tmp = shlex.quote(f"{LOAD_START_FILE}.tmp")
     return in_directory(
         host,
-        f"mkdir -p {RUN_DIR} && rm -f {START_FILES}*;"
-        f" printf '%s %s\\n' {start_at:.3f} {measure_at:.3f} >{tmp}"
-        f" && mv {tmp} {shlex.quote(path)}",
+        f"mkdir -p {RUN_DIR} && printf '%s %s\\n' {start_at:.3f} {measure_at:.3f} >{tmp}"
+        f" && mv {tmp} {shlex.quote(LOAD_START_FILE)}",
     )
 
 

@@ -1,7 +1,7 @@
 """The idle connections of a sweep: one idle service per client for the whole sweep
 (`agents.idle_service`, kept by `run.services`), each point's share told to it over HTTP.
 
-    idle = IdleServices(lab, procs, HttpIdleControl())
+    idle = IdleServices(lab, procs, keys, HttpIdleControl(keys))   # keys: run.controlkeys
     idle.hold("12-1", {client1: 1250, ...})   # POST /run: each opens its share in the background
     ...                                        # the point runs
     report = idle.release(client1)             # POST /stop: closed, and its agent's JSON report
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from orchestrator.config.model import Host, Lab
 from orchestrator.ports import IDLE_METRICS_PORT
 from orchestrator.run import commands
+from orchestrator.run.controlkeys import ControlKeys
 from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.services import AgentServices, ServiceFailure, ask, wait_ready
 
@@ -45,14 +46,20 @@ class IdleControl(Protocol):
 
 
 class HttpIdleControl:
-    """`IdleControl` over HTTP to each client's management address."""
+    """`IdleControl` over HTTP to each client's management address, with its key."""
+
+    def __init__(self, keys: ControlKeys) -> None:
+        self.keys = keys
 
     def hold(self, host: Host, run_id: str, connections: int) -> tuple[int, str]:
         body = json.dumps({"id": run_id, "connections": connections})
-        return ask(host, IDLE_METRICS_PORT, "POST", "/run", body, ASK_TIMEOUT)
+        key = self.keys.authorization(host)
+        return ask(host, IDLE_METRICS_PORT, "POST", "/run", body, ASK_TIMEOUT, (), key)
 
     def release(self, host: Host, run_id: str) -> tuple[int, str]:
-        return ask(host, IDLE_METRICS_PORT, "POST", f"/stop?id={run_id}", "", RELEASE_TIMEOUT)
+        key = self.keys.authorization(host)
+        path = f"/stop?id={run_id}"
+        return ask(host, IDLE_METRICS_PORT, "POST", path, "", RELEASE_TIMEOUT, (), key)
 
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
         return wait_ready(hosts, IDLE_METRICS_PORT, patience)
@@ -61,9 +68,11 @@ class HttpIdleControl:
 class IdleServices(AgentServices):
     """The clients' idle services over a sweep, and the hold under way on each."""
 
-    def __init__(self, lab: Lab, procs: HostProcesses, control: IdleControl) -> None:
+    def __init__(
+        self, lab: Lab, procs: HostProcesses, keys: ControlKeys, control: IdleControl
+    ) -> None:
         super().__init__(
-            lab, procs, IDLE, "idle service", commands.idle_service_command, control.ready
+            lab, procs, keys, IDLE, "idle service", commands.idle_service_command, control.ready
         )
         self.control = control
         self.holding: dict[str, str] = {}  # host name -> the run id of its hold under way

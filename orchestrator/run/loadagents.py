@@ -1,7 +1,8 @@
 """The load agents of a sweep: one load service per client for the whole sweep, each point's
 runs told to them over HTTP.
 
-    services = LoadServices(lab, procs, HttpLoadControl())
+    keys = ControlKeys(remote)
+    services = LoadServices(lab, procs, keys, HttpLoadControl(keys))
     agents = LoadAgents.launch(services, point, settings, run_id="12-1", clock=time.time)
     ...                                          # the server's idle connections open meanwhile
     start_at, _ = agents.go(remote, delay)       # names the common instants to every agent
@@ -9,11 +10,12 @@ runs told to them over HTTP.
     services.stop()                              # at the sweep's end
 
 The services themselves (`agents.load_service`, one per client for the sweep) are kept by
-`run.services`. A point costs each client one HTTP request to submit its run (`POST /run`, the
-arguments as JSON: nothing of them reaches a shell), one to name the instants (`PUT /start`;
-the start file over SSH for an agent that did not take it), and polls for the result
-(`GET /result`). One run does the warm-up and the measurement. The pause after the point is the
-service's too (`GET /cooldown`).
+`run.services`. A point costs each client one HTTP request to submit its run (`POST /run`, a
+checked request, `agents.load_request`: nothing of it reaches a shell, and it cannot name the
+target), one to name the instants (`PUT /start`; the start file over SSH for an agent that did
+not take it), and polls for the result (`GET /result`). Every request bears the client's
+control key (`run.controlkeys`). One run does the warm-up and the measurement. The pause after
+the point is the service's too (`GET /cooldown`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from agents.load_request import LoadRequest
 from agents.workloads import mean_session_length
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
@@ -33,6 +36,7 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.ports import LOAD_METRICS_PORT
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
+from orchestrator.run.controlkeys import ControlKeys
 from orchestrator.run.hostproc import Finished, HostProcesses
 from orchestrator.run.services import (
     AgentServices,
@@ -57,7 +61,7 @@ class LoadControl(Protocol):
     """The HTTP control of the clients' load services (`agents.load_service`); the sweep's unit
     tests replace it. Each request raises OSError when the service does not answer."""
 
-    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
+    def submit(self, host: Host, request: LoadRequest) -> tuple[int, str]:
         """POST /run: (202, "") when taken, else the status and the service's one line."""
 
     def tell(self, host: Host, line: str) -> bool:
@@ -78,10 +82,13 @@ class LoadControl(Protocol):
 
 
 class HttpLoadControl:
-    """`LoadControl` over HTTP to each client's management address."""
+    """`LoadControl` over HTTP to each client's management address, with its key."""
 
-    @staticmethod
+    def __init__(self, keys: ControlKeys) -> None:
+        self.keys = keys
+
     def _ask(
+        self,
         host: Host,
         method: str,
         path: str,
@@ -89,14 +96,16 @@ class HttpLoadControl:
         timeout: float,
         routine: tuple[str, ...] = (),
     ) -> tuple[int, str]:
-        return ask(host, LOAD_METRICS_PORT, method, path, body, timeout, routine)
+        key = self.keys.authorization(host)
+        return ask(host, LOAD_METRICS_PORT, method, path, body, timeout, routine, key)
 
-    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
-        body = json.dumps({"id": run_id, "args": args})
-        return self._ask(host, "POST", "/run", body, SUBMIT_TIMEOUT)
+    def submit(self, host: Host, request: LoadRequest) -> tuple[int, str]:
+        return self._ask(host, "POST", "/run", request.to_json(), SUBMIT_TIMEOUT)
 
     def tell(self, host: Host, line: str) -> bool:
-        return ask_until(host, LOAD_METRICS_PORT, "PUT", "/start", line, HTTP_GO_PATIENCE) == 204
+        key = self.keys.authorization(host)
+        told = ask_until(host, LOAD_METRICS_PORT, "PUT", "/start", line, HTTP_GO_PATIENCE, key)
+        return told == 204
 
     def result(self, host: Host, run_id: str, wait: float) -> tuple[int | None, str] | None:
         path = f"/result?id={run_id}&wait={wait:g}"
@@ -129,24 +138,26 @@ class HttpLoadControl:
 class LoadServices(AgentServices):
     """The clients' load services over a sweep (`run.services`), and each point's runs."""
 
-    def __init__(self, lab: Lab, procs: HostProcesses, control: LoadControl) -> None:
+    def __init__(
+        self, lab: Lab, procs: HostProcesses, keys: ControlKeys, control: LoadControl
+    ) -> None:
         super().__init__(
-            lab, procs, LOAD, "load service", commands.load_service_command, control.ready
+            lab, procs, keys, LOAD, "load service", commands.load_service_command, control.ready
         )
         self.control = control
 
-    def submit(self, run_id: str, args: dict[str, list[str]]) -> None:
-        """Give every client its part of run `run_id` ({host name: arguments}); a service that
+    def submit(self, requests: dict[str, LoadRequest]) -> None:
+        """Give every client its part of a run ({host name: its request}); a service that
         does not answer is started again once; ServiceFailure naming every client that refused."""
         self.ensure()
-        hosts = [self.lab.host(name) for name in args]
+        hosts = [self.lab.host(name) for name in requests]
 
         def one(host: Host) -> str | None:
             """None once taken, else why not."""
             deadline = time.monotonic() + RUN_PATIENCE
             while True:
                 try:
-                    status, text = self.control.submit(host, run_id, args[host.name])
+                    status, text = self.control.submit(host, requests[host.name])
                 except OSError as error:
                     self.up.discard(host.name)
                     return f"the load service does not answer ({error})"
@@ -207,7 +218,6 @@ class LoadAgents:
     services: LoadServices
     settings: LoadSettings
     run_id: str
-    start_file: str
     limit: float
     launched: float
     clock: Callable[[], float]
@@ -225,25 +235,23 @@ class LoadAgents:
     ) -> LoadAgents:
         """Submit every client's part of the point's load (the runs wait for `go`)."""
         lab = services.lab
-        start_file = commands.start_file(run_id)
         limit = settings.wait_limit + settings.lead + settings.duration + AGENT_SLACK
         limit += 3 * settings.timeout
         share = point.rate / len(lab.clients)
-        args = {}
+        requests = {}
         for host in lab.clients:
             run = LoadRun(
                 point=point,
                 share=share,
                 duration=settings.duration,
                 warmup=settings.warmup,
-                start_file=start_file,
                 timeout=settings.timeout,
                 session_length=settings.session_lengths.get(host.name, mean_session_length()),
                 starvation_check=settings.starvation_check,
             )
-            args[host.name] = commands.load_run_args(lab, host, run)
-        services.submit(run_id, args)
-        return cls(services, settings, run_id, start_file, limit, clock(), clock, sleep)
+            requests[host.name] = commands.load_run_request(lab, host, run_id, run)
+        services.submit(requests)
+        return cls(services, settings, run_id, limit, clock(), clock, sleep)
 
     @property
     def clients(self) -> list[Host]:
@@ -260,10 +268,9 @@ class LoadAgents:
         with ThreadPoolExecutor(max_workers=len(self.clients)) as pool:
             told = list(pool.map(lambda host: tell(host, line), self.clients))
         missed = [host for host, ok in zip(self.clients, told, strict=True) if not ok]
-        path = self.start_file
         results = remote.run_all(
             missed,
-            lambda host: commands.start_command(host, path, start_at, measure_at),
+            lambda host: commands.start_command(host, start_at, measure_at),
             timeout=GO_TIMEOUT,
         )
         return start_at, results

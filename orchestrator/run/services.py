@@ -2,10 +2,12 @@
 over HTTP on its metrics port. The load service (`run.loadagents`) and the idle-connection
 service (`run.idleagents`) are both kept this way.
 
-    services = AgentServices(lab, procs, "idle", "idle service", commands.idle_service_command,
+    services = AgentServices(lab, procs, keys, "idle", "idle service",
+                             commands.idle_service_command,
                              lambda hosts, patience: wait_ready(hosts, IDLE_METRICS_PORT, patience))
-    services.ensure()     # started where not known to run (the first point, or after a death)
-    ...                   # the point tells each its work over HTTP (`ask`)
+    services.ensure()     # started where not known to run (the first point, or after a death),
+                          # the client's key placed first (`run.controlkeys`)
+    ...                   # the point tells each its work over HTTP (`ask`, with the key)
     services.stop()       # at the sweep's end
 
 Why services: a one-shot agent per point cost every client an SSH session and a Python
@@ -25,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.config.model import Host, Lab
 from orchestrator.run.commands import RUN_DIR
+from orchestrator.run.controlkeys import ControlKeys
 from orchestrator.run.hostproc import HostProcesses, describe_exit
 
 READY_PATIENCE = 30.0  # at most this long for a starting service to answer
@@ -47,14 +50,17 @@ def ask(
     body: str | None,
     timeout: float,
     routine: Collection[str] = (),
+    authorization: str | None = None,
 ) -> tuple[int, str]:
     """One request to `host`'s service: its status and text (an HTTP error status is an answer
     too); OSError when nothing answered. The log gets each request but those whose answer is
-    `routine` ("204", "no answer"): a poll repeated by design would fill it."""
+    `routine` ("204", "no answer"): a poll repeated by design would fill it. `authorization`
+    (the control key's header, `run.controlkeys`) is sent, never logged."""
     request = urllib.request.Request(
         f"http://{host.management}:{port}{path}",
         data=None if body is None else body.encode(),
         method=method,
+        headers={} if authorization is None else {"Authorization": authorization},
     )
     began = time.monotonic()
     answer = "no answer"
@@ -73,14 +79,22 @@ def ask(
 
 
 def ask_until(
-    host: Host, port: int, method: str, path: str, body: str | None, patience: float
+    host: Host,
+    port: int,
+    method: str,
+    path: str,
+    body: str | None,
+    patience: float,
+    authorization: str | None = None,
 ) -> int | None:
     """The status of the first answer within `patience` s (asking again every 50 ms while
     nothing listens), or None."""
     deadline = time.monotonic() + patience
     while True:
         try:  # a silent try is routine here: only giving up is news
-            return ask(host, port, method, path, body, min(patience, 2.0), ("no answer",))[0]
+            timeout = min(patience, 2.0)
+            quiet = ("no answer",)
+            return ask(host, port, method, path, body, timeout, quiet, authorization)[0]
         except OSError as error:
             if time.monotonic() >= deadline:
                 where = f"{host.name}: {method} :{port}{path}"
@@ -104,18 +118,19 @@ class AgentServices:
     """One kind of service on the clients over a sweep: started when first needed (or again
     after one stopped answering), stopped at the sweep's end. `name` is its tracked process's
     on each host, `what` how messages call it; `ready(hosts, patience)` names the hosts whose
-    service never answered."""
+    service never answered; `keys` are the clients' control keys, placed before a start."""
 
     def __init__(
         self,
         lab: Lab,
         procs: HostProcesses,
+        keys: ControlKeys,
         name: str,
         what: str,
         command: Callable[[Lab, Host], str],
         ready: Callable[[list[Host], float], list[str]],
     ) -> None:
-        self.lab, self.procs = lab, procs
+        self.lab, self.procs, self.keys = lab, procs, keys
         self.name, self.what = name, what
         self.command, self.ready = command, ready
         self.up: set[str] = set()
@@ -130,11 +145,14 @@ class AgentServices:
         for host in hosts:  # one that hung still holds its port: end it first
             if host.name in self.started:
                 self.procs.stop(host, [self.name], STOP_PATIENCE)
+        unplaced = self.keys.place(hosts)
+        problems = [f"{n}: placing the control key failed: {why}" for n, why in unplaced.items()]
+        hosts = [host for host in hosts if host.name not in unplaced]
         self.started.update(host.name for host in hosts)
         started = self.procs.start_many(
             self.name, {host: self.command(self.lab, host) for host in hosts}
         )
-        problems = [
+        problems += [
             f"{n}: starting the {self.what} failed: {r.reason()}"
             for n, r in started.items()
             if not r.ok

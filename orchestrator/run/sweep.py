@@ -47,6 +47,7 @@ from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import commands, conditions, limits, servermetrics
+from orchestrator.run.controlkeys import ControlKeys
 from orchestrator.run.hostproc import THEN, HostProcesses
 from orchestrator.run.idleagents import HttpIdleControl, IdleControl, IdleServices
 from orchestrator.run.knee import Curves
@@ -131,8 +132,11 @@ class SweepRunner:
             lab, remote, counters or (lambda host: servermetrics.fetch(host, timeout=1.0))
         )
         self.procs = procs or HostProcesses(remote, tag=lab.name)
-        self.services = LoadServices(lab, self.procs, load_control or HttpLoadControl())
-        self.idle = IdleServices(lab, self.procs, idle_control or HttpIdleControl())
+        self.keys = ControlKeys(remote)  # the services' keys: this sweep's, in memory only
+        load_control = load_control or HttpLoadControl(self.keys)
+        self.services = LoadServices(lab, self.procs, self.keys, load_control)
+        idle_control = idle_control or HttpIdleControl(self.keys)
+        self.idle = IdleServices(lab, self.procs, self.keys, idle_control)
         self.experiment = lab.experiment
         self.start_delay = START_DELAY
         self.starvation_check = not clients_share_cpus(lab)
@@ -223,6 +227,7 @@ class SweepRunner:
         finally:
             self.services.stop()
             self.idle.stop()
+            self.keys.remove()
             outcome.summary = sweep_summary(
                 outcome.records, self.clock() - started, outcome.interrupted
             )

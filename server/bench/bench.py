@@ -489,7 +489,9 @@ def measure_peaks(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter, allow_abbrev=False
+    )
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS))
     ap.add_argument(
         "--userver",

@@ -12,6 +12,7 @@ import os
 import pwd
 import random
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -46,6 +47,14 @@ def free_port() -> int:
                 continue
         return port
     raise RuntimeError("no free port in 28000-28999")
+
+
+def write_key(path: Path, key: str) -> Path:
+    """A control key file as the orchestrator places one: mode 0600 from its creation."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return path
 
 
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -348,11 +357,14 @@ def fake_ss(tmp_path: Path, sockets: int) -> Path:
 
 class AgentService:
     """A running agent service (`python3 -m agents.<module>` on 127.0.0.1, its control on its
-    metrics port) and `ask`, one HTTP request to it."""
+    metrics port, its key in a 0600 file beside `log`) and `ask`, one HTTP request to it
+    bearing that key (or the `headers` given instead)."""
 
     def __init__(self, module: str, argv: list[str], log: Path) -> None:
         self.port = free_port()
         self.log = log
+        self.key = secrets.token_urlsafe(32)
+        self.key_file = write_key(log.parent / f"{log.stem}.key", self.key)
         self.log_file = log.open("w")
         self.proc = subprocess.Popen(
             [
@@ -361,6 +373,7 @@ class AgentService:
                 f"agents.{module}",
                 *argv,
                 *f"--metrics-address 127.0.0.1 --metrics-port {self.port}".split(),
+                *("--control-key-file", str(self.key_file)),
             ],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -368,11 +381,20 @@ class AgentService:
         )
         wait_for_port(self.port)
 
-    def ask(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+    def ask(
+        self,
+        method: str,
+        path: str,
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """One request: (status, text). With `headers` (``{}``: none), those instead of the
+        service's key."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}",
             data=None if body is None else body.encode(),
             method=method,
+            headers={"Authorization": f"Bearer {self.key}"} if headers is None else headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=40) as response:

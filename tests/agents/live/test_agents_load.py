@@ -29,6 +29,7 @@ from tests.support.agents import (
     promtool_check,
     run_module,
     scrape,
+    write_key,
 )
 
 ERRORS = ["client-timo", "socket-timo", "connrefused", "connreset", "fd-unavail", "addrunavail"]
@@ -154,13 +155,15 @@ def test_warm_up_then_measurement_from_a_start_file(
     overlapping; nginx saw both, the JSON counts only the measurement."""
     start_file = tmp_path / "go"
     metrics_port = free_port()
+    key = "k" * 32
     proc = subprocess.Popen(
         [
             sys.executable,
             *f"-m agents.load --server 127.0.0.1 --port {nginx.port} --workload one-byte"
             f" --rate 100 --duration 2 --warmup 1 --timeout 1 --processes 1"
             f" --start-file {start_file} --metrics-address 127.0.0.1"
-            f" --metrics-port {metrics_port}".split(),
+            f" --metrics-port {metrics_port}"
+            f" --control-key-file {write_key(tmp_path / 'key', key)}".split(),
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -185,7 +188,10 @@ def test_warm_up_then_measurement_from_a_start_file(
                 assert time.monotonic() < deadline, "the agent's metrics never answered"
                 time.sleep(0.1)
         put = urllib.request.Request(
-            f"http://127.0.0.1:{metrics_port}/start", data=line.encode(), method="PUT"
+            f"http://127.0.0.1:{metrics_port}/start",
+            data=line.encode(),
+            method="PUT",
+            headers={"Authorization": f"Bearer {key}"},
         )
         with urllib.request.urlopen(put, timeout=5) as response:
             assert response.status == 204

@@ -30,7 +30,6 @@ def run(point: Point = POINT, **changes: object) -> LoadRun:
         share=250.0,
         duration=5.0,
         warmup=1.0,
-        start_file=commands.start_file("3-1"),
         timeout=2.0,
         session_length=5.0,
         starvation_check=True,
@@ -62,24 +61,33 @@ def test_a_client_loads_its_own_server_address(lab: Lab) -> None:
     assert words[:3] == ["/usr/bin/python3", "-m", "agents.load_service"]
     assert words[words.index("--server") + 1] == "198.18.2.1"  # subnet b, never the other NIC
     assert words[words.index("--metrics-address") + 1] == lab.host("client5").management
-    args = commands.load_run_args(lab, lab.host("client5"), run())
-    assert args[args.index("--rate") + 1] == "250"
-    assert args[args.index("--uri") + 1].startswith("/")
-    assert "--starved-below" not in args
-    # what the service fixed at its start is never in a run's arguments
-    assert not {"--server", "--port", "--host", "--metrics-port"} & set(args)
+    # what no run may say is fixed on the service's command line: files, and the key's file
+    assert words[words.index("--sessions") + 1] == commands.SESSIONS_FILE
+    assert words[words.index("--control-key-file") + 1] == commands.KEY_FILE == "run/control.key"
+    request = commands.load_run_request(lab, lab.host("client5"), "3-1", run())
+    assert request.rate == 250 and request.starved_below == 90
+    assert request.cpus is None  # emulated hosts are pinned through their sshd
+
+
+def test_a_real_lab_pins_a_run_s_httperf_to_its_client_s_cpus(lab: Lab) -> None:
+    real = dataclasses.replace(lab, emulate=False)
+    host = real.host("client1")
+    request = commands.load_run_request(real, host, "3-1", run())
+    assert host.cpus and request.cpus == tuple(host.cpus)
 
 
 def test_sessions_take_the_share_over_the_trace_s_session_length(lab: Lab) -> None:
     point = dataclasses.replace(POINT, workload="specweb99")
-    args = commands.load_run_args(lab, lab.host("client1"), run(point))
-    assert args[args.index("--rate") + 1] == "50"  # 250 requests/s over 5 per session
-    assert args[args.index("--sessions") + 1] == commands.SESSIONS_FILE
+    request = commands.load_run_request(lab, lab.host("client1"), "3-1", run(point))
+    assert request.rate == 50  # 250 requests/s over 5 per session
+    assert request.workload == "specweb99"
 
 
 def test_shared_client_cpus_turn_the_starvation_check_off(lab: Lab) -> None:
-    args = commands.load_run_args(lab, lab.host("client1"), run(starvation_check=False))
-    assert args[-2:] == ["--starved-below", "0"]
+    request = commands.load_run_request(
+        lab, lab.host("client1"), "3-1", run(starvation_check=False)
+    )
+    assert request.starved_below == 0
 
 
 def test_idle_connections_go_to_the_client_s_server_address(lab: Lab) -> None:
@@ -87,6 +95,10 @@ def test_idle_connections_go_to_the_client_s_server_address(lab: Lab) -> None:
     assert words[:3] == ["/usr/bin/python3", "-m", "agents.idle_service"]
     assert words[words.index("--server") + 1] == "198.18.1.1"
     assert words[words.index("--metrics-port") + 1] == "9182"
+    assert words[words.index("--control-key-file") + 1] == commands.KEY_FILE
+    # its descriptor limit's bound: the largest share of the plan's idle counts
+    most = max(lab.experiment.idle_counts)
+    assert words[words.index("--max-connections") + 1] == str(-(-most // len(lab.clients)))
 
 
 def test_a_directory_with_a_space_stays_one_word(lab: Lab) -> None:

@@ -116,7 +116,7 @@ def builders(lab: Lab) -> dict[str, Callable[[], str]]:
         "idle": lambda: commands.idle_service_command(lab, client),
         "load": lambda: commands.load_service_command(lab, client),
         "in_directory": lambda: commands.in_directory(client, "true"),
-        "start": lambda: commands.start_command(client, commands.start_file("1-1"), 1.0, 2.0),
+        "start": lambda: commands.start_command(client, 1.0, 2.0),
         "cooldown": lambda: commands.cooldown_script(0.1),
         "facts": lambda: hostfacts.FACTS_SCRIPT,
     }

@@ -1,9 +1,11 @@
-"""The commands the sweep sends for a load run, as strings."""
+"""The commands the sweep sends for a load run, as strings, and its run request."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
+from agents.load_request import LoadRequest, parse_run
 from orchestrator.config.plan import expand
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
@@ -12,24 +14,28 @@ from tests.support.labfiles import default_lab
 LAB = default_lab(routes=list)
 
 
-def load_argv(warmup: float) -> list[str]:
+def load_request(warmup: float) -> LoadRequest:
     point = next(p for p in expand(LAB.experiment, seed=1) if p.workload == "one-byte")
-    run = LoadRun(point, 250.0, 5.0, warmup, commands.start_file("3-1"), 2.0, 7.3, False)
-    return commands.load_run_args(LAB, LAB.clients[0], run)
+    run = LoadRun(point, 250.0, 5.0, warmup, 2.0, 7.3, False)
+    return commands.load_run_request(LAB, LAB.clients[0], "3-1", run)
 
 
-def test_one_agent_run_waits_for_its_start_file_and_warms_up_first() -> None:
-    argv = load_argv(1.0)
-    assert argv[argv.index("--start-file") + 1] == "run/start-3-1"
-    assert argv[argv.index("--warmup") + 1] == "1"
-    assert argv[argv.index("--duration") + 1] == "5"
-    assert "--start-at" not in argv
-    assert "--warmup" not in load_argv(0.0)
+def test_one_run_warms_up_first_and_its_request_passes_the_service_s_check() -> None:
+    request = load_request(1.0)
+    assert (request.id, request.workload, request.rate) == ("3-1", "one-byte", 250.0)
+    assert (request.warmup, request.duration, request.timeout) == (1.0, 5.0, 2.0)
+    assert load_request(0.0).warmup == 0
+    assert parse_run(request.to_json()) == request  # what the service reads is what was meant
+    # the target, the files and the key are the service's command line's, never a run's
+    assert not {"server", "port", "sessions", "start_file", "key"} & set(
+        json.loads(request.to_json())
+    )
 
 
-def test_the_start_file_is_written_whole_and_older_ones_removed() -> None:
-    line = commands.start_command(LAB.clients[0], "run/start-3-1", 1800000000.25, 1800000001.75)
+def test_the_start_file_is_written_whole_where_the_service_was_told_to_read_it() -> None:
+    line = commands.start_command(LAB.clients[0], 1800000000.25, 1800000001.75)
     assert line.startswith(f"cd {shlex.quote(LAB.clients[0].directory)} && mkdir -p run && ")
-    assert "rm -f run/start-*;" in line
-    assert "printf '%s %s\\n' 1800000000.250 1800000001.750 >run/start-3-1.tmp" in line
-    assert line.endswith("&& mv run/start-3-1.tmp run/start-3-1")
+    assert "printf '%s %s\\n' 1800000000.250 1800000001.750 >run/load.start.tmp" in line
+    assert line.endswith("&& mv run/load.start.tmp run/load.start")
+    service = shlex.split(commands.load_service_command(LAB, LAB.clients[0]))
+    assert service[service.index("--start-file") + 1] == commands.LOAD_START_FILE

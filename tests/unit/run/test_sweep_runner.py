@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agents.load_request import LoadRequest
 from orchestrator.config.model import Host, Lab, ProfilePass
 from orchestrator.config.plan import Point, expand
 from orchestrator.errors import TestbedError
@@ -78,7 +79,10 @@ class FakeHosts:
         self.http: set[str] = set()
         self.told: list[str] = []
         self.files: list[str] = []
-        self.submitted: dict[str, list[str]] = {}
+        self.submitted: dict[str, LoadRequest | None] = {}
+        self.keys_placed: dict[str, str] = {}  # host -> the key file's text
+        self.keys_removed: list[str] = []
+        self.service_commands: list[str] = []
         self.holding: dict[str, int] = {}
         self.cpu_share: float | None = None  # the server's CPU per second of the clock
 
@@ -100,19 +104,20 @@ class FakeHosts:
         self.calls.append(f"start_many {name}")
         for command in commands.values():
             assert f"agents.{name}_service" in command
+            self.service_commands.append(command)
         return {
             h.name: CommandResult(h.name, c, 0, "1", "", None, 0.1) for h, c in commands.items()
         }
 
     # the clients' load services (loadagents.LoadControl)
-    def submit(self, host: Host, run_id: str, args: list[str]) -> tuple[int, str]:
-        assert "--start-file" in args
+    def submit(self, host: Host, request: LoadRequest) -> tuple[int, str]:
+        assert host.name in self.keys_placed  # its key was placed before its service started
         if self.behaviour() == "refused" and host.name == "client2":
-            return 400, "argument --rate: '0' must be > 0"
+            return 400, "rate 0: expected a number > 0 to 1e+06"
         if self.behaviour() == "busy" and host.name not in self.submitted:
-            self.submitted[host.name] = []  # the first try finds an earlier run under way
+            self.submitted[host.name] = None  # the first try finds an earlier run under way
             return 409, "run 0-1 is under way"
-        self.submitted[host.name] = args
+        self.submitted[host.name] = request
         return 202, ""
 
     def ready(self, hosts: list[Host], patience: float) -> list[str]:
@@ -140,7 +145,8 @@ class FakeHosts:
             limited, issued = ["request-rate-below-target"], 100.0
         self.replies += 800
         result = agent_result(limited, issued)
-        if "--warmup" not in self.submitted[host.name]:
+        request = self.submitted[host.name]
+        if request is not None and not request.warmup:
             del result["warmup"]
         return 0, json.dumps(result)
 
@@ -196,11 +202,21 @@ class FakeHosts:
         return False
 
     # Remote
+    def write_private(
+        self, host: Host, path: str, text: str, timeout: float = 30.0
+    ) -> CommandResult:
+        assert path == "run/control.key"
+        self.keys_placed[host.name] = text
+        return CommandResult(host.name, "(written)", 0, "", "", None, 0.1)
+
     def run_all(
         self, hosts: Sequence[Host], command: Callable[[Host], str], timeout: float = 60.0
     ) -> dict[str, CommandResult]:
         texts = {host.name: command(host) for host in hosts}
-        assert all("run/start-" in text for text in texts.values())
+        if all(text.endswith("rm -f run/control.key") for text in texts.values()):
+            self.keys_removed.extend(texts)  # the sweep's end
+            return {name: CommandResult(name, t, 0, "", "", None, 0.1) for name, t in texts.items()}
+        assert all("run/load.start" in text for text in texts.values())
         self.calls.append("go")
         self.files.extend(texts)
         self.go.set()
@@ -347,6 +363,15 @@ def test_a_good_point_is_ok_at_once_and_its_phases_add_up_to_its_wall_time(
     for kind in ("load", "idle"):
         services_stopped = [name for name, names, _ in hosts.stopped if names == (kind,)]
         assert sorted(services_stopped) == sorted(hosts.submitted)
+    # each client got a key of its own, once, and its file went with the sweep
+    keys = list(hosts.keys_placed.values())
+    assert len(set(keys)) == 8 and all(len(key.strip()) >= 32 for key in keys)
+    assert sorted(hosts.keys_removed) == sorted(hosts.keys_placed)
+    # ... and no command line carried one: the services are given the file's path
+    assert len(hosts.service_commands) == 16
+    for command in hosts.service_commands:
+        assert "--control-key-file run/control.key" in command
+        assert not any(key.strip() in command for key in keys)
 
 
 def test_without_idle_connections_the_clients_cool_down_through_their_load_service(
@@ -422,7 +447,7 @@ def test_a_run_a_service_refuses_fails_the_point_with_its_line(tmp_path: Path) -
     store, hosts = run_sweep(tmp_path, {1: "refused"}, **ONE_POINT)
     assert [(r.attempt, r.status) for r in store.records] == [(1, "failed"), (2, "ok")]
     assert store.records[0].reason == (
-        "client2: the load service refused the run: argument --rate: '0' must be > 0"
+        "client2: the load service refused the run: rate 0: expected a number > 0 to 1e+06"
     )
     # the runs the other clients had taken were stopped at once, not left waiting
     stopped = [call.split()[-1] for call in hosts.calls if call.startswith("stop load")]
@@ -625,4 +650,5 @@ def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(tmp_pa
     assert len(curves.offered) == len(throughput)  # the capacity never saw the pass
     assert "--syscall-timing cpu" in commands_seen[-1]
     assert all("--syscall-timing wall" in command for command in commands_seen[:-1])
-    assert hosts.submitted["client1"][hosts.submitted["client1"].index("--duration") + 1] == "2"
+    submitted = hosts.submitted["client1"]
+    assert submitted is not None and submitted.duration == 2
