@@ -284,7 +284,11 @@ def test_sigterm_stops_the_run_and_still_reports(nginx: Nginx) -> None:
     r = json.loads(stdout)
     assert r["error"] == "interrupted by SIGTERM"
     assert 150 <= r["totals"]["replies"] < 6000  # httperf printed what it had done, not 60 s
-    assert r["totals"]["replies"] == sum(nginx.access_log_statuses().values())
+    # What nginx served lies between what httperf counted and what it sent: a request in
+    # flight at the signal can be served and logged after httperf stopped counting (a busy
+    # machine's 162 replies against nginx's 163).
+    served = sum(nginx.access_log_statuses().values())
+    assert r["totals"]["replies"] <= served <= r["totals"]["requests"], (served, r["totals"])
     pid = r["runs"][0]["pid"]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
