@@ -61,7 +61,7 @@ def test_one_byte_run_matches_what_nginx_counted(nginx: Nginx) -> None:
             "-m",
             "agents.load",
             *f"--server 127.0.0.1 --port {nginx.port}"
-            f" --workload one-byte --rate 200 --duration 6 --timeout 2 --host client1"
+            f" --workload one-byte --rate 200 --duration 8 --timeout 2 --host client1"
             f" --metrics-port {metrics_port} --metrics-address 127.0.0.1".split(),
         ],
         cwd=REPO,
@@ -69,10 +69,17 @@ def test_one_byte_run_matches_what_nginx_counted(nginx: Nginx) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    # While it runs: the exporter is up, passes promtool, shows the target and (after the first
-    # 5 s sample) the reply rate.
-    time.sleep(5.6)
-    live = scrape(metrics_port)
+    # While it runs: the exporter is up, passes promtool, shows the target and, once httperf
+    # took its first 5 s sample, the reply rate. Scraped until that sample shows (a fixed
+    # 5.6 s sleep came before it when a busy machine started Python and httperf slowly); the
+    # 8 s run leaves 3 s to see it in.
+    live = ""
+    while proc.poll() is None and metric_value(live, "testbed_load_rate_samples_total") != 1:
+        time.sleep(0.1)
+        try:
+            live = scrape(metrics_port)
+        except OSError:  # its exporter not up yet, or gone as the run ended
+            continue
     stdout, stderr = proc.communicate(timeout=30)
     after = nginx.stub_status()
     assert proc.returncode == 0, stderr
@@ -87,9 +94,9 @@ def test_one_byte_run_matches_what_nginx_counted(nginx: Nginx) -> None:
     r = json.loads(stdout)
     logged = nginx.access_log_statuses()
     assert r["error"] is None and r["host"] == "client1"
-    assert r["totals"]["replies"] == r["totals"]["requests"] == 1200
+    assert r["totals"]["replies"] == r["totals"]["requests"] == 1600
     assert sum(logged.values()) == r["totals"]["requests"]
-    assert r["replies_by_status"]["2xx"] == logged["200"] == 1200
+    assert r["replies_by_status"]["2xx"] == logged["200"] == 1600
     # stub_status: our connections, plus the agent's preflight connect, plus its own request.
     assert after["accepts"] - before["accepts"] == r["totals"]["connections"] + 2
     assert r["errors"] == dict.fromkeys(ERRORS, 0)
@@ -98,11 +105,11 @@ def test_one_byte_run_matches_what_nginx_counted(nginx: Nginx) -> None:
     assert r["request_rate"]["achieved"] == pytest.approx(200, rel=0.02)
     assert r["reply_rate"]["samples"] == 1
     assert r["reply_rate"]["avg"] == pytest.approx(200, rel=0.05)
-    assert r["reply_rate"]["total"] == pytest.approx(1200 / r["test_duration_s"], rel=0.001)
+    assert r["reply_rate"]["total"] == pytest.approx(1600 / r["test_duration_s"], rel=0.001)
     assert r["reply_size_bytes"]["content"] == 1.0
     assert r["processes"] == 1 and len(r["runs"]) == 1
     run = r["runs"][0]
-    assert "Total: connections 1200 requests 1200 replies 1200" in run["stdout"]
+    assert "Total: connections 1600 requests 1600 replies 1600" in run["stdout"]
     assert run["reply_rate_samples"] == r["runs"][0]["result"]["reply_rate_samples"]
     assert not run["overran"] and run["exit_status"] == 0
     assert "--hog" not in run["argv"]
