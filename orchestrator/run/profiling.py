@@ -43,7 +43,7 @@ from orchestrator.report.syscalls import PROFILE_RATES, common_ok_rate, group_la
 AUTO_FOUND = "the highest rate at which every mechanism was ok in this sweep's throughput points"
 AUTO_SOME = (
     "the highest rate at which every mechanism was ok in at least one run of this sweep's"
-    " throughput points (none was ok at every rate in every run)"
+    " throughput points (at no rate was every mechanism ok in every run)"
 )
 AUTO_NONE = "no rate at which every mechanism was ok in this sweep's throughput points"
 CONFIGURED = "the rate of experiment.profile.rate"
