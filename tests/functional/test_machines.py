@@ -200,6 +200,47 @@ def test_a_short_sweep_on_the_machines(built: tuple[Lab, Path, Path]) -> None:
     assert server["sysctls_not_settable"]["fs.nr_open"].startswith("not settable here, value ")
 
 
+def test_a_hostile_guest_tree_leaves_the_hosts_files_byte_identical_across_lab_up(
+    built: tuple[Lab, Path, Path], tmp_path: Path
+) -> None:
+    """A guest that links the files `lab up` writes (and the host key it reads) to files of
+    this machine, then powers off: the next `lab up` refuses with one line and writes through
+    none of them. Stand-ins in a temporary directory play /etc/passwd's part."""
+    lab, path, state = built
+    client = next(host for host in lab.hosts if host is not lab.server)
+    standins = {
+        "/root/.ssh/authorized_keys": tmp_path / "passwd",
+        "/etc/hostname": tmp_path / "hostname",
+        "/etc/ssh/ssh_host_ed25519_key.pub": tmp_path / "key.pub",
+    }
+    for number, standin in enumerate(standins.values()):
+        standin.write_bytes(f"host file {number}: not the guest's\n".encode())
+        standin.chmod(0o644)
+    before = {
+        standin: (standin.read_bytes(), standin.stat().st_mode) for standin in standins.values()
+    }
+    pid = nspawn_pids(state)[client.name]
+    links = " && ".join(f"ln -sfn {standin} {guest}" for guest, standin in standins.items())
+    # the guest's own doing, as root inside it: the links, then a power-off once SSH returns
+    on_machine(lab, client, f"{links} && (sleep 1; systemctl poweroff) >/dev/null 2>&1 &")
+    deadline = time.monotonic() + 60
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_alive(pid), f"{client.name} did not power off"
+
+    out, err, code = step("lab up over a hostile tree", "lab", "up", str(path), state=state)
+    assert code != 0, out + err
+    message = [line for line in err.splitlines() if line.strip()]
+    assert len(message) == 1 and "Traceback" not in err, err
+    assert f"machine {client.name}: refusing to " in message[0], message[0]
+    assert "never followed out of its tree" in message[0], message[0]
+    after = {
+        standin: (standin.read_bytes(), standin.stat().st_mode) for standin in standins.values()
+    }
+    assert after == before
+    assert not pid_alive(nspawn_pids(state)[client.name])  # not booted over its own links
+
+
 def test_lab_down_leaves_nothing_behind(built: tuple[Lab, Path, Path]) -> None:
     lab, path, state = built
     pids = nspawn_pids(state)
