@@ -11,8 +11,8 @@ provisions it only when what provisioning depends on changed (a `servers:` secti
 say: `orchestrate.lab.provision`). Each test's lab file names the shared lab and inventory but
 has its own experiment, results directory (so its own store and reports) and Prometheus port.
 
-Tests that build, break or remove labs themselves (test_lab, test_machines, test_wan) keep their
-own.
+Tests that build, break or remove labs themselves (test_lab, test_machines, test_schedule) keep
+their own.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def on_shared_lab(shared_lab: SharedLab) -> Iterator[SharedLab]:
 
 
 # The order the shared lab's users need. test_servers first: its lab file adds nginx to what
-# provisioning installs, so the lab is provisioned for it, and once more for the first module
-# without (a no-change run: the packages stay); after it nothing changes, and every later `up`
-# skips provisioning. test_wan last: its last test removes the lab (`lab down` leaves no WAN
+# provisioning installs, so the lab is provisioned for it, and its last test provisions once more
+# with a lab file without (a no-change run: the packages stay); after it nothing changes, and
+# every later `up` skips provisioning. test_wan last: its last test removes the lab (`lab down` leaves no WAN
 # device behind).
 FIRST, LAST = ("test_servers.py",), ("test_wan.py",)
 

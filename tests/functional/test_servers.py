@@ -1,6 +1,6 @@
 """Servers under test on the emulated lab: userver and nginx serve the same points and both
 curves are in the report; a broken server command fails its point with the server's own
-stderr, and the sweep goes on.
+stderr, and the sweep goes on. Then provisioning the lab once more changes nothing.
 
 On the session's shared lab (tests/functional/conftest.py), as its first user: its `servers:`
 section adds nginx to what provisioning installs.
@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator import naming
 from orchestrator.config.labfile import load_lab
 from tests.support.labtools import orchestrate
 from tests.support.sharedlab import SharedLab
@@ -123,3 +127,30 @@ def test_the_report_draws_both_servers_on_one_figure(swept: tuple[Path, Any]) ->
     [figure] = list(directory.glob("figure-*-one-byte-idle0-all.csv"))  # every curve of a group
     text = figure.read_text()
     assert "nginx" in text and "epoll-et" in text
+
+
+def test_provisioning_the_provisioned_lab_again_changes_nothing(
+    swept: tuple[Path, Any], on_shared_lab: SharedLab, tmp_path: Path
+) -> None:
+    """The sweep's `up` provisioned the lab (nginx included); `orchestrate provision` always
+    runs, and on a lab as provisioning left it, Ansible must change nothing. The lab file has
+    no `servers:` section, as every later module's: nginx stays installed, and they skip."""
+    path = on_shared_lab.lab_file(
+        tmp_path, "provision", {k: v for k, v in EXPERIMENT.items() if k != "servers"}
+    )
+    result = orchestrate("provision", str(path), state=on_shared_lab.state, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert re.search(r"provision \([\d.]+ s, 0 changed\)", result.stdout), result.stdout[-3000:]
+    lab = load_lab(path)
+    assert os.access(Path(lab.server.directory) / "server" / "userver", os.X_OK)
+    for client in lab.clients:
+        assert (Path(client.directory) / "agents" / "load.py").is_file()
+    # the namespaced kernel parameters were set inside each host, not on this machine
+    namespace = naming.namespace(lab.name, lab.clients[0].name)
+    port_range = subprocess.run(
+        ["ip", "netns", "exec", namespace, "cat", "/proc/sys/net/ipv4/ip_local_port_range"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert port_range.split() == ["1024", "65535"]

@@ -7,6 +7,7 @@ and remove it are in tests/functional/conftest.py).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.monitoring.prometheus import Prometheus
 from tests.support.labfiles import free_port
 
-SHARED_NAME = "tbshared"
+# Per test session: two sessions at once (two worktrees, say) must not share kernel objects,
+# and a lab's namespaces and links are named after it (`orchestrator.naming`).
+SHARED_NAME = f"tbshared-{os.getpid()}"
 
 
 @dataclass(frozen=True)
