@@ -65,8 +65,8 @@ def on_shared_lab(shared_lab: SharedLab) -> Iterator[SharedLab]:
 # The order the shared lab's users need. test_servers first: its lab file adds nginx to what
 # provisioning installs, so the lab is provisioned for it, and its last test provisions once more
 # with a lab file without (a no-change run: the packages stay); after it nothing changes, and
-# every later `up` skips provisioning. test_wan last: its last test removes the lab (`lab down` leaves no WAN
-# device behind).
+# every later `up` skips provisioning. test_wan last: its last test removes the lab (`lab down`
+# leaves no WAN device behind).
 FIRST, LAST = ("test_servers.py",), ("test_wan.py",)
 
 
