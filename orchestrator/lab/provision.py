@@ -212,8 +212,6 @@ class Ansible:
             "testbed_dir": host.directory,
             "testbed_emulated": self.lab.emulate,
         }
-        if host.role == "client":  # tbload is built on the clients only when they run it
-            variables["testbed_agents_load_engine"] = self.lab.load.engine
         if host.role == "server":  # the servers under test's packages and install steps
             servers = self.lab.experiment.servers
             variables["testbed_server_extra_packages"] = sorted(
