@@ -13,14 +13,12 @@ tbload is built on every client by provisioning, so this lab file provisions not
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.report.data import TRACKING, served_fraction
 from orchestrator.run.limits import BUSY, TBLOAD_REASONS
-from tests.support.labtools import orchestrate
+from tests.support.labtools import orchestrate, stored_sweep
 from tests.support.sharedlab import SharedLab
 
 LOW, HIGH = 1600, 41600
@@ -41,15 +39,6 @@ EXPERIMENT = {
 }
 
 
-def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    lab = load_lab(path)
-    with sqlite3.connect(lab.results_directory / "testbed.sqlite") as db:
-        db.row_factory = sqlite3.Row
-        points = [dict(row) for row in db.execute("SELECT * FROM points ORDER BY target_rate")]
-        [settings] = [json.loads(row["settings"]) for row in db.execute("SELECT * FROM sweeps")]
-    return points, settings
-
-
 def test_a_tbload_sweep_records_its_engine_and_judges_by_tbloads_own_verdict(
     on_shared_lab: SharedLab, tmp_path: Path
 ) -> None:
@@ -60,7 +49,8 @@ def test_a_tbload_sweep_records_its_engine_and_judges_by_tbloads_own_verdict(
     assert "load generator: tbload on every client" in plan.stdout, plan.stdout + plan.stderr
     result = orchestrate("up", str(path), state=on_shared_lab.state, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    points, settings = stored(path)
+    points, settings = stored_sweep(path)
+    points.sort(key=lambda point: point["target_rate"])
     assert settings["load"] == {"engine": "tbload"}
     assert [p["target_rate"] for p in points] == [LOW, HIGH]
 
