@@ -33,7 +33,7 @@ EXPERIMENT = {
     "repetitions": 1,
     "cooldown": {"max": "1s"},
     "timeout": "1s",
-    "retries": 1,  # a client descheduled for a moment at 1,600 is measured again
+    "retries": 2,  # a client descheduled for a moment at 1,600 is measured again
     "seed": 1,
     "specweb99": {"directories": 1, "seed": 3},
 }
