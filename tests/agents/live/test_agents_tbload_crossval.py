@@ -22,6 +22,7 @@ from tests.support.userver import Userver
 RATE = 2000.0  # requests/s: one httperf process and one tbload keep it on a busy 2-core machine
 DURATION = 4.0
 TOLERANCE = 0.03  # "a few percent"
+REPLIES = 'testbed_server_replies_total{status="200"}'
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +47,14 @@ def cpu_seconds(pid: int) -> float:
 def load(engine: str, server: Userver) -> tuple[dict[str, Any], float]:
     """One agent run with `engine`: its JSON and the server's CPU seconds per reply."""
     before_cpu = cpu_seconds(server.pid)
-    before = server.metrics()["testbed_server_replies_total"]
+    before = server.metrics()[REPLIES]
     args = ["--server", "127.0.0.1", "--port", str(server.port), "--workload", "one-byte"]
     args += ["--rate", f"{RATE:g}", "--duration", f"{DURATION:g}", "--timeout", "2"]
     args += ["--engine", engine, "--metrics-port", "0", "--starved-below", "0"]
     out = run_module("agents.load", args, timeout=DURATION + 30)
     assert out.returncode == 0, out.stderr[-2000:]
     result: dict[str, Any] = json.loads(out.stdout)
-    replies = server.metrics()["testbed_server_replies_total"] - before
+    replies = server.metrics()[REPLIES] - before
     return result, (cpu_seconds(server.pid) - before_cpu) / max(replies, 1)
 
 
