@@ -2,9 +2,11 @@
 every client ran tbload (one process each) and its summary parsed, replies and schedule alike,
 and each point's verdict points the way the rule says (`run.limits`): a client is the limit only
 by tbload's own verdict while the server had headroom, and a server at its core's limit that
-served short is saturated, whatever the clients said. About 50 s on the shared lab.
+served short is saturated, whatever the clients said. About 50 s on the shared lab (its
+sweep: 45 s on a busy machine, most of it the agents' services starting on the first point).
 
-Two points of 2 s: 1,600 requests/s (200 per client, on schedule anywhere) and 41,600, past
+Two points of 1 s: 1,600 requests/s (200 per client: the server idles, and a tbload that saw
+its core taken for over 10 ms says so and names only itself) and 41,600, past
 what eight clients sharing one core send through the emulated lab's kernel or what userver's
 core serves: whichever gave out first is named, and the direction is checked either way.
 tbload is built on every client by provisioning, so this lab file provisions nothing new.
@@ -22,18 +24,19 @@ from tests.support.labtools import orchestrate, stored_sweep
 from tests.support.sharedlab import SharedLab
 
 LOW, HIGH = 1600, 41600
+SECONDS = 1
 EXPERIMENT = {
     "mechanisms": ["epoll-et"],
     "workloads": ["one-byte"],
     "idle_connections": [0],
     "accept_limits": ["inf"],
     "rates": [LOW, HIGH],
-    "duration": "2s",
+    "duration": f"{SECONDS}s",
     "warmup": "0s",
     "repetitions": 1,
     "cooldown": {"max": "1s"},
     "timeout": "1s",
-    "retries": 1,  # a client descheduled for a moment at 1,600 is measured again
+    "retries": 0,  # the verdict's direction is checked whatever it is: no point is run twice
     "seed": 1,
     "specweb99": {"directories": 1, "seed": 3},
 }
@@ -63,7 +66,7 @@ def test_a_tbload_sweep_records_its_engine_and_judges_by_tbloads_own_verdict(
             assert run["argv"][0].endswith("tbload/tbload") and run["parse_error"] is None
             assert run["stdout"].lstrip().startswith("tbload --")
             schedule = load["schedule"]
-            assert schedule["starts"] == run["count"] == point["target_rate"] * 2 / 8
+            assert schedule["starts"] == run["count"] == point["target_rate"] * SECONDS / 8
             reasons = set(load["client_limited_reasons"])
             assert reasons <= set(TBLOAD_REASONS), (host, reasons)  # its own verdict only
             assert ("behind-schedule" in reasons) == (not schedule["kept"])
@@ -85,7 +88,7 @@ def test_a_tbload_sweep_records_its_engine_and_judges_by_tbloads_own_verdict(
     # verdict names the clients, never the server.
     low_cpu = json.loads(low["server"])["cpu_use"]["busy"]
     assert low_cpu < BUSY and low["status"] in ("ok", "client-limited"), low["reason"]
-    assert low["replies"] >= TRACKING * LOW * 2
+    assert low["replies"] >= TRACKING * LOW * SECONDS
     # 41,600: whichever gave out first is named -- the server at its core's limit (saturated),
     # or the clients behind their schedule while it had headroom -- never neither
     assert high["status"] in ("saturated", "client-limited"), high["reason"]
