@@ -89,6 +89,7 @@ class Point:
     server_busy: float
     server_us: float
     cpu1_us: float
+    others: float = 0.0  # CPU 1's busy share that was not the client's (softirq, others' work)
     error: str = ""
 
     @property
@@ -101,7 +102,8 @@ class Point:
         return (r.cpu.user_s + r.cpu.system_s) / r.replies * 1e6 if r and r.replies else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        keys = ("rate", "conns", "replies", "kept", "server_busy", "client_us", "cpu1_us", "error")
+        keys = ("rate", "conns", "replies", "kept", "server_busy", "client_us", "cpu1_us")
+        keys += ("others", "error")
         return {k: getattr(self, k) for k in keys}
 
     def sustained(self) -> bool:
@@ -138,21 +140,24 @@ def run(lab: ub.Lab, target: ub.Target, engine: str, rate: int, duration: float)
     except subprocess.TimeoutExpired:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
-        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, "timed out")
+        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error="timed out")
     srv, cpu1 = target.cpu_seconds() - srv0, cpu1_busy_s() - cpu0
     try:
         r = httperf.parse(out)
     except httperf.HttperfParseError as e:
-        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, str(e))
+        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error=str(e))
     kept = engine != "tbload" or bool(re.search(r"^tbload: schedule .* kept yes$", out, re.M))
     busy = srv / max(r.test_duration_s, 1e-9)
     per = 1e6 / r.replies if r.replies else 0.0
     errs = " ".join(f"{k}={v}" for k, v in r.errors.as_dict().items() if v and k != "total")
-    pt = Point(engine, rate, conns, r, kept, busy, srv * per, cpu1 * per, errs)
+    own = r.cpu.user_s + r.cpu.system_s
+    others = max(0.0, cpu1 - own) / max(r.test_duration_s, 1e-9)
+    pt = Point(engine, rate, conns, r, kept, busy, srv * per, cpu1 * per, others, errs)
     log(
         f"  {engine:<8} {rate:>6}/s  replies {r.replies / r.test_duration_s:>8.0f}/s  "
-        f"client {pt.client_us:6.1f} us/req (cpu1 {pt.cpu1_us:6.1f})  server {busy:4.0%} "
-        f"{pt.server_us:5.1f} us/reply  {'kept' if kept else 'NOT kept'}  {errs}"
+        f"client {pt.client_us:6.1f} us/req (cpu1 {pt.cpu1_us:6.1f}, not ours {others:4.0%})  "
+        f"server {busy:4.0%} {pt.server_us:5.1f} us/reply  {'kept' if kept else 'NOT kept'}  "
+        f"{errs}"
     )
     return pt
 
@@ -228,7 +233,7 @@ def main() -> int:
                     who = "the server" if pt.server_busy >= BUSY_SERVER else "the client"
                     why = (
                         f"at {rate}/s {who} fell behind: {pt.replies} of {pt.conns} replies, "
-                        f"server CPU {pt.server_busy:.0%}"
+                        f"server CPU {pt.server_busy:.0%}, CPU 1 not ours {pt.others:.0%}"
                         + ("" if pt.kept else ", schedule not kept")
                         + (f", {pt.error}" if pt.error else "")
                     )
