@@ -174,7 +174,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=2, help="repetitions of each cost point")
     ap.add_argument(
         "--probe-rates",
-        default="10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000,70000,80000",
+        default="5000,10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000,70000",
     )
     ap.add_argument("--probe-duration", type=float, default=3.0)
     ap.add_argument("--cooldown", type=float, default=1.0, help="seconds between points")
