@@ -93,6 +93,15 @@ def test_bounded_run_gets_every_reply_and_parses_as_httperf(userver: Userver) ->
     assert served(userver, 2000) == 2000
 
 
+def test_poisson_starts_get_every_reply(userver: Userver) -> None:
+    r, sched, text = tbload(
+        "--server", "127.0.0.1", "--port", str(userver.port), "--timeout", "2",
+        "--rate", "500", "--poisson", "--seed", "7", "--uri", "/one-byte", "--num-conns", "500",
+    )  # fmt: skip
+    assert " --poisson --seed=7 " in text.splitlines()[0]
+    assert r.replies == 500 and r.errors.total == 0 and int(sched.group(4)) == 500
+
+
 def test_session_mode_completes_every_session(userver: Userver, tmp_path: Path) -> None:
     sessions = workloads.generate_sessions(seed=3, client=0, directories=1, sessions=20)
     path = tmp_path / "sessions.txt"
