@@ -56,6 +56,9 @@ _spec.loader.exec_module(ub)
 TBLOAD = REPO / "tbload" / "tbload"
 USERVER = REPO / "server" / "userver"
 ENGINES = ("httperf", "tbload")
+# The cost phase also runs tbload as httperf closes (the client closes after the reply), so the
+# server's CPU per reply can be compared with the same closing order as well.
+CLIENT_CLOSE = "tbload-cc"
 BUSY_SERVER = 0.90
 QUIET = Path("/tmp/QUIET")
 
@@ -123,7 +126,7 @@ def argv(engine: str, port: int, rate: int, conns: int) -> list[str]:
     return [
         binary, "-v", "--server", ub.SERVER_ADDRS[0], "--port", str(port), "--client", "0/1",
         "--timeout", "2", "--rate", str(rate), "--uri", "/one-byte", "--num-conns", str(conns),
-        "--num-calls", "1",
+        "--num-calls", "1", *(["--client-close"] if engine == CLIENT_CLOSE else []),
     ]  # fmt: skip
 
 
@@ -146,7 +149,7 @@ def run(lab: ub.Lab, target: ub.Target, engine: str, rate: int, duration: float)
         r = httperf.parse(out)
     except httperf.HttperfParseError as e:
         return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error=str(e))
-    kept = engine != "tbload" or bool(re.search(r"^tbload: schedule .* kept yes$", out, re.M))
+    kept = engine == "httperf" or bool(re.search(r"^tbload: schedule .* kept yes$", out, re.M))
     busy = srv / max(r.test_duration_s, 1e-9)
     per = 1e6 / r.replies if r.replies else 0.0
     errs = " ".join(f"{k}={v}" for k, v in r.errors.as_dict().items() if v and k != "total")
@@ -216,7 +219,8 @@ def main() -> int:
         log("bench: cost")
         for rep in range(args.reps):
             for rate in rates:
-                order = ENGINES if rep % 2 == 0 else ENGINES[::-1]
+                engines = (*ENGINES, CLIENT_CLOSE)
+                order = engines if rep % 2 == 0 else engines[::-1]
                 for engine in order:
                     time.sleep(args.cooldown)
                     cost.setdefault((engine, rate), []).append(
@@ -265,21 +269,25 @@ def report(
     )
     print(
         f"{'rate':>7}  {'httperf':>17}  {'tbload':>17}  {'ratio':>6}  {'ratio CPU1':>10}  "
-        f"{'server us/reply h / t':>22}"
+        f"{'server us/reply: httperf / tbload / tbload --client-close':>58}"
     )
     rows = []
     for rate in rates:
         h, t = cost[("httperf", rate)], cost[("tbload", rate)]
         hc, tc = median([p.client_us for p in h]), median([p.client_us for p in t])
         h1, t1 = median([p.cpu1_us for p in h]), median([p.cpu1_us for p in t])
+        cc = cost[(CLIENT_CLOSE, rate)]
         hs, ts = median([p.server_us for p in h]), median([p.server_us for p in t])
-        ok = all(p.sustained() for p in h + t)
+        cs = median([p.server_us for p in cc])
+        ok = all(p.sustained() for p in h + t + cc)
         print(
             f"{rate:>7}  {hc:>8.1f} [{h1:>6.1f}]  {tc:>8.1f} [{t1:>6.1f}]  {hc / tc:>5.1f}x  "
-            f"{h1 / t1:>9.1f}x  {hs:>10.1f} / {ts:<9.1f}" + ("" if ok else "  (a run fell short)")
+            f"{h1 / t1:>9.1f}x  {hs:>36.1f} / {ts:.1f} / {cs:.1f}"
+            + ("" if ok else "  (a run fell short)")
         )
         rows.append({"rate": rate, "httperf_us": hc, "tbload_us": tc, "httperf_cpu1_us": h1,
                      "tbload_cpu1_us": t1, "server_us_httperf": hs, "server_us_tbload": ts,
+                     "server_us_tbload_client_close": cs,
                      "all_sustained": ok})  # fmt: skip
     print("\nhighest rate one client core sustains (replies >= 95 % of offered, on schedule)")
     for engine in ENGINES:

@@ -102,6 +102,25 @@ def test_poisson_starts_get_every_reply(userver: Userver) -> None:
     assert r.replies == 500 and r.errors.total == 0 and int(sched.group(4)) == 500
 
 
+def test_client_close_closes_like_httperf(userver: Userver) -> None:
+    """--client-close: no "Connection: close"; the client closes after the reply, so the
+    server reads the client's FIN (a second read per connection), as with httperf."""
+    reads = 'testbed_server_syscalls_total{syscall="read",mechanism="epoll-et"}'
+    before = userver.metrics()[reads]
+    r, _, text = tbload(
+        "--server", "127.0.0.1", "--port", str(userver.port), "--timeout", "2", "--rate", "500",
+        "--uri", "/one-byte", "--num-conns", "300", "--client-close",
+    )  # fmt: skip
+    assert " --client-close " in text.splitlines()[0]
+    assert r.replies == 300 and r.errors.total == 0
+    assert r.request_size_bytes == len("GET /one-byte HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert served(userver, 300) == 300
+    deadline = time.monotonic() + 10
+    while userver.metrics()[reads] - before < 600 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert userver.metrics()[reads] - before == 600  # the request, then the client's FIN
+
+
 def test_session_mode_completes_every_session(userver: Userver, tmp_path: Path) -> None:
     sessions = workloads.generate_sessions(seed=3, client=0, directories=1, sessions=20)
     path = tmp_path / "sessions.txt"
@@ -247,6 +266,7 @@ def test_sigint_ends_early_with_the_summary(userver: Userver) -> None:
         (["--rate", "1", "--num-conns", "5", "--bogus"], "unknown option '--bogus'"),
         (["--rate", "1", "--num-conns", "5", "--timeout"], "--timeout needs a value"),
         (["--rate", "1", "--wsesslog", "5,2,/x"], "think time"),
+        (["--rate", "1", "--wsesslog", "5,0,/x", "--client-close"], "--client-close"),
         (["--rate", "1", "--wsesslog", "5,0,/nonexistent/s.txt"], "/nonexistent/s.txt"),
         (["--rate", "1", "--num-conns", "5", "--client", "2/2"], "--client: bad value"),
         (["--rate", "1", "--num-conns", "5", "--server", "no-such-host.invalid"], "--server"),
