@@ -86,7 +86,7 @@ static double now_s(void)
 /* ------------------------------------------------------------------ requests */
 
 /* Every request's text, built once: "GET <uri> HTTP/1.1", Host, and in one-request mode
- * "Connection: close". */
+ * "Connection: close" (unless the client closes). */
 static int build_requests(struct engine *e)
 {
     const struct config *c = e->cfg;
@@ -101,7 +101,7 @@ static int build_requests(struct engine *e)
     for (size_t i = 0; i < n; i++) {
         const char *uri = c->log ? c->log->uri[i] : c->uri;
         int len = sprintf(p, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", uri, c->server,
-                          c->log ? "" : "Connection: close\r\n");
+                          c->log || c->client_close ? "" : "Connection: close\r\n");
         e->reqs[i] = p;
         e->req_lens[i] = (size_t)len;
         p += len + 1;
@@ -347,7 +347,9 @@ static void reply_complete(struct engine *e, struct conn *c, double now)
     c->next_req++;
     int more = e->cfg->log && c->next_req < e->cfg->log->len[c->sess];
     if (!more) c->sess_done = 1;
-    if (r->close) { /* wait for the server's FIN, then close (and reconnect for the rest) */
+    if (e->cfg->client_close && !e->cfg->log) {
+        done(e, c, now); /* httperf's way: the client closes, and keeps the TIME_WAIT */
+    } else if (r->close) { /* wait for the server's FIN, then close (and reconnect for the rest) */
         c->state = C_DRAINING;
         c->reconnect = more;
         retime(e, c, now);

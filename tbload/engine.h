@@ -29,6 +29,8 @@ struct config {
     const char *uri;      /* one-request mode */
     uint64_t count;       /* connections (one-request mode) or sessions (session mode) */
     struct sesslog *log;  /* session mode when not NULL: session k replays log session k % n */
+    int client_close;     /* one-request mode: no "Connection: close"; the client closes after
+                             the reply, as httperf does (the server reads its FIN) */
     int verbose;          /* print the 5 s samples */
     unsigned client_id, clients; /* --client i/n: the samples' phase, as httperf */
 };

@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "  --client I/N             the I-th of N clients: phase of the 5 s samples\n"
             "  --poisson                exponential gaps between starts (default: uniform)\n"
             "  --seed N                 seed of the Poisson gaps (default 1)\n"
+            "  --client-close           one-request mode: send no \"Connection: close\" and close\n"
+            "                           after the reply, as httperf does (default: the server\n"
+            "                           closes, and keeps the TIME_WAIT)\n"
             "  --local-addresses A[,B]  bind connections to these local addresses in turn\n"
             "                           (IP_BIND_ADDRESS_NO_PORT: ports per 4-tuple)\n"
             "  -h, --help               this text\n\n"
@@ -175,7 +178,8 @@ enum {
     O_MAX_CONNS,
     O_POISSON,
     O_SEED,
-    O_LOCALS
+    O_LOCALS,
+    O_CLIENT_CLOSE
 };
 
 static const struct option longopts[] = {
@@ -194,6 +198,7 @@ static const struct option longopts[] = {
     {"poisson", no_argument, NULL, O_POISSON},
     {"seed", required_argument, NULL, O_SEED},
     {"local-addresses", required_argument, NULL, O_LOCALS},
+    {"client-close", no_argument, NULL, O_CLIENT_CLOSE},
     {NULL, 0, NULL, 0},
 };
 
@@ -244,6 +249,7 @@ int main(int argc, char **argv)
         case O_POISSON: c.poisson = 1; break;
         case O_SEED: c.seed = whole("--seed", optarg, 0, UINT64_MAX); break;
         case O_LOCALS: locals = optarg; break;
+        case O_CLIENT_CLOSE: c.client_close = 1; break;
         case ':':
             fprintf(stderr, "tbload: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;
@@ -258,6 +264,11 @@ int main(int argc, char **argv)
     }
     if (c.rate <= 0) {
         fprintf(stderr, "tbload: --rate is required (see --help)\n");
+        return 2;
+    }
+    if (sessfile && c.client_close) {
+        fprintf(stderr, "tbload: --client-close is for one request per connection, not "
+                        "--wsesslog\n");
         return 2;
     }
     if (sessfile && (have_conns || have_uri)) {
@@ -301,6 +312,7 @@ int main(int argc, char **argv)
     if (c.log) printf(" --max-connections=1");
     printf(" --rate=%g", c.rate);
     if (c.poisson) printf(" --poisson --seed=%llu", (unsigned long long)c.seed);
+    if (c.client_close) printf(" --client-close");
     if (locals) {
         char host[INET6_ADDRSTRLEN];
         printf(" --local-addresses=");

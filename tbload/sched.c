@@ -72,7 +72,8 @@ double lag_quantile(const struct lag *l, double q)
     }
     for (unsigned i = 0; i < LAG_COARSE_BINS; i++) {
         seen += l->coarse[i];
-        if (seen >= rank) return fmin(0.1 + (i + 1) * 1e-3, l->max_s);
+        if (seen >= rank && i < LAG_COARSE_BINS - 1)
+            return fmin(0.1 + (i + 1) * 1e-3, l->max_s);
     }
     return l->max_s;
 }
