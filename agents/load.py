@@ -57,8 +57,10 @@ How tbload carries it
     tbload uses epoll and sleeps until its next scheduled start: no descriptor limit but the
     host's, no core spun. ``--processes auto`` starts one process per 50,000 requests/s (one,
     at any rate a lab asks of a client), capped by the CPUs as above; its watchdog, SIGINT
-    and result are httperf's. Its summary is httperf's format, followed by its own schedule
-    line (``agents.tbload``), which the JSON carries as ``"schedule"``.
+    and result are httperf's. One-byte runs add ``--client-close`` (httperf's request and
+    closing order: the server's work per reply is the same under either engine). Its summary
+    is httperf's format, followed by its own schedule line (``agents.tbload``), which the JSON
+    carries as ``"schedule"``.
 
 Verdict with tbload: ``client_limited`` is tbload's own verdict, nothing read from its CPU
 share or its issued rate (it sleeps, so its CPU says nothing of falling behind):

@@ -180,7 +180,10 @@ def httperf_argv(
     program: str = HTTPERF,
 ) -> list[str]:
     """One process's command line: httperf's, or tbload's (`program`), which takes the same
-    subset of httperf's options."""
+    subset of httperf's options. tbload's one-byte runs add ``--client-close``: httperf's
+    request (no ``Connection: close``) and closing order (the client closes after the reply),
+    so the server does the same work per reply under either engine and its CPU per reply,
+    which the report compares mechanisms by, does not depend on who asked."""
     argv = [program, "-v", "--server", server, "--port", str(port)]
     argv += ["--client", f"{proc.index}/{len(p.processes)}", "--timeout", f"{p.timeout:g}"]
     argv += ["--rate", f"{proc.rate:.6g}"]
@@ -188,6 +191,8 @@ def httperf_argv(
         argv += ["--wsesslog", f"{proc.count},0,{session_file}", "--max-connections", "1"]
     else:
         argv += ["--uri", uri, "--num-conns", str(proc.count), "--num-calls", "1"]
+        if p.engine == TBLOAD:
+            argv.append("--client-close")
     return argv
 
 

@@ -95,6 +95,7 @@ def test_tbload_takes_httperfs_command_line_under_its_own_name() -> None:
         *(TBLOAD_PROGRAM, "-v", "--server", "198.18.1.1", "--port", "80", "--client", "0/1"),
         *("--timeout", "2", "--rate", "6250", "--uri", "/one-byte"),
         *("--num-conns", "25000", "--num-calls", "1"),
+        "--client-close",  # httperf's request and closing order: the same work for the server
     ]
 
 
