@@ -39,7 +39,7 @@ test:
 
 check: dev-deps lint fast
 
-PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench
+PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench tbload/bench
 
 lint:
 	$(BIN)/ruff check $(PYTHON_SOURCES)
@@ -49,6 +49,7 @@ lint:
 
 server-test:
 	$(MAKE) -C server test
+	$(MAKE) -C tbload test
 
 # The tiers come from the folders (tests/conftest.py): slow = real servers and agents, lab =
 # real emulated labs; `pytest` runs them all at once. The fast and slow tiers run on every CPU

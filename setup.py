@@ -1,10 +1,10 @@
 """Build hook: the wheel carries what the orchestrator needs at run time as package data.
 
-The dashboards, the playbooks and the server's sources live at the top of the repository (where
-people edit them and the other tools look for them); a wheel copies them under
-`orchestrator/data/`, where `orchestrator.paths.resource` finds them through importlib.resources,
-with the git revision it was built from in `orchestrator/data/REVISION`. Everything else is in
-pyproject.toml.
+The dashboards, the playbooks and the server's and tbload's sources live at the top of the
+repository (where people edit them and the other tools look for them); a wheel copies them under
+`orchestrator/data/`, where `orchestrator.paths.resource` finds them through
+importlib.resources, with the git revision it was built from in `orchestrator/data/REVISION`.
+Everything else is in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SHIPPED = {
     "dashboards": ["*.json"],
     "playbooks": ["**/*"],
     "server": ["*.c", "*.h", "Makefile"],
+    "tbload": ["*.c", "*.h", "Makefile"],
 }
 
 

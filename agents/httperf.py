@@ -1,5 +1,8 @@
 """httperf 0.9.0's output, as typed data. Pure: text in, dataclasses out, no I/O.
 
+tbload (``agents.tbload``) prints the same summary, its command echoed as ``tbload --...``,
+and one line of its own after it, which ``parse`` leaves to ``agents.tbload``.
+
 ``parse(text)`` reads what one httperf process printed (stdout, optionally with its stderr mixed
 in, as ``2>&1`` gives it) and returns an ``HttperfResult``; it raises ``HttperfParseError`` naming
 the missing line when the summary is absent or cut short (httperf killed before it printed).
@@ -283,7 +286,7 @@ def parse(text: str) -> HttperfResult:
         if progress:
             samples[progress[0]].append(progress[1])
             continue
-        if line.startswith("httperf --"):
+        if line.startswith(("httperf --", "tbload --")):  # tbload echoes its command alike
             command = line
             continue
         m = _DESCRIPTORS.match(line)
@@ -296,7 +299,9 @@ def parse(text: str) -> HttperfResult:
                 found[name] = m.groups()
                 break
         else:
-            if line.startswith("httperf"):
+            if line.startswith("httperf") or (
+                line.startswith("tbload") and not line.startswith("tbload: schedule")
+            ):
                 messages.append(line)
 
     if "total" not in found:

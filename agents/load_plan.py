@@ -1,6 +1,7 @@
-"""The load agent's decisions, pure: how many httperf processes carry a share, with which
-rates, counts, CPUs and sessions; how fast a process really issued its connections; whether the
-client limited the run. ``agents.load``'s docstring says why each rule is what it is."""
+"""The load agent's decisions, pure: how many load-generator processes (httperf or tbload)
+carry a share, with which rates, counts, CPUs and sessions; how fast a process really issued its
+connections; whether the client limited the run. ``agents.load``'s docstring says why each rule
+is what it is."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import httperf
+from agents.tbload import Schedule
 from agents.workloads import MAX_SESSIONS_PER_HTTPERF
 
 __all__ = [
+    "ENGINES",
+    "HTTPERF",
+    "TBLOAD",
+    "TBLOAD_PROGRAM",
     "Plan",
     "ProcessPlan",
     "Verdict",
@@ -24,10 +30,17 @@ __all__ = [
     "plan",
     "read_sessions",
     "split_counts",
+    "tbload_verdict",
     "verdict",
 ]
 
+HTTPERF, TBLOAD = "httperf", "tbload"
+ENGINES = (HTTPERF, TBLOAD)  # the load generators an agent can run (fixed when it starts)
+TBLOAD_PROGRAM = "tbload/tbload"  # relative to the deploy directory, where provisioning builds it
 RATE_PER_PROCESS = 10_000.0  # requests/s one httperf process is asked to carry at most
+# requests/s one tbload process is asked to carry at most: it holds any number of descriptors
+# (epoll) and sleeps between starts, so one per client is the rule; past this, one per core.
+TBLOAD_RATE_PER_PROCESS = 50_000.0
 FDS_PER_PROCESS = 1_000  # descriptors planned per httperf process (select(): 1,024 minus slack)
 STARVED_BELOW_PCT = 90.0
 RATE_TOLERANCE = 0.99
@@ -54,6 +67,7 @@ class Plan:
     target_request_rate: float
     processes: tuple[ProcessPlan, ...]
     warnings: tuple[str, ...] = ()
+    engine: str = HTTPERF
 
     @property
     def longest_session(self) -> int:
@@ -83,7 +97,11 @@ def split_counts(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def auto_processes(request_rate: float, connection_rate: float, timeout: float, cpus: int) -> int:
+def auto_processes(
+    request_rate: float, connection_rate: float, timeout: float, cpus: int, engine: str = HTTPERF
+) -> int:
+    if engine == TBLOAD:
+        return max(1, min(math.ceil(request_rate / TBLOAD_RATE_PER_PROCESS), cpus))
     by_rate = math.ceil(request_rate / RATE_PER_PROCESS)
     by_fds = math.ceil(connection_rate * timeout / FDS_PER_PROCESS)
     return max(1, min(max(by_rate, by_fds), cpus))
@@ -99,6 +117,7 @@ def plan(
     cpus: Sequence[int] | None,
     cpus_available: int,
     sessions: Sequence[Sequence[str]] = (),
+    engine: str = HTTPERF,
 ) -> Plan:
     """Decide processes, their rates, counts, CPUs and sessions. ``processes`` None is auto."""
     warnings: list[str] = []
@@ -110,7 +129,9 @@ def plan(
         request_rate = rate * mean_len
     else:
         request_rate = rate
-    n = processes or auto_processes(request_rate, rate, timeout, len(cpus or []) or cpus_available)
+    n = processes or auto_processes(
+        request_rate, rate, timeout, len(cpus or []) or cpus_available, engine
+    )
     if workload == "specweb99" and n > len(sessions):
         raise ValueError(f"{n} processes but only {len(sessions)} sessions in the session file")
     counts = split_counts(total, n)
@@ -126,7 +147,7 @@ def plan(
         expected_total += expected
         procs.append(ProcessPlan(i, rate / n, counts[i], pinned, mine, expected))
     used_cpus = len(set(cpus)) if cpus else cpus_available
-    if n > used_cpus:
+    if n > used_cpus and engine == HTTPERF:
         warnings.append(
             f"{n} httperf processes share {used_cpus} CPU(s): each busy-polls a whole core, "
             "expect client-cpu-starved"
@@ -138,20 +159,40 @@ def plan(
         )
     target_request_rate = expected_total / duration if workload == "specweb99" else rate
     return Plan(
-        workload, rate, duration, timeout, target_request_rate, tuple(procs), tuple(warnings)
+        workload,
+        rate,
+        duration,
+        timeout,
+        target_request_rate,
+        tuple(procs),
+        tuple(warnings),
+        engine,
     )
 
 
 def httperf_argv(
-    p: Plan, proc: ProcessPlan, server: str, port: int, uri: str, session_file: str | None
+    p: Plan,
+    proc: ProcessPlan,
+    server: str,
+    port: int,
+    uri: str,
+    session_file: str | None,
+    program: str = HTTPERF,
 ) -> list[str]:
-    argv = ["httperf", "-v", "--server", server, "--port", str(port)]
+    """One process's command line: httperf's, or tbload's (`program`), which takes the same
+    subset of httperf's options. tbload's one-byte runs add ``--client-close``: httperf's
+    request (no ``Connection: close``) and closing order (the client closes after the reply),
+    so the server does the same work per reply under either engine and its CPU per reply,
+    which the report compares mechanisms by, does not depend on who asked."""
+    argv = [program, "-v", "--server", server, "--port", str(port)]
     argv += ["--client", f"{proc.index}/{len(p.processes)}", "--timeout", f"{p.timeout:g}"]
     argv += ["--rate", f"{proc.rate:.6g}"]
     if p.workload == "specweb99":
         argv += ["--wsesslog", f"{proc.count},0,{session_file}", "--max-connections", "1"]
     else:
         argv += ["--uri", uri, "--num-conns", str(proc.count), "--num-calls", "1"]
+        if p.engine == TBLOAD:
+            argv.append("--client-close")
     return argv
 
 
@@ -213,6 +254,20 @@ def verdict(
     behind = [issued < RATE_TOLERANCE * asked for _, issued, asked in results]
     if any(b and not s for b, s in zip(behind, starved, strict=True)):
         reasons.append("client-cpu-pegged")
+    return Verdict(bool(reasons), reasons)
+
+
+def tbload_verdict(results: Sequence[tuple[httperf.HttperfResult, Schedule]]) -> Verdict:
+    """A tbload client's verdict: its own, and nothing read from its CPU or its issued rate.
+    ``behind-schedule`` when a process said ``kept no``; ``fd-unavail`` or ``addrunavail``
+    when one ran out of descriptors or local ports (it left connections unstarted)."""
+    reasons: list[str] = []
+    if any(not schedule.kept for _, schedule in results):
+        reasons.append("behind-schedule")
+    if any(r.errors.fd_unavail for r, _ in results):
+        reasons.append("fd-unavail")
+    if any(r.errors.addrunavail for r, _ in results):
+        reasons.append("addrunavail")
     return Verdict(bool(reasons), reasons)
 
 

@@ -23,7 +23,8 @@ A run request's fields (anything else is refused, with its name)::
 
 Why a schema and not the one-shot agent's argv: argparse reads ``--ser 6.6.6.6 --po 22`` as
 ``--server 6.6.6.6 --port 22``, so a list of forbidden flags could always be walked around.
-Here the target server and port, the sessions file and the start file are no fields at all:
+Here the target server and port, the load generator (``engine``), the sessions file and the
+start file are no fields at all:
 the orchestrator fixes them on the service's command line when it starts it, and no request
 can name them. Numbers are JSON numbers (not strings, not true/false, never NaN or infinite).
 """
@@ -58,7 +59,7 @@ MAX_CPU = 4095
 MAX_INSTANT_DISTANCE_S = 86_400.0  # a start instant within a day of the host's clock
 WORKLOADS = ("one-byte", "specweb99")
 REQUIRED = ("id", "workload", "rate", "duration", "timeout")
-FIXED = ("server", "port", "sessions", "start_file", "host")
+FIXED = ("server", "port", "sessions", "start_file", "host", "engine")
 
 
 class RequestError(ValueError):

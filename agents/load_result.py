@@ -1,5 +1,6 @@
 """The load agent's JSON result (its schema is in ``agents.load``'s docstring), built from the
-processes' outputs: each parsed with ``agents.httperf``, merged, and judged by ``verdict``."""
+processes' outputs: each parsed with ``agents.httperf`` (tbload's too, and its schedule line
+with ``agents.tbload``), merged, and judged by ``verdict`` (httperf) or ``tbload_verdict``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents import httperf
-from agents.load_plan import Plan, issued_rate, verdict
+from agents.load_plan import HTTPERF, TBLOAD, Plan, Verdict, issued_rate, tbload_verdict, verdict
 from agents.load_runner import Proc
+from agents.tbload import Schedule, merge_schedules, parse_schedule, schedule_dict
 
 __all__ = ["SCHEMA", "build_result"]
 
@@ -33,6 +35,7 @@ FIGURES = (
     "client_cpu",
     "max_connect_burst_length",
     "max_schedule_lag_s",
+    "schedule",
     "client_limited",
     "client_limited_reasons",
 )
@@ -62,6 +65,7 @@ def _header(
     late = started_at - args.start_at if started_at and args.start_at else None
     return {
         "schema": SCHEMA,
+        "engine": _engine(args),
         "error": error,
         "host": args.host,
         "server": args.server,
@@ -82,8 +86,17 @@ def _header(
     }
 
 
+def _engine(args: argparse.Namespace) -> str:
+    return str(getattr(args, "engine", HTTPERF))
+
+
 def _run_entry(
-    p: Proc, count: int, result: httperf.HttperfResult | None, issued: float | None, why: str | None
+    p: Proc,
+    count: int,
+    result: httperf.HttperfResult | None,
+    issued: float | None,
+    why: str | None,
+    schedule: Schedule | None = None,
 ) -> dict[str, Any]:
     return {
         "index": p.plan.index,
@@ -101,17 +114,28 @@ def _run_entry(
         "issued_rate": _round(issued),
         "reply_rate_samples": p.reply_samples,
         "result": httperf.to_dict(result) if result else None,
+        "schedule": schedule_dict(schedule),
         "parse_error": why,
         "stdout": p.out.decode(errors="replace"),
         "stderr": p.err.decode(errors="replace"),
     }
 
 
-def _figures(args: argparse.Namespace, parsed: Sequence[Parsed], target: float) -> dict[str, Any]:
-    """The summed figures of the processes that produced a summary."""
+def _figures(
+    args: argparse.Namespace,
+    parsed: Sequence[Parsed],
+    target: float,
+    schedules: Sequence[Schedule] = (),
+) -> dict[str, Any]:
+    """The summed figures of the processes that produced a summary (and, with tbload, the
+    schedule line of each)."""
     merged = httperf.merge([r for r, _, _ in parsed])
     issued = sum(i for _, i, _ in parsed)
-    v = verdict(parsed, args.rate, args.starved_below)
+    v: Verdict
+    if _engine(args) == TBLOAD:
+        v = tbload_verdict([(r, s) for (r, _, _), s in zip(parsed, schedules, strict=True)])
+    else:
+        v = verdict(parsed, args.rate, args.starved_below)
     ct, sess, rr = merged.connection_time, merged.sessions, merged.reply_rate
     lag = max((r.max_connect_burst_length - 1) / rate if rate else 0.0 for r, _, rate in parsed)
     return {
@@ -177,6 +201,7 @@ def _figures(args: argparse.Namespace, parsed: Sequence[Parsed], target: float) 
         },
         "max_connect_burst_length": merged.max_connect_burst_length,
         "max_schedule_lag_s": _round(lag, 4),
+        "schedule": schedule_dict(merge_schedules(schedules)) if schedules else None,
         "client_limited": v.client_limited,
         "client_limited_reasons": v.reasons,
     }
@@ -195,34 +220,47 @@ def build_result(
     out = _header(args, load_plan, procs, error, started_at)
     runs: list[dict[str, Any]] = []
     parsed: list[Parsed] = []
+    schedules: list[Schedule] = []
     parse_errors: list[str] = []
+    engine = _engine(args)
     for p in procs:
         result: httperf.HttperfResult | None = None
+        schedule: Schedule | None = None
         why = issued = None
+        text = p.out.decode(errors="replace")
         try:
-            result = httperf.parse(p.out.decode(errors="replace"))
+            result = httperf.parse(text)
+            if engine == TBLOAD:
+                schedule = parse_schedule(text)
+                if schedule is None:
+                    result = None
+                    raise httperf.HttperfParseError(
+                        "no 'tbload: schedule' line after the summary: its verdict is unknown"
+                    )
         except httperf.HttperfParseError as exc:
             why = str(exc)
             stderr = p.err.decode(errors="replace").strip().splitlines()
             parse_errors.append(
-                f"httperf {p.plan.index}: {why}" + (f" ({stderr[-1]})" if stderr else "")
+                f"{engine} {p.plan.index}: {why}" + (f" ({stderr[-1]})" if stderr else "")
             )
         if result is not None:
             issued = issued_rate(result, args.workload, p.plan.rate, args.timeout)
             parsed.append((result, issued, p.plan.rate))
-        runs.append(_run_entry(p, len(procs), result, issued, why))
+            if schedule is not None:
+                schedules.append(schedule)
+        runs.append(_run_entry(p, len(procs), result, issued, why, schedule))
     if parse_errors and error is None:
         out["error"] = "; ".join(parse_errors)
     target = load_plan.target_request_rate if load_plan else None
     if parsed and target is not None:
-        out.update(_figures(args, parsed, target))
+        out.update(_figures(args, parsed, target, schedules))
     else:
         out.update(dict.fromkeys(FIGURES))
         out["request_rate"] = {"target": target, "achieved": None, "issued": None}
         out["client_limited_reasons"] = []
     overran = [p.plan.index for p in procs if p.overran]
     out["warnings"] = list(warnings) + (
-        [f"httperf process(es) {overran} overran the run and were stopped"] if overran else []
+        [f"{engine} process(es) {overran} overran the run and were stopped"] if overran else []
     )
     out["runs"] = runs
     return out

@@ -126,8 +126,11 @@ class Runner:
     """Starts the planned httperf processes, streams their samples into the metrics, enforces
     the watchdog and forwards a stop request as SIGINT."""
 
-    def __init__(self, metrics: Metrics, kill_grace_s: float = KILL_GRACE_S) -> None:
+    def __init__(
+        self, metrics: Metrics, kill_grace_s: float = KILL_GRACE_S, name: str = "httperf"
+    ) -> None:
         self.metrics = metrics
+        self.name = name  # the engine, as the logs call its processes (httperf or tbload)
         self.kill_grace_s = kill_grace_s
         self.procs: list[Proc] = []
         self.stop_requested: str | None = None
@@ -140,7 +143,7 @@ class Runner:
             popen, master = _spawn(argv, proc_plan.cpus)
             now = time.time()
             self.procs.append(Proc(proc_plan, argv, popen, master, now, now + budget_s))
-            log.info("started httperf pid %d: %s", popen.pid, " ".join(argv))
+            log.info("started %s pid %d: %s", self.name, popen.pid, " ".join(argv))
         self.metrics.running.set(len(self.procs))
 
     def _line(self, proc: Proc, line: str) -> None:
@@ -204,7 +207,7 @@ class Runner:
             now = time.time()
             if self.stop_requested and not forwarded:
                 forwarded = True
-                log.warning("%s: stopping httperf processes (SIGINT)", self.stop_requested)
+                log.warning("%s: stopping %s processes (SIGINT)", self.stop_requested, self.name)
                 for p in self.procs:
                     if p.popen.poll() is None:
                         p.interrupted_at = now
@@ -212,7 +215,7 @@ class Runner:
             for p in self.procs:
                 if p.popen.poll() is None:
                     if p.interrupted_at is None and now > p.deadline:
-                        log.error("httperf pid %d overran its run: SIGINT", p.popen.pid)
+                        log.error("%s pid %d overran its run: SIGINT", self.name, p.popen.pid)
                         p.overran = True
                         p.interrupted_at = now
                         self.metrics.watchdog.inc()
@@ -222,12 +225,12 @@ class Runner:
                         and now > p.interrupted_at + self.kill_grace_s
                         and not p.killed
                     ):
-                        log.error("httperf pid %d ignored SIGINT: SIGKILL", p.popen.pid)
+                        log.error("%s pid %d ignored SIGINT: SIGKILL", self.name, p.popen.pid)
                         p.killed = True
                         self._signal(p, signal.SIGKILL)
                 elif p.ended_at is None:
                     p.ended_at = now
-                    log.info("httperf pid %d exited %s", p.popen.pid, p.popen.returncode)
+                    log.info("%s pid %d exited %s", self.name, p.popen.pid, p.popen.returncode)
                     self.metrics.running.set(sum(1 for q in self.procs if q.ended_at is None))
                     self._publish_rates()
         sel.close()

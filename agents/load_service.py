@@ -3,8 +3,8 @@
 Usage (run on a lab host from its deploy directory, once per sweep)::
 
     python3 -m agents.load_service --server ADDR --port P --control-key-file FILE
-        --start-file FILE [--sessions FILE] [--metrics-address A] [--metrics-port 9181]
-        [--host NAME]
+        --start-file FILE [--sessions FILE] [--engine httperf|tbload]
+        [--metrics-address A] [--metrics-port 9181] [--host NAME]
 
 Why: a one-shot ``agents.load`` costs a Python interpreter, its imports and an SSH session per
 point on every client. In the emulated lab eight clients share one core, and those starts took
@@ -12,10 +12,11 @@ point on every client. In the emulated lab eight clients share one core, and tho
 costs each client one HTTP request to begin and one to collect.
 
 What no request can change is fixed here, on the command line the orchestrator gives: the
-server and port every run loads (the only target), the sessions file of specweb99 runs, the
-start file a run may read its instants from (removed when a run is accepted, so a stale one is
-never read), and the key every control request must bear (``--control-key-file``, mode 0600:
-a path, so the key is in no command line).
+server and port every run loads (the only target), the load generator every run uses
+(``--engine``, from the lab file's ``load: {engine: ...}``), the sessions file of specweb99
+runs, the start file a run may read its instants from (removed when a run is accepted, so a
+stale one is never read), and the key every control request must bear
+(``--control-key-file``, mode 0600: a path, so the key is in no command line).
 
 The control, on the metrics port (the same server that serves ``/metrics``; every request but
 ``GET /metrics`` needs ``Authorization: Bearer <key>``, else 401: ``agents.control``)::
@@ -67,8 +68,8 @@ from urllib.parse import parse_qs, urlsplit
 from agents._cli import agent_parser, setup_logging
 from agents.control import read_key, serve
 from agents.cooldown import cool_down
-from agents.load import StartSignal, run
-from agents.load_plan import read_sessions
+from agents.load import StartSignal, engine_program, run
+from agents.load_plan import ENGINES, HTTPERF, read_sessions
 from agents.load_request import LoadRequest, RequestError, parse_run
 from agents.load_runner import Metrics
 from agents.workloads import ONE_BYTE_URI
@@ -90,6 +91,7 @@ class Fixed:
     start_file: str
     sessions: str | None = None
     host: str | None = None
+    engine: str = HTTPERF
 
 
 @dataclass
@@ -200,6 +202,7 @@ class LoadService:
             processes=request.processes,
             cpu_list=cpu_list,
             starved_below=request.starved_below,
+            engine=fixed.engine,
         )
 
     def _sessions(self) -> list[tuple[str, ...]]:
@@ -281,6 +284,12 @@ def _parser() -> argparse.ArgumentParser:
         " accepted removes the one there)",
     )
     p.add_argument("--sessions", help="specweb99 runs: the httperf --wsesslog session file")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=HTTPERF,
+        help=f"the load generator of every run (default {HTTPERF})",
+    )
     return p
 
 
@@ -293,8 +302,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     service = LoadService(
-        Fixed(args.server, args.port, args.start_file, args.sessions, args.host or None)
+        Fixed(
+            args.server, args.port, args.start_file, args.sessions, args.host or None, args.engine
+        )
     )
+    if engine_program(args.engine) is None:  # each run fails saying so; the service still serves
+        log.warning("%s not found: every run will fail until it is installed", args.engine)
     metrics = Metrics()
     try:
         serve(metrics.registry, args.metrics_address, args.metrics_port, service.control, key, log)
@@ -308,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("serving load runs on %s:%d", args.metrics_address, args.metrics_port)
+    log.info("serving %s load runs on %s:%d", args.engine, args.metrics_address, args.metrics_port)
     service.serve(metrics)
     log.info("stopped")
     return 0

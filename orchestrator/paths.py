@@ -1,8 +1,9 @@
 """Where the orchestrator finds what it ships, and keeps per-lab state on the orchestrator host.
 
 `resource(name)` is one of the directories the tool needs at run time (`dashboards`,
-`playbooks`, `server`, `agents`): from the installed package (a wheel carries them as package
-data under `orchestrator/data/`, see setup.py) or, in a checkout, from the repository itself.
+`playbooks`, `server`, `tbload`, `agents`): from the installed package (a wheel carries them as
+package data under `orchestrator/data/`, see setup.py) or, in a checkout, from the repository
+itself.
 
 `TESTBED_STATE_DIR` (default /var/lib/testbed) holds one directory per lab name: the lab's SSH
 key and known_hosts, Ansible run directories, and for an emulated lab each host's directory.
@@ -22,7 +23,7 @@ DEFAULT_STATE_ROOT = Path("/var/lib/testbed")
 IMAGES = "images"  # the image cache's directory under the state root
 # The checkout this module runs from; in a wheel install, site-packages (no dashboards there).
 REPOSITORY = Path(__file__).resolve().parent.parent
-RESOURCES = ("agents", "dashboards", "playbooks", "server")
+RESOURCES = ("agents", "dashboards", "playbooks", "server", "tbload")
 
 
 def resource(name: str) -> Path:

@@ -17,8 +17,11 @@ from typing import Any
 from orchestrator.config.checker import Checker, FieldPath
 from orchestrator.config.experiment import parse_experiment
 from orchestrator.config.model import (
+    HTTPERF,
+    LOAD_ENGINES,
     GrafanaSettings,
     Lab,
+    LoadGenerator,
     Monitoring,
     Nightly,
     PrometheusSettings,
@@ -46,6 +49,7 @@ LAB_KEYS = (
     "nightly",
     "network",
     "servers",
+    "load",
 )
 
 
@@ -84,12 +88,13 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
     results = _results(checker, top.get("results", {}), path.parent)
     nightly = _nightly(checker, top.get("nightly", {}))
     network = parse_network(checker, top.get("network", {}))
+    load = _load(checker, top.get("load", {}))
     inventory_path = _inventory_path(checker, top.get("inventory"), path.parent)
     if checker.problems:
         raise ConfigError(checker.problems)
     assert name is not None and emulate is not None and experiment is not None
     assert monitoring is not None and results is not None and inventory_path is not None
-    assert nightly is not None and network is not None
+    assert nightly is not None and network is not None and load is not None
 
     inventory = Checker(YamlDocument.load(inventory_path, "inventory"))
     lab = lab_from_inventory(
@@ -104,7 +109,7 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         results=results,
         nightly=nightly,
     )
-    lab = dataclasses.replace(lab, network=network)
+    lab = dataclasses.replace(lab, network=network, load=load)
     check_network_use(checker, lab)
     if checker.problems:
         raise ConfigError(checker.problems)
@@ -187,6 +192,15 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
             url=grafana_url, token_env=token_env, folder=folder, prometheus_url=seen_from_grafana
         ),
     )
+
+
+def _load(checker: Checker, value: Any) -> LoadGenerator | None:
+    """`load`: `{engine: httperf | tbload}` (default httperf, the paper's client)."""
+    section = checker.mapping(("load",), value, ("engine",))
+    if section is None:
+        return None
+    engine = checker.choice(("load", "engine"), section.get("engine", HTTPERF), LOAD_ENGINES)
+    return LoadGenerator(engine) if engine is not None else None
 
 
 def _optional_url(checker: Checker, path: FieldPath, value: Any) -> str | None:

@@ -17,6 +17,8 @@ from orchestrator.config.servers import DEFAULT_SERVERS, ServerSpec
 MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", "io_uring")
 SYSCALL_TIMINGS = ("wall", "cpu", "none")
 WORKLOADS = ("one-byte", "specweb99")
+HTTPERF, TBLOAD = "httperf", "tbload"
+LOAD_ENGINES = (HTTPERF, TBLOAD)  # agents.load_plan.ENGINES: the load generators the agents run
 Role = Literal["server", "client"]
 
 
@@ -218,6 +220,16 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class LoadGenerator:
+    """The lab file's `load:` section: the load generator every client runs for a whole sweep,
+    Debian's httperf (the paper's client) or tbload (the project's own open-loop C engine: epoll,
+    no descriptor limit but the host's, no core spun, so one process per client offers what
+    several httperf processes could not)."""
+
+    engine: str = HTTPERF
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     url: str | None  # an external Prometheus; None: the orchestrator starts Debian's
     port: int
@@ -275,6 +287,7 @@ class Lab:
     nightly: Nightly = field(default_factory=lambda: Nightly(14, None, None, 0.05))
     machines: bool = False  # hosts are booted containers on this machine (`emulate: machines`)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    load: LoadGenerator = field(default_factory=LoadGenerator)
 
     @property
     def built_here(self) -> bool:

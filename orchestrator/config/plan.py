@@ -28,7 +28,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from orchestrator.config.model import Experiment, Lab
+from orchestrator.config.model import HTTPERF, Experiment, Lab
 from orchestrator.config.servers import DEFAULT_SERVERS, USERVER, ServerSpec
 
 PROFILE_SUFFIX = "/profile"  # ends the key of a point of Table 1's profiling pass
@@ -227,5 +227,7 @@ def plan_digest(lab: Lab) -> str:
     document: dict[str, object] = {"experiment": experiment, "hosts": hosts}
     if any(profile.emulated for profile in lab.network.profiles.values()):
         document["network"] = asdict(lab.network)
+    if lab.load.engine != HTTPERF:  # another load generator measures other points; a sweep
+        document["load"] = asdict(lab.load)  # from before the choice (httperf's) still resumes
     text = json.dumps(document, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,11 +1,11 @@
 """Packing the project's sources that lab hosts need, for the playbooks to copy.
 
-Each component (the agents package, the server's sources) becomes one tar file: a playbook
-copies one file per host instead of one round trip per source file, and unpacks it only when it
-changed. The archives are deterministic (sorted entries, fixed owners and modes, the sources'
-own modification times), so an unchanged tree gives a byte-identical archive and a second
-provisioning run changes nothing. Modification times are kept so `make` on the host rebuilds
-exactly when a source changed. Only sources go in: no build outputs, caches or tests.
+Each component (the agents package, the server's sources, tbload's sources) becomes one tar
+file: a playbook copies one file per host instead of one round trip per source file, and unpacks
+it only when it changed. The archives are deterministic (sorted entries, fixed owners and modes,
+the sources' own modification times), so an unchanged tree gives a byte-identical archive and a
+second provisioning run changes nothing. Modification times are kept so `make` on the host
+rebuilds exactly when a source changed. Only sources go in: no build outputs, caches or tests.
 
 The sources come from `orchestrator.paths.resource`: the checkout, or the installed package.
 """
@@ -30,9 +30,12 @@ def server_files(root: Path) -> list[Path]:
 
 
 def stage_sources(destination: Path) -> Path:
-    """Write `agents.tar` and `server.tar` into `destination`; return `destination`."""
+    """Write `agents.tar`, `server.tar` and `tbload.tar` into `destination`; return it. Each
+    is part of the provisioning fingerprint (`lab.provision`): a changed source provisions
+    again."""
     destination.mkdir(parents=True, exist_ok=True)
-    for name, list_files in (("agents", agents_files), ("server", server_files)):
+    components = (("agents", agents_files), ("server", server_files), ("tbload", server_files))
+    for name, list_files in components:
         root = resource(name)
         data = _archive(name, list_files(root), root)
         target = destination / f"{name}.tar"

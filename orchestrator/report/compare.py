@@ -243,6 +243,11 @@ def _notes(base: SweepData, new: SweepData) -> list[str]:
         notes.append(f"different labs: {a.get('lab')} and {b.get('lab')}")
     if a.get("digest") != b.get("digest"):
         notes.append("different plans: only the curves both measured are compared")
+    if base.load_engine != new.load_engine:
+        notes.append(
+            f"different load generators: {base.load_engine} in {base.id}, {new.load_engine} in"
+            f" {new.id}: the clients' reach differs, so curves may end (and peak) elsewhere"
+        )
     if base.emulated != new.emulated:
         notes.append("one sweep ran on an emulated lab, the other on a physical one")
     if a.get("revision") != b.get("revision"):

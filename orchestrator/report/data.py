@@ -102,6 +102,13 @@ class SweepData:
         return bool(value) if value is not None else None
 
     @property
+    def load_engine(self) -> str:
+        """The load generator every client ran (`load: {engine: ...}`): 'httperf' or 'tbload';
+        'httperf' for a sweep recorded before there was a choice (it was the only one)."""
+        load = self.settings.get("load") or {}
+        return str(load.get("engine") or "httperf")
+
+    @property
     def lab_kind(self) -> str | None:
         """'emulated', 'machines' or 'physical'; None for a sweep recorded before kinds."""
         value = self.settings.get("lab_kind")

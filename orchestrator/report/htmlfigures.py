@@ -23,8 +23,9 @@ WHAT = {
         " offered rate. Below saturation these tell the mechanisms apart where reply rates cannot"
     ),
     CLIENT: (
-        "what httperf saw: its mean response time (request sent to the first byte of the reply)"
-        " and the median of its per-process connection-time medians (httperf prints no "
+        "what the load generator saw (httperf or tbload, as the caption says; both print "
+        "httperf's summary): its mean response time (request sent to the first byte of the reply)"
+        " and the median of its per-process connection-time medians (the summary has no "
         "percentiles, and a median cannot be merged across processes), and its errors and "
         "client timeouts per connection attempted, against the offered rate"
     ),

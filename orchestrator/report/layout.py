@@ -69,6 +69,7 @@ class Figure:
     curves: tuple[Curve, ...]
     kind: str = THROUGHPUT
     clients: ClientCapacity | None = None  # THROUGHPUT: the clients' ceiling, drawn beside
+    engine: str = ""  # the load generator that produced the load ("": not said)
 
     @property
     def stem(self) -> str:
@@ -81,7 +82,8 @@ class Figure:
 
     @property
     def caption_source(self) -> str:
-        return f"the paper's {self.paper}" if self.paper else "beyond the paper"
+        source = f"the paper's {self.paper}" if self.paper else "beyond the paper"
+        return f"{source}; load by {self.engine}" if self.engine else source
 
     @property
     def runs_per_point(self) -> int:
@@ -96,8 +98,11 @@ def figures(data: SweepData) -> list[Figure]:
     """The paper's figures for this sweep, in the paper's order, then those beyond it."""
     every = curves(data)
     found = [*paper_figures(every), *_numbered_beyond(every, data.repetitions)]
+    engine = data.load_engine
     return [
-        replace(f, clients=client_capacity(data, f.workload)) if f.kind == THROUGHPUT else f
+        replace(f, engine=engine, clients=client_capacity(data, f.workload))
+        if f.kind == THROUGHPUT
+        else replace(f, engine=engine)
         for f in found
     ]
 

@@ -136,7 +136,7 @@ def reach_section(settings: Mapping[str, Any], knee: bool) -> str:
         "whatever the clients' errors: a backlogged "
         "server makes httperf run out of descriptors; it is <i>client-limited</i> only when an "
         "agent fell behind its schedule or ran out of descriptors or ports while the server had "
-        "headroom): "
+        "headroom, for tbload by its own verdict): "
         f"{esc(describe_capacity(settings.get('client_capacity')))}.</p>"
     )
     if not knee:

@@ -152,9 +152,9 @@ class LoadRun:
 
 def load_service_command(lab: Lab, host: Host) -> str:
     """The load service on `host` (`agents.load_service`), started once per sweep: it offers
-    load only to the server address given here, plays only the sessions file named here, reads
-    its instants only from the start file named here, and is told each run over HTTP with the
-    key in KEY_FILE."""
+    load only to the server address given here, with the lab file's load generator (`load:
+    {engine: ...}`), plays only the sessions file named here, reads its instants only from the
+    start file named here, and is told each run over HTTP with the key in KEY_FILE."""
     flags = {
         "--host": host.name,
         "--server": lab.server_address_for(host),
@@ -164,6 +164,7 @@ def load_service_command(lab: Lab, host: Host) -> str:
         "--control-key-file": KEY_FILE,
         "--start-file": LOAD_START_FILE,
         "--sessions": SESSIONS_FILE,
+        "--engine": lab.load.engine,
     }
     return _line(host.python, *("-m", "agents.load_service"), flags=flags)
 

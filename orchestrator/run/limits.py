@@ -24,6 +24,14 @@ The rule (DESIGN.md, the data flow's step 6):
     ok              no agent fell behind and the server was not saturated: its result,
                     tracking the load or not (short with headroom: e.g. a slow network).
 
+With tbload (`load: {engine: tbload}`) the same rule holds, and an agent falls behind only by
+tbload's own verdict (TBLOAD_REASONS: `behind-schedule`, its `kept no`, or out of descriptors
+or ports): tbload sleeps between its scheduled starts and holds any number of descriptors, so
+neither its CPU share nor a backlogged server's open connections make it fall behind. A server
+at its core's limit that served less than offered is saturated with every tbload client
+keeping its schedule (the usual case: the knee shows as the server's alone); a tbload client
+that said `kept no` or ran out of ports while the server had headroom is the clients' limit.
+
 Evidence from the same sweep: the highest rate the same clients kept up with (no agent fell
 behind) at another point of the same workload and network profile. It is quoted in every
 client-limited verdict ("the clients kept up with 23,000 nowhere in this sweep" supports the
@@ -68,10 +76,21 @@ from orchestrator.config.plan import Point
 from orchestrator.report.data import BUSY, TRACKING, served_fraction
 from orchestrator.results.records import PointRecord, ServerCpu
 
-__all__ = ["BUSY", "PointFacts", "Verdict", "behind", "judge", "rejudge", "served"]
+__all__ = [
+    "BUSY",
+    "TBLOAD_REASONS",
+    "PointFacts",
+    "Verdict",
+    "behind",
+    "judge",
+    "rejudge",
+    "served",
+]
 
 SHORTFALL = 0.99  # served less than this of the offered rate: short beyond a run's noise
 BACKLOGGED = "fd-unavail"  # what a backlogged server does to a select-based httperf
+# What a tbload agent may give as falling behind: its own verdict (agents.load_plan.tbload_verdict)
+TBLOAD_REASONS = ("behind-schedule", "fd-unavail", "addrunavail")
 
 # What decided a verdict
 SERVER_CPU = "server CPU"  # the server's CPU use, and its share served
@@ -190,12 +209,20 @@ def rejudge(sweep: Sequence[PointFacts]) -> list[Verdict]:
 
 
 def behind(loads: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(client, reasons) of every load agent that said it limited the load."""
-    return tuple(
-        (host, tuple(str(r) for r in result.get("client_limited_reasons") or ["client-limited"]))
-        for host, result in sorted(loads.items())
-        if result.get("client_limited")
-    )
+    """(client, reasons) of every load agent that said it limited the load. A tbload agent
+    counts only by its own verdict (TBLOAD_REASONS); any other reason it might carry is not a
+    client limit."""
+    found = []
+    for host, result in sorted(loads.items()):
+        if not result.get("client_limited"):
+            continue
+        reasons = tuple(str(r) for r in result.get("client_limited_reasons") or ["client-limited"])
+        if result.get("engine") == "tbload":
+            reasons = tuple(r for r in reasons if r in TBLOAD_REASONS)
+            if not reasons:
+                continue
+        found.append((host, reasons))
+    return tuple(found)
 
 
 def served(record: PointRecord) -> float:

@@ -53,6 +53,7 @@ class PlanSummary:
     profile_to_run: int = 0
     profile_per_point_seconds: float = 0.0
     profile_rate: str = ""  # how its rate is chosen, as a phrase
+    engine: str = "httperf"  # the clients' load generator (`load: {engine: ...}`)
 
     @property
     def estimated_seconds(self) -> float:
@@ -100,6 +101,7 @@ class PlanSummary:
         for name, counter in self.counts().items():
             values = ", ".join(f"{value} ({n})" for value, n in counter.items())
             lines.append(f"  {name}: {values}")
+        lines.append(f"  load generator: {self.engine} on every client")
         if self.idle_note:
             lines.append(f"  {self.idle_note}")
         if self.profile_points:
@@ -194,6 +196,7 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
             if pass_.rate is not None
             else "each group at the highest rate every mechanism was ok"
         ),
+        engine=lab.load.engine,
     )
 
 

@@ -101,7 +101,12 @@ def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
 
 # Reasons an agent gives when it fell behind its schedule without running out of descriptors or
 # ports; a client that issued at least NEAR_MISS of its target that way was held up briefly.
-SCHEDULE_REASONS = {"request-rate-below-target", "client-cpu-pegged", "client-cpu-starved"}
+SCHEDULE_REASONS = {
+    "request-rate-below-target",
+    "client-cpu-pegged",
+    "client-cpu-starved",
+    "behind-schedule",  # tbload's `kept no`
+}
 NEAR_MISS = 0.97
 
 

@@ -366,6 +366,7 @@ def _settings(lab: Lab) -> dict[str, Any]:
         "emulate": lab.emulate,
         "lab_kind": lab.kind,
         "client_starvation_check": not clients_share_cpus(lab),
+        "load": {"engine": lab.load.engine},  # the load generator every client ran
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }
 

@@ -11,14 +11,13 @@ torn down. About three short points after provisioning.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from orchestrator.config.labfile import load_lab
 from tests.support.labtools import orchestrate
+from tests.support.labtools import stored_sweep as stored
 from tests.support.sharedlab import SharedLab
 
 # 1,600 requests/s is 200 per client, which they keep up with anywhere; 41,600 is far beyond
@@ -51,15 +50,6 @@ def lab_file(
     return on_shared_lab.lab_file(
         tmp_path_factory.mktemp("knee"), "knee", KNEE
     ), on_shared_lab.state
-
-
-def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    lab = load_lab(path)
-    with sqlite3.connect(lab.results_directory / "testbed.sqlite") as db:
-        db.row_factory = sqlite3.Row
-        points = [dict(row) for row in db.execute("SELECT * FROM points ORDER BY seq")]
-        [settings] = [json.loads(row["settings"]) for row in db.execute("SELECT * FROM sweeps")]
-    return points, settings
 
 
 def test_a_curve_stops_where_its_clients_fell_behind(lab_file: tuple[Path, Path]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import random
 import signal
@@ -235,3 +236,15 @@ class ServerHogs(threading.Thread):
             return 0
         with contextlib.closing(sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)) as db:
             return int(db.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0])
+
+
+def stored_sweep(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The points (in run order) and settings of the one sweep in lab file `path`'s store."""
+    from orchestrator.config.labfile import load_lab
+
+    lab = load_lab(path)
+    with contextlib.closing(sqlite3.connect(lab.results_directory / "testbed.sqlite")) as db:
+        db.row_factory = sqlite3.Row
+        points = [dict(row) for row in db.execute("SELECT * FROM points ORDER BY seq")]
+        [settings] = [json.loads(row["settings"]) for row in db.execute("SELECT * FROM sweeps")]
+    return points, settings

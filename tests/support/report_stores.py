@@ -69,9 +69,17 @@ def sweep_with(
     hosts: Mapping[str, Any] | None = None,
     revision: str = "deadbeef",
     now: float = 1_800_000_000.0,
+    load_engine: str | None = None,
 ) -> str:
-    """A complete sweep holding `points`; returns its id."""
+    """A complete sweep holding `points`; returns its id. `load_engine`: the load generator
+    its settings record (None: none, as a sweep from before the choice)."""
     points = list(points)
+    settings: dict[str, Any] = {
+        "emulate": emulate,
+        "experiment": {"repetitions": repetitions or max(p.rep for p in points)},
+    }
+    if load_engine is not None:
+        settings["load"] = {"engine": load_engine}
     sweep = store.create_sweep(
         lab=lab,
         digest="digest",
@@ -81,10 +89,7 @@ def sweep_with(
         inventory="all: {}\n",
         revision=revision,
         hosts=hosts if hosts is not None else HOSTS,
-        settings={
-            "emulate": emulate,
-            "experiment": {"repetitions": repetitions or max(p.rep for p in points)},
-        },
+        settings=settings,
         workloads={"seed": 1},
         now=now,
     )

@@ -197,7 +197,7 @@ def test_our_figure_numbers_show_what_the_papers_figures_show(tmp_path: Path) ->
     assert figure7 == [("select", "inf"), ("epoll-lt", "inf"), ("epoll-lt", "10")]
     beyond = [f for f in found if f.beyond]
     assert [f.number for f in beyond] == [f"A{i}" for i in range(1, len(beyond) + 1)]
-    assert all(f.caption_source == "beyond the paper" for f in beyond)
+    assert all(f.caption_source == "beyond the paper; load by httperf" for f in beyond)
     assert all("the paper's" in f.caption_source for f in paper)
     # io_uring is in no paper figure, nor is poll with idle connections: an A figure has them.
     every = [f for f in beyond if f.slug.endswith("-all") and not f.accept_variants]

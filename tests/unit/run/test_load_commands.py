@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 
 from agents.load_request import LoadRequest, parse_run
+from orchestrator.config.model import TBLOAD, LoadGenerator
 from orchestrator.config.plan import expand
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
@@ -39,3 +41,12 @@ def test_the_start_file_is_written_whole_where_the_service_was_told_to_read_it()
     assert line.endswith("&& mv run/load.start.tmp run/load.start")
     service = shlex.split(commands.load_service_command(LAB, LAB.clients[0]))
     assert service[service.index("--start-file") + 1] == commands.LOAD_START_FILE
+
+
+def test_the_load_service_runs_the_lab_files_engine_fixed_at_its_start() -> None:
+    service = shlex.split(commands.load_service_command(LAB, LAB.clients[0]))
+    assert service[service.index("--engine") + 1] == LAB.load.engine
+    tb = dataclasses.replace(LAB, load=LoadGenerator(TBLOAD))
+    service = shlex.split(commands.load_service_command(tb, tb.clients[0]))
+    assert service[service.index("--engine") + 1] == "tbload"
+    assert "engine" not in json.loads(load_request(0.0).to_json())  # never a run's to choose

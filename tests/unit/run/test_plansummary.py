@@ -47,6 +47,7 @@ def test_a_lab_that_never_ran_is_estimated_with_the_stated_default(tmp_path: Pat
     assert any("results store" in item for item in summary.creates)
     text = "\n".join(summary.describe())
     assert "24 points" in text and "a default" in text and "estimated wall time" in text
+    assert f"load generator: {summary.engine} on every client" in text
     assert not (tmp_path / "results" / STORE_FILE).exists()  # planning creates nothing
 
 

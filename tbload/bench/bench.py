@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""tbload against httperf, one client core each: client CPU per request, and the highest rate.
+
+Run by `make -C tbload bench`, as root, with httperf installed (a few minutes). In one run:
+
+1. The network-namespace pair of server/bench/bench.py (its `Lab`): server side and client
+   side joined by a veth pair, receive processing steered with RPS to the side's own CPU, so
+   that the client's kernel work is not done on the server's CPU, nor the other way round.
+   userver (epoll-ET, the one-byte file) runs pinned to CPU 0, the client under test pinned to
+   CPU 1. Both namespaces are deleted at the end, also on error or Ctrl-C.
+2. Cost: at each --rates rate, httperf and tbload in turn (--reps repetitions, order
+   alternating), each with the command line the load agent builds (agents.load_plan) for
+   --duration s. Client CPU per request = the engine's own CPU time (user + system, from its
+   summary's CPU line: getrusage) over the replies; beside it, CPU 1's busy time (all of it,
+   softirq included, from /proc/stat) over the replies; and the server's CPU per reply, which
+   must not depend on the engine (a cross-check).
+3. Ceiling: each engine at rising rates (--probe-rates), --probe-duration s each, until one
+   is not sustained: fewer than 95 % of the offered connections answered, a reply rate below
+   95 % of the offered rate, or (tbload) its own verdict that it did not keep its schedule.
+   Where the server's CPU was busy (>= 90 %) at that point, the server, not the client, set the
+   limit, and the table says so.
+
+The machine is shared and has two cores: the medians and the ratios matter, not one number.
+Before each point the bench waits while /tmp/QUIET exists (the lead's measuring window).
+Results also go to tbload/build/bench-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
+
+from agents import httperf  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("userver_bench", REPO / "server/bench/bench.py")
+assert _spec and _spec.loader
+ub = importlib.util.module_from_spec(_spec)
+sys.modules["userver_bench"] = ub  # its dataclasses look their module up
+_spec.loader.exec_module(ub)
+
+TBLOAD = REPO / "tbload" / "tbload"
+USERVER = REPO / "server" / "userver"
+ENGINES = ("httperf", "tbload")
+# The cost phase also runs tbload as httperf closes (the client closes after the reply), so the
+# server's CPU per reply can be compared with the same closing order as well.
+CLIENT_CLOSE = "tbload-cc"
+BUSY_SERVER = 0.90
+QUIET = Path("/tmp/QUIET")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def quiet_wait() -> None:
+    while QUIET.exists():
+        log("bench: /tmp/QUIET exists, waiting")
+        time.sleep(30)
+
+
+def cpu1_busy_s() -> float:
+    """CPU 1's busy time so far (everything but idle and iowait), in seconds."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{ub.CLIENT_CPU} "):
+            f = [int(x) for x in line.split()[1:]]
+            return (sum(f[:8]) - f[3] - f[4]) / ub.TICK
+    raise RuntimeError("no cpu line in /proc/stat")
+
+
+@dataclass
+class Point:
+    engine: str
+    rate: int
+    conns: int
+    result: httperf.HttperfResult | None
+    kept: bool  # tbload's verdict; httperf: its reply rate kept up
+    server_busy: float
+    server_us: float
+    cpu1_us: float
+    others: float = 0.0  # CPU 1's busy share that was not the client's (softirq, others' work)
+    error: str = ""
+
+    @property
+    def replies(self) -> int:
+        return self.result.replies if self.result else 0
+
+    @property
+    def client_us(self) -> float:
+        r = self.result
+        return (r.cpu.user_s + r.cpu.system_s) / r.replies * 1e6 if r and r.replies else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        keys = ("rate", "conns", "replies", "kept", "server_busy", "client_us", "cpu1_us")
+        keys += ("others", "error")
+        return {k: getattr(self, k) for k in keys}
+
+    def sustained(self) -> bool:
+        r = self.result
+        if r is None or r.test_duration_s <= 0:
+            return False
+        return (
+            r.replies >= 0.95 * self.conns
+            and r.replies / r.test_duration_s >= 0.95 * self.rate
+            and self.kept
+        )
+
+
+def argv(engine: str, port: int, rate: int, conns: int) -> list[str]:
+    """The load agent's command line (agents/load_plan.py::httperf_argv), one process."""
+    binary = "httperf" if engine == "httperf" else str(TBLOAD)
+    return [
+        binary, "-v", "--server", ub.SERVER_ADDRS[0], "--port", str(port), "--client", "0/1",
+        "--timeout", "2", "--rate", str(rate), "--uri", "/one-byte", "--num-conns", str(conns),
+        "--num-calls", "1", *(["--client-close"] if engine == CLIENT_CLOSE else []),
+    ]  # fmt: skip
+
+
+def run(lab: ub.Lab, target: ub.Target, engine: str, rate: int, duration: float) -> Point:
+    quiet_wait()
+    conns = max(1, int(rate * duration))
+    srv0, cpu0 = target.cpu_seconds(), cpu1_busy_s()
+    p = subprocess.Popen(
+        lab.in_cli(*argv(engine, target.port, rate, conns)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        out, _ = p.communicate(timeout=duration * 3 + 30)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error="timed out")
+    srv, cpu1 = target.cpu_seconds() - srv0, cpu1_busy_s() - cpu0
+    try:
+        r = httperf.parse(out)
+    except httperf.HttperfParseError as e:
+        return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error=str(e))
+    kept = engine == "httperf" or bool(re.search(r"^tbload: schedule .* kept yes$", out, re.M))
+    busy = srv / max(r.test_duration_s, 1e-9)
+    per = 1e6 / r.replies if r.replies else 0.0
+    errs = " ".join(f"{k}={v}" for k, v in r.errors.as_dict().items() if v and k != "total")
+    own = r.cpu.user_s + r.cpu.system_s
+    others = max(0.0, cpu1 - own) / max(r.test_duration_s, 1e-9)
+    pt = Point(engine, rate, conns, r, kept, busy, srv * per, cpu1 * per, others, errs)
+    log(
+        f"  {engine:<8} {rate:>6}/s  replies {r.replies / r.test_duration_s:>8.0f}/s  "
+        f"client {pt.client_us:6.1f} us/req (cpu1 {pt.cpu1_us:6.1f}, not ours {others:4.0%})  "
+        f"server {busy:4.0%} {pt.server_us:5.1f} us/reply  {'kept' if kept else 'NOT kept'}  "
+        f"{errs}"
+    )
+    return pt
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    return (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2 if s else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rates", default="5000,15000", help="rates of the cost comparison")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per cost point")
+    ap.add_argument("--reps", type=int, default=2, help="repetitions of each cost point")
+    ap.add_argument(
+        "--probe-rates",
+        default="5000,10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000,70000",
+    )
+    ap.add_argument("--probe-duration", type=float, default=3.0)
+    ap.add_argument("--cooldown", type=float, default=1.0, help="seconds between points")
+    args = ap.parse_args()
+
+    for tool in ("httperf", "taskset", "ip"):
+        if not shutil.which(tool):
+            log(f"bench: {tool} is not installed")
+            return 1
+    for binary in (TBLOAD, USERVER):
+        if not binary.exists():
+            log(f"bench: {binary} is not built (make -C {binary.parent.name})")
+            return 1
+    if os.geteuid() != 0 or (os.cpu_count() or 1) < 2:
+        log("bench: needs root (network namespaces) and two CPUs (server on 0, client on 1)")
+        return 1
+
+    lab = ub.Lab()
+    tmp = Path(tempfile.mkdtemp(prefix="tbload-bench-"))
+    target = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    rates = [int(r) for r in args.rates.split(",")]
+    cost: dict[tuple[str, int], list[Point]] = {}
+    ceiling: dict[str, tuple[int, str, list[Point]]] = {}
+    try:
+        lab.open()
+        tmp.chmod(0o755)
+        docroot = tmp / "www"
+        docroot.mkdir(mode=0o755)
+        (docroot / "one-byte").write_bytes(b"x")
+        port = 18950
+        cmd = [str(USERVER), "--mechanism", "epoll-et", "--port", str(port),
+               "--metrics-port", "0", "--docroot", str(docroot)]  # fmt: skip
+        target = ub.start(lab, "userver-epoll-et", cmd, port)
+        log(
+            f"bench: userver epoll-et on CPU {ub.SERVER_CPU}, clients on CPU {ub.CLIENT_CPU}; "
+            f"load average {ub.loadavg()}"
+        )
+        log("bench: cost")
+        for rep in range(args.reps):
+            for rate in rates:
+                engines = (*ENGINES, CLIENT_CLOSE)
+                order = engines if rep % 2 == 0 else engines[::-1]
+                for engine in order:
+                    time.sleep(args.cooldown)
+                    cost.setdefault((engine, rate), []).append(
+                        run(lab, target, engine, rate, args.duration)
+                    )
+        log("bench: ceilings")
+        for engine in ENGINES:
+            best, why, points = 0, "every probe rate was sustained", []
+            for rate in [int(r) for r in args.probe_rates.split(",")]:
+                time.sleep(args.cooldown)
+                pt = run(lab, target, engine, rate, args.probe_duration)
+                points.append(pt)
+                if not pt.sustained():
+                    who = "the server" if pt.server_busy >= BUSY_SERVER else "the client"
+                    why = (
+                        f"at {rate}/s {who} fell behind: {pt.replies} of {pt.conns} replies, "
+                        f"server CPU {pt.server_busy:.0%}, CPU 1 not ours {pt.others:.0%}"
+                        + ("" if pt.kept else ", schedule not kept")
+                        + (f", {pt.error}" if pt.error else "")
+                    )
+                    break
+                best = rate
+            ceiling[engine] = (best, why, points)
+    finally:
+        if target:
+            ub.stop(target)
+        lab.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(rates, cost, ceiling, args)
+    return 0
+
+
+def report(
+    rates: list[int],
+    cost: dict[tuple[str, int], list[Point]],
+    ceiling: dict[str, tuple[int, str, list[Point]]],
+    args: argparse.Namespace,
+) -> None:
+    print(
+        f"\none-byte file, one request per connection; userver epoll-ET on CPU {ub.SERVER_CPU}, "
+        f"the client on CPU {ub.CLIENT_CPU}, veth pair with RPS; load average {ub.loadavg()}"
+    )
+    print(
+        f"\nclient CPU per request [us], median of {args.reps} x {args.duration:g} s: the "
+        "engine's own CPU time (getrusage) / replies; [CPU 1 busy / replies]"
+    )
+    print(
+        f"{'rate':>7}  {'httperf':>17}  {'tbload':>17}  {'ratio':>6}  {'ratio CPU1':>10}  "
+        f"{'server us/reply: httperf / tbload / tbload --client-close':>58}"
+    )
+    rows = []
+    for rate in rates:
+        h, t = cost[("httperf", rate)], cost[("tbload", rate)]
+        hc, tc = median([p.client_us for p in h]), median([p.client_us for p in t])
+        h1, t1 = median([p.cpu1_us for p in h]), median([p.cpu1_us for p in t])
+        cc = cost[(CLIENT_CLOSE, rate)]
+        hs, ts = median([p.server_us for p in h]), median([p.server_us for p in t])
+        cs = median([p.server_us for p in cc])
+        ok = all(p.sustained() for p in h + t + cc)
+        print(
+            f"{rate:>7}  {hc:>8.1f} [{h1:>6.1f}]  {tc:>8.1f} [{t1:>6.1f}]  {hc / tc:>5.1f}x  "
+            f"{h1 / t1:>9.1f}x  {hs:>36.1f} / {ts:.1f} / {cs:.1f}"
+            + ("" if ok else "  (a run fell short)")
+        )
+        rows.append({"rate": rate, "httperf_us": hc, "tbload_us": tc, "httperf_cpu1_us": h1,
+                     "tbload_cpu1_us": t1, "server_us_httperf": hs, "server_us_tbload": ts,
+                     "server_us_tbload_client_close": cs,
+                     "all_sustained": ok})  # fmt: skip
+    print("\nhighest rate one client core sustains (replies >= 95 % of offered, on schedule)")
+    for engine in ENGINES:
+        best, why, _ = ceiling[engine]
+        print(f"  {engine:<8} {best:>6}/s   stopped: {why}")
+    out = REPO / "tbload" / "build" / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "cost": rows,
+                "ceiling": {
+                    e: {
+                        "rate": b,
+                        "why": w,
+                        "probes": [p.as_dict() for p in pts],
+                    }
+                    for e, (b, w, pts) in ceiling.items()
+                },
+            },
+            indent=1,
+        )
+    )
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
