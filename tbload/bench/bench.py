@@ -143,11 +143,13 @@ def run(lab: ub.Lab, target: ub.Target, engine: str, rate: int, duration: float)
     except subprocess.TimeoutExpired:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+        log(f"  {engine:<9} {rate:>6}/s  timed out (killed)")
         return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error="timed out")
     srv, cpu1 = target.cpu_seconds() - srv0, cpu1_busy_s() - cpu0
     try:
         r = httperf.parse(out)
     except httperf.HttperfParseError as e:
+        log(f"  {engine:<9} {rate:>6}/s  no summary: {e}; output ends {out[-300:]!r}")
         return Point(engine, rate, conns, None, False, 0.0, 0.0, 0.0, error=str(e))
     kept = engine == "httperf" or bool(re.search(r"^tbload: schedule .* kept yes$", out, re.M))
     busy = srv / max(r.test_duration_s, 1e-9)
@@ -157,12 +159,17 @@ def run(lab: ub.Lab, target: ub.Target, engine: str, rate: int, duration: float)
     others = max(0.0, cpu1 - own) / max(r.test_duration_s, 1e-9)
     pt = Point(engine, rate, conns, r, kept, busy, srv * per, cpu1 * per, others, errs)
     log(
-        f"  {engine:<8} {rate:>6}/s  replies {r.replies / r.test_duration_s:>8.0f}/s  "
+        f"  {engine:<9} {rate:>6}/s  replies {r.replies / r.test_duration_s:>8.0f}/s  "
         f"client {pt.client_us:6.1f} us/req (cpu1 {pt.cpu1_us:6.1f}, not ours {others:4.0%})  "
         f"server {busy:4.0%} {pt.server_us:5.1f} us/reply  {'kept' if kept else 'NOT kept'}  "
         f"{errs}"
     )
     return pt
+
+
+def measured(points: list[Point], field: str) -> float:
+    """The median of a field over the runs that printed a summary with replies."""
+    return median([getattr(p, field) for p in points if p.replies])
 
 
 def median(xs: list[float]) -> float:
@@ -274,11 +281,10 @@ def report(
     rows = []
     for rate in rates:
         h, t = cost[("httperf", rate)], cost[("tbload", rate)]
-        hc, tc = median([p.client_us for p in h]), median([p.client_us for p in t])
-        h1, t1 = median([p.cpu1_us for p in h]), median([p.cpu1_us for p in t])
+        hc, tc = measured(h, "client_us"), measured(t, "client_us")
+        h1, t1 = measured(h, "cpu1_us"), measured(t, "cpu1_us")
         cc = cost[(CLIENT_CLOSE, rate)]
-        hs, ts = median([p.server_us for p in h]), median([p.server_us for p in t])
-        cs = median([p.server_us for p in cc])
+        hs, ts, cs = measured(h, "server_us"), measured(t, "server_us"), measured(cc, "server_us")
         ok = all(p.sustained() for p in h + t + cc)
         print(
             f"{rate:>7}  {hc:>8.1f} [{h1:>6.1f}]  {tc:>8.1f} [{t1:>6.1f}]  {hc / tc:>5.1f}x  "
