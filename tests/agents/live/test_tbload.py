@@ -76,7 +76,8 @@ def test_bounded_run_gets_every_reply_and_parses_as_httperf(userver: Userver) ->
         "--rate", "1000", "--uri", "/one-byte", "--num-conns", "2000", "--num-calls", "1",
     )  # fmt: skip
     assert text.startswith("tbload --verbose --timeout=2 --client=0/1 --server=127.0.0.1 ")
-    assert r.command is None  # not "httperf --...": the agent must not mistake the engine
+    # the echoed command names its engine: the agent never mistakes tbload's run for httperf's
+    assert r.command == text.splitlines()[0] and r.command.startswith("tbload --")
     assert r.max_open_descriptors and r.max_open_descriptors > 1024  # no FD_SETSIZE cap
     assert (r.connections, r.requests, r.replies) == (2000, 2000, 2000)
     assert r.status.s2xx == 2000 and r.errors.total == 0
