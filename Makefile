@@ -49,6 +49,7 @@ lint:
 
 server-test:
 	$(MAKE) -C server test
+	$(MAKE) -C linkem test
 
 # The tiers come from the folders (tests/conftest.py): slow = real servers and agents, lab =
 # real emulated labs; `pytest` runs them all at once. The fast and slow tiers run on every CPU
