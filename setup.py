@@ -1,6 +1,6 @@
 """Build hook: the wheel carries what the orchestrator needs at run time as package data.
 
-The dashboards, the playbooks and the server's sources live at the top of the repository (where
+The dashboards, the playbooks, the server's and linkem's sources live at the top of the repository (where
 people edit them and the other tools look for them); a wheel copies them under
 `orchestrator/data/`, where `orchestrator.paths.resource` finds them through importlib.resources,
 with the git revision it was built from in `orchestrator/data/REVISION`. Everything else is in
@@ -22,6 +22,7 @@ SHIPPED = {
     "dashboards": ["*.json"],
     "playbooks": ["**/*"],
     "server": ["*.c", "*.h", "Makefile"],
+    "linkem": ["*.c", "*.h", "Makefile"],
 }
 
 

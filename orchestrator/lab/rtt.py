@@ -50,9 +50,12 @@ class Ping:
 
 
 def ping_command(address: str, count: int = PINGS) -> str:
-    """The ping a client runs to the server, quoted for its shell (every reply listed)."""
+    """The ping a client runs to the server, quoted for its shell (every reply listed). `-U`:
+    the round trip from user to user, as the applications see it. Without it ping times a
+    reply by the kernel's receive timestamp, taken before the client's input path: a delay
+    added there (linkem's inbound direction) would be invisible to it."""
     wait = REPLY_WAIT
-    words = ["ping", "-n", "-c", str(count), "-i", f"{PING_INTERVAL:g}", "-W", f"{wait:g}"]
+    words = ["ping", "-n", "-U", "-c", str(count), "-i", f"{PING_INTERVAL:g}", "-W", f"{wait:g}"]
     return shlex.join([*words, address])
 
 
