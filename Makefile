@@ -39,7 +39,7 @@ test:
 
 check: dev-deps lint fast
 
-PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench
+PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents scripts/bench-linkem server/bench
 
 lint:
 	$(BIN)/ruff check $(PYTHON_SOURCES)

@@ -1,7 +1,7 @@
 """Build hook: the wheel carries what the orchestrator needs at run time as package data.
 
-The dashboards, the playbooks, the server's and linkem's sources live at the top of the repository (where
-people edit them and the other tools look for them); a wheel copies them under
+The dashboards, the playbooks, the server's and linkem's sources live at the top of the
+repository (where people edit them and the other tools look for them); a wheel copies them under
 `orchestrator/data/`, where `orchestrator.paths.resource` finds them through importlib.resources,
 with the git revision it was built from in `orchestrator/data/REVISION`. Everything else is in
 pyproject.toml.

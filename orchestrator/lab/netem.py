@@ -155,7 +155,7 @@ class LocalShaper:
         if NO_NETEM in result.stderr:
             raise TestbedError(
                 f"profile {profile.name}: this machine's kernel has no netem qdisc"
-                " (CONFIG_NET_SCH_NETEM): its delay, jitter and loss cannot be emulated here"
+                " (CONFIG_NET_SCH_NETEM): set network.emulator to auto or userspace (linkem)"
             )
         detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
         raise TestbedError(f"{shell_text(tc_replace(device, profile, namespace))}: {detail}")
