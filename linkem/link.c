@@ -88,6 +88,7 @@ uint32_t link_release(struct link *l, uint64_t now, uint64_t late_ns, uint32_t *
         uint64_t late = now - l->ring[l->head].due;
         if (late > late_ns) l->c.late++;
         if (late > l->c.max_late_ns) l->c.max_late_ns = late;
+        l->c.sum_late_ns += late;
         pop(l, last_id);
         n++;
     }

@@ -29,6 +29,7 @@ struct link_counters {
     uint64_t sent;    /* released when due */
     uint64_t late;    /* released more than late_ns after they were due */
     uint64_t max_late_ns;
+    uint64_t sum_late_ns; /* over every packet released when due: its mean is the delay added */
     uint64_t max_queued;
 };
 

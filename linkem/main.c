@@ -17,10 +17,11 @@
  * CPU linkem needs; 200 µs is 0.8 % of a 25 ms delay.
  *
  * --stats FILE is rewritten (atomically) every second and at exit, one line per direction:
- *   queue 0 packets N lost N full N sent N late N max_late_us N max_queued N
+ *   queue 0 packets N lost N full N sent N late N max_late_us N sum_late_us N max_queued N
  * plus `pid N` and `receive_errors N` (packets the kernel could not hand us: our socket's
  * buffer was full). full, late (released more than --late-us after due) and receive_errors
- * mean the emulator fell behind; the orchestrator reads them per point.
+ * mean the emulator fell behind; sum_late_us / sent is the delay it added to the profile's.
+ * The orchestrator reads them per point.
  *
  * SIGTERM, SIGINT, SIGHUP: release every held packet (order kept) and exit 0. A killed linkem
  * loses its held packets (the kernel drops them with the queue); its rules, without `bypass`,
@@ -159,11 +160,11 @@ static void write_stats(const char *path)
         const struct link_counters *c = &dirs[i].link.c;
         fprintf(f,
                 "queue %u packets %llu lost %llu full %llu sent %llu late %llu max_late_us %llu"
-                " max_queued %llu\n",
+                " sum_late_us %llu max_queued %llu\n",
                 dirs[i].queue, (unsigned long long)c->packets, (unsigned long long)c->lost,
                 (unsigned long long)c->full, (unsigned long long)c->sent,
                 (unsigned long long)c->late, (unsigned long long)(c->max_late_ns / 1000),
-                (unsigned long long)c->max_queued);
+                (unsigned long long)(c->sum_late_ns / 1000), (unsigned long long)c->max_queued);
     }
     if (fclose(f) == 0) rename(tmp, path);
 }

@@ -41,7 +41,7 @@ static void lateness(void)
     link_offer(&l, 1, 100, 0, NULL);
     link_offer(&l, 2, 100, 0, NULL);
     CHECK(link_release(&l, 3 * MS, MS, &last) == 2 && last == 2);
-    CHECK(l.c.late == 2 && l.c.max_late_ns == 2 * MS);
+    CHECK(l.c.late == 2 && l.c.max_late_ns == 2 * MS && l.c.sum_late_ns == 4 * MS);
     link_offer(&l, 3, 100, 10 * MS, NULL);
     CHECK(link_release(&l, 11 * MS + MS / 2, MS, &last) == 1 && l.c.late == 2);
     link_free(&l);

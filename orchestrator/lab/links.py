@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from orchestrator import local
-from orchestrator.config.model import NETEM, USERSPACE, Host, Lab, NetworkProfile
+from orchestrator.config.model import LAN, NETEM, USERSPACE, Host, Lab, NetworkProfile
 from orchestrator.lab.linkem import LinkStats, UserspaceShaper
 from orchestrator.lab.netem import LocalShaper, PlaybookShaper
 
@@ -55,6 +55,10 @@ def kernel_has_netem() -> bool:
         local.run(["ip", "netns", "del", probe])
 
 
+def rate_only(profile: NetworkProfile) -> bool:
+    return bool(profile.rate) and not (profile.delay or profile.jitter or profile.loss)
+
+
 class LocalLinks:
     """A lab built here: profiles through the chosen emulator; `clear` removes both kinds.
     `auto` is resolved when first needed (the probe makes a namespace)."""
@@ -69,10 +73,14 @@ class LocalLinks:
         return chosen_emulator(self.setting)
 
     def apply(self, profiles: Mapping[Host, NetworkProfile]) -> None:
+        """netem: every profile. linkem: every profile but a rate alone, which the kernel's
+        tbf shapes (kernels without netem have it; it costs no process and no wake-ups)."""
         if self.emulator == NETEM:
             self.netem.apply(profiles)
-        else:
-            self.userspace.apply(profiles)
+            return
+        plain = NetworkProfile(LAN)
+        self.userspace.apply({c: plain if rate_only(p) else p for c, p in profiles.items()})
+        self.netem.apply({c: p if rate_only(p) else plain for c, p in profiles.items()})
 
     def clear(self) -> None:
         self.userspace.clear()

@@ -12,7 +12,8 @@ whose `network:` section emulates nothing is left alone: no tc, no pings, nothin
 fails the point with one line per client; the next point tries again.
 
 A user-space emulator (linkem) can fall behind where netem cannot: packets refused with its
-queue full, the kernel unable to hand it packets, or more than 1 % of them released late. Its
+queue full, the kernel unable to hand it packets, or packets released late by more than the
+RTT check's tolerance of the delay on average (`LinkStats.behind`). Its
 counters are read when a point starts and after its load; a client whose linkem fell behind in
 between is marked as a load agent that fell behind (reason EMULATOR_BEHIND, the counts in the
 agent's `link_emulator`), so `limits.judge` calls the point client-limited when the server had
@@ -27,7 +28,7 @@ from typing import Any
 from orchestrator.config.model import Host, Lab, NetworkProfile
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
-from orchestrator.lab.linkem import LinkStats
+from orchestrator.lab.linkem import LinkStats, late_us
 from orchestrator.lab.links import LinkShaper, link_shaper
 from orchestrator.lab.remote import Remote
 from orchestrator.lab.rtt import RttCheck, expected_rtt_ms, measure_rtts
@@ -101,7 +102,8 @@ class NetworkConditions:
             return {}
         found = {}
         for name, now in self.shaper.counters().items():
-            why = now.since(self.before.get(name, LinkStats())).behind()
+            profile = self.lab.network.profile_for(self.lab.host(name), self.applied or "")
+            why = now.since(self.before.get(name, LinkStats())).behind(late_us(profile))
             if why:
                 found[name] = why
         return found
