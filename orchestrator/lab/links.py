@@ -29,6 +29,11 @@ class LinkShaper(Protocol):
 
     def counters(self) -> dict[str, LinkStats]: ...
 
+    @property
+    def pings_user_to_user(self) -> bool:
+        """Whether the RTT check must time replies from user to user (`rtt.ping_command`)."""
+        ...
+
 
 def link_shaper(lab: Lab) -> LinkShaper:
     if not lab.built_here:
@@ -88,3 +93,7 @@ class LocalLinks:
 
     def counters(self) -> dict[str, LinkStats]:
         return self.userspace.counters() if self.emulator == USERSPACE else {}
+
+    @property
+    def pings_user_to_user(self) -> bool:
+        return self.emulator == USERSPACE

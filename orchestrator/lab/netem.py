@@ -184,3 +184,7 @@ class PlaybookShaper:
 
     def counters(self) -> dict[str, LinkStats]:
         return {}  # netem keeps up in the kernel: nothing of ours can fall behind
+
+    @property
+    def pings_user_to_user(self) -> bool:
+        return False  # netem delays before the kernel's receive timestamp

@@ -59,7 +59,11 @@ class NetworkConditions:
             profile.emulated for profile in lab.network.profiles.values()
         )
         self.shaper = shaper or link_shaper(lab)
-        self.measure: Measure = measure or (lambda profiles: measure_rtts(lab, remote, profiles))
+        self.measure: Measure = measure or (
+            lambda profiles: measure_rtts(
+                lab, remote, profiles, user_to_user=self.shaper.pings_user_to_user
+            )
+        )
         self.applied: str | None = None  # the axis value the links carry now
         self.check = RttCheck()
         self.before: dict[str, LinkStats] = {}  # the emulators' counters as the point began

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator import naming
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
 from orchestrator.lab.linkem import UserspaceShaper
@@ -64,7 +65,7 @@ def leftovers(lab: Lab) -> list[str]:
     found = [f"qdisc on {device}" for device in LocalShaper(lab).shaped()]
     found += [f"linkem or its rules on {name}" for name in UserspaceShaper(lab).running()]
     for client in lab.clients:
-        for pid in namespace_pids(f"tb-{lab.name}-{client.name}"):
+        for pid in namespace_pids(naming.namespace(lab.name, client.name)):
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
@@ -187,7 +188,8 @@ def test_down_and_lab_down_leave_no_condition(swept: tuple[Path, Path, Any]) -> 
     shaper.apply(dict.fromkeys(lab.clients, capped))
     gone = orchestrate("lab", "down", str(path), state=state)
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert not [name for name in namespaces() if name.startswith(f"tb-{lab.name}-")]
+    ours = {naming.namespace(lab.name, host.name) for host in lab.hosts}
+    assert not ours & set(namespaces())  # (others' labs may be named tbshared-<pid>)
     roots = {
         end
         for client in lab.clients

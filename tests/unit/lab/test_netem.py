@@ -62,7 +62,9 @@ def test_ping_summary_is_parsed() -> None:
     assert lost.received == 0 and lost.avg_ms is None
     with pytest.raises(ValueError):
         parse_ping((FIXTURES / "ping-unreachable.txt").read_text())
-    assert ping_command("198.18.97.1") == "ping -n -U -c 5 -i 0.2 -W 2 198.18.97.1"
+    assert ping_command("198.18.97.1") == "ping -n -c 5 -i 0.2 -W 2 198.18.97.1"
+    linkem = ping_command("198.18.97.1", user_to_user=True)
+    assert linkem == "chrt -f 1 ping -n -U -c 5 -i 0.2 -W 2 198.18.97.1"
     listed = parse_ping((FIXTURES / "ping-lo-replies.txt").read_text())
     assert (listed.avg_ms, listed.median_ms, listed.rtt_ms) == (0.029, 0.027, 0.027)
     assert ping.median_ms is None and ping.rtt_ms == 0.037  # -q: the summary's mean
