@@ -18,9 +18,11 @@
  *
  * --stats FILE is rewritten (atomically) every second and at exit, one line per direction:
  *   queue 0 packets N lost N full N sent N late N max_late_us N sum_late_us N max_queued N
- * plus `pid N` and `receive_errors N` (packets the kernel could not hand us: our socket's
- * buffer was full). full, late (released more than --late-us after due) and receive_errors
- * mean the emulator fell behind; sum_late_us / sent is the delay it added to the profile's.
+ * plus `pid N`, `receive_errors N` (packets the kernel could not hand us: our socket's
+ * buffer was full) and `backlogs N` (times more than 1,024 packets waited to be read: a packet
+ * is timed from when linkem reads it, so a backlog is lateness it cannot see otherwise).
+ * full, late (released more than --late-us after due), receive_errors and backlogs mean the
+ * emulator fell behind; sum_late_us / sent is the delay it added to the profile's.
  * The orchestrator reads them per point.
  *
  * SIGTERM, SIGINT, SIGHUP: release every held packet (order kept) and exit 0. A killed linkem
@@ -60,6 +62,7 @@ struct direction {
 static struct direction dirs[MAX_DIRECTIONS];
 static int ndirs;
 static uint64_t receive_errors;
+static uint64_t backlogs; /* reads that left READ_ROUNDS full batches and more waiting */
 static volatile sig_atomic_t stop;
 
 static uint64_t now_ns(void)
@@ -154,8 +157,8 @@ static void write_stats(const char *path)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return;
-    fprintf(f, "pid %d\nreceive_errors %llu\n", (int)getpid(),
-            (unsigned long long)receive_errors);
+    fprintf(f, "pid %d\nreceive_errors %llu\nbacklogs %llu\n", (int)getpid(),
+            (unsigned long long)receive_errors, (unsigned long long)backlogs);
     for (int i = 0; i < ndirs; i++) {
         const struct link_counters *c = &dirs[i].link.c;
         fprintf(f,
@@ -202,6 +205,7 @@ static int receive(int fd)
         }
         if (got < BATCH) return 0;
     }
+    backlogs++; /* more than READ_ROUNDS * BATCH packets were waiting: we are behind */
     return 0;
 }
 

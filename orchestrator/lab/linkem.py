@@ -112,7 +112,9 @@ class LinkStats:
     """One linkem's counters, both directions summed: `packets` offered, `lost` by the
     profile, `full` (refused: LIMIT held), `late` (released past late_us), `errors` (the
     kernel could not hand it packets: its socket was full), `late_sum_us` (the lateness of
-    every packet released: over `sent`, the delay linkem added to the profile's)."""
+    every packet released: over `sent`, the delay linkem added to the profile's), `backlogs`
+    (times over 1,024 packets waited to be read: linkem times a packet from when it reads it,
+    so a saturated linkem's lateness shows only there)."""
 
     packets: int = 0
     lost: int = 0
@@ -123,6 +125,7 @@ class LinkStats:
     max_late_us: int = 0
     late_sum_us: int = 0
     pid: int | None = None
+    backlogs: int = 0
 
     def since(self, before: LinkStats) -> LinkStats:
         """What happened after `before` (the same linkem's earlier counters; a restarted
@@ -139,6 +142,7 @@ class LinkStats:
             self.max_late_us,
             self.late_sum_us - before.late_sum_us,
             self.pid,
+            self.backlogs - before.backlogs,
         )
 
     def behind(self, late_limit_us: int) -> str | None:
@@ -151,6 +155,8 @@ class LinkStats:
             reasons.append(f"{self.full:,} packets refused (queue full)")
         if self.errors:
             reasons.append(f"{self.errors:,} receive errors (packets the kernel dropped)")
+        if self.backlogs:
+            reasons.append(f"{self.backlogs:,} times over 1,024 packets waiting to be read")
         mean = self.late_sum_us / max(self.sent, 1)
         if mean > late_limit_us:
             reasons.append(
@@ -163,13 +169,15 @@ class LinkStats:
 def parse_stats(text: str) -> LinkStats:
     """linkem's --stats file (see linkem/main.c); ValueError when it is not one."""
     totals = dict.fromkeys(("packets", "lost", "full", "sent", "late"), 0)
-    pid, errors, worst, late_sum, queues = None, 0, 0, 0, 0
+    pid, errors, worst, late_sum, queues, backlogs = None, 0, 0, 0, 0, 0
     for line in text.splitlines():
         words = line.split()
         if words[:1] == ["pid"] and len(words) == 2:
             pid = int(words[1])
         elif words[:1] == ["receive_errors"] and len(words) == 2:
             errors = int(words[1])
+        elif words[:1] == ["backlogs"] and len(words) == 2:
+            backlogs = int(words[1])
         elif words[:1] == ["queue"] and len(words) % 2 == 0:
             fields = dict(zip(words[2::2], map(int, words[3::2]), strict=True))
             for key in totals:
@@ -179,7 +187,14 @@ def parse_stats(text: str) -> LinkStats:
             queues += 1
     if pid is None or not queues:
         raise ValueError("not a linkem statistics file")
-    return LinkStats(**totals, errors=errors, max_late_us=worst, late_sum_us=late_sum, pid=pid)
+    return LinkStats(
+        **totals,
+        errors=errors,
+        max_late_us=worst,
+        late_sum_us=late_sum,
+        pid=pid,
+        backlogs=backlogs,
+    )
 
 
 def binary() -> Path:

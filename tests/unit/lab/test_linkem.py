@@ -31,6 +31,7 @@ from tests.support.labfiles import REPOSITORY, write_lab
 WAN = NetworkProfile("wan-50ms", delay=0.025, jitter=0.002, loss=0.0005, rate=100_000_000)
 STATS = """pid 4242
 receive_errors 0
+backlogs 2
 queue 0 packets 1000 lost 1 full 0 sent 999 late 3 max_late_us 1800 sum_late_us 90000 max_queued 40
 queue 1 packets 900 lost 0 full 0 sent 900 late 1 max_late_us 2500 sum_late_us 60000 max_queued 30
 """
@@ -81,7 +82,7 @@ def test_rules_send_the_nics_traffic_each_way_to_its_queue_and_come_off_again() 
 
 def test_the_statistics_file_sums_both_directions() -> None:
     stats = parse_stats(STATS)
-    assert stats == LinkStats(1900, 1, 0, 1899, 4, 0, 2500, 150_000, 4242)
+    assert stats == LinkStats(1900, 1, 0, 1899, 4, 0, 2500, 150_000, 4242, backlogs=2)
     with pytest.raises(ValueError):
         parse_stats("pid 1\n")  # no direction: not linkem's
     with pytest.raises(ValueError):
@@ -100,6 +101,7 @@ def test_behind_means_queue_full_receive_errors_or_late_on_average() -> None:
     full = LinkStats(1000, full=5, sent=995).behind(1_000)
     assert full == "link emulator behind: 5 packets refused (queue full)"
     assert "2 receive errors" in str(LinkStats(errors=2).behind(1_000))
+    assert "3 times over 1,024 packets waiting" in str(LinkStats(backlogs=3).behind(1_000))
 
 
 def test_a_points_counts_are_the_difference_unless_linkem_restarted() -> None:
