@@ -39,7 +39,8 @@ test:
 
 check: dev-deps lint fast
 
-PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents server/bench tbload/bench
+PYTHON_SOURCES := orchestrator agents tests setup.py scripts/bench-agents scripts/bench-linkem server/bench \
+                  tbload/bench
 
 lint:
 	$(BIN)/ruff check $(PYTHON_SOURCES)
@@ -50,6 +51,7 @@ lint:
 server-test:
 	$(MAKE) -C server test
 	$(MAKE) -C tbload test
+	$(MAKE) -C linkem test
 
 # The tiers come from the folders (tests/conftest.py): slow = real servers and agents, lab =
 # real emulated labs; `pytest` runs them all at once. The fast and slow tiers run on every CPU

@@ -1,8 +1,8 @@
 """Build hook: the wheel carries what the orchestrator needs at run time as package data.
 
-The dashboards, the playbooks and the server's and tbload's sources live at the top of the
-repository (where people edit them and the other tools look for them); a wheel copies them under
-`orchestrator/data/`, where `orchestrator.paths.resource` finds them through
+The dashboards, the playbooks and the sources of the server, tbload and linkem live at the top
+of the repository (where people edit them and the other tools look for them); a wheel copies
+them under `orchestrator/data/`, where `orchestrator.paths.resource` finds them through
 importlib.resources, with the git revision it was built from in `orchestrator/data/REVISION`.
 Everything else is in pyproject.toml.
 """
@@ -23,6 +23,7 @@ SHIPPED = {
     "playbooks": ["**/*"],
     "server": ["*.c", "*.h", "Makefile"],
     "tbload": ["*.c", "*.h", "Makefile"],
+    "linkem": ["*.c", "*.h", "Makefile"],
 }
 
 

@@ -23,7 +23,7 @@ DEFAULT_STATE_ROOT = Path("/var/lib/testbed")
 IMAGES = "images"  # the image cache's directory under the state root
 # The checkout this module runs from; in a wheel install, site-packages (no dashboards there).
 REPOSITORY = Path(__file__).resolve().parent.parent
-RESOURCES = ("agents", "dashboards", "playbooks", "server", "tbload")
+RESOURCES = ("agents", "dashboards", "linkem", "playbooks", "server", "tbload")
 
 
 def resource(name: str) -> Path:

@@ -25,7 +25,7 @@ from orchestrator.cli.conventions import (
 from orchestrator.config.labfile import load_lab
 from orchestrator.errors import EXIT_FAILURE
 from orchestrator.lab.builders import lab_builder
-from orchestrator.lab.netem import link_shaper
+from orchestrator.lab.links import link_shaper
 from orchestrator.lab.remote import Remote
 from orchestrator.monitoring.prometheus import stop_lab_prometheus
 from orchestrator.results.schema import STORE_FILE
@@ -169,7 +169,7 @@ def _sweep_status(store: Store, sweep: Any) -> dict[str, Any]:
 @command(app, "down", codes(failed="a host could not be reached"))
 def down_command(lab_file: LabArgument) -> int:
     """Stop everything the orchestrator started on the lab's hosts (servers, agents) and
-    remove the WAN conditions (netem) from the clients' links."""
+    remove the WAN conditions (netem, or linkem and its rules) from the clients' links."""
     lab = load_lab(lab_file)
     if lab.built_here and not lab_builder(lab).exists():
         console.print(f"lab [bold]{lab.name}[/] is not up: nothing runs on it")

@@ -92,6 +92,11 @@ class NetworkProfile:
         return 2 * self.delay
 
 
+NETEM = "netem"  # network.emulator: the kernel's qdisc
+USERSPACE = "userspace"  # linkem (linkem/), for kernels without netem
+EMULATORS = ("auto", NETEM, USERSPACE)  # auto: netem where the kernel has it
+
+
 @dataclass(frozen=True)
 class NetworkSettings:
     """The lab file's `network:` section: named profiles and which client gets which when the
@@ -102,6 +107,7 @@ class NetworkSettings:
     )
     subnets: Mapping[str, str] = field(default_factory=dict)  # subnet -> profile name
     clients: Mapping[str, str] = field(default_factory=dict)  # client -> profile name
+    emulator: str = "auto"  # one of EMULATORS
 
     def profile_for(self, client: Host, axis: str = "") -> NetworkProfile:
         """The profile of `client` at a point whose `network` axis value is `axis` ("": none)."""

@@ -2,6 +2,7 @@
 profiles, given to clients by subnet or by name, or swept as the plan's `network` axis.
 
     network:
+      emulator: auto                  # or netem, or userspace (linkem: labs built here only)
       profiles:
         wan-50ms: {delay: 25ms, jitter: 2ms, loss: 0.1%, rate: 100mbit}   # delay: one way
       subnets: {a: wan-50ms}          # without an axis: subnet a's clients get it
@@ -18,7 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.config.checker import Checker, FieldPath
-from orchestrator.config.model import LAN, Lab, NetworkProfile, NetworkSettings
+from orchestrator.config.model import (
+    EMULATORS,
+    LAN,
+    USERSPACE,
+    Lab,
+    NetworkProfile,
+    NetworkSettings,
+)
 from orchestrator.config.units import parse_duration, parse_percent, parse_rate
 
 PROFILE_PATTERN = r"[a-z0-9][a-z0-9._-]{0,30}"
@@ -32,7 +40,7 @@ def parse_network(checker: Checker, value: Any) -> NetworkSettings | None:
     """The section's syntax; names of subnets and clients are checked by `check_network_use`."""
     at: FieldPath = ("network",)
     before = len(checker.problems)
-    section = checker.mapping(at, value, ("profiles", "subnets", "clients"))
+    section = checker.mapping(at, value, ("emulator", "profiles", "subnets", "clients"))
     if section is None:
         return None
     profiles: dict[str, NetworkProfile] = {LAN: NetworkProfile(LAN)}
@@ -51,10 +59,16 @@ def parse_network(checker: Checker, value: Any) -> NetworkSettings | None:
         key: _assignments(checker, (*at, key), section.get(key, {}))
         for key in ("subnets", "clients")
     }
+    emulator = section.get("emulator", "auto")
+    if emulator not in EMULATORS:
+        checker.fail((*at, "emulator"), emulator, f"expected one of {', '.join(EMULATORS)}")
     if len(checker.problems) > before:
         return None
     return NetworkSettings(
-        profiles=profiles, subnets=assigned["subnets"], clients=assigned["clients"]
+        profiles=profiles,
+        subnets=assigned["subnets"],
+        clients=assigned["clients"],
+        emulator=emulator,
     )
 
 
@@ -138,6 +152,13 @@ def check_network_use(checker: Checker, lab: Lab) -> None:
             (*at, which),
             "cannot be combined with experiment.network (the axis gives every client each"
             " profile in turn); remove one",
+        )
+    if settings.emulator == USERSPACE and not lab.built_here:
+        checker.fail(
+            (*at, "emulator"),
+            USERSPACE,
+            "linkem runs on labs built on this machine only (emulate: true or machines);"
+            " real hosts get netem",
         )
     known = {"subnets": set(lab.subnets), "clients": {client.name for client in lab.clients}}
     for key, mapping in (("subnets", settings.subnets), ("clients", settings.clients)):

@@ -1,8 +1,10 @@
 """WAN conditions on the clients' experiment links: `tc qdisc … netem`, each way.
 
-    shaper = link_shaper(lab)                  # built here: tc itself; real hosts: netem.yml
+    shaper = LocalShaper(lab)                  # built here: tc itself; real hosts: PlaybookShaper
     shaper.apply({client: profile, ...})       # the `lan` profile removes a client's netem
     shaper.clear()                             # every client back to its plain link
+
+`links.link_shaper` chooses between netem and linkem (`linkem.py`, for kernels without netem).
 
 A profile's delay, jitter, loss and rate hold in each direction, so a round trip gains twice
 the delay. On a lab built here (namespaces or booted machines) the client's NIC shapes what the
@@ -18,11 +20,12 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator import local, naming
 from orchestrator.config.model import Host, Lab, NetworkProfile
 from orchestrator.errors import TestbedError
+from orchestrator.lab.linkem import LinkStats
 from orchestrator.lab.provision import Ansible
 
 TBF_MIN_BURST = 16_000  # bytes: ten full-size packets, so a slow rate still sends whole bursts
@@ -108,16 +111,6 @@ def playbook_vars(profiles: Mapping[Host, NetworkProfile]) -> dict[str, Any]:
 # -- applying them ------------------------------------------------------------------------------
 
 
-class LinkShaper(Protocol):
-    def apply(self, profiles: Mapping[Host, NetworkProfile]) -> None: ...
-
-    def clear(self) -> None: ...
-
-
-def link_shaper(lab: Lab) -> LinkShaper:
-    return LocalShaper(lab) if lab.built_here else PlaybookShaper(lab)
-
-
 class LocalShaper:
     """netem on both ends of each client's experiment veth, with this machine's tc."""
 
@@ -162,7 +155,7 @@ class LocalShaper:
         if NO_NETEM in result.stderr:
             raise TestbedError(
                 f"profile {profile.name}: this machine's kernel has no netem qdisc"
-                " (CONFIG_NET_SCH_NETEM): its delay, jitter and loss cannot be emulated here"
+                " (CONFIG_NET_SCH_NETEM): set network.emulator to auto or userspace (linkem)"
             )
         detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
         raise TestbedError(f"{shell_text(tc_replace(device, profile, namespace))}: {detail}")
@@ -188,3 +181,10 @@ class PlaybookShaper:
     def clear(self) -> None:
         plain = NetworkProfile("lan")
         self.apply(dict.fromkeys(self.lab.clients, plain))
+
+    def counters(self) -> dict[str, LinkStats]:
+        return {}  # netem keeps up in the kernel: nothing of ours can fall behind
+
+    @property
+    def pings_user_to_user(self) -> bool:
+        return False  # netem delays before the kernel's receive timestamp

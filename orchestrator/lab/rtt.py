@@ -49,10 +49,18 @@ class Ping:
         return self.median_ms if self.median_ms is not None else self.avg_ms
 
 
-def ping_command(address: str, count: int = PINGS) -> str:
-    """The ping a client runs to the server, quoted for its shell (every reply listed)."""
+def ping_command(address: str, count: int = PINGS, user_to_user: bool = False) -> str:
+    """The ping a client runs to the server, quoted for its shell (every reply listed).
+
+    `user_to_user` (links shaped by linkem): ping times a reply by the kernel's receive
+    timestamp, taken before the client's INPUT hook where linkem spends the inbound delay, so
+    `-U` times it as the applications see it, from user to user; and at a real-time priority
+    (`chrt -f 1`, as linkem runs), so that a busy machine's scheduling of ping itself is not
+    counted as the link's delay."""
     wait = REPLY_WAIT
     words = ["ping", "-n", "-c", str(count), "-i", f"{PING_INTERVAL:g}", "-W", f"{wait:g}"]
+    if user_to_user:
+        words = ["chrt", "-f", "1", *words[:2], "-U", *words[2:]]
     return shlex.join([*words, address])
 
 
@@ -92,12 +100,17 @@ class RttCheck:
     problems: list[str] = field(default_factory=list)
 
 
-def measure_rtts(lab: Lab, remote: Remote, profiles: Mapping[Host, NetworkProfile]) -> RttCheck:
-    """Every client pings the server address of its own subnet, all at once."""
+def measure_rtts(
+    lab: Lab, remote: Remote, profiles: Mapping[Host, NetworkProfile], user_to_user: bool = False
+) -> RttCheck:
+    """Every client pings the server address of its own subnet, all at once (`user_to_user`:
+    see `ping_command`)."""
     check = RttCheck()
     clients = list(profiles)
     results = remote.run_all(
-        clients, lambda host: ping_command(str(lab.server_address_for(host))), timeout=30
+        clients,
+        lambda host: ping_command(str(lab.server_address_for(host)), user_to_user=user_to_user),
+        timeout=30,
     )
     for client in clients:
         result = results[client.name]

@@ -288,6 +288,7 @@ class SweepRunner:
         read_before = self.clock()
         loads = self._collect_load()
         after = self._server_counters("by the end of the measurement")
+        self.conditions.mark_behind(loads)
         window = self.clock() - read_before
         for host, result in loads.items():
             if "warmup" in result:

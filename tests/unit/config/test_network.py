@@ -132,3 +132,26 @@ def test_units() -> None:
     for bad in ("100", "100mbps", "", "-1mbit"):
         with pytest.raises(ValueError, match="unit"):
             parse_rate(bad)
+
+
+def test_the_emulator_is_auto_unless_the_lab_file_chooses(tmp_path: Path) -> None:
+    lab = load_lab(lab_with(tmp_path, WAN, axis=["lan", "wan-50ms"]), routes=list)
+    assert lab.network.emulator == "auto"
+    forced = load_lab(
+        lab_with(tmp_path, {**WAN, "emulator": "userspace"}, ["wan-50ms"]), routes=list
+    )
+    assert forced.network.emulator == "userspace"
+
+
+def test_a_bad_emulator_is_one_line(tmp_path: Path) -> None:
+    (line,) = problems(lab_with(tmp_path, {**WAN, "emulator": "dummynet"}, ["wan-50ms"]))
+    assert "network.emulator" in line and "'dummynet'" in line
+    assert "expected one of auto, netem, userspace" in line
+
+
+def test_linkem_is_for_labs_built_here(tmp_path: Path) -> None:
+    path = lab_with(tmp_path, {**WAN, "emulator": "userspace"}, ["wan-50ms"])
+    text = path.read_text().replace("emulate: true", "emulate: false")
+    path.write_text(text)
+    (line,) = problems(path)
+    assert "network.emulator" in line and "labs built on this machine only" in line

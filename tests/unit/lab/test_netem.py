@@ -11,6 +11,7 @@ import yaml
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, NetworkProfile
 from orchestrator.config.plan import Point
+from orchestrator.lab.linkem import LinkStats
 from orchestrator.lab.netem import (
     has_netem,
     shell_text,
@@ -62,6 +63,8 @@ def test_ping_summary_is_parsed() -> None:
     with pytest.raises(ValueError):
         parse_ping((FIXTURES / "ping-unreachable.txt").read_text())
     assert ping_command("198.18.97.1") == "ping -n -c 5 -i 0.2 -W 2 198.18.97.1"
+    linkem = ping_command("198.18.97.1", user_to_user=True)
+    assert linkem == "chrt -f 1 ping -n -U -c 5 -i 0.2 -W 2 198.18.97.1"
     listed = parse_ping((FIXTURES / "ping-lo-replies.txt").read_text())
     assert (listed.avg_ms, listed.median_ms, listed.rtt_ms) == (0.029, 0.027, 0.027)
     assert ping.median_ms is None and ping.rtt_ms == 0.037  # -q: the summary's mean
@@ -86,6 +89,9 @@ class FakeLinks:
 
     def clear(self) -> None:
         self.applied.append({})
+
+    def counters(self) -> dict[str, LinkStats]:
+        return {}
 
 
 def test_conditions_change_once_per_profile_and_fail_per_client(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from orchestrator.config.model import Host, NetworkProfile, NetworkSettings
 from orchestrator.config.plan import expand
+from orchestrator.lab.linkem import LinkStats
 from orchestrator.lab.rtt import RttCheck
 from orchestrator.results.records import Sweep
 from orchestrator.run.conditions import NetworkConditions
@@ -30,6 +31,9 @@ class Links:
 
     def clear(self) -> None:
         pass
+
+    def counters(self) -> dict[str, LinkStats]:
+        return {}
 
 
 def test_a_round_trip_off_its_profile_fails_the_point_and_names_each_client(
