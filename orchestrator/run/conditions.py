@@ -33,9 +33,9 @@ from orchestrator.lab.links import LinkShaper, link_shaper
 from orchestrator.lab.remote import Remote
 from orchestrator.lab.rtt import RttCheck, expected_rtt_ms, measure_rtts
 from orchestrator.results.records import PointRecord
+from orchestrator.run.limits import EMULATOR_BEHIND
 
 Profiles = Mapping[Host, NetworkProfile]
-EMULATOR_BEHIND = "link-emulator-behind"
 Measure = Callable[[Profiles], RttCheck]
 
 

@@ -78,6 +78,7 @@ from orchestrator.results.records import PointRecord, ServerCpu
 
 __all__ = [
     "BUSY",
+    "EMULATOR_BEHIND",
     "TBLOAD_REASONS",
     "PointFacts",
     "Verdict",
@@ -91,6 +92,9 @@ SHORTFALL = 0.99  # served less than this of the offered rate: short beyond a ru
 BACKLOGGED = "fd-unavail"  # what a backlogged server does to a select-based httperf
 # What a tbload agent may give as falling behind: its own verdict (agents.load_plan.tbload_verdict)
 TBLOAD_REASONS = ("behind-schedule", "fd-unavail", "addrunavail")
+# Added to an agent's reasons by `run.conditions` when the client's link emulator fell behind:
+# the link's verdict, not the engine's, so it counts whichever engine ran
+EMULATOR_BEHIND = "link-emulator-behind"
 
 # What decided a verdict
 SERVER_CPU = "server CPU"  # the server's CPU use, and its share served
@@ -210,15 +214,15 @@ def rejudge(sweep: Sequence[PointFacts]) -> list[Verdict]:
 
 def behind(loads: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(client, reasons) of every load agent that said it limited the load. A tbload agent
-    counts only by its own verdict (TBLOAD_REASONS); any other reason it might carry is not a
-    client limit."""
+    counts only by its own verdict (TBLOAD_REASONS) or its link emulator's (EMULATOR_BEHIND);
+    any other reason it might carry is not a client limit."""
     found = []
     for host, result in sorted(loads.items()):
         if not result.get("client_limited"):
             continue
         reasons = tuple(str(r) for r in result.get("client_limited_reasons") or ["client-limited"])
         if result.get("engine") == "tbload":
-            reasons = tuple(r for r in reasons if r in TBLOAD_REASONS)
+            reasons = tuple(r for r in reasons if r in (*TBLOAD_REASONS, EMULATOR_BEHIND))
             if not reasons:
                 continue
         found.append((host, reasons))

@@ -9,7 +9,14 @@ from typing import Any
 
 from orchestrator.results.records import ServerCpu
 from orchestrator.run.knee import SATURATED, Outcome, curve_end
-from orchestrator.run.limits import CLIENTS, SERVER_CPU, PointFacts, behind, judge
+from orchestrator.run.limits import (
+    CLIENTS,
+    EMULATOR_BEHIND,
+    SERVER_CPU,
+    PointFacts,
+    behind,
+    judge,
+)
 
 CLIENTS_8 = [f"client{n}" for n in range(1, 9)]
 
@@ -83,3 +90,14 @@ def test_a_tbload_curve_ends_at_the_servers_knee_not_at_its_clients() -> None:
     ending = curve_end(outcomes)
     assert ending is not None and (ending.reason, ending.rate) == (SATURATED, 55_000)
     assert "server at 100 % of its 1 core" in ending.evidence
+
+
+def test_a_link_emulator_that_fell_behind_counts_under_either_engine() -> None:
+    """`run.conditions` adds EMULATOR_BEHIND to the agent's reasons: the link's verdict, which
+    the tbload filter must keep (a lagging linkem with the server idle is the clients' side)."""
+    for engine in ("tbload", "httperf"):
+        loads = {host: tbload(engine=engine) for host in CLIENTS_8}
+        loads["client3"] = tbload([EMULATOR_BEHIND], engine=engine)
+        assert behind(loads) == (("client3", (EMULATOR_BEHIND,)),), engine
+        verdict = judge(point(8000, 7000, 2.0, loads))
+        assert verdict.status == "client-limited" and verdict.decided_by == CLIENTS, engine
