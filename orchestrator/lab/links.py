@@ -19,7 +19,7 @@ from typing import Protocol
 from orchestrator import local
 from orchestrator.config.model import LAN, NETEM, USERSPACE, Host, Lab, NetworkProfile
 from orchestrator.lab.linkem import LinkStats, UserspaceShaper
-from orchestrator.lab.netem import LocalShaper, PlaybookShaper
+from orchestrator.lab.netem import LocalShaper, PlaybookShaper, rate_only
 
 
 class LinkShaper(Protocol):
@@ -58,10 +58,6 @@ def kernel_has_netem() -> bool:
         return local.run(tried, check=False).returncode == 0
     finally:
         local.run(["ip", "netns", "del", probe])
-
-
-def rate_only(profile: NetworkProfile) -> bool:
-    return bool(profile.rate) and not (profile.delay or profile.jitter or profile.loss)
 
 
 class LocalLinks:

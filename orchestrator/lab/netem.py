@@ -38,10 +38,15 @@ SHAPING_QDISCS = ("netem", "tbf")
 # -- pure builders ------------------------------------------------------------------------------
 
 
+def rate_only(profile: NetworkProfile) -> bool:
+    """Whether a profile only limits the rate: the kernel's tbf shapes it, netem or not."""
+    return bool(profile.rate) and not (profile.delay or profile.jitter or profile.loss)
+
+
 def qdisc_arguments(profile: NetworkProfile) -> list[str]:
     """The root qdisc for a profile: netem, or tbf when it only limits the rate (tbf is in
     kernels built without netem, such as the 2-core development machines')."""
-    if profile.rate and not (profile.delay or profile.jitter or profile.loss):
+    if profile.rate and rate_only(profile):  # (the rate test narrows its type)
         burst = max(TBF_MIN_BURST, profile.rate // 8 // 100)  # 10 ms at the rate, in bytes
         return ["tbf", "rate", f"{profile.rate}bit", "burst", str(burst), "latency", "100ms"]
     return netem_arguments(profile)
