@@ -273,8 +273,8 @@ def test_sigint_ends_early_with_the_summary(userver: Userver) -> None:
         (["--rate", "1", "--num-conns", "5", "--server", "no-such-host.invalid"], "--server"),
         (
             ["--rate", "1", "--num-conns", "5", "--server", "127.0.0.1",
-             "--local-addresses", "192.0.2.77"],
-            "--local-addresses: bad value '192.0.2.77'",
+             "--local-addresses", "198.51.100.77"],  # no address of this machine (TEST-NET-2)
+            "--local-addresses: bad value '198.51.100.77'",
         ),
     ],
 )  # fmt: skip
