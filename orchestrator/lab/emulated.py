@@ -28,6 +28,7 @@ from pathlib import Path
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
+from orchestrator.lab.cpus import machine_cpus, taskset_prefix, usable_cpus
 from orchestrator.lab.network import LabNetwork, namespace_pids, read_pid, wait_for_ssh
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
 from orchestrator.paths import lab_state_dir, log_file
@@ -42,10 +43,6 @@ def open_files_limit() -> int:
     (raising a hard limit needs CAP_SYS_RESOURCE, which sandboxes often withhold)."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
-
-
-def machine_cpus() -> set[int]:
-    return set(os.sched_getaffinity(0))
 
 
 class EmulatedLab:
@@ -146,9 +143,8 @@ class EmulatedLab:
         files = open_files_limit()
         command = ["ip", "netns", "exec", namespace, "prlimit", f"--nofile={files}:{files}"]
         if host.cpus:
-            usable = [cpu for cpu in host.cpus if cpu in cpus]
-            if usable:
-                command += ["taskset", "-c", ",".join(map(str, usable))]
+            usable = usable_cpus(host, cpus)
+            command += taskset_prefix(usable)
             if len(usable) < len(host.cpus):
                 self.warn(
                     f"{host.name}: CPUs {list(host.cpus)} requested, this machine has "

@@ -11,6 +11,8 @@ last test removes the lab.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sqlite3
 import time
@@ -21,7 +23,8 @@ import pytest
 
 from orchestrator import naming
 from orchestrator.config.labfile import load_lab
-from orchestrator.config.model import Lab
+from orchestrator.config.model import Host, Lab
+from orchestrator.lab.cpus import machine_cpus
 from orchestrator.lab.linkem import UserspaceShaper
 from orchestrator.lab.links import LocalLinks
 from orchestrator.lab.netem import LocalShaper
@@ -60,10 +63,9 @@ LONG = {**PLAN, "duration": "60s", "network": ["rtt-20ms"], "retries": 0}
 NETWORK_LONG = {"profiles": {"rtt-20ms": {"delay": "10ms"}}}
 
 
-def leftovers(lab: Lab) -> list[str]:
-    """Whatever WAN conditions of ours remain: qdiscs, linkem rules or processes."""
-    found = [f"qdisc on {device}" for device in LocalShaper(lab).shaped()]
-    found += [f"linkem or its rules on {name}" for name in UserspaceShaper(lab).running()]
+def linkems(lab: Lab) -> dict[int, Host]:
+    """{pid: client} of every linkem in the lab's client namespaces."""
+    found = {}
     for client in lab.clients:
         for pid in namespace_pids(naming.namespace(lab.name, client.name)):
             try:
@@ -71,8 +73,27 @@ def leftovers(lab: Lab) -> list[str]:
             except OSError:
                 continue
             if b"linkem" in command.split(b"\0")[0]:
-                found.append(f"linkem pid {pid} in {client.name}'s namespace")
+                found[pid] = client
     return found
+
+
+def leftovers(lab: Lab) -> list[str]:
+    """Whatever WAN conditions of ours remain: qdiscs, linkem rules or processes."""
+    found = [f"qdisc on {device}" for device in LocalShaper(lab).shaped()]
+    found += [f"linkem or its rules on {name}" for name in UserspaceShaper(lab).running()]
+    found += [f"linkem pid {pid} in {c.name}'s namespace" for pid, c in linkems(lab).items()]
+    return found
+
+
+def unpinned_linkems(lab: Lab) -> list[str]:
+    """The linkems allowed on a CPU their client is not pinned to (the server's core)."""
+    wrong = []
+    for pid, client in linkems(lab).items():
+        with contextlib.suppress(ProcessLookupError):
+            allowed, pinned = os.sched_getaffinity(pid), set(client.cpus) & machine_cpus()
+            if pinned and allowed != pinned:
+                wrong.append(f"{client.name}: linkem on CPUs {sorted(allowed)}")
+    return wrong
 
 
 def wait_for_conditions(lab: Lab, seconds: float = 400) -> None:
@@ -149,25 +170,30 @@ def test_loss_shows_in_the_replies(swept: tuple[Path, Path, Any]) -> None:
     )
 
 
-def stopped_mid_point(shared: SharedLab, directory: Path, sig: int) -> tuple[Lab, Path, int]:
+def stopped_mid_point(
+    shared: SharedLab, directory: Path, sig: int
+) -> tuple[Lab, Path, int, list[str]]:
     """`up` of one long point under a delay, sent `sig` once the delay is on every link:
-    (lab, lab file, the orchestrator's exit status)."""
+    (lab, lab file, the orchestrator's exit status, `unpinned_linkems` while it ran)."""
     path = shared.lab_file(directory, "wan-stopped", LONG, {"network": NETWORK_LONG})
     lab = load_lab(path)
     process = start_orchestrate("up", str(path), state=shared.state, log=directory / "log")
     wait_for_conditions(lab)
+    unpinned = unpinned_linkems(lab)
     process.send_signal(sig)
-    return lab, path, process.wait(timeout=120)
+    return lab, path, process.wait(timeout=120), unpinned
 
 
 def test_ctrl_c_leaves_no_condition_behind(on_shared_lab: SharedLab, tmp_path: Path) -> None:
-    lab, _, status = stopped_mid_point(on_shared_lab, tmp_path, signal.SIGINT)
+    lab, _, status, unpinned = stopped_mid_point(on_shared_lab, tmp_path, signal.SIGINT)
     assert status == 130, (tmp_path / "log").read_text()[-2000:]
     assert leftovers(lab) == []
+    # a link emulator at real-time priority kept off the server's core (lab/linkem.py)
+    assert unpinned == []
 
 
 def test_after_a_kill_down_removes_the_conditions(on_shared_lab: SharedLab, tmp_path: Path) -> None:
-    lab, path, _ = stopped_mid_point(on_shared_lab, tmp_path, signal.SIGKILL)
+    lab, path, _, _ = stopped_mid_point(on_shared_lab, tmp_path, signal.SIGKILL)
     assert leftovers(lab)  # a killed orchestrator cleans nothing up
     down = orchestrate("down", str(path), state=on_shared_lab.state)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -57,6 +57,12 @@ def test_linkem_runs_in_the_clients_namespace_quoted() -> None:
     )
 
 
+def test_linkem_runs_pinned_to_its_clients_cpus_off_the_servers_core() -> None:
+    command = linkem_command(Path("/opt/linkem"), "tb-wan-client1", WAN, Path("/s"), cpus=[1, 3])
+    assert command[:7] == ["ip", "netns", "exec", "tb-wan-client1", "taskset", "-c", "1,3"]
+    assert command[7] == "/opt/linkem"
+
+
 def test_rules_send_the_nics_traffic_each_way_to_its_queue_and_come_off_again() -> None:
     added = [shell_text(c) for c in rule_commands("tb-wan-client1", "exp0")]
     prefix = "ip netns exec tb-wan-client1 iptables-legacy -w"
