@@ -83,6 +83,17 @@ def test_a_low_open_file_limit_warns(lab: Lab) -> None:
     assert report.checks["open files"].status == "warn"
 
 
+def test_autogroup_warns_since_nice_then_protects_no_core(lab: Lab) -> None:
+    judged = {
+        text: judge_host(lab, lab.host("client1"), result(PROBE + text), SENT, RECEIVED)
+        for text in ("\n@autogroup 1", "\n@autogroup 0", "\n@autogroup ")
+    }
+    assert judged["\n@autogroup 1"].checks["scheduler"].status == "warn"
+    assert "sched_autogroup_enabled=0" in judged["\n@autogroup 1"].checks["scheduler"].detail
+    assert judged["\n@autogroup 0"].checks["scheduler"].status == "ok"
+    assert judged["\n@autogroup "].checks["scheduler"].status == "ok"  # a kernel without it
+
+
 def test_an_unreachable_host_fails_ssh_only(lab: Lab) -> None:
     report = judge_host(
         lab, lab.host("client1"), result("", None, "connection refused"), SENT, RECEIVED
