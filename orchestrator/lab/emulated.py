@@ -28,8 +28,8 @@ from pathlib import Path
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
-from orchestrator.lab.network import LabNetwork, namespace_pids, read_pid, wait_for_ssh
 from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
+from orchestrator.lab.wiring import LabNetwork, namespace_pids, read_pid, wait_for_ssh
 from orchestrator.paths import lab_state_dir, log_file
 
 OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH

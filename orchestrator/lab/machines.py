@@ -58,7 +58,8 @@ from orchestrator.lab.knownhosts import (
     other_entries_for,
     record_host_keys,
 )
-from orchestrator.lab.network import (
+from orchestrator.lab.sshd import new_key, ssh_identity
+from orchestrator.lab.wiring import (
     LabNetwork,
     kill_namespace_processes,
     namespace_pids,
@@ -66,7 +67,6 @@ from orchestrator.lab.network import (
     read_pid,
     wait_for_ssh,
 )
-from orchestrator.lab.sshd import new_key, ssh_identity
 from orchestrator.paths import REPOSITORY, image_root, lab_state_dir
 
 APT_PROXY_PORT = 3142  # apt-cacher-ng's, the usual apt proxy port

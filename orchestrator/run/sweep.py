@@ -5,9 +5,10 @@
     outcome = runner.run(sweep, plan, total, curves)  # plan: points still to run, in run order
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
-    start:    start the point's server (`run.servers`) and tell the clients' idle services their
-              shares at once (`run.idleagents`), wait until it is ready (userver: its metrics;
-              others: their probe), then submit each client's load run to its load service
+    start:    start the point's server (`run.serverundertest`) and tell the clients' idle
+              services their shares at once (`run.idleagents`), wait until it is ready
+              (userver: its metrics; others: their probe), then submit each client's load run
+              to its load service
               (`run.loadagents`; both kinds of service start once per sweep: `run.services`)
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
@@ -62,7 +63,7 @@ from orchestrator.run.loadagents import (
     clients_share_cpus,
 )
 from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
-from orchestrator.run.servers import ServerUnderTest, cpu_use
+from orchestrator.run.serverundertest import ServerUnderTest, cpu_use
 from orchestrator.run.services import ServiceFailure
 from orchestrator.run.summary import (
     check_load,

@@ -23,9 +23,9 @@ import pytest
 from orchestrator import naming
 from orchestrator.config.model import Host, Lab
 from orchestrator.lab.knownhosts import known_hosts_path, markers
-from orchestrator.lab.network import namespace_pids
 from orchestrator.lab.preflight import run_preflight
 from orchestrator.lab.remote import Remote
+from orchestrator.lab.wiring import namespace_pids
 from tests.support.labfiles import REPOSITORY
 from tests.support.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
