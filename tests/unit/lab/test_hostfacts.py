@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator.lab.hostfacts import parse_facts
 
-FACTS = (Path(__file__).parents[1] / "fixtures" / "hostfacts-client1.txt").read_text()
+FACTS = (Path(__file__).parent / "fixtures" / "hostfacts-client1.txt").read_text()
 
 
 def test_the_captured_facts_parse() -> None:

@@ -30,9 +30,9 @@ from orchestrator.run.summary import check_load, start_lateness
 from orchestrator.run.sweep import SweepRunner
 from tests.support.labfiles import default_lab
 
-DATA = Path(__file__).parent / "data"
+FIXTURES = Path(__file__).parent / "fixtures"
 CPU = "process_cpu_seconds_total"
-CAPTURED = json.loads((DATA / "load-result-client1.json").read_text())  # a real agent's JSON
+CAPTURED = json.loads((FIXTURES / "load-result-client1.json").read_text())  # a real agent's JSON
 
 
 class Clock:
