@@ -46,10 +46,10 @@ from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
 from orchestrator.results.records import PointRecord, Sweep, SweepSummary
-from orchestrator.results.store import Store
+from orchestrator.results.writer import SweepWriter
 from orchestrator.run import commands, conditions, limits, servermetrics
 from orchestrator.run.controlkeys import ControlKeys
-from orchestrator.run.hostproc import THEN, HostProcesses
+from orchestrator.run.hostproc import THEN, HostProcesses, RemoteProcesses
 from orchestrator.run.idleagents import HttpIdleControl, IdleControl, IdleServices
 from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
@@ -113,7 +113,7 @@ class SweepRunner:
         self,
         lab: Lab,
         remote: Remote,
-        store: Store,
+        store: SweepWriter,
         observer: SweepObserver,
         *,
         clock: Callable[[], float] = time.time,
@@ -132,7 +132,7 @@ class SweepRunner:
         self.server = ServerUnderTest(
             lab, remote, counters or (lambda host: servermetrics.fetch(host, timeout=1.0))
         )
-        self.procs = procs or HostProcesses(remote, tag=lab.name)
+        self.procs = procs or RemoteProcesses(remote, tag=lab.name)
         self.keys = ControlKeys(remote)  # the services' keys: this sweep's, in memory only
         load_control = load_control or HttpLoadControl(self.keys)
         self.services = LoadServices(lab, self.procs, self.keys, load_control)

@@ -92,7 +92,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     a panel fails here, without a sweep. Their data is checked in test_monitoring."""
     values = {"sweep": "s1", "mechanism": ".*", "workload": "one-byte", "host": ".*",
               "accept_limit": "inf", "__rate_interval": "4s", "__range": "60s"}  # fmt: skip
-    rules = []
+    rules: list[dict[str, str]] = []
     for board in load_dashboards():
         for where, expression in expressions(board):
             if "variable" in where:  # label_values(...) is Grafana's, not PromQL

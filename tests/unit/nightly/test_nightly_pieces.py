@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from orchestrator.nightly.nightly import (
     NightResult,
@@ -42,7 +43,7 @@ def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> N
 
 
 def test_drift_names_what_changed_and_nothing_else() -> None:
-    host = {
+    host: dict[str, Any] = {
         "kernel": "6.1.0-18",
         "cpu_model": "Xeon",
         "nics": {"exp-a": "198.18.1.1"},

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.lab.remote import CommandResult
-from orchestrator.run.hostproc import RUN_DIR, describe_exit, parse_report, report_lines
+from orchestrator.run.commands import RUN_DIR
+from orchestrator.run.hostproc import describe_exit, parse_report, report_lines
 
 CAPTURED = (Path(__file__).parent / "fixtures" / "hostproc-report.txt").read_text()
 

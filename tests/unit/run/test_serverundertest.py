@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from orchestrator.config.plan import Point
 from orchestrator.config.servers import ServerSpec
 from orchestrator.errors import TestbedError
 from orchestrator.run import serverundertest
+from orchestrator.run.hostproc import RemoteProcesses
+from tests.support.fakes import FakeRemote
 from tests.support.labfiles import default_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -78,7 +81,7 @@ def test_proc_counters_give_the_cpu_difference() -> None:
 
 def test_readiness_waits_for_a_good_status_and_checks_the_server_meanwhile() -> None:
     now = [0.0]
-    answers = iter([TestbedError("refused"), 404, 200])
+    answers: Iterator[TestbedError | int] = iter([TestbedError("refused"), 404, 200])
     checks: list[float] = []
 
     def probe() -> int:
@@ -119,19 +122,10 @@ def test_a_dead_server_ends_the_wait_at_once() -> None:
 
 
 def test_a_group_stop_spares_the_shell_that_records_the_exit_status() -> None:
-    from orchestrator.lab.remote import CommandResult
-    from orchestrator.run.hostproc import HostProcesses
-
-    sent: list[str] = []
-
-    class Recording:
-        def run(self, host: object, command: str, timeout: float | None = 60) -> CommandResult:
-            sent.append(command)
-            return CommandResult("server", command, 0, "", "", None, 0.0)
-
     lab = lab_with(ServerSpec("nginx", builtin=None, command="n {port}"))
-    procs = HostProcesses(Recording(), tag="unit")  # type: ignore[arg-type]
+    remote = FakeRemote()
+    procs = RemoteProcesses(remote, tag="unit")
     procs.stop(lab.server, ["server"], 1.0, how={"server": ("QUIT", True)})
-    script = sent[-1]
+    script = remote.commands[-1]
     assert 'pgrep -g "$pg"' in script and '[ "$p" = "$pg" ] || kill -QUIT "$p"' in script
     assert "kill -TERM" not in script  # the group gets the server's own signal only
