@@ -1,15 +1,15 @@
-"""Running the points of a sweep on the lab, each committed to the store the moment it ends.
+"""One attempt at one point of a sweep, on the lab's hosts; `run.sweep` sequences the points.
 
-    runner = SweepRunner(lab, remote, store, observer)
-    workloads = runner.prepare_workloads()
-    outcome = runner.run(sweep, plan, total, curves)  # plan: points still to run, in run order
+    points = PointRunner(lab, remote, observer)
+    record = points.run_point(seq, point, attempt, evidence)  # failures in the record
+    points.close()                                            # the sweep's end: services, keys
 
 A point, as in the paper's section 4.3 but with the cooldown ended by the kernel:
     start:    start the point's server (`run.serverundertest`) and tell the clients' idle
               services their shares at once (`run.idleagents`), wait until it is ready
               (userver: its metrics; others: their probe), then submit each client's load run
-              to its load service
-              (`run.loadagents`; both kinds of service start once per sweep: `run.services`)
+              to its load service (`run.loadagents`; both kinds of service start once per
+              sweep: `run.services`)
     idle:     until the server's own counter shows the idle connections
     warmup:   name the common instant to every agent; load at the point's rate for `warmup`,
               not measured, then a short gap
@@ -19,39 +19,33 @@ A point, as in the paper's section 4.3 but with the cooldown ended by the kernel
     stop:     stop the server, and release the idle connections (collecting their reports);
     cooldown: then each host waits until it holds no TIME_WAIT socket (<= `cooldown.max`): the
               server in the same SSH command, the clients in their load services, over HTTP
-    commit the point: ok, saturated (the server at its cores' limit served less than offered),
+    judged:   ok, saturated (the server at its cores' limit served less than offered),
               client-limited (a load generator was the bottleneck while the server had
-              headroom) or failed, judged by `run.limits` with the evidence of the sweep so far
+              headroom) or failed, by `run.limits` with the evidence of the sweep so far
 Phases' durations are stored with the point, adding up to its wall time. All hosts at once.
 
-A failed point (a host unreachable, an agent or the server dying, an overrun, links not as its
-network profile says: `conditions`) is stored with its reason and retried up to
-`experiment.retries` times, as is a client-limited near miss (`summary.near_miss`); every
-attempt is stored. Ctrl-C stores the point in progress as interrupted, stops everything on the
-hosts and re-raises. With `curves` (`run.knee`), points past their curve's end are skipped.
-`then` plans Table 1's profiling pass once the plan's points are stored; its points
-(`Point.profiling`, CPU-timed, `experiment.profile.duration`) belong to no curve."""
+A point that cannot be measured (a host unreachable, an agent or the server dying, an overrun,
+links not as its network profile says: `conditions`) comes back failed, with its reason. Ctrl-C
+stops everything the point started on the hosts and raises PointInterrupted, which carries the
+point in progress.
+"""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult, Remote
-from orchestrator.results.records import PointRecord, Sweep, SweepSummary
-from orchestrator.results.writer import SweepWriter
+from orchestrator.results.records import PointRecord
 from orchestrator.run import commands, conditions, limits, servermetrics
 from orchestrator.run.controlkeys import ControlKeys
 from orchestrator.run.hostproc import THEN, HostProcesses, RemoteProcesses
 from orchestrator.run.idleagents import HttpIdleControl, IdleControl, IdleServices
-from orchestrator.run.knee import Curves
 from orchestrator.run.loadagents import (
     LOAD,
     WARMUP_GAP,
@@ -62,16 +56,10 @@ from orchestrator.run.loadagents import (
     LoadSettings,
     clients_share_cpus,
 )
-from orchestrator.run.observe import Observers, PhaseTimer, SweepObserver
+from orchestrator.run.observe import PhaseTimer, SweepObserver
 from orchestrator.run.serverundertest import ServerUnderTest, cpu_use
 from orchestrator.run.services import ServiceFailure
-from orchestrator.run.summary import (
-    check_load,
-    near_miss,
-    start_lateness,
-    summarise,
-    sweep_summary,
-)
+from orchestrator.run.summary import check_load, near_miss, start_lateness, summarise
 
 START_DELAY = 0.15  # from naming the instant to the agents (already waiting) to it, seconds
 MAX_START_DELAY = 5.0  # the delay grows when agents are late for the start, up to this
@@ -80,7 +68,6 @@ SERVER_START_TIMEOUT = 10.0
 IDLE_OPEN_TIMEOUT = 15.0  # plus one second per 1,000 idle connections
 STOP_TIMEOUT = 10.0
 SERVER = "server"
-__all__ = ["Observers", "SweepObserver", "SweepOutcome", "SweepRunner", "clients_share_cpus"]
 
 CounterReader = Callable[[Host], servermetrics.ServerCounters]
 
@@ -97,23 +84,15 @@ class PointInterrupted(Exception):
         self.record = record
 
 
-@dataclass
-class SweepOutcome:
-    records: list[PointRecord] = field(default_factory=list)  # final attempt of each point run
-    failed: list[PointRecord] = field(default_factory=list)
-    interrupted: bool = False
-    summary: SweepSummary = field(default_factory=SweepSummary)
-
-
-class SweepRunner:
-    """Runs points on a lab (see the module docstring). Clock, sleep, counter reader, host
-    processes and the agents' start are parameters: the sequencing is tested without a lab."""
+class PointRunner:
+    """Runs one point at a time on a lab (see the module docstring), keeping what lasts from
+    point to point: the agents' services and keys, the server under test, the start delay.
+    Clock, sleep, counter reader, host processes and the agents' control are parameters."""
 
     def __init__(
         self,
         lab: Lab,
         remote: Remote,
-        store: SweepWriter,
         observer: SweepObserver,
         *,
         clock: Callable[[], float] = time.time,
@@ -125,7 +104,6 @@ class SweepRunner:
     ) -> None:
         self.lab = lab
         self.remote = remote
-        self.store = store
         self.observer = observer
         self.clock = clock
         self.sleep = sleep
@@ -145,100 +123,21 @@ class SweepRunner:
         self.session_lengths: dict[str, float] = {}  # host -> mean requests per session
         self.loads: LoadAgents | None = None
         self.last_replies: tuple[float, float] | None = None
-        self.evidence: list[limits.PointFacts] = []  # the sweep's points so far (`run.limits`)
         self.conditions = conditions.NetworkConditions(lab, remote)  # tests may replace it
 
-    # -- the sweep ---------------------------------------------------------------------------
-
-    def stop_leftovers(self) -> dict[str, list[str]]:
-        """Stop whatever a previous (dead) run left on the hosts; {host: [process names]}."""
-        results = self.procs.stop_all(self.lab.hosts, grace=2.0)
-        return {name: result.stdout.split() for name, result in results.items() if result.stdout}
-
-    def prepare_workloads(self) -> dict[str, Any]:
-        """Write the file set on the server and a session trace per client, from the seed."""
-        spec = self.experiment.specweb99
-        server = self.lab.server
-        fileset = self.remote.run(server, commands.fileset_command(server, spec), timeout=300)
-        if not fileset.ok:
-            raise TestbedError(f"{server.name}: writing the file set failed: {fileset.reason()}")
-        workloads: dict[str, Any] = {"seed": spec.seed, "fileset": json.loads(fileset.stdout)}
-        if "specweb99" in self.experiment.workloads:
-            count = len(self.lab.clients)
-
-            def sessions(host: Host) -> str:
-                return commands.sessions_command(host, spec, self.lab.clients.index(host), count)
-
-            results = self.remote.run_all(self.lab.clients, sessions, timeout=120)
-            failed = [f"{name}: {r.reason()}" for name, r in results.items() if not r.ok]
-            if failed:
-                raise TestbedError(f"writing session traces failed: {'; '.join(failed)}")
-            workloads["sessions"] = {name: json.loads(r.stdout) for name, r in results.items()}
-            self.session_lengths = {
-                name: float(stats["mean_requests_per_session"])
-                for name, stats in workloads["sessions"].items()
-            }
-        return workloads
-
-    def run(
-        self,
-        sweep: Sweep,
-        plan: list[tuple[int, Point]],
-        total: int,
-        curves: Curves | None = None,
-        *,
-        then: Callable[[], list[tuple[int, Point]]] | None = None,
-        done: int | None = None,
-    ) -> SweepOutcome:
-        """Run `plan` ([(seq, point)] not yet done), storing every attempt; see the docstring.
-        `then` plans the points that follow once `plan` is stored (Table 1's profiling pass,
-        whose rates come from the throughput points); `done`: points of `total` already stored
-        (default: those not in `plan`)."""
-        outcome = SweepOutcome()
-        started = self.clock()
-        self.evidence = list(curves.facts) if curves is not None else []
-        self.observer.sweep_started(sweep, total, total - len(plan) if done is None else done)
-        try:
-            for seq, point in _then(plan, then):
-                # A profiling point belongs to no curve: it neither ends nor skips one.
-                curve = curves if not point.profiling else None
-                if curve is not None and curve.skip(point):
-                    continue
-                for attempt in range(1, self.experiment.retries + 2):
-                    self.observer.point_started(seq, point, attempt)
-                    record = self.run_point(seq, point, attempt)
-                    self.store.record_point(sweep.id, record)
-                    self.observer.point_finished(record)
-                    if record.status != "failed" and not record.near_miss:
-                        break
-                outcome.records.append(record)
-                # A profiling point's server times its calls (~30 % dearer per reply): it is
-                # no evidence of what the clients or the server can do in the curves.
-                if record.status != "failed" and not point.profiling:
-                    self.evidence.append(limits.PointFacts.of_record(record))
-                if curve is not None and curve.add_record(record):
-                    self.store.update_settings(sweep.id, curve.settings())
-                if record.status == "failed":
-                    outcome.failed.append(record)
-        except PointInterrupted as stop:
-            self.store.record_point(sweep.id, stop.record)
-            self.observer.point_finished(stop.record)
-            outcome.interrupted = True
-            raise KeyboardInterrupt from None
-        finally:
-            self.services.stop()
-            self.idle.stop()
-            self.keys.remove()
-            outcome.summary = sweep_summary(
-                outcome.records, self.clock() - started, outcome.interrupted
-            )
-            self.observer.sweep_finished(outcome.summary)
-        return outcome
+    def close(self) -> None:
+        """The sweep's end: stop the agents' services and remove their keys from the hosts."""
+        self.services.stop()
+        self.idle.stop()
+        self.keys.remove()
 
     # -- one point ---------------------------------------------------------------------------
 
-    def run_point(self, seq: int, point: Point, attempt: int) -> PointRecord:
-        """One attempt at `point`, failures in the record; Ctrl-C raises PointInterrupted."""
+    def run_point(
+        self, seq: int, point: Point, attempt: int, evidence: list[limits.PointFacts]
+    ) -> PointRecord:
+        """One attempt at `point`, failures in the record, judged with `evidence` (the sweep's
+        points so far, `run.limits`); Ctrl-C raises PointInterrupted."""
         now = self.clock()
         record = PointRecord(point, seq, "failed", "", attempt, started_at=now, ended_at=now)
         agents: dict[str, dict[str, Any]] = {host.name: {} for host in self.lab.clients}
@@ -251,7 +150,7 @@ class SweepRunner:
             if point.idle_connections:
                 phase("idle")
                 self._open_idle(point)
-            self._measure(point, record, agents, phase)
+            self._measure(point, record, agents, phase, evidence)
         except (PointFailure, conditions.NetworkFailure) as failure:
             record.status, record.reason = "failed", str(failure)
         except KeyboardInterrupt:
@@ -275,6 +174,7 @@ class SweepRunner:
         record: PointRecord,
         agents: dict[str, dict[str, Any]],
         phase: PhaseTimer,
+        evidence: list[limits.PointFacts],
     ) -> None:
         """Warm-up and measurement: name the instants, read the counters around the run."""
         warmup = self.experiment.warmup
@@ -301,7 +201,7 @@ class SweepRunner:
         cores = self.server.cores_given()
         cpu = cpu_use(before, after, window, self.experiment.duration, cores, self.server.spec)
         self.server.record(record, servermetrics.difference(before, after), cpu)
-        verdict = limits.judge(limits.PointFacts.of_record(record), self.evidence)
+        verdict = limits.judge(limits.PointFacts.of_record(record), evidence)
         record.status = verdict.status
         record.reason = verdict.evidence if verdict.status != "ok" else ""
         record.near_miss = verdict.status == "client-limited" and near_miss(loads)
@@ -472,15 +372,6 @@ class SweepRunner:
                 if count:
                     left[host_name] = count
         return waited, left
-
-
-def _then(
-    plan: list[tuple[int, Point]], then: Callable[[], list[tuple[int, Point]]] | None
-) -> Iterator[tuple[int, Point]]:
-    """`plan`'s points, then those `then` plans once they are all run."""
-    yield from plan
-    if then is not None:
-        yield from then()
 
 
 def _require_all(what: str, results: dict[str, CommandResult]) -> None:

@@ -362,7 +362,7 @@ def _profiling_pass(
 def _clear_network(runner: SweepRunner, view: View) -> None:
     """The clients' links back to plain after the sweep: a lab is left as it was found."""
     try:
-        runner.conditions.clear()
+        runner.points.conditions.clear()
     except TestbedError as error:
         view.warn(f"{error.message}: `orchestrate down` removes the WAN conditions")
 

@@ -32,7 +32,7 @@ def test_a_round_trip_off_its_profile_fails_the_point_and_names_each_client(
         measured = {client.name: 0.05 for client in profiles}
         return RttCheck(measured, [f"{name}: measured RTT 0.05 ms" for name in measured])
 
-    runner.conditions = NetworkConditions(lab, hosts, shaper=links, measure=measure)
+    runner.points.conditions = NetworkConditions(lab, hosts, shaper=links, measure=measure)
     point = expand(lab.experiment, seed=1)[0]
     assert point.network == "wan"
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")

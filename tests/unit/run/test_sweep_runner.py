@@ -600,14 +600,14 @@ def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(
     plan = list(enumerate(expand(lab.experiment, seed=1)))
     planned_after: list[int] = []
     commands_seen: list[str] = []
-    original = runner.server.select
+    original = runner.points.server.select
 
     def select(point: Point) -> str:
         command = original(point)
         commands_seen.append(command)
         return command
 
-    monkeypatch.setattr(runner.server, "select", select)
+    monkeypatch.setattr(runner.points.server, "select", select)
 
     def then() -> list[tuple[int, Point]]:
         planned_after.append(len(store.records))  # planned once the plan's points are stored
