@@ -9,10 +9,9 @@ failures (`nightly.baseline`). The night's log (everything printed, and the comp
 written under `<results>/nightly/`; one summary line goes to stdout. On a regression or a failed
 run the lab's webhook is POSTed and its command run with a JSON summary; neither can fail the
 night (`nightly.alerts`). Then old nights are removed: results, reports and logs beyond
-`nightly.keep`, never the baseline (`nightly.retention`). Exit
-status, as every command's: 0 no change (or improved), 1 regressed or the run failed (the
-summary line and the webhook's "status" tell which), 2 bad input, 3 another run of the lab
-holds its lock.
+`nightly.keep`, never the baseline (`nightly.retention`). Exit status, as every command's: 0 no
+change (or improved), 1 regressed or the run failed (the summary line and the webhook's "status"
+tell which), 2 bad input, 3 another run of the lab holds its lock.
 """
 
 from __future__ import annotations
