@@ -11,9 +11,9 @@ from tests.support.labfiles import REPOSITORY
 
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
-# Where the limits hold. report/ and agents/ join once issue 26 has split them.
-CHECKED = [REPOSITORY / "orchestrator"]
-NOT_YET = [REPOSITORY / "orchestrator" / "report"]
+CHECKED = [REPOSITORY / "orchestrator", REPOSITORY / "agents"]
+# Left out until issue 26's other parts split them; then this becomes `NOT_YET: list[Path] = []`.
+NOT_YET = [REPOSITORY / "orchestrator" / "report", REPOSITORY / "agents"]
 
 
 def modules() -> list[Path]:
