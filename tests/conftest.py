@@ -52,7 +52,9 @@ def real_part(args: Any) -> str | None:
     part; None otherwise. Wrappers count (`taskset -c 0 userver`, `unshare -n python -m ...`);
     a shell's command line is one word and is not read (the hostile-command tests run built
     commands through `sh` with their programs missing or stubbed)."""
-    argv: Sequence[str] = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+    argv: Sequence[str | bytes | os.PathLike[str]] = (
+        [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+    )
     words = [os.fsdecode(word) for word in argv]
     for index, word in enumerate(words):
         name = os.path.basename(word)

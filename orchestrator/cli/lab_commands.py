@@ -26,11 +26,11 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.errors import EXIT_FAILURE
 from orchestrator.lab.builders import lab_builder
 from orchestrator.lab.links import link_shaper
-from orchestrator.lab.remote import Remote
+from orchestrator.lab.remote import SshRemote
 from orchestrator.monitoring.prometheus import stop_lab_prometheus
 from orchestrator.results.schema import STORE_FILE
 from orchestrator.results.store import Store
-from orchestrator.run.hostproc import HostProcesses
+from orchestrator.run.hostproc import RemoteProcesses
 from orchestrator.run.lock import EXIT_LOCKED, LabLock
 from orchestrator.run.plansummary import plan_summary
 from orchestrator.run.up import lab_up, preflight, provision, run_up
@@ -174,8 +174,8 @@ def down_command(lab_file: LabArgument) -> int:
     if lab.built_here and not lab_builder(lab).exists():
         console.print(f"lab [bold]{lab.name}[/] is not up: nothing runs on it")
         return 0
-    with Remote.for_lab(lab) as remote:
-        results = HostProcesses(remote, tag=lab.name).stop_all(lab.hosts)
+    with SshRemote.for_lab(lab) as remote:
+        results = RemoteProcesses(remote, tag=lab.name).stop_all(lab.hosts)
     for name, result in results.items():
         if not result.ok:
             warn(f"{name}: {result.reason()}")

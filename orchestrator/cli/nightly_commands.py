@@ -24,7 +24,8 @@ from orchestrator.cli.conventions import (
 )
 from orchestrator.config.labfile import load_lab
 from orchestrator.errors import EXIT_USAGE, TestbedError
-from orchestrator.nightly.nightly import baseline_for, run_nightly
+from orchestrator.nightly.baseline import baseline_for
+from orchestrator.nightly.nightly import run_nightly
 from orchestrator.nightly.schedule import Scheduler, parse_daily
 from orchestrator.results.records import check_sweep_id
 from orchestrator.run.lock import EXIT_LOCKED

@@ -20,7 +20,7 @@ from orchestrator.cli.conventions import (
     print_json,
 )
 from orchestrator.errors import EXIT_FAILURE, EXIT_USAGE, TestbedError
-from orchestrator.nightly.nightly import environment_drift
+from orchestrator.nightly.baseline import environment_drift
 from orchestrator.report.compare import COLUMNS, Comparison, cells, compare_sweeps, print_comparison
 from orchestrator.report.write import write_comparison, write_report
 from orchestrator.results import export

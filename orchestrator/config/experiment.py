@@ -25,8 +25,7 @@ from orchestrator.config.model import (
     SpecWeb99,
 )
 from orchestrator.config.network import PROFILE_PATTERN
-from orchestrator.config.serverfile import select_servers
-from orchestrator.config.servers import ServerSpec
+from orchestrator.config.servers import ServerSpec, select_servers
 
 MAX_RATE_POINTS = 1000
 AUTO = "auto"  # rates: {to: auto}: the knee search

@@ -28,7 +28,7 @@ from orchestrator.config.model import (
 )
 from orchestrator.config.network import check_network_use, parse_network
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
-from orchestrator.config.serverfile import parse_servers
+from orchestrator.config.servers import parse_servers
 from orchestrator.config.topology import lab_from_inventory
 from orchestrator.config.yamlsource import YamlDocument
 from orchestrator.errors import ConfigError

@@ -18,20 +18,19 @@ packages are installed once (the playbooks know).
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
 from orchestrator.lab.cpus import machine_cpus, taskset_prefix, usable_cpus
-from orchestrator.lab.network import LabNetwork, namespace_pids, read_pid, wait_for_ssh
-from orchestrator.lab.sshd import new_key, ssh_identity, sshd_config
-from orchestrator.paths import lab_state_dir, log_file
+from orchestrator.lab.outline import LabBuilder, Warn
+from orchestrator.lab.sshd import new_key, sshd_config
+from orchestrator.lab.wiring import namespace_pids, read_pid
+from orchestrator.paths import log_file
 
 OPEN_FILES = 1_048_576  # wanted for sshd, inherited by everything started over SSH
 SSHD = "/usr/sbin/sshd"
@@ -45,49 +44,20 @@ def open_files_limit() -> int:
     return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
 
 
-class EmulatedLab:
-    """Builds and tears down the namespaces of one lab. See the module docstring."""
+class EmulatedLab(LabBuilder):
+    """Builds and tears down the namespaces of one lab (the outline: `outline.LabBuilder`).
+    See the module docstring."""
 
-    def __init__(
-        self,
-        lab: Lab,
-        warn: Callable[[str], None] = lambda message: None,
-    ) -> None:
+    def __init__(self, lab: Lab, warn: Warn = lambda message: None) -> None:
         if not lab.emulate:
             raise TestbedError(f"{lab.path}: emulate is false: this lab is not built here")
-        self.lab = lab
-        self.state = lab_state_dir(lab.name)
-        self.identity = ssh_identity(lab)
-        self.network = LabNetwork(lab)
+        super().__init__(lab, warn)
         self.bridges = self.network.bridge_names
-        self.warn = warn
 
     # -- public ------------------------------------------------------------------------------
 
-    def exists(self) -> bool:
-        return self.network.exists()
-
     def namespace(self, host: Host) -> str:
         return self.network.namespace(host)
-
-    def up(self) -> None:
-        """Create whatever part of the lab is missing; on failure, undo a lab created now."""
-        _require_root()
-        existed = self.exists()
-        try:
-            self._keys()
-            self.network.bridges()
-            cpus = machine_cpus()
-            for index, host in enumerate(self.lab.hosts):
-                self.network.host(index, host)
-                self._sshd(host, cpus)
-            self._known_hosts()
-            self._wait_for_ssh()
-        except BaseException:
-            if not existed:
-                self.down()
-            raise
-        (self.state / "lab.json").write_text(json.dumps(self.describe(), indent=2) + "\n")
 
     def down(self) -> None:
         """Remove every namespace, process, bridge and file of the lab; fine if none exist."""
@@ -112,20 +82,30 @@ class EmulatedLab:
             },
         }
 
-    # -- pieces --------------------------------------------------------------------------------
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        _require_root()
+
+    def _build(self) -> None:
+        self._keys()
+        self.network.bridges()
+        cpus = machine_cpus()
+        for index, host in enumerate(self.lab.hosts):
+            self.network.host(index, host)
+            self._sshd(host, cpus)
+        self._known_hosts()
+        self._wait_for_ssh(SSH_WAIT_SECONDS, 0.05, "their .sshd/sshd.log")
 
     def _host_state(self, host: Host) -> Path:
         """Where the host's sshd keeps its keys, config, pid and log (inside its directory)."""
         return Path(host.directory) / ".sshd"
 
     def _keys(self) -> None:
-        ssh_dir = self.identity.private_key.parent
-        ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = self.identity.private_key
-        if not key.exists():
-            new_key(key, f"testbed-{self.lab.name}")
-        key.chmod(0o600)
-        shutil.copyfile(f"{key}.pub", ssh_dir / "authorized_keys")
+        """The lab's key pair, its public key the hosts' authorized_keys (one file for all:
+        the namespaces share this machine's file system)."""
+        key = self._lab_key()
+        shutil.copyfile(f"{key}.pub", key.parent / "authorized_keys")
 
     def _sshd(self, host: Host, cpus: set[int]) -> None:
         state = self._host_state(host)
@@ -159,12 +139,6 @@ class EmulatedLab:
             public = (self._host_state(host) / "ssh_host_ed25519_key.pub").read_text().split()
             lines.append(f"{host.management} {public[0]} {public[1]}")
         self.identity.known_hosts.write_text("\n".join(lines) + "\n")
-
-    def _wait_for_ssh(self) -> None:
-        waiting = wait_for_ssh(self.lab.hosts, SSH_WAIT_SECONDS, poll=0.05)
-        if waiting:
-            names = ", ".join(host.name for host in waiting)
-            raise TestbedError(f"sshd did not start on {names} (see their .sshd/sshd.log)")
 
 
 # -- kernel objects --------------------------------------------------------------------------------

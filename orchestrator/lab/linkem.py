@@ -40,7 +40,7 @@ from orchestrator import local, naming
 from orchestrator.config.model import Host, Lab, NetworkProfile
 from orchestrator.errors import TestbedError
 from orchestrator.lab.cpus import machine_cpus, taskset_prefix, usable_cpus
-from orchestrator.lab.network import namespace_pids, read_pid
+from orchestrator.lab.wiring import namespace_pids, read_pid
 from orchestrator.paths import lab_state_dir, resource
 
 IPTABLES = "iptables-legacy"  # xtables: the NFQUEUE target (nft's own `queue` may be missing)

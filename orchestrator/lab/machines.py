@@ -35,7 +35,6 @@ here is a machine of its own, so the orchestrator drives it exactly as a physica
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -44,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import local
@@ -58,16 +56,15 @@ from orchestrator.lab.knownhosts import (
     other_entries_for,
     record_host_keys,
 )
-from orchestrator.lab.network import (
-    LabNetwork,
+from orchestrator.lab.outline import LabBuilder, Warn
+from orchestrator.lab.sshd import new_key
+from orchestrator.lab.wiring import (
     kill_namespace_processes,
     namespace_pids,
     port_open,
     read_pid,
-    wait_for_ssh,
 )
-from orchestrator.lab.sshd import new_key, ssh_identity
-from orchestrator.paths import REPOSITORY, image_root, lab_state_dir
+from orchestrator.paths import REPOSITORY, image_root
 
 APT_PROXY_PORT = 3142  # apt-cacher-ng's, the usual apt proxy port
 BOOT_WAIT_SECONDS = 90.0
@@ -76,7 +73,6 @@ HOST_KEY = "etc/ssh/ssh_host_ed25519_key"  # inside a machine's tree
 APT_PROXY_FILE = "etc/apt/apt.conf.d/01testbed-proxy"
 PUBLIC_KIND = re.compile(r"[a-z0-9@.-]{1,64}")  # ssh-ed25519, sk-ssh-ed25519@openssh.com
 BASE64 = re.compile(r"[A-Za-z0-9+/]{1,8192}={0,2}")
-Note = Callable[[str], None]
 
 
 def nspawn_command(root: Path, namespace: str, host: Host) -> list[str]:
@@ -151,17 +147,14 @@ def _new_host_key(comment: str) -> tuple[bytes, bytes]:
         return key.read_bytes(), Path(f"{key}.pub").read_bytes()
 
 
-class MachinesLab:
-    """Boots and removes the machines of one lab. See the module docstring."""
+class MachinesLab(LabBuilder):
+    """Boots and removes the machines of one lab (the outline: `outline.LabBuilder`). See the
+    module docstring."""
 
-    def __init__(self, lab: Lab, warn: Note = lambda message: None, note: Note | None = None):
+    def __init__(self, lab: Lab, warn: Warn = lambda message: None, note: Warn | None = None):
         if not lab.machines:
             raise TestbedError(f"{lab.path}: emulate is not 'machines': not a lab of machines")
-        self.lab = lab
-        self.state = lab_state_dir(lab.name)
-        self.network = LabNetwork(lab)
-        self.identity = ssh_identity(lab)
-        self.warn = warn
+        super().__init__(lab, warn)
         self.note = note or warn
 
     # -- public ------------------------------------------------------------------------------
@@ -171,27 +164,6 @@ class MachinesLab:
 
     def machine_dir(self, host: Host) -> Path:
         return self.state / "machines" / host.name
-
-    def up(self) -> None:
-        """Boot whatever machine is down; on failure, undo a lab created now."""
-        _require_tools()
-        existed = self.exists()
-        try:
-            image = base_image(self.note)
-            self._key()
-            self.network.bridges()
-            self._apt_proxy()
-            cpus = set(os.sched_getaffinity(0))
-            for index, host in enumerate(self.lab.hosts):
-                self.network.host(index, host)
-                self._boot(host, image, cpus)
-            self._wait_for_ssh()
-            self._known_hosts()
-        except BaseException:
-            if not existed:
-                self.down()
-            raise
-        (self.state / "lab.json").write_text(json.dumps(self.describe(), indent=2) + "\n")
 
     def down(self) -> None:
         """Power off every machine, unmount and remove its layer, then the networks, the apt
@@ -227,7 +199,22 @@ class MachinesLab:
             },
         }
 
-    # -- machines --------------------------------------------------------------------------------
+    # -- the steps: boot whatever machine is down ------------------------------------------------
+
+    def _check(self) -> None:
+        _require_tools()
+
+    def _build(self) -> None:
+        image = base_image(self.note)
+        self._lab_key()
+        self.network.bridges()
+        self._apt_proxy()
+        cpus = set(os.sched_getaffinity(0))
+        for index, host in enumerate(self.lab.hosts):
+            self.network.host(index, host)
+            self._boot(host, image, cpus)
+        self._wait_for_ssh(BOOT_WAIT_SECONDS, 0.1, f"{self.state / 'machines'}/<host>/nspawn.log")
+        self._known_hosts()
 
     def _running(self, host: Host) -> int | None:
         """The pid of the host's nspawn if it runs (and is ours), else None."""
@@ -291,23 +278,7 @@ class MachinesLab:
             if local.run(["umount", str(mount)], check=False).returncode != 0:
                 local.run(["umount", "--lazy", str(mount)], check=False)
 
-    def _wait_for_ssh(self) -> None:
-        waiting = wait_for_ssh(self.lab.hosts, BOOT_WAIT_SECONDS, poll=0.1)
-        if waiting:
-            names = ", ".join(host.name for host in waiting)
-            raise TestbedError(
-                f"sshd did not come up on {names} within {BOOT_WAIT_SECONDS:.0f} s"
-                f" (see {self.state / 'machines'}/<host>/nspawn.log)"
-            )
-
     # -- keys --------------------------------------------------------------------------------------
-
-    def _key(self) -> None:
-        key = self.identity.private_key
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not key.exists():
-            new_key(key, f"testbed-{self.lab.name}")
-        key.chmod(0o600)
 
     def _known_hosts(self) -> None:
         entries = []

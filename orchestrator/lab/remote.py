@@ -1,9 +1,11 @@
 """The one seam to lab hosts' shells: commands over SSH through Fabric, in parallel over hosts.
 
-    remote = Remote.for_lab(lab)
+    remote = SshRemote.for_lab(lab)
     results = remote.run_all(lab.clients, "uname -r")     # {host name: CommandResult}
     remote.close()
 
+`Remote` is the seam as the rest of the orchestrator types it (a Protocol); `SshRemote` is the
+real one, and tests hand in fakes that mypy checks against the Protocol (tests/support/fakes.py).
 A host that cannot be reached yields a CommandResult with `error` set instead of raising, so a
 caller checking many hosts sees every failure at once. Host keys are always checked: against the
 lab's own known_hosts for an emulated lab, the user's ~/.ssh/known_hosts otherwise. Nothing else
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Self
 
 import paramiko
 from fabric import Config, Connection
@@ -62,8 +65,41 @@ class CommandResult:
         return ""
 
 
-class Remote:
-    """Runs shell commands on lab hosts; see the module docstring."""
+class Remote(Protocol):
+    """Shell commands on lab hosts, as the orchestrator uses them: `SshRemote` over SSH, a fake
+    in tests. A host-side problem (unreachable, refused, timed out) comes back as a
+    CommandResult with `error` set, never as an exception."""
+
+    def run(
+        self, host: Host, command: str, timeout: float | None = 60.0, *, stdin: str | None = None
+    ) -> CommandResult:
+        """Run `command` under the host's login shell, `stdin` (if any) on its standard input."""
+
+    def run_all(
+        self,
+        hosts: Iterable[Host],
+        command: str | Callable[[Host], str],
+        timeout: float | None = 60.0,
+    ) -> dict[str, CommandResult]:
+        """Run a command (or one per host, from a function) on every host at once:
+        {host name: result}."""
+
+    def write_private(
+        self, host: Host, path: str, text: str, timeout: float = 30.0
+    ) -> CommandResult:
+        """Write `text` to `path` (relative to the host's directory), mode 0600, whole; the
+        text never appears in a command line or a log."""
+
+    def close(self) -> None:
+        """Close every connection (the remote may be used again: it reconnects)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class SshRemote(Remote):
+    """Runs shell commands on lab hosts over SSH (Fabric); see the module docstring."""
 
     def __init__(
         self,
@@ -80,7 +116,7 @@ class Remote:
         self._guard = threading.Lock()
 
     @classmethod
-    def for_lab(cls, lab: Lab, connect_timeout: float = CONNECT_TIMEOUT) -> Remote:
+    def for_lab(cls, lab: Lab, connect_timeout: float = CONNECT_TIMEOUT) -> SshRemote:
         if lab.emulate:
             identity = ssh_identity(lab)
             return cls(
@@ -159,10 +195,6 @@ class Remote:
         )
         return self.run(host, command, timeout, stdin=text)
 
-    def put(self, host: Host, local_path: Path, remote_path: str) -> None:
-        """Copy one file to the host (SFTP). Raises OSError/SSH errors: callers decide."""
-        self._connection(host).put(str(local_path), remote_path)
-
     def close(self) -> None:
         with self._guard:
             connections = list(self._connections.values())
@@ -170,7 +202,7 @@ class Remote:
         for connection in connections:
             connection.close()
 
-    def __enter__(self) -> Remote:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -111,7 +111,7 @@ class PointRecord:
 @dataclass(frozen=True)
 class ServerCpu:
     """How busy the server was over a point's measurement, as stored in its `server` data
-    under "cpu_use" (`run.servers`): its CPU seconds between the two counter reads, the
+    under "cpu_use" (`run.serverundertest`): its CPU seconds between the two counter reads, the
     counters' window, the load's own duration (the counters are read just before it starts and
     after the agents' results, so the window is a little longer), the cores it was given (the
     pinned CPUs, or the host's CPU count) and those it could use (a single-threaded server

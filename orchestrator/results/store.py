@@ -43,9 +43,10 @@ from orchestrator.results.schema import (
     create_file,
     identify,
 )
+from orchestrator.results.writer import SweepWriter
 
 
-class Store:
+class Store(SweepWriter):
     """The SQLite results store; see the module docstring."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:

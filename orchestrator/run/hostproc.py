@@ -1,6 +1,6 @@
 """Processes the orchestrator runs on lab hosts (server, agents), tracked by pid files.
 
-    procs = HostProcesses(remote, tag="emulated")
+    procs = RemoteProcesses(remote, tag="emulated")
     procs.start(host, "server", "server/userver --mechanism poll ...")   # returns at once
     stopped = procs.stop(host, ["server"], timeout=10)                    # TERM, wait, collect
     stopped["server"].exit_code, stopped["server"].output                 # how it ended
@@ -13,7 +13,8 @@ checked for that tag, so a recycled pid is never hit, and nothing is ever killed
 a crash of the orchestrator, `stop_all` finds and stops what it left on every host.
 
 Each method is one SSH command per host (they cost a login shell each): `stop` signals, waits,
-escalates and collects in one.
+escalates and collects in one. `HostProcesses` is the seam as the sweep types it (a Protocol);
+`RemoteProcesses` the real one, over a `Remote`; the sweep's tests hand in a fake.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shlex
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from orchestrator.config.model import Host
 from orchestrator.lab.remote import CommandResult, Remote
@@ -68,8 +70,38 @@ def describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
-class HostProcesses:
-    """Starts, runs, stops and collects tracked processes on lab hosts; see the docstring."""
+class HostProcesses(Protocol):
+    """Tracked processes on lab hosts, as the sweep uses them: `RemoteProcesses` on real hosts,
+    a fake in tests. Host-side problems come back in the results, never as exceptions."""
+
+    def start(self, host: Host, name: str, command: str) -> CommandResult:
+        """Start `command` as tracked process `name` and return at once (stdout: its pid)."""
+
+    def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
+        """Start process `name` on several hosts at once, each with its own command."""
+
+    def stop(
+        self,
+        host: Host,
+        names: Sequence[str],
+        timeout: float,
+        then: str | None = None,
+        then_timeout: float = 60.0,
+        how: Mapping[str, tuple[str, bool]] | None = None,
+    ) -> dict[str, Finished]:
+        """Stop `names` (SIGTERM, or `how` per name; SIGKILL to their groups after `timeout`),
+        collect how each ended, then run the script `then` (its result under THEN)."""
+
+    def alive(self, host: Host, name: str) -> Finished:
+        """Whether `name` still runs (exit_code None) or how it ended, without touching it."""
+
+    def stop_all(self, hosts: Iterable[Host], grace: float = 3.0) -> dict[str, CommandResult]:
+        """Stop every tracked process on `hosts` (a dead run's leftovers); stdout names them."""
+
+
+class RemoteProcesses(HostProcesses):
+    """Starts, runs, stops and collects tracked processes on lab hosts over a `Remote`; see the
+    module docstring."""
 
     def __init__(self, remote: Remote, tag: str) -> None:
         self.remote = remote

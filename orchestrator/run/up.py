@@ -32,6 +32,7 @@ from orchestrator.report.write import write_report
 from orchestrator.results.records import MEASURED, Sweep, SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.run import limits
+from orchestrator.run.hostproc import HostProcesses
 from orchestrator.run.knee import Curves
 from orchestrator.run.lock import LabLock
 from orchestrator.run.plansummary import plan_summary
@@ -142,9 +143,9 @@ def run_up(
         observers.append(start_monitoring(lab, view, seams))
         store = seams.store(lab.results_directory)
         try:
-            return _sweep(
-                lab, remote, store, view, new=new, kind=kind, observer=Observers(*observers)
-            )
+            procs = seams.processes(remote, lab.name)
+            observing = Observers(*observers)
+            return _sweep(lab, remote, procs, store, view, new=new, kind=kind, observer=observing)
         finally:
             store.close()
 
@@ -196,6 +197,7 @@ def publish_dashboards(lab: Lab, prometheus_url: str) -> str:
 def _sweep(
     lab: Lab,
     remote: Remote,
+    procs: HostProcesses,
     store: Store,
     view: View,
     *,
@@ -204,36 +206,13 @@ def _sweep(
     observer: SweepObserver | None,
 ) -> UpResult:
     progress = view.sweep_progress(lab.experiment.retries)
-    runner = SweepRunner(lab, remote, store, Observers(progress, *([observer] if observer else [])))
+    observers = Observers(progress, *([observer] if observer else []))
+    runner = SweepRunner(lab, remote, store, observers, procs=procs)
     left = runner.stop_leftovers()
     for host, names in left.items():
         view.warn(f"{host}: stopped {', '.join(names)} left by an earlier run")
     workloads = runner.prepare_workloads()
-    sweep = _resumable(lab, store, view) if not new else None
-    if sweep is None:
-        seed = lab.experiment.seed
-        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
-        plan = expand(lab.experiment, seed)
-        facts = hostfacts.gather(lab, remote)
-        sweep = store.create_sweep(
-            lab=lab.name,
-            digest=plan_digest(lab),
-            seed=seed,
-            points_planned=len(plan) + profile_size(lab.experiment),
-            lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
-            inventory=redact_yaml(lab.inventory_text),
-            revision=revision(),
-            hosts=facts,
-            settings={**_settings(lab), "versions": sweep_versions(facts)},
-            workloads=workloads,
-            kind=kind,
-        )
-        profiled = profile_size(lab.experiment)
-        extra = f" and {profiled} profiling Table 1" if profiled else ""
-        view.info(f"sweep [bold]{sweep.id}[/]: {len(plan)} points{extra}, run-order seed {seed}")
-    else:
-        store.set_sweep_status(sweep.id, "running")
-        plan = expand(lab.experiment, sweep.seed)
+    sweep, plan = _open_sweep(lab, remote, store, view, workloads, new=new, kind=kind)
     view.sweep_log(store.path.parent / "logs" / f"{sweep.id}.log")
     done = store.done_keys(sweep.id)
     todo: list[tuple[int, Point]] = [
@@ -265,6 +244,60 @@ def _sweep(
             exit_code=EXIT_INTERRUPTED,
         ) from None
     _clear_network(runner, view)
+    _finish_sweep(lab, store, sweep, plan, todo, outcome, view)
+    return UpResult(sweep, outcome, str(store.path))
+
+
+def _open_sweep(
+    lab: Lab,
+    remote: Remote,
+    store: Store,
+    view: View,
+    workloads: dict[str, Any],
+    *,
+    new: bool,
+    kind: str,
+) -> tuple[Sweep, list[Point]]:
+    """The lab's unfinished sweep when its plan is unchanged (and not `new`), else a new one
+    with the hosts' facts; with its plan, in run order."""
+    sweep = _resumable(lab, store, view) if not new else None
+    if sweep is not None:
+        store.set_sweep_status(sweep.id, "running")
+        return sweep, expand(lab.experiment, sweep.seed)
+    seed = lab.experiment.seed
+    seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+    plan = expand(lab.experiment, seed)
+    facts = hostfacts.gather(lab, remote)
+    sweep = store.create_sweep(
+        lab=lab.name,
+        digest=plan_digest(lab),
+        seed=seed,
+        points_planned=len(plan) + profile_size(lab.experiment),
+        lab_file=redact_yaml(lab.text),  # a store is shared and shown: never a secret
+        inventory=redact_yaml(lab.inventory_text),
+        revision=revision(),
+        hosts=facts,
+        settings={**_settings(lab), "versions": sweep_versions(facts)},
+        workloads=workloads,
+        kind=kind,
+    )
+    profiled = profile_size(lab.experiment)
+    extra = f" and {profiled} profiling Table 1" if profiled else ""
+    view.info(f"sweep [bold]{sweep.id}[/]: {len(plan)} points{extra}, run-order seed {seed}")
+    return sweep, plan
+
+
+def _finish_sweep(
+    lab: Lab,
+    store: Store,
+    sweep: Sweep,
+    plan: list[Point],
+    todo: list[tuple[int, Point]],
+    outcome: SweepOutcome,
+    view: View,
+) -> None:
+    """Judge the stored points again, store the curves' endings and the sweep's summary (into
+    `outcome` too), say so and write the report."""
     status = "failed" if outcome.failed else "complete"
     # Each point was judged with the evidence of the points before it; judged again with the
     # whole sweep's, its final verdict is stored, and the curves' endings follow from those.
@@ -289,7 +322,6 @@ def _sweep(
     store.finish_sweep(sweep.id, status, outcome.summary)
     view.sweep_done(sweep, outcome.summary, store.path)
     write_sweep_report(store, sweep, view)
-    return UpResult(sweep, outcome, str(store.path))
 
 
 def rejudge_stored(store: Store, sweep_id: str, plan: list[Point]) -> dict[str, tuple[str, str]]:
@@ -330,7 +362,7 @@ def _profiling_pass(
 def _clear_network(runner: SweepRunner, view: View) -> None:
     """The clients' links back to plain after the sweep: a lab is left as it was found."""
     try:
-        runner.conditions.clear()
+        runner.points.conditions.clear()
     except TestbedError as error:
         view.warn(f"{error.message}: `orchestrate down` removes the WAN conditions")
 

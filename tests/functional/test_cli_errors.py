@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.labfile import machine_routes
+from orchestrator.config.routes import machine_routes
 from tests.support.labfiles import REPOSITORY, write_lab
 from tests.support.labtools import free_third_octet, links, namespaces, orchestrate
 

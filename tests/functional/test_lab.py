@@ -18,7 +18,7 @@ import pytest
 
 from orchestrator import naming
 from orchestrator.config.model import Lab
-from orchestrator.lab.remote import Remote
+from orchestrator.lab.remote import SshRemote
 from tests.support.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
 LAB_NAME = "tbtest-lab"
@@ -53,7 +53,7 @@ def test_lab_up_builds_nine_hosts_and_is_idempotent(built: tuple[Lab, Path, Path
     assert len(first) == 9 and all(pid_alive(pid) for pid in first.values())
     assert (state / LAB_NAME / "ssh" / "id_ed25519").stat().st_mode & 0o777 == 0o600
     # each host's commands run with its own home, so the operator's ~/.bashrc is not theirs
-    with Remote.for_lab(lab) as remote:
+    with SshRemote.for_lab(lab) as remote:
         homes = remote.run_all(lab.hosts, 'printf %s "$HOME"')
     assert {name: result.stdout for name, result in homes.items()} == {
         host.name: host.directory for host in lab.hosts

@@ -23,9 +23,9 @@ import pytest
 from orchestrator import naming
 from orchestrator.config.model import Host, Lab
 from orchestrator.lab.knownhosts import known_hosts_path, markers
-from orchestrator.lab.network import namespace_pids
 from orchestrator.lab.preflight import run_preflight
-from orchestrator.lab.remote import Remote
+from orchestrator.lab.remote import SshRemote
+from orchestrator.lab.wiring import namespace_pids
 from tests.support.labfiles import REPOSITORY
 from tests.support.labtools import links, namespaces, orchestrate, own_lab, pid_alive
 
@@ -79,7 +79,7 @@ def step(label: str, *args: str, state: Path) -> tuple[str, str, int]:
 
 def on_machine(lab: Lab, host: Host, command: str) -> str:
     """`command` over SSH, the way the orchestrator reaches the host; its output."""
-    with Remote.for_lab(lab) as remote:
+    with SshRemote.for_lab(lab) as remote:
         result = remote.run(host, command)
     assert result.error is None, result.error
     return result.stdout.strip()
@@ -130,7 +130,7 @@ def test_preflight_passes_and_reports_what_a_container_cannot_set(
         row = next(line for line in out.splitlines() if line.startswith(f"│ {host.name} "))
         assert "fail" not in row, row
     assert "preflight: the hosts themselves" in out
-    with Remote.for_lab(lab) as remote:  # the same checks, read as data (the table wraps)
+    with SshRemote.for_lab(lab) as remote:  # the same checks, read as data (the table wraps)
         report = run_preflight(lab, remote)
     for host_report in report.hosts:
         checks = host_report.checks

@@ -27,7 +27,7 @@ import pytest
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, Lab
-from orchestrator.lab.network import namespace_pids
+from orchestrator.lab.wiring import namespace_pids
 from orchestrator.naming import namespace
 from orchestrator.ports import LOAD_METRICS_PORT
 from tests.support.labtools import orchestrate, pid_alive, start_orchestrate

@@ -28,7 +28,7 @@ from orchestrator.lab.cpus import machine_cpus
 from orchestrator.lab.linkem import UserspaceShaper
 from orchestrator.lab.links import LocalLinks
 from orchestrator.lab.netem import LocalShaper
-from orchestrator.lab.network import namespace_pids
+from orchestrator.lab.wiring import namespace_pids
 from tests.support.labtools import links, namespaces, orchestrate, start_orchestrate
 from tests.support.sharedlab import SharedLab
 

@@ -60,10 +60,9 @@ def main() -> int:
                         conn.close()
                     print(f"closed {n}", flush=True)
             else:
-                conn = held.pop(fd, None)  # the client closed (or sent something): let it go
-                if conn is not None:
+                if fd in held:  # the client closed (or sent something): let it go
                     ep.unregister(fd)
-                    conn.close()
+                    held.pop(fd).close()
 
 
 if __name__ == "__main__":

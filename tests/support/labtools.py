@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.config.labfile import machine_routes
 from orchestrator.config.model import Lab
+from orchestrator.config.routes import machine_routes
 
 # A plan whose server a CPU hog can make measurably slower (the report and nightly tests).
 # The emulated server makes about 25,000 one-byte replies per CPU-second here, and the eight

@@ -35,8 +35,8 @@ LEVELS: list[set[str]] = [
     {"errors"},
 ]
 # ui prints what the layers below return: a level of its own under cli.
-LEVEL_OF = {name: index for index, names in enumerate(LEVELS) for name in names}
-LEVEL_OF["ui"] = 0.5  # type: ignore[assignment]
+LEVEL_OF: dict[str, float] = {name: index for index, names in enumerate(LEVELS) for name in names}
+LEVEL_OF["ui"] = 0.5
 SUBPACKAGES = sorted(path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists())
 
 
@@ -47,7 +47,7 @@ def unit_of(module: str) -> str:
 
 def imports_of(path: Path) -> set[str]:
     """Every orchestrator module `path` imports (also inside functions)."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]

@@ -31,9 +31,9 @@ def parsers_without_allow_abbrev(path: Path) -> list[int]:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        plain = isinstance(func, ast.Attribute) and func.attr == "ArgumentParser"
-        plain = plain and isinstance(func.value, ast.Name) and func.value.id == "argparse"
-        if not plain:
+        if not (isinstance(func, ast.Attribute) and func.attr == "ArgumentParser"):
+            continue
+        if not (isinstance(func.value, ast.Name) and func.value.id == "argparse"):
             continue
         ok = any(
             k.arg == "allow_abbrev" and isinstance(k.value, ast.Constant) and k.value.value is False

@@ -49,7 +49,7 @@ def test_default_lab_loads_with_the_papers_topology() -> None:
     assert {str(lab.server_address_for(c)) for c in lab.clients[4:]} == {"198.18.2.1"}
     assert lab.server.cpus == (0,) and all(c.cpus == (1,) for c in lab.clients)
     assert str(lab.orchestrator_address) == "198.18.0.1"
-    assert all(ipaddress.ip_network("198.18.0.0/15").supernet_of(n) for n in lab.subnets.values())
+    assert all(ipaddress.IPv4Network("198.18.0.0/15").supernet_of(n) for n in lab.subnets.values())
     # the paper's mechanisms on the paper's idle-connection effect, up to the clients' limit
     assert set(lab.experiment.mechanisms) >= {"select", "poll", "epoll-lt", "epoll-et", "epoll2"}
     assert lab.experiment.idle_connections == (0, 10000)

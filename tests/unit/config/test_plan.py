@@ -3,11 +3,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.config.model import MECHANISMS, WORKLOADS, AcceptScope
+from orchestrator.config.model import MECHANISMS, WORKLOADS, AcceptScope, Experiment
 from orchestrator.config.plan import expand, plan_digest
 from tests.support.labfiles import REPOSITORY, default_lab
 
@@ -16,7 +17,7 @@ LAB = default_lab(routes=list)
 
 # The plan these tests expand: every mechanism and workload, one repetition (not the default
 # lab's, which changes as the embedded default does).
-BASE = {
+BASE: dict[str, Any] = {
     "mechanisms": MECHANISMS,
     "workloads": WORKLOADS,
     "idle_connections": (0, 2000),
@@ -29,7 +30,7 @@ BASE = {
 }
 
 
-def experiment(**changes: object):  # type: ignore[no-untyped-def]
+def experiment(**changes: Any) -> Experiment:
     return dataclasses.replace(LAB.experiment, **{**BASE, **changes})
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator.lab.hostfacts import parse_facts
 
-FACTS = (Path(__file__).parents[1] / "fixtures" / "hostfacts-client1.txt").read_text()
+FACTS = (Path(__file__).parent / "fixtures" / "hostfacts-client1.txt").read_text()
 
 
 def test_the_captured_facts_parse() -> None:
@@ -23,3 +23,16 @@ def test_the_captured_facts_parse() -> None:
 def test_broken_lines_are_skipped() -> None:
     facts = parse_facts("kernel=6.1\nno equals sign here\nnics={not json\n")
     assert facts == {"kernel": "6.1", "nics": {}, "sysctls": {}, "sysctls_not_settable": {}}
+
+
+def test_host_facts_say_which_kernel_parameters_are_not_settable() -> None:
+    facts = parse_facts(
+        "kernel=6.1\nsysctl.fs.nr_open=1048576\nsysctl.net.core.somaxconn=4096\n"
+        "sysctl.net.core.netdev_max_backlog=\nsysctl_read_only.fs.nr_open=1\n"
+        "sysctl_read_only.net.core.netdev_max_backlog=1\n"
+    )
+    assert facts["sysctls"]["fs.nr_open"] == "1048576"
+    assert facts["sysctls_not_settable"] == {
+        "fs.nr_open": "not settable here, value 1048576",
+        "net.core.netdev_max_backlog": "not present here",
+    }

@@ -61,3 +61,18 @@ def test_a_plain_file_keeps_its_mode_and_a_new_one_is_0644(home: Path) -> None:
     path.chmod(0o640)
     knownhosts.record_host_keys("machines", ["198.18.16.10 ssh-ed25519 AAAAnew"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o640 and "AAAAnew" in path.read_text()
+
+
+def test_known_hosts_block_is_replaced_and_removed_whole() -> None:
+    mine = ["198.18.16.10 ssh-ed25519 AAAA1"]
+    text = "other.example.org ssh-ed25519 BBBB\n"
+    once = "\n".join(knownhosts.with_block(text, "machines", mine))
+    twice = "\n".join(knownhosts.with_block(once, "machines", ["198.18.16.10 ssh-ed25519 CCCC"]))
+    assert twice.count("198.18.16.10") == 1 and "CCCC" in twice and "AAAA1" not in twice
+    assert knownhosts.without_block(twice, "machines") == ["other.example.org ssh-ed25519 BBBB"]
+    other = "\n".join(knownhosts.with_block(twice, "other-lab", ["198.18.32.10 ssh-ed25519 DD"]))
+    assert "DD" in "\n".join(knownhosts.without_block(other, "machines"))
+    stale = "198.18.16.10,server ssh-ed25519 OLD\n" + twice
+    assert knownhosts.other_entries_for(stale, "machines", ["198.18.16.10"]) == [
+        "198.18.16.10,server ssh-ed25519 OLD"
+    ]

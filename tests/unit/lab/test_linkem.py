@@ -3,6 +3,7 @@ its statistics file, when it fell behind, and a point marked client-limited for 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,13 @@ from orchestrator.lab.linkem import (
     rule_commands,
     unrule_commands,
 )
-from orchestrator.lab.links import LocalLinks, chosen_emulator, rate_only
-from orchestrator.lab.netem import shell_text
+from orchestrator.lab.links import LocalLinks, chosen_emulator
+from orchestrator.lab.netem import rate_only, shell_text
 from orchestrator.lab.rtt import RttCheck
 from orchestrator.results.records import PointRecord
-from orchestrator.run.conditions import EMULATOR_BEHIND, NetworkConditions
+from orchestrator.run.conditions import NetworkConditions
+from orchestrator.run.limits import EMULATOR_BEHIND
+from tests.support.fakes import FakeLinks, FakeRemote
 from tests.support.labfiles import REPOSITORY, write_lab
 
 WAN = NetworkProfile("wan-50ms", delay=0.025, jitter=0.002, loss=0.0005, rate=100_000_000)
@@ -117,17 +120,12 @@ def test_a_points_counts_are_the_difference_unless_linkem_restarted() -> None:
     assert after.since(LinkStats(pid=8)) is after
 
 
-class BehindLinks:
+class BehindLinks(FakeLinks):
     """A shaper whose client1 linkem falls behind during the point."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.reads = 0
-
-    def apply(self, profiles: dict[Host, NetworkProfile]) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
 
     def counters(self) -> dict[str, LinkStats]:
         self.reads += 1
@@ -145,10 +143,10 @@ def test_a_client_whose_emulator_fell_behind_is_marked_behind(tmp_path: Path) ->
     changes = {"network": network, "experiment": {**experiment, "network": ["wan"]}}
     lab = load_lab(write_lab(tmp_path, lab_changes=changes), routes=list)
 
-    def measure(profiles: dict[Host, NetworkProfile]) -> RttCheck:
+    def measure(profiles: Mapping[Host, NetworkProfile]) -> RttCheck:
         return RttCheck({client.name: 50.0 for client in profiles})
 
-    conditions = NetworkConditions(lab, remote=None, shaper=BehindLinks(), measure=measure)  # type: ignore[arg-type]
+    conditions = NetworkConditions(lab, FakeRemote(), shaper=BehindLinks(), measure=measure)
     point = Point("select", "one-byte", 0, None, 100.0, 1, "wan")
     conditions.enter(point, PointRecord(point, 0, "failed", "", 1, 0.0, 0.0))
     loads: dict[str, dict[str, object]] = {"client1": {"client_limited": False}, "client2": {}}

@@ -53,6 +53,24 @@ def link(path: Path, target: Path | str) -> None:
     path.symlink_to(target)
 
 
+def removed_for_link(path: Path, target: Path) -> None:
+    """The empty directory `path` replaced by a link to `target`."""
+    path.rmdir()
+    path.symlink_to(target)
+
+
+def moved_for_link(path: Path, target: Path) -> None:
+    """The directory `path` moved aside to old-NAME and a link to `target` in its place."""
+    path.rename(path.with_name(f"old-{path.name}"))
+    path.symlink_to(target)
+
+
+def key_with_linked_pub(key: Path, target: Path) -> None:
+    """A private key whose .pub beside it is a link to `target`."""
+    key.write_bytes(b"private\n")
+    link(key.with_name(f"{key.name}.pub"), target)
+
+
 # (what the guest left, the guest path the refusal names)
 HOSTILE: dict[str, tuple[Callable[[Path, Path], object], str]] = {
     "authorized_keys-to-passwd": (
@@ -80,17 +98,11 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], object], str]] = {
         "/etc/apt/apt.conf.d/01testbed-proxy",
     ),
     "apt-conf-dir-to-host-dir": (
-        lambda root, host: (
-            os.rmdir(root / "etc/apt/apt.conf.d"),
-            link(root / "etc/apt/apt.conf.d", host / "etc-dir"),
-        ),
+        lambda root, host: removed_for_link(root / "etc/apt/apt.conf.d", host / "etc-dir"),
         "/etc/apt/apt.conf.d",
     ),
     "etc-to-host-dir": (
-        lambda root, host: (
-            os.rename(root / "etc", root / "old-etc"),
-            link(root / "etc", host / "etc-dir"),
-        ),
+        lambda root, host: moved_for_link(root / "etc", host / "etc-dir"),
         "/etc",
     ),
     "host-key-dangling-link": (
@@ -98,10 +110,7 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], object], str]] = {
         f"/{HOST_KEY}",
     ),
     "host-key-pub-to-host-file": (
-        lambda root, host: (
-            (root / HOST_KEY).write_bytes(b"private\n"),
-            link(root / f"{HOST_KEY}.pub", host / "passwd"),
-        ),
+        lambda root, host: key_with_linked_pub(root / HOST_KEY, host / "passwd"),
         f"/{HOST_KEY}.pub",
     ),
     "hostname-a-fifo": (
@@ -161,7 +170,7 @@ def test_a_missing_ssh_directory_is_made_private(tmp_path: Path) -> None:
 
 HOSTILE_KEYS: dict[str, Callable[[Path, Path], object]] = {
     "link-to-host-file": lambda pub, host: pub.symlink_to(host / "secret"),
-    "parent-link": lambda pub, host: (pub.parent.rmdir(), pub.parent.symlink_to(host)),
+    "parent-link": lambda pub, host: removed_for_link(pub.parent, host),
     "fifo": lambda pub, host: os.mkfifo(pub),
     "too-large": lambda pub, host: pub.write_bytes(b"ssh-ed25519 " + b"A" * 70000),
     "not-a-key": lambda pub, host: pub.write_bytes(b"hello\n"),

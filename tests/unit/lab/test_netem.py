@@ -3,6 +3,7 @@ round-trip judgement, and a sweep's conditions changing once per profile."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import yaml
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, NetworkProfile
 from orchestrator.config.plan import Point
-from orchestrator.lab.linkem import LinkStats
 from orchestrator.lab.netem import (
     has_netem,
     shell_text,
@@ -21,6 +21,7 @@ from orchestrator.lab.netem import (
 from orchestrator.lab.rtt import RttCheck, judge_rtt, parse_ping, ping_command
 from orchestrator.results.records import PointRecord
 from orchestrator.run.conditions import NetworkConditions, NetworkFailure
+from tests.support.fakes import FakeLinks, FakeRemote
 from tests.support.labfiles import REPOSITORY, write_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -80,20 +81,6 @@ def test_round_trips_are_judged_against_twice_the_delay() -> None:
     assert "wan-50ms" in (judge_rtt(WAN, 0.05) or "")
 
 
-class FakeLinks:
-    def __init__(self) -> None:
-        self.applied: list[dict[str, str]] = []
-
-    def apply(self, profiles: dict[Host, NetworkProfile]) -> None:
-        self.applied.append({host.name: profile.name for host, profile in profiles.items()})
-
-    def clear(self) -> None:
-        self.applied.append({})
-
-    def counters(self) -> dict[str, LinkStats]:
-        return {}
-
-
 def test_conditions_change_once_per_profile_and_fail_per_client(tmp_path: Path) -> None:
     network = {"profiles": {"wan": {"delay": "25ms"}}}
     experiment = {**_experiment(), "network": ["lan", "wan"]}
@@ -104,7 +91,7 @@ def test_conditions_change_once_per_profile_and_fail_per_client(tmp_path: Path) 
     links = FakeLinks()
     answers = iter([{"client1": 0.05}, {"client1": 0.05}, {"client1": 50.2}])
 
-    def measure(profiles: dict[Host, NetworkProfile]) -> RttCheck:
+    def measure(profiles: Mapping[Host, NetworkProfile]) -> RttCheck:
         measured = next(answers)
         problems = [
             f"{name}: {problem}"
@@ -113,7 +100,7 @@ def test_conditions_change_once_per_profile_and_fail_per_client(tmp_path: Path) 
         ]
         return RttCheck(measured=measured, problems=problems)
 
-    conditions = NetworkConditions(lab, remote=None, shaper=links, measure=measure)  # type: ignore[arg-type]
+    conditions = NetworkConditions(lab, FakeRemote(), shaper=links, measure=measure)
 
     def enter(network: str) -> PointRecord:
         point = Point("select", "one-byte", 0, None, 100.0, 1, network)

@@ -13,7 +13,7 @@ from orchestrator.lab.preflight import judge_host, parse_probe, probe_script
 from orchestrator.lab.remote import CommandResult
 from tests.support.labfiles import default_lab
 
-PROBE = (Path(__file__).parents[1] / "fixtures" / "preflight-probe-client1.txt").read_text()
+PROBE = (Path(__file__).parent / "fixtures" / "preflight-probe-client1.txt").read_text()
 SENT = 1796097051.60  # the probe's own clock said 1796097051.66: 60 ms into the command
 RECEIVED = 1796097051.72
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from agents._cli import agent_parser
 from orchestrator.config.labfile import load_lab
@@ -12,7 +13,7 @@ from orchestrator.ports import ORCHESTRATOR_METRICS_PORT
 from tests.support.labfiles import REPOSITORY, default_lab, write_lab
 
 
-def _orchestrator_targets(config: dict) -> list[str]:  # type: ignore[type-arg]
+def _orchestrator_targets(config: dict[str, Any]) -> list[str]:
     return [
         target
         for job in config["scrape_configs"]

@@ -72,6 +72,7 @@ def test_lab_down_stops_the_labs_prometheus_and_keeps_its_data(
     assert process.wait(timeout=20) is not None  # stopped, by its pid
     assert removed == ["downprom"]
     assert prometheus.running_pid() is None
+    assert prometheus.directory is not None
     assert (prometheus.directory / "data" / "chunk").read_bytes() == b"series"
     out = capsys.readouterr().out
     assert "prometheus: stopped (data kept in" in out

@@ -18,7 +18,7 @@ import pytest
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
-from orchestrator.nightly import nightly
+from orchestrator.nightly import nightly, retention
 from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
 from orchestrator.ui import Terminal
@@ -167,7 +167,9 @@ def test_retention_leaves_what_it_cannot_prove_it_made(
     new_sweep(store, lab="night", kind="nightly", now=2_000_000.0)
     store.close()
 
-    nightly._retain(lab, lab.results_directory / "nightly" / "current-night.log", Terminal())
+    terminal = Terminal()
+    current = lab.results_directory / "nightly" / "current-night.log"
+    retention.retain(lab, current, terminal.line, terminal.warn)
 
     assert (reports / old[0] / "data.txt").exists()
     assert (outside / "index.html").exists()

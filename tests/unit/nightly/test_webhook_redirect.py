@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestrator.nightly.nightly import post_webhook
+from orchestrator.nightly.alerts import post_webhook
 
 USER, PASSWORD = "hook", "s3cr3t-pw"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

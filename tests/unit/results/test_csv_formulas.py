@@ -37,7 +37,7 @@ def test_formula_text_is_neutralised_and_numbers_stay_numbers() -> None:
 
 
 def test_the_export_neutralises_what_came_from_the_store_and_json_keeps_it() -> None:
-    point = {column: None for column in export.COLUMNS}
+    point: dict[str, object] = {column: None for column in export.COLUMNS}
     point.update(reason="=cmd|' /C calc'!A0", server_name="@evil", reply_rate=-1.5, replies=3)
     header, row = parsed(export.render([point], "csv"))
     cells = dict(zip(header, row, strict=True))

@@ -6,6 +6,7 @@ import dataclasses
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def lab() -> Lab:
 
 
 def run(point: Point = POINT, **changes: object) -> LoadRun:
-    fields: dict[str, object] = dict(
+    fields: dict[str, Any] = dict(
         point=point,
         share=250.0,
         duration=5.0,
@@ -35,7 +36,7 @@ def run(point: Point = POINT, **changes: object) -> LoadRun:
         starvation_check=True,
     )
     fields.update(changes)
-    return LoadRun(**fields)  # type: ignore[arg-type]
+    return LoadRun(**fields)
 
 
 def test_the_server_command(lab: Lab) -> None:

@@ -23,7 +23,8 @@ from orchestrator.config.plan import Point
 from orchestrator.lab import hostfacts, preflight
 from orchestrator.lab.remote import CommandResult
 from orchestrator.run import commands
-from orchestrator.run.hostproc import HostProcesses
+from orchestrator.run.hostproc import RemoteProcesses
+from tests.support.fakes import FakeRemote
 from tests.support.labfiles import default_lab
 
 MARKER = "pwned"
@@ -148,29 +149,16 @@ def test_preflight_probe_keeps_hostile_targets_one_word(work: Path, value: str) 
     assert "198.18.1.1" in probe.routes
 
 
-class LocalRemote:
+class LocalRemote(FakeRemote):
     """The Remote seam, running each script under a local `sh` in the test's directory."""
 
     def __init__(self, work: Path) -> None:
+        super().__init__()
         self.work = work
-        self.scripts: list[str] = []
 
-    def run(self, host: Host, command: str, timeout: float | None = 60.0) -> CommandResult:
-        self.scripts.append(command)
+    def answer(self, host: Host, command: str, stdin: str | None) -> CommandResult:
         done = run_sh(command, self.work)
         return CommandResult(host.name, command, done.returncode, done.stdout, done.stderr, None, 0)
-
-    def run_all(
-        self,
-        hosts: Iterable[Host],
-        command: str | Callable[[Host], str],
-        timeout: float | None = 60.0,
-    ) -> dict[str, CommandResult]:
-        results = {}
-        for host in hosts:
-            text = command(host) if callable(command) else command
-            results[host.name] = self.run(host, text, timeout)
-        return results
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -179,7 +167,7 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
 ) -> None:
     lab = hostile_lab(base_lab, value, work)
     remote = LocalRemote(work)
-    procs = HostProcesses(remote, tag=value)  # type: ignore[arg-type]
+    procs = RemoteProcesses(remote, tag=value)
     client = lab.clients[0]
     load = commands.load_service_command(lab, client)
     procs.start_many("load", {client: load})
@@ -194,7 +182,7 @@ def test_host_processes_run_hostile_commands_without_running_their_values(
 
 @pytest.mark.parametrize("name", ["x;id", "../x", "a b", "$(id)", ""])
 def test_host_process_names_are_plain(base_lab: Lab, work: Path, name: str) -> None:
-    procs = HostProcesses(LocalRemote(work), tag="t")  # type: ignore[arg-type]
+    procs = RemoteProcesses(LocalRemote(work), tag="t")
     with pytest.raises(ValueError):
         procs.start(base_lab.clients[0], name, "true")
     with pytest.raises(ValueError):

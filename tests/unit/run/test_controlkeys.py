@@ -1,4 +1,4 @@
-"""The services' keys (`run.controlkeys`) and how one reaches a host (`Remote.write_private`):
+"""The services' keys (`run.controlkeys`) and how one reaches a host (`SshRemote.write_private`):
 the real command, run by a local `sh` with the key on its standard input, as SSH would run it.
 
 What a review would look for: a key of its own per client, mode 0600 from its creation, in no
@@ -13,13 +13,13 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.config.model import Host
-from orchestrator.lab.remote import CommandResult, Remote
+from orchestrator.lab.remote import CommandResult, SshRemote
 from orchestrator.run.commands import KEY_FILE
 from orchestrator.run.controlkeys import ControlKeys
 
 
-class LocalShell(Remote):
-    """The real Remote's commands (write_private's, run_all's) run by `sh` on this machine."""
+class LocalShell(SshRemote):
+    """The real SshRemote's commands (write_private's, run_all's) run by `sh` on this machine."""
 
     def __init__(self) -> None:
         super().__init__()

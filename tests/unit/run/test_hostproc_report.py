@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.lab.remote import CommandResult
-from orchestrator.run.hostproc import RUN_DIR, describe_exit, parse_report, report_lines
+from orchestrator.run.commands import RUN_DIR
+from orchestrator.run.hostproc import describe_exit, parse_report, report_lines
 
-CAPTURED = (Path(__file__).parents[1] / "fixtures" / "hostproc-report.txt").read_text()
+CAPTURED = (Path(__file__).parent / "fixtures" / "hostproc-report.txt").read_text()
 
 
 def result(stdout: str, error: str | None = None) -> CommandResult:

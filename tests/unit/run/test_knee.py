@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orchestrator.config.plan import Point
 from orchestrator.report.reach import ClientCapacity, describe_capacity, ending_rows, reach_section
-from orchestrator.results.records import PointRecord, ServerCpu
+from orchestrator.results.records import PointRecord, PointSummary, ServerCpu
 from orchestrator.results.store import Store
 from orchestrator.run.knee import (
     BOUND,
@@ -106,8 +106,8 @@ def test_curves_that_ran_their_top_rate_reached_the_upper_bound() -> None:
 
 
 def record(p: Point, status: str, reply_rate: float, seq: int) -> PointRecord:
-    summary = {"reply_rate": reply_rate, "request_rate": min(p.rate, 2500.0)}
-    return PointRecord(p, seq, status, "", 1, 0.0, 1.0, summary=summary)  # type: ignore[arg-type]
+    summary = PointSummary(reply_rate=reply_rate, request_rate=min(p.rate, 2500.0))
+    return PointRecord(p, seq, status, "", 1, 0.0, 1.0, summary=summary)
 
 
 def test_a_resumed_sweep_finds_the_same_endings_in_the_store(tmp_path: Path) -> None:
@@ -267,8 +267,8 @@ def captured_record(
         "client_limited": behind,
         "client_limited_reasons": (reasons or ["request-rate-below-target"]) if behind else [],
     }
-    summary = {"reply_rate": served, "request_rate": offered if not behind else 0.9 * offered}
-    record = PointRecord(p, seq, "ok", "", 1, 0.0, 1.0, summary=summary)  # type: ignore[arg-type]
+    summary = PointSummary(reply_rate=served, request_rate=offered if not behind else 0.9 * offered)
+    record = PointRecord(p, seq, "ok", "", 1, 0.0, 1.0, summary=summary)
     record.agents = {f"client{n}": {"load": load} for n in range(1, 9)}
     use = ServerCpu(cpu, 4.3, 4.0, 1, 1)
     record.server = {"cpu_seconds": cpu, "cpu_use": use.as_dict()}
@@ -342,7 +342,7 @@ def test_a_later_repetition_measures_again_where_the_first_served_the_most() -> 
     connections: 10,799 at 11,000, 10,443 at 14,000): that is the rate to measure again."""
     curves = Curves(enabled=True, repeat_top=1)
     plan = [point("select", rate, rep) for rep in (1, 2) for rate in (8000, 11000, 14000)]
-    served = {8000: 7877 / 8000, 11000: 10799 / 11000, 14000: 10443 / 14000}
+    served: dict[float, float] = {8000: 7877 / 8000, 11000: 10799 / 11000, 14000: 10443 / 14000}
     run = []
     for p in plan:
         if curves.skip(p):

@@ -68,7 +68,6 @@ def test_status_only_looks_at_the_lock_never_takes_it(
 ) -> None:
     """`orchestrate status` asks LabLock.holder: it must never flock, not even for an instant
     in which a starting nightly run would find the lab busy and exit 3."""
-    import orchestrator.run.lock as lock_module
 
     def never(*args: object) -> None:
         raise AssertionError("holder() took the lock")
@@ -77,7 +76,7 @@ def test_status_only_looks_at_the_lock_never_takes_it(
     assert not (state_dir / "locked").exists()
     holder = hold_in_another_process(state_dir)
     try:
-        monkeypatch.setattr(lock_module.fcntl, "flock", never)
+        monkeypatch.setattr("orchestrator.run.lock.fcntl.flock", never)
         seen = LabLock.holder("locked")
         assert seen is not None and f"(pid {holder.pid})" in seen
     finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config.labfile import load_lab
+from orchestrator.config.model import Lab
 from orchestrator.config.plan import expand
 from orchestrator.results.records import PointRecord, SweepSummary
 from orchestrator.results.schema import STORE_FILE
@@ -15,7 +17,7 @@ from orchestrator.run.plansummary import DEFAULT, DEFAULT_OVERHEAD, MEASURED, pl
 from tests.support.labfiles import write_lab
 from tests.support.report_stores import P, new_sweep, record
 
-PLAN = {
+PLAN: dict[str, Any] = {
     "mechanisms": ["select", "epoll-lt"],
     "workloads": ["one-byte"],
     "idle_connections": [0, 100],
@@ -31,7 +33,7 @@ PLAN = {
 }
 
 
-def lab(tmp_path: Path):  # type: ignore[no-untyped-def]
+def lab(tmp_path: Path) -> Lab:
     path = write_lab(
         tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": PLAN}
     )
@@ -97,7 +99,7 @@ def test_a_knee_search_is_planned_as_its_upper_bound(tmp_path: Path) -> None:
     assert "at most 32 points" in text and "1,000 to 4,000 requests/s" in text
     assert "estimated wall time: at most" in text
 
-    auto["rates"] = {**auto["rates"], "repeat_top": 1}  # type: ignore[dict-item]
+    auto["rates"] = {**auto["rates"], "repeat_top": 1}
     path = write_lab(
         tmp_path, name="plansum", second_octet=19, third_base=212, lab_changes={"experiment": auto}
     )

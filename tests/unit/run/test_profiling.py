@@ -107,7 +107,7 @@ def test_a_configured_rate_is_taken_as_it_is(tmp_path: Path) -> None:
 
 def test_the_pass_is_one_cpu_timed_point_per_mechanism_and_group_apart_from_the_plan() -> None:
     planned = experiment()
-    choices = {
+    choices: dict[tuple[str, int, int | None], RateChoice] = {
         ("one-byte", 0, None): RateChoice(8000.0, AUTO_FOUND),
         ("one-byte", 10000, None): RateChoice(5000.0, AUTO_FOUND),
     }

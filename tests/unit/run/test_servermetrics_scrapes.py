@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.run.servermetrics import difference, parse
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 BEFORE = (FIXTURES / "server-metrics-before.txt").read_text()
 AFTER = (FIXTURES / "server-metrics-after.txt").read_text()
 

@@ -4,36 +4,16 @@ with every client named, before anything is started; the sweep goes on."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator.config.model import Host, NetworkProfile, NetworkSettings
 from orchestrator.config.plan import expand
-from orchestrator.lab.linkem import LinkStats
 from orchestrator.lab.rtt import RttCheck
 from orchestrator.results.records import Sweep
 from orchestrator.run.conditions import NetworkConditions
-from tests.unit.run.test_sweep_runner import (
-    ONE_POINT,
-    Clock,
-    FakeHosts,
-    FakeStore,
-    lab_with,
-    runner_for,
-)
-
-
-class Links:
-    def __init__(self) -> None:
-        self.applied = 0
-
-    def apply(self, profiles: dict[Host, NetworkProfile]) -> None:
-        self.applied += 1
-
-    def clear(self) -> None:
-        pass
-
-    def counters(self) -> dict[str, LinkStats]:
-        return {}
+from tests.support.fakes import Clock, FakeLinks, FakeStore
+from tests.unit.run.test_sweep_runner import ONE_POINT, FakeHosts, lab_with, runner_for
 
 
 def test_a_round_trip_off_its_profile_fails_the_point_and_names_each_client(
@@ -46,19 +26,19 @@ def test_a_round_trip_off_its_profile_fails_the_point_and_names_each_client(
     hosts = FakeHosts(clock, {})
     store = FakeStore()
     runner = runner_for(lab, clock, hosts, store)
-    links = Links()
+    links = FakeLinks()
 
-    def measure(profiles: dict[Host, NetworkProfile]) -> RttCheck:
+    def measure(profiles: Mapping[Host, NetworkProfile]) -> RttCheck:
         measured = {client.name: 0.05 for client in profiles}
         return RttCheck(measured, [f"{name}: measured RTT 0.05 ms" for name in measured])
 
-    runner.conditions = NetworkConditions(lab, hosts, shaper=links, measure=measure)  # type: ignore[arg-type]
+    runner.points.conditions = NetworkConditions(lab, hosts, shaper=links, measure=measure)
     point = expand(lab.experiment, seed=1)[0]
     assert point.network == "wan"
     sweep = Sweep("s1", lab.name, "d", 1, "running", clock.now, None, 1, "manual")
     outcome = runner.run(sweep, [(0, point)], 1)
     assert [r.status for r in store.records] == ["failed"] * 3  # two retries, each re-checked
-    assert links.applied == 3
+    assert len(links.applied) == 3
     reason = store.records[-1].reason
     assert reason.startswith("network wan: round trips off the profile")
     assert all(f"client{n}: measured RTT" in reason for n in range(1, 9))

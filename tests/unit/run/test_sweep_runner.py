@@ -11,7 +11,7 @@ import dataclasses
 import json
 import shlex
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +22,19 @@ from orchestrator.config.model import Host, Lab, ProfilePass
 from orchestrator.config.plan import Point, expand
 from orchestrator.errors import TestbedError
 from orchestrator.lab.remote import CommandResult
-from orchestrator.results.records import PHASES, PointRecord, ServerCpu, Sweep
-from orchestrator.run.hostproc import THEN, Finished
+from orchestrator.results.records import PHASES, ServerCpu, Sweep
+from orchestrator.run.hostproc import THEN, Finished, HostProcesses
 from orchestrator.run.knee import CLIENT_LIMITED, SATURATED, Curves
+from orchestrator.run.observe import Observers
 from orchestrator.run.servermetrics import ServerCounters
 from orchestrator.run.summary import check_load, start_lateness
 from orchestrator.run.sweep import SweepRunner
+from tests.support.fakes import Clock, FakeRemote, FakeStore
 from tests.support.labfiles import default_lab
 
-DATA = Path(__file__).parent / "data"
+FIXTURES = Path(__file__).parent / "fixtures"
 CPU = "process_cpu_seconds_total"
-CAPTURED = json.loads((DATA / "load-result-client1.json").read_text())  # a real agent's JSON
-
-
-class Clock:
-    """Time that passes only when something sleeps or a host answers (`tick` per call)."""
-
-    def __init__(self, tick: float = 0.01) -> None:
-        self.now = 1_800_000_000.0
-        self.tick = tick
-
-    def __call__(self) -> float:
-        self.now += self.tick
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
+CAPTURED = json.loads((FIXTURES / "load-result-client1.json").read_text())  # a real agent's JSON
 
 
 def agent_result(limited: Sequence[str] = (), issued: float = 200.0) -> dict[str, Any]:
@@ -61,11 +48,13 @@ def agent_result(limited: Sequence[str] = (), issued: float = 200.0) -> dict[str
     return result
 
 
-class FakeHosts:
+class FakeHosts(FakeRemote, HostProcesses):
     """HostProcesses, Remote and the server's metrics in one: each attempt of a point takes
-    its behaviour from `script` (by attempt number, 1-based), the rest answers normally."""
+    its behaviour from `script` (by attempt number, 1-based), the rest answers normally.
+    mypy checks its methods against both Protocols."""
 
     def __init__(self, clock: Clock, script: dict[int, str] | None = None) -> None:
+        super().__init__()
         self.clock = clock
         self.script = script or {}
         self.attempt = 0
@@ -174,7 +163,7 @@ class FakeHosts:
         timeout: float,
         then: str | None = None,
         then_timeout: float = 60.0,
-        how: Any = None,
+        how: Mapping[str, tuple[str, bool]] | None = None,
     ) -> dict[str, Finished]:
         self.stopped.append((host.name, tuple(names), then is not None))
         self.clock.sleep(0.2)
@@ -191,7 +180,7 @@ class FakeHosts:
             return Finished(name, 137 if died else None, "", "")
         return Finished(name, 1 if self.server_dead else None, "", "")
 
-    def stop_all(self, hosts: Sequence[Host], grace: float = 3.0) -> dict[str, CommandResult]:
+    def stop_all(self, hosts: Iterable[Host], grace: float = 3.0) -> dict[str, CommandResult]:
         return {}
 
     # telling the agents their start over HTTP: `http` hosts take it, the others get the file
@@ -210,9 +199,12 @@ class FakeHosts:
         return CommandResult(host.name, "(written)", 0, "", "", None, 0.1)
 
     def run_all(
-        self, hosts: Sequence[Host], command: Callable[[Host], str], timeout: float = 60.0
+        self,
+        hosts: Iterable[Host],
+        command: str | Callable[[Host], str],
+        timeout: float | None = 60.0,
     ) -> dict[str, CommandResult]:
-        texts = {host.name: command(host) for host in hosts}
+        texts = {host.name: command(host) if callable(command) else command for host in hosts}
         if all(text.endswith("rm -f run/control.key") for text in texts.values()):
             self.keys_removed.extend(texts)  # the sweep's end
             return {name: CommandResult(name, t, 0, "", "", None, 0.1) for name, t in texts.items()}
@@ -254,23 +246,6 @@ class FakeIdleControl:
         self.hold, self.release, self.ready = hosts.hold, hosts.release, hosts.ready
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.records: list[PointRecord] = []
-        self.settings: dict[str, Any] = {}
-
-    def record_point(self, sweep_id: str, record: PointRecord) -> None:
-        self.records.append(record)
-
-    def update_settings(self, sweep_id: str, values: dict[str, Any]) -> None:
-        self.settings.update(values)
-
-
-class Quiet:
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args: None
-
-
 def lab_with(**experiment: Any) -> Lab:
     """The default lab.yml (never built: every host is faked) with `experiment` changed; its
     plan has only the idle counts and accept-limits `experiment` names."""
@@ -283,13 +258,13 @@ def runner_for(lab: Lab, clock: Clock, hosts: FakeHosts, store: FakeStore) -> Sw
     """A runner whose every outside system is `hosts` (and `store`)."""
     return SweepRunner(
         lab,
-        hosts,  # type: ignore[arg-type]
-        store,  # type: ignore[arg-type]
-        Quiet(),  # type: ignore[arg-type]
+        hosts,
+        store,
+        Observers(),  # told nothing
         clock=clock,
         sleep=clock.sleep,
         counters=hosts.counters,
-        procs=hosts,  # type: ignore[arg-type]
+        procs=hosts,
         load_control=FakeLoadControl(hosts),
         idle_control=FakeIdleControl(hosts),
     )
@@ -322,7 +297,7 @@ def run_sweep(
     return store, hosts
 
 
-ONE_POINT = {
+ONE_POINT: dict[str, Any] = {
     "mechanisms": ("epoll-et",),
     "workloads": ("one-byte",),
     "idle_connections": (2000,),
@@ -536,7 +511,7 @@ def test_start_lateness_is_the_latest_agents_for_the_named_instant() -> None:
 
 
 # Every faked point serves 8 x 194 = 1,551 replies/s, whatever it is offered.
-LADDER = {
+LADDER: dict[str, Any] = {
     **ONE_POINT,
     "idle_connections": (0,),
     "rates": (1000.0, 1500.0, 2000.0, 2500.0, 3000.0),
@@ -607,7 +582,9 @@ def test_a_client_shortfall_with_the_server_idling_stays_client_limited(tmp_path
     assert "with headroom" in store.records[1].reason
 
 
-def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(tmp_path: Path) -> None:
+def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A curve the knee search ended still gets its profiling point, CPU-timed and with the
     pass's duration, planned only once the throughput points ran; the curve's ending and the
     clients' capacity are the throughput points' alone."""
@@ -623,14 +600,14 @@ def test_the_profiling_pass_runs_after_the_plan_and_never_touches_a_curve(tmp_pa
     plan = list(enumerate(expand(lab.experiment, seed=1)))
     planned_after: list[int] = []
     commands_seen: list[str] = []
-    original = runner.server.select
+    original = runner.points.server.select
 
     def select(point: Point) -> str:
         command = original(point)
         commands_seen.append(command)
         return command
 
-    runner.server.select = select  # type: ignore[method-assign]
+    monkeypatch.setattr(runner.points.server, "select", select)
 
     def then() -> list[tuple[int, Point]]:
         planned_after.append(len(store.records))  # planned once the plan's points are stored

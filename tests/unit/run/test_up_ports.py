@@ -14,19 +14,8 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.errors import TestbedError
 from orchestrator.run.seams import Seams
 from orchestrator.run.up import run_up
+from tests.support.fakes import Lines
 from tests.support.labfiles import write_lab
-
-
-class Lines:
-    """A `View` that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, text: str) -> None:
-        self.lines.append(text)
-
-    warn = error = info
 
 
 @pytest.mark.parametrize("emulate", [False, True], ids=["real", "emulated"])
@@ -54,7 +43,7 @@ def test_up_stops_at_a_taken_prometheus_port_before_anything_else(
         taken.bind(("127.0.0.1", port))
         taken.listen()
         with pytest.raises(TestbedError) as caught:
-            run_up(lab, Lines(), seams=seams)  # type: ignore[arg-type]
+            run_up(lab, Lines(), seams=seams)
     assert caught.value.message.startswith(f"port {port} is taken")
     assert "monitoring.prometheus.port" in caught.value.message
     assert touched == []

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -14,27 +13,24 @@ from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import expand
 from orchestrator.errors import TestbedError
+from orchestrator.lab.outline import LabBuilder
 from orchestrator.lab.preflight import probe_script, route_targets
 from orchestrator.lab.remote import CommandResult
 from orchestrator.run.seams import Seams
 from orchestrator.run.up import preflight
+from tests.support.fakes import FakeRemote, Lines
 from tests.support.labfiles import REPOSITORY
 
 
-class Hosts:
+class Hosts(FakeRemote):
     """A lab whose every host answers preflight's probe as a healthy host would, with the
     open-file hard limit `hard` (None: the host does not report it)."""
 
     def __init__(self, lab: Lab, hard: dict[str, int | None]) -> None:
+        super().__init__()
         self.lab, self.hard = lab, hard
 
-    def __enter__(self) -> Hosts:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def answer(self, host: Host) -> str:
+    def probe(self, host: Host) -> str:
         nics = [
             {
                 "ifname": nic.name,
@@ -62,33 +58,43 @@ class Hosts:
         return nic.name
 
     def run_all(
-        self, hosts: Any, script: Callable[[Host], str], timeout: float
+        self,
+        hosts: Iterable[Host],
+        command: str | Callable[[Host], str],
+        timeout: float | None = 60.0,
     ) -> dict[str, CommandResult]:
+        """Preflight's probe, run on every host at once."""
         return {
-            h.name: CommandResult(h.name, probe_script([]), 0, self.answer(h), "", None, 0.01)
+            h.name: CommandResult(h.name, probe_script([]), 0, self.probe(h), "", None, 0.01)
             for h in hosts
         }
 
-    def run(self, host: Host, command: str, timeout: float | None = 60.0) -> CommandResult:
+    def answer(self, host: Host, command: str, stdin: str | None) -> CommandResult:
         return CommandResult(host.name, command, 0, f"@time {time.time()}", "", None, 0.001)
 
 
-class Built:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+class Built(LabBuilder):
+    """A lab that is up already: preflight only asks."""
 
     def exists(self) -> bool:
         return True
 
+    def down(self) -> None:
+        raise AssertionError("preflight took the lab down")
 
-class Quiet:
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
+    def describe(self) -> dict[str, object]:
+        return {}
+
+    def _check(self) -> None:
+        pass
+
+    def _build(self) -> None:
+        raise AssertionError("preflight built the lab")
 
 
 def checked(lab: Lab, hard: dict[str, int | None]) -> Lab:
-    seams = Seams(remote=lambda lab: Hosts(lab, hard), lab_builder=Built)  # type: ignore[arg-type,return-value]
-    return preflight(lab, Quiet(), seams)  # type: ignore[arg-type]
+    seams = Seams(remote=lambda lab: Hosts(lab, hard), lab_builder=Built)
+    return preflight(lab, Lines(), seams)
 
 
 def test_max_is_filled_in_from_the_hosts_limits_and_joins_the_plan() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from orchestrator.config.model import Lab
 from orchestrator.config.plan import Point
 from orchestrator.config.servers import ServerSpec
 from orchestrator.errors import TestbedError
-from orchestrator.run import servers
+from orchestrator.run import serverundertest
+from orchestrator.run.hostproc import RemoteProcesses
+from tests.support.fakes import FakeRemote
 from tests.support.labfiles import default_lab
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,14 +32,14 @@ def lab_with(spec: ServerSpec, *, emulate: bool = True, directory: str = "/srv/x
 def test_the_template_gets_the_servers_values() -> None:
     spec = ServerSpec("mine", builtin=None, command=TEMPLATE)
     point = Point("epoll-et", "one-byte", 0, None, 100.0, 1, server="mine")
-    command = servers.server_command(lab_with(spec), spec, point)
+    command = serverundertest.server_command(lab_with(spec), spec, point)
     assert command == ("my-server --listen 0.0.0.0:8080 --root /srv/x/docroot --cpus 0 -m epoll-et")
 
 
 def test_a_real_host_pins_the_server_like_userver() -> None:
     spec = ServerSpec("mine", builtin=None, command="my-server {port}")
     point = Point("", "one-byte", 0, None, 100.0, 1, server="mine")
-    assert servers.server_command(lab_with(spec, emulate=False), spec, point) == (
+    assert serverundertest.server_command(lab_with(spec, emulate=False), spec, point) == (
         "taskset -c 0 my-server 8080"
     )
 
@@ -45,12 +48,12 @@ def test_a_hostile_directory_stays_one_word() -> None:
     spec = ServerSpec("mine", builtin=None, command="my-server --root {docroot}")
     point = Point("", "one-byte", 0, None, 100.0, 1, server="mine")
     hostile = "/srv/a b;touch /tmp/pwned $(id)"
-    command = servers.server_command(lab_with(spec, directory=hostile), spec, point)
+    command = serverundertest.server_command(lab_with(spec, directory=hostile), spec, point)
     assert shlex.split(command) == ["my-server", "--root", f"{hostile}/docroot"]
 
 
 def test_the_process_groups_cpu_is_summed_from_proc() -> None:
-    cpu = servers.parse_group_cpu((FIXTURES / "nginx-group-stat.txt").read_text())
+    cpu = serverundertest.parse_group_cpu((FIXTURES / "nginx-group-stat.txt").read_text())
     # utime+stime of the three processes of group 4102 (one with ') ' in its name), not sshd's
     assert cpu.processes == 3
     assert cpu.seconds == pytest.approx((7 + 3 + 250 + 130 + 20 + 20) / 100)
@@ -62,14 +65,14 @@ def test_the_process_groups_cpu_is_summed_from_proc() -> None:
 @pytest.mark.parametrize("text", ["", "100\n", "x\n100\n4096\n4\n", "3\n100\n4096\n"])
 def test_malformed_proc_output_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
-        servers.parse_group_cpu(text)
+        serverundertest.parse_group_cpu(text)
 
 
 def test_proc_counters_give_the_cpu_difference() -> None:
     from orchestrator.run.servermetrics import difference
 
-    before = servers.proc_counters(servers.GroupCpu(1.5, 2, 0, 3_000_000), "nginx")
-    after = servers.proc_counters(servers.GroupCpu(2.25, 2, 5, 5_000_000), "nginx")
+    before = serverundertest.proc_counters(serverundertest.GroupCpu(1.5, 2, 0, 3_000_000), "nginx")
+    after = serverundertest.proc_counters(serverundertest.GroupCpu(2.25, 2, 5, 5_000_000), "nginx")
     done = difference(before, after)
     assert done["cpu_seconds"] == pytest.approx(0.75)
     assert done["resident_memory_bytes"] == 5_000_000  # as it was at the end, not a difference
@@ -78,7 +81,7 @@ def test_proc_counters_give_the_cpu_difference() -> None:
 
 def test_readiness_waits_for_a_good_status_and_checks_the_server_meanwhile() -> None:
     now = [0.0]
-    answers = iter([TestbedError("refused"), 404, 200])
+    answers: Iterator[TestbedError | int] = iter([TestbedError("refused"), 404, 200])
     checks: list[float] = []
 
     def probe() -> int:
@@ -90,7 +93,7 @@ def test_readiness_waits_for_a_good_status_and_checks_the_server_meanwhile() -> 
     def sleep(seconds: float) -> None:
         now[0] += 1.2
 
-    servers.wait_ready(probe, lambda: checks.append(now[0]), lambda: now[0], sleep, 10.0)
+    serverundertest.wait_ready(probe, lambda: checks.append(now[0]), lambda: now[0], sleep, 10.0)
     assert checks  # the server was asked whether it still runs while it was not ready
 
 
@@ -101,7 +104,7 @@ def test_readiness_gives_up_with_the_last_answer() -> None:
         now[0] += 1.0
 
     with pytest.raises(TestbedError, match="answers 503"):
-        servers.wait_ready(lambda: 503, lambda: None, lambda: now[0], sleep, 3.0)
+        serverundertest.wait_ready(lambda: 503, lambda: None, lambda: now[0], sleep, 3.0)
 
 
 def test_a_dead_server_ends_the_wait_at_once() -> None:
@@ -114,24 +117,15 @@ def test_a_dead_server_ends_the_wait_at_once() -> None:
         now[0] += 0.6
 
     with pytest.raises(TestbedError, match="not found"):
-        servers.wait_ready(lambda: 0, dead, lambda: now[0], sleep, 30.0)
+        serverundertest.wait_ready(lambda: 0, dead, lambda: now[0], sleep, 30.0)
     assert now[0] < 5
 
 
 def test_a_group_stop_spares_the_shell_that_records_the_exit_status() -> None:
-    from orchestrator.lab.remote import CommandResult
-    from orchestrator.run.hostproc import HostProcesses
-
-    sent: list[str] = []
-
-    class Recording:
-        def run(self, host: object, command: str, timeout: float | None = 60) -> CommandResult:
-            sent.append(command)
-            return CommandResult("server", command, 0, "", "", None, 0.0)
-
     lab = lab_with(ServerSpec("nginx", builtin=None, command="n {port}"))
-    procs = HostProcesses(Recording(), tag="unit")  # type: ignore[arg-type]
+    remote = FakeRemote()
+    procs = RemoteProcesses(remote, tag="unit")
     procs.stop(lab.server, ["server"], 1.0, how={"server": ("QUIT", True)})
-    script = sent[-1]
+    script = remote.commands[-1]
     assert 'pgrep -g "$pg"' in script and '[ "$p" = "$pg" ] || kill -QUIT "$p"' in script
     assert "kill -TERM" not in script  # the group gets the server's own signal only

@@ -1,19 +1,14 @@
-"""The nightly run's pure parts: which sweep is the baseline, what drifted between two sweeps."""
+"""Which sweep is a night's baseline, and what drifted between two sweeps' environments."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from orchestrator.nightly.nightly import (
-    NightResult,
-    baseline_for,
-    compared_night,
-    environment_drift,
-)
-from orchestrator.report.compare import compare_sweeps
+from orchestrator.nightly.baseline import baseline_for, environment_drift
 from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
-from tests.support.report_stores import P, new_sweep, sweep_with
+from tests.support.report_stores import new_sweep
 
 
 def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> None:
@@ -42,7 +37,7 @@ def test_baseline_is_the_pin_else_the_last_complete_nightly(tmp_path: Path) -> N
 
 
 def test_drift_names_what_changed_and_nothing_else() -> None:
-    host = {
+    host: dict[str, Any] = {
         "kernel": "6.1.0-18",
         "cpu_model": "Xeon",
         "nics": {"exp-a": "198.18.1.1"},
@@ -63,57 +58,6 @@ def test_drift_names_what_changed_and_nothing_else() -> None:
     ]
     gone = {"revision": "a" * 40, "hosts": {"server": host}}
     assert environment_drift(base, gone)[0].startswith("client1 kernel 6.1.0-18 → None")
-
-
-def test_summary_line_and_payload_say_what_happened() -> None:
-    result = NightResult(
-        "emulated",
-        "regressed",
-        1,
-        sweep="emulated-2",
-        baseline="emulated-1",
-        reason="one-byte/idle=0/select: peak -40%",
-        worse=["one-byte/idle=0/select: peak -40%"],
-        drift=["server kernel 6.1 → 6.2"],
-    )
-    line = result.summary_line()
-    assert line == (
-        "nightly emulated: regressed — sweep emulated-2 against emulated-1: "
-        "one-byte/idle=0/select: peak -40% (environment changed: server kernel 6.1 → 6.2)"
-    )
-    payload = result.payload()
-    assert payload["status"] == "regressed" and payload["summary"] == line
-    assert payload["worse"] == result.worse and payload["single_runs"] is False
-
-
-def test_a_regression_between_single_runs_says_so(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    rates = (2000, 4000, 6000)
-    base = sweep_with(store, [P("select", r, min(r, 5000)) for r in rates])
-    new = sweep_with(store, [P("select", r, min(r, 3000)) for r in rates])
-    result = compared_night("emulated", compare_sweeps(store, base, new), [], None)
-    assert (result.status, result.exit_code, result.single_runs) == ("regressed", 1, True)
-    line = result.summary_line()
-    assert line.startswith("nightly emulated: regressed (single runs, threshold only) — sweep")
-    assert "one-byte/idle=0/select: peak -40.0% (single runs)" in line
-    payload = result.payload()
-    assert payload["single_runs"] is True and payload["status"] == "regressed"
-    assert payload["worse"][0].startswith("one-byte/idle=0/select: peak -40.0% (single runs)")
-    # Three runs a side: a regression with CIs, not labelled.
-    repeated = [
-        P("select", r, min(r, cap), rep=k)
-        for k, cap in ((1, 3000), (2, 3050), (3, 2950))
-        for r in rates
-    ]
-    again = sweep_with(store, repeated)
-    tested = compared_night("emulated", compare_sweeps(store, again, again), [], None)
-    assert tested.status == "no change" and not tested.single_runs
-    baseline = sweep_with(
-        store, [P("select", r, min(r, 5000), rep=k) for k in (1, 2, 3) for r in rates]
-    )
-    slower = compared_night("emulated", compare_sweeps(store, baseline, again), [], None)
-    assert slower.status == "regressed" and not slower.single_runs
-    assert "(single runs)" not in slower.summary_line()
 
 
 def test_versions_that_changed_are_drift() -> None:
