@@ -36,8 +36,9 @@ from orchestrator.config.model import Lab
 from orchestrator.config.redact import display_url, redact_text
 from orchestrator.errors import EXIT_INTERRUPTED, TestbedError
 from orchestrator.paths import log_file
-from orchestrator.report.compare import Comparison, compare_sweeps
-from orchestrator.report.stats import WORSE
+from orchestrator.report.analysis.compare import Comparison, compare_sweeps
+from orchestrator.report.analysis.stats import WORSE
+from orchestrator.report.terminal import comparison_lines
 from orchestrator.report.write import reports_directory, write_comparison
 from orchestrator.results.records import Sweep, SweepSummary, is_sweep_id
 from orchestrator.results.store import Store
@@ -208,7 +209,7 @@ def _judge(lab: Lab, sweep: str, outcome: UpResult, view: NightView) -> NightRes
                 reason="no baseline yet: later nights compare with this one",
             )
         comparison = compare_sweeps(store, baseline.id, sweep, lab.nightly.threshold)
-        for line in comparison.lines():
+        for line in comparison_lines(comparison):
             view.line(line)
         view.line(f"comparison: {write_comparison(store, comparison)}")
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))

@@ -19,7 +19,7 @@ findings checked, and two sweeps compared. One module per concern:
 
 The API the nightly runs use:
 
-    from orchestrator.report.compare import compare_sweeps
+    from orchestrator.report.analysis.compare import compare_sweeps
     result = compare_sweeps(store, base_id, new_id, threshold=0.05)
     result.regressed, result.rows[0].peak.relative, result.rows[0].saturation.verdict
 

@@ -48,8 +48,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.plan import Point, accept_label
-from orchestrator.report.data import TRACKING
-from orchestrator.report.reach import ClientCapacity
+from orchestrator.report.analysis.data import TRACKING
+from orchestrator.report.analysis.reach import ClientCapacity
 from orchestrator.results.records import FINAL_STATUSES, MEASURED, PointRecord
 from orchestrator.run.limits import PointFacts
 

@@ -37,8 +37,8 @@ from orchestrator.config.plan import (
     profile_groups,
 )
 from orchestrator.config.servers import USERVER
-from orchestrator.report.data import server_of
-from orchestrator.report.syscalls import PROFILE_RATES, common_ok_rate, group_label
+from orchestrator.report.analysis.data import server_of
+from orchestrator.report.analysis.syscalls import PROFILE_RATES, common_ok_rate, group_label
 
 AUTO_FOUND = "the highest rate at which every mechanism was ok in this sweep's throughput points"
 AUTO_SOME = (

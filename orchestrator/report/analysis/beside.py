@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.report import paper
-from orchestrator.report.data import MECHANISM_LABELS, Curve
-from orchestrator.report.data import find_curve as find
-from orchestrator.report.ordering import mechanism_order
-from orchestrator.report.stats import Estimate
-from orchestrator.report.syscalls import NOT_PROFILED, SyscallTable
+from orchestrator.report.analysis import paper
+from orchestrator.report.analysis.data import MECHANISM_LABELS, Curve
+from orchestrator.report.analysis.data import find_curve as find
+from orchestrator.report.analysis.ordering import mechanism_order
+from orchestrator.report.analysis.stats import Estimate
+from orchestrator.report.analysis.syscalls import NOT_PROFILED, SyscallTable
 
 NOT_MEASURED = "not measured in this sweep"
 CALL, OURS_ONLY, ROLE, TOTAL = "call", "ours only", "role", "total"  # kinds of Table 1 row

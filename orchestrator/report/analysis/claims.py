@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.report.pairs import BY_COST, BY_THROUGHPUT, Part
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.pairs import BY_COST, BY_THROUGHPUT, Part
+from orchestrator.report.analysis.stats import (
     DOES_NOT_HOLD,
     INCONCLUSIVE,
     NOT_MEASURED,

@@ -2,7 +2,7 @@
 
     result = compare_sweeps(store, base_id, new_id, threshold=0.05)
     result.regressed, result.improved      # any curve significantly worse / better (none worse)
-    result.worse(), result.lines()         # one line per worse curve; the table as text
+    result.worse()                         # one line per worse curve
     for row in result.rows:                # one per mechanism × workload × idle × accept-limit
         row.peak.relative, row.peak.low, row.peak.high, row.peak.verdict
         row.saturation.verdict
@@ -14,19 +14,17 @@ it can still be judged when the bounds alone put the change beyond the threshold
 between single runs has no CI and rests on the threshold alone: wherever it is printed (the
 table, its page, `--json`, the nightly summary) it says "(single runs)".
 
-`compare` is the pure part (two `SweepData`); `print_comparison` and `comparison_page` show it.
+`compare` is the pure part (two `SweepData`), with each row's values in the order of `COLUMNS`
+(`cells`) and the one-line `summary`; `report.terminal` prints it as a table and
+`report.html.compare` makes it a page.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
-from rich.console import Console
-from rich.table import Table
-
-from orchestrator.report.data import (
+from orchestrator.report.analysis.data import (
     MECHANISM_LABELS,
     Curve,
     Saturation,
@@ -34,9 +32,8 @@ from orchestrator.report.data import (
     curves,
     peak_change,
 )
-from orchestrator.report.htmlkit import esc, page, table
-from orchestrator.report.ordering import accept_order, mechanism_order
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.ordering import accept_order, mechanism_order
+from orchestrator.report.analysis.stats import (
     BETTER,
     NO_CHANGE,
     NOT_MEASURED,
@@ -165,12 +162,6 @@ class Comparison:
         """One line per significantly worse curve (`CurveComparison.summary`)."""
         return [row.summary() for row in self.rows_with(WORSE)]
 
-    def lines(self) -> list[str]:
-        """The comparison as plain text, the table then its notes, for a log."""
-        buffer = io.StringIO()
-        print_comparison(self, Console(file=buffer, width=200, no_color=True, highlight=False))
-        return buffer.getvalue().splitlines()
-
 
 def compare_sweeps(
     store: Store, base: str, new: str, threshold: float = DEFAULT_THRESHOLD
@@ -277,8 +268,6 @@ def _order(key: tuple[str, str, int, str, str]) -> tuple[str, int, float, int, s
 
 # -- showing it ----------------------------------------------------------------------------------
 
-VERDICT_STYLES = {WORSE: "bold red", BETTER: "green", NO_CHANGE: "", NOT_MEASURED: "dim"}
-
 
 COLUMNS = (
     "workload",
@@ -312,48 +301,7 @@ def cells(row: CurveComparison) -> list[str]:
     ]
 
 
-def print_comparison(comparison: Comparison, console: Console) -> None:
-    """The comparison as a table in the terminal, then its notes and what got worse."""
-    grid = Table(
-        title=f"{comparison.new} against {comparison.base} "
-        f"(threshold {comparison.threshold:.0%}, 95 % CI)"
-    )
-    for column in COLUMNS:
-        grid.add_column(column, justify="right" if column == "idle" else "left")
-    for row in comparison.rows:
-        *values, verdict = cells(row)
-        style = VERDICT_STYLES.get(row.verdict, "")
-        grid.add_row(*values, f"[{style}]{verdict}[/]" if style else verdict)
-    console.print(grid)
-    for note in comparison.notes:
-        console.print(f"note: {note}")
-    summary = _summary(comparison)
-    console.print(f"[bold red]{summary}[/]" if comparison.regressed else summary)
-
-
-def comparison_page(comparison: Comparison) -> str:
-    """The comparison as one self-contained HTML page (with each change's method)."""
-    at = COLUMNS.index("peak change") + 1
-    headers = [*COLUMNS[:at], "method", *COLUMNS[at:]]
-    rows = [[*cells(row)[:at], row.peak.method, *cells(row)[at:]] for row in comparison.rows]
-    classes = [_css(row.verdict) for row in comparison.rows]
-    notes = "".join(f"<li>{esc(note)}</li>" for note in comparison.notes)
-    body = (
-        f"<h1>{esc(comparison.new)} against {esc(comparison.base)}</h1>"
-        f'<p class="meta">Peak reply rate and saturation rate per curve; change relative to '
-        f"the base with its 95 % confidence interval (Welch t over the repetitions); a change "
-        f"counts when the interval excludes zero and it is at least "
-        f"{comparison.threshold:.0%}; between single runs, with no interval, the threshold "
-        f'alone decides and the change says "(single runs)".</p>'
-        f'<p class="verdict {"worse" if comparison.regressed else "same"}">'
-        f"{esc(_summary(comparison))}</p>"
-        + table(headers, rows, row_classes=classes)
-        + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
-    )
-    return page(f"testbed comparison: {comparison.new} against {comparison.base}", body)
-
-
-def _summary(comparison: Comparison) -> str:
+def summary(comparison: Comparison) -> str:
     """'significantly worse: a, b', and apart those worse by the threshold alone (single runs,
     no interval to call them significant)."""
     worse = comparison.rows_with(WORSE)
@@ -364,7 +312,3 @@ def _summary(comparison: Comparison) -> str:
     parts = [f"significantly worse: {', '.join(tested)}"] if tested else []
     parts += [f"worse (single runs, threshold only): {', '.join(single)}"] if single else []
     return "; ".join(parts)
-
-
-def _css(verdict: str) -> str:
-    return {WORSE: "worse", BETTER: "better"}.get(verdict, "same")

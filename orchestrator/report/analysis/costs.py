@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.report.data import Curve
-from orchestrator.report.pointmetrics import CPU_PER_REPLY
-from orchestrator.report.stats import BETTER, WORSE, Change, Estimate, change, estimate
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY
+from orchestrator.report.analysis.stats import BETTER, WORSE, Change, Estimate, change, estimate
 
 COSTLIER, CHEAPER = "costlier", "cheaper"
 
@@ -96,3 +96,24 @@ def projected_capacity(curve: Curve) -> tuple[float, Estimate] | None:
         if values:
             return point.rate, estimate(values)
     return None
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One curve of a cost figure's table: its CPU per reply at each of the figure's rates
+    (None where it has none) and its projected capacity."""
+
+    label: str
+    cpu_per_reply: tuple[Estimate | None, ...]
+    projected: tuple[float, Estimate] | None
+
+
+def cost_table(curves: Sequence[Curve]) -> tuple[list[float], list[CostRow]]:
+    """(every rate any curve measured, ascending; a row per curve)."""
+    rates = sorted({p.rate for c in curves for p in c.points})
+    rows = []
+    for curve in curves:
+        by_rate = {p.rate: p.metric(CPU_PER_REPLY) for p in curve.points}
+        cells = tuple(by_rate.get(rate) for rate in rates)
+        rows.append(CostRow(curve.label, cells, projected_capacity(curve)))
+    return rates, rows

@@ -28,9 +28,9 @@ from typing import Any
 from orchestrator.config.model import MECHANISMS
 from orchestrator.config.plan import series_name
 from orchestrator.config.servers import USERVER
-from orchestrator.report.ordering import accept_order, group_order, mechanism_order
-from orchestrator.report.pointmetrics import point_metrics
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.ordering import accept_order, group_order, mechanism_order
+from orchestrator.report.analysis.pointmetrics import point_metrics
+from orchestrator.report.analysis.stats import (
     BETTER,
     CENSORED,
     NOT_MEASURED,
@@ -236,6 +236,14 @@ class Curve:
     @property
     def runs(self) -> tuple[Run, ...]:
         return tuple(run for point in self.points for run in point.runs)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """{status: the curve's runs in it}."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts
 
     @property
     def repetitions(self) -> list[int]:

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.report.claims import PAPER_WORKLOADS, ClaimParts, Finding
-from orchestrator.report.data import Curve, find_curve, peak_change
-from orchestrator.report.ordering import main_accept_limit
-from orchestrator.report.pairs import BY_COUNT, Part, judge_pair
-from orchestrator.report.stats import Change, fact, higher, lower, no_higher, no_lower
-from orchestrator.report.syscalls import Column, SyscallTable
+from orchestrator.report.analysis.claims import PAPER_WORKLOADS, ClaimParts, Finding
+from orchestrator.report.analysis.data import Curve, find_curve, peak_change
+from orchestrator.report.analysis.ordering import main_accept_limit
+from orchestrator.report.analysis.pairs import BY_COUNT, Part, judge_pair
+from orchestrator.report.analysis.stats import Change, fact, higher, lower, no_higher, no_lower
+from orchestrator.report.analysis.syscalls import Column, SyscallTable
 
 # One threshold for every claim and the idle table: mechanisms "perform as well" when not 10 %
 # or more below, a gain under 10 % is not "appreciable", a drop of 10 % or more is a

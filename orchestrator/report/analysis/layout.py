@@ -27,20 +27,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from orchestrator.report.data import (
+from orchestrator.report.analysis.data import (
     WORKLOAD_TITLES,
     Curve,
     SweepData,
     curves,
 )
-from orchestrator.report.ordering import (
+from orchestrator.report.analysis.ordering import (
     accept_order,
     group_order,
     main_accept_limit,
     mechanism_order,
 )
-from orchestrator.report.pointmetrics import CPU_PER_REPLY, RESPONSE_TIME
-from orchestrator.report.reach import ClientCapacity
+from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, RESPONSE_TIME
+from orchestrator.report.analysis.reach import ClientCapacity
 from orchestrator.results.records import MEASURED
 
 THROUGHPUT, COST, CLIENT, IDLE_BARS, REPETITIONS = (

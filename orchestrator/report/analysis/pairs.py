@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.report.costs import at_top, cost_comparisons, ratios_text
-from orchestrator.report.data import Curve
-from orchestrator.report.stats import INCONCLUSIVE, Judgment, Region, change, judge
+from orchestrator.report.analysis.costs import at_top, cost_comparisons, ratios_text
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.stats import INCONCLUSIVE, Judgment, Region, change, judge
 
 BY_THROUGHPUT, BY_COST, BY_COUNT = "throughput", "cost", "call counts"
 

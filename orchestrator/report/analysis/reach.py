@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.report.data import BUSY, TRACKING
-from orchestrator.report.htmlkit import esc, table
-
 
 @dataclass(frozen=True)
 class ClientCapacity:
@@ -125,37 +122,6 @@ def ending_rows(settings: Mapping[str, Any]) -> tuple[list[str], list[list[str]]
         for curve, ends in sorted(by_curve.items())
     ]
     return repetitions, rows
-
-
-def reach_section(settings: Mapping[str, Any], knee: bool) -> str:
-    """The report's section: the clients' capacity, and each curve's ending (knee search)."""
-    text = (
-        "<p><b>Client capacity</b>, by the points' verdicts over the sweep (a point is "
-        f"<i>saturated</i> when its server was busy at least {100 * BUSY:.0f} % of its cores "
-        f"over the load and served less than {100 * TRACKING:.0f} % of the offered rate, "
-        "whatever the clients' errors: a backlogged "
-        "server makes httperf run out of descriptors; it is <i>client-limited</i> only when an "
-        "agent fell behind its schedule or ran out of descriptors or ports while the server had "
-        "headroom, for tbload by its own verdict): "
-        f"{esc(describe_capacity(settings.get('client_capacity')))}.</p>"
-    )
-    if not knee:
-        return f'<h2 id="reach">How far the curves reached</h2>\n{text}'
-    repetitions, rows = ending_rows(settings)
-    explained = (
-        '<p class="note">Knee search (<code>rates: {to: auto}</code>): each curve climbed its '
-        "rates until it <i>saturated</i> (a saturated point: the server at its cores' limit; or "
-        "two points in a row that served less than 95 % of the offered rate), its "
-        "<i>clients</i> became the limit (a client-limited point), or it "
-        "reached the <i>upper bound</i> of the rates; with <code>repeat_top</code>, a later "
-        "repetition measured the first one's top rates again (<i>top repeated</i>). Rates in "
-        "requests/s; after the colon, the evidence that decided. A curve missing here was not "
-        "ended (the sweep stopped first).</p>"
-    )
-    headers = ["workload", "idle", "accept-limit", "mechanism", *repetitions]
-    return f'<h2 id="reach">How far the curves reached</h2>\n{text}{explained}' + table(
-        headers, rows
-    )
 
 
 def _rep_number(label: str) -> int:

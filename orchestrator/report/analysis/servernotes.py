@@ -9,8 +9,7 @@ rather than showing zeros. Its CPU comes from /proc (its process group's utime +
 
 from __future__ import annotations
 
-from orchestrator.report.data import SweepData, server_of
-from orchestrator.report.htmlkit import esc
+from orchestrator.report.analysis.data import SweepData, server_of
 
 COLUMN_NAMES = {
     "syscalls": "system calls (Table 1)",
@@ -27,17 +26,3 @@ def lacking(data: SweepData) -> dict[str, list[str]]:
         if isinstance(lacks, list) and server_of(point) not in found:
             found[server_of(point)] = [str(column) for column in lacks]
     return found
-
-
-def servers_note(data: SweepData) -> str:
-    """A paragraph per server lacking columns (HTML), or '' when every server has them all."""
-    parts = []
-    for server, columns in lacking(data).items():
-        names = ", ".join(COLUMN_NAMES.get(column, column) for column in columns)
-        parts.append(
-            f'<p class="notice"><b>{esc(server)}</b> exports no counters of its own: it lacks '
-            f"{esc(names)} (not measured, not zero). Its replies, errors and response times are "
-            "the clients'; its CPU is its process group's utime + stime from /proc, read just "
-            "before and after each measurement.</p>"
-        )
-    return "\n".join(parts)

@@ -42,10 +42,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestrator.config.servers import USERVER
-from orchestrator.report.data import SweepData, server_of
-from orchestrator.report.ordering import mechanism_order
-from orchestrator.report.paper import our_order
-from orchestrator.report.pointmetrics import EVENTS_FIRED, LOOP_ROUNDS, WAIT_CALLS, window_seconds
+from orchestrator.report.analysis.data import SweepData, server_of
+from orchestrator.report.analysis.ordering import mechanism_order
+from orchestrator.report.analysis.paper import our_order
+from orchestrator.report.analysis.pointmetrics import (
+    EVENTS_FIRED,
+    LOOP_ROUNDS,
+    WAIT_CALLS,
+    window_seconds,
+)
 
 PAPER_ORDER = our_order()  # the paper's row order, then the calls it did not show
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
@@ -96,6 +101,11 @@ class Column:
     preempted: float | None = None  # CPU profile: not running inside other calls, seconds/run
     statuses: tuple[str, ...] = ("ok",)  # of its runs (a profiling run may be client-limited)
 
+    @property
+    def waiting_percent(self) -> float:
+        """Blocked in wait calls, % of the counters' window (0 when not measured)."""
+        return 100 * (self.waiting or 0)
+
 
 @dataclass(frozen=True)
 class SyscallTable:
@@ -124,6 +134,27 @@ class SyscallTable:
         return sum(
             row.cells[mechanism].percent or 0.0 for row in self.rows if mechanism in row.cells
         )
+
+    def outside(self, mechanism: str) -> float:
+        """The share of the server's CPU outside system calls (a CPU profile)."""
+        return max(0.0, 100 - self.total(mechanism))
+
+    @property
+    def preempted(self) -> list[str]:
+        """Mechanisms whose calls that never wait add up to more than the server's CPU time in a
+        wall-clock table: the server was preempted inside them, so the shares are not CPU."""
+        if self.profile != WALL:
+            return []
+        return [
+            m
+            for m in self.mechanisms
+            if sum(
+                r.cells[m].percent or 0.0
+                for r in self.rows
+                if m in r.cells and r.syscall not in WAIT_CALLS
+            )
+            > 100
+        ]
 
 
 def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> float | None:

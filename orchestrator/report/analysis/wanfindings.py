@@ -3,6 +3,7 @@
     base = base_network(curves)            # '' (nothing emulated) or 'lan': the paper's links
     paper_curves(curves)                   # the curves the paper's findings are judged on
     wan_statements(data, curves)           # one line per WAN curve, findings-style
+    round_trips(points)                    # [RoundTrips]: each client's measured against expected
 
 A WAN round trip keeps each connection open longer, so at the same request rate the server
 holds more connections at once: the load agents' `max_concurrent_connections` (httperf's
@@ -12,11 +13,12 @@ peak reply rate against the LAN curve's, as a change with its 95 % CI (`data.pea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.report.data import Curve, RatePoint, SweepData, peak_change
-from orchestrator.report.stats import Estimate, estimate
+from orchestrator.report.analysis.data import Curve, RatePoint, SweepData, peak_change
+from orchestrator.report.analysis.stats import Estimate, estimate
 
 THRESHOLD = 0.10  # as the paper's findings: a change under 10 % is no change
 
@@ -82,3 +84,48 @@ def _held(points: Mapping[str, Mapping[str, Any]], curve: Curve) -> str:
 
 def _identity(curve: Curve) -> tuple[str, str, int, str]:
     return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)
+
+
+def measured_rtts(points: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[float]]:
+    """{(profile, client): [each distinct round trip measured, ms]}; a measurement is stored
+    with every point of its group, so repeats of one value are one measurement."""
+    found: dict[tuple[str, str], list[float]] = {}
+    for point in points:
+        for client, (_, measured) in (point.get("rtts") or {}).items():
+            values = found.setdefault((point["network"], client), [])
+            if measured is not None and measured not in values:
+                values.append(measured)
+    return found
+
+
+@dataclass(frozen=True)
+class RoundTrips:
+    """A client's round trips under one profile: the profile's, and the range measured."""
+
+    profile: str
+    client: str
+    expected: float
+    lowest: float | None
+    highest: float | None
+    measurements: int
+
+
+def round_trips(points: Iterable[Mapping[str, Any]]) -> list[RoundTrips]:
+    """Per (profile, client), what the profile should give beside what was measured."""
+    listed = list(points)
+    wanted = {
+        (point["network"], client): values[0]
+        for point in listed
+        for client, values in (point.get("rtts") or {}).items()
+    }
+    return [
+        RoundTrips(
+            profile,
+            client,
+            wanted[(profile, client)],
+            min(values) if values else None,
+            max(values) if values else None,
+            len(values),
+        )
+        for (profile, client), values in sorted(measured_rtts(listed).items())
+    ]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
-from orchestrator.report.costs import at_top, cost_comparisons
-from orchestrator.report.findings import THRESHOLD, idle_degradation
-from orchestrator.report.layout import Figure
-from orchestrator.report.style import colour, marker
+from orchestrator.report.analysis.costs import at_top, cost_comparisons
+from orchestrator.report.analysis.findings import THRESHOLD, idle_degradation
+from orchestrator.report.analysis.layout import Figure
+from orchestrator.report.figures.style import colour, marker
 
 
 @dataclass(frozen=True)

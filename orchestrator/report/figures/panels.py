@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
-from orchestrator.report.data import Curve
-from orchestrator.report.layout import COST, Figure
-from orchestrator.report.pointmetrics import (
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.layout import COST, Figure
+from orchestrator.report.analysis.pointmetrics import (
     CONNECTION_MEDIAN,
     CPU_PER_REPLY,
     ERROR_RATE,
@@ -29,7 +29,7 @@ from orchestrator.report.pointmetrics import (
     TIMEOUT_RATE,
     UTILISATION,
 )
-from orchestrator.report.style import colour, marker
+from orchestrator.report.figures.style import colour, marker
 
 
 @dataclass(frozen=True)

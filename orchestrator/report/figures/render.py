@@ -26,11 +26,11 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from orchestrator.report import bars, panels
-from orchestrator.report.data import Curve
-from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
-from orchestrator.report.ordering import accept_order
-from orchestrator.report.style import (
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
+from orchestrator.report.analysis.ordering import accept_order
+from orchestrator.report.figures import bars, panels
+from orchestrator.report.figures.style import (
     ACCEPT_STYLES,
     CEILING_ALPHA,
     CEILING_COLOUR,

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from orchestrator.report.build import Report
-from orchestrator.report.costs import projected_capacity
-from orchestrator.report.htmlkit import data_uri, esc, table
-from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, REPETITIONS, THROUGHPUT, Figure
-from orchestrator.report.pointmetrics import CPU_PER_REPLY
+from markupsafe import Markup
+
+from orchestrator.report.analysis.build import Report
+from orchestrator.report.analysis.costs import cost_table
+from orchestrator.report.analysis.layout import (
+    CLIENT,
+    COST,
+    IDLE_BARS,
+    REPETITIONS,
+    THROUGHPUT,
+    Figure,
+)
+from orchestrator.report.html.kit import data_uri, render, table
 
 WHAT = {
     THROUGHPUT: "reply rate against offered request rate",
@@ -38,35 +46,31 @@ WHAT = {
 }
 
 
-def figures_section(report: Report, pngs: Mapping[str, bytes]) -> str:
-    parts = [
-        '<h2 id="figures">Figures</h2><p class="note">Figures 1-7 show what the paper\'s Figures '
-        "1-7 show, from what this sweep measured (a figure with no curve here is left out); "
-        "Figures A1, A2, ... go beyond the paper. Beside each: its SVG (vector) and the CSV of "
-        "what it draws.</p>"
-    ]
+def figures_section(report: Report, pngs: Mapping[str, bytes]) -> Markup:
+    figures = []
     for figure in report.figures:
         png = pngs.get(figure.stem)
-        image = (
-            f'<img src="{data_uri(png)}" alt="Figure {esc(figure.number)}: {esc(figure.title)}"'
-            ' width="800" height="500">'
-            if png
-            else ""
+        figures.append(
+            {
+                "number": figure.number,
+                "title": figure.title,
+                "stem": figure.stem,
+                "image": data_uri(png) if png else "",
+                "what": WHAT[figure.kind],
+                "source": figure.caption_source,
+                "runs": _runs_note(figure),
+                "table": _table(figure),
+            }
         )
-        links = " · ".join(
-            f'<a href="{esc(figure.stem)}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "csv")
-        )
-        parts.append(
-            f'<figure id="figure-{esc(figure.number)}">{image}<figcaption><b>Figure '
-            f"{esc(figure.number)}.</b> {esc(figure.title)}: {esc(WHAT[figure.kind])} "
-            f"({esc(figure.caption_source)}). {esc(_runs_note(figure))} {links}"
-            "</figcaption></figure>"
-        )
-        if figure.kind == THROUGHPUT:
-            parts.append(_curve_table(figure))
-        elif figure.kind == COST:
-            parts.append(_cost_table(figure))
-    return "\n".join(parts)
+    return render("figures.html", figures=figures)
+
+
+def _table(figure: Figure) -> Markup | str:
+    if figure.kind == THROUGHPUT:
+        return _curve_table(figure)
+    if figure.kind == COST:
+        return _cost_table(figure)
+    return ""
 
 
 def _runs_note(figure: Figure) -> str:
@@ -80,33 +84,36 @@ def _runs_note(figure: Figure) -> str:
     )
 
 
-def _curve_table(figure: Figure) -> str:
+CURVE_HEADERS = [
+    "curve",
+    "peak replies/s (measured)",
+    "saturation (requests/s)",
+    "runs",
+    "saturated",
+    "client-limited",
+    "failed",
+]
+
+
+def _curve_table(figure: Figure) -> Markup:
     rows = []
     for curve in figure.curves:
         peak = curve.peak
-        runs = curve.runs
+        counts = curve.status_counts
         rows.append(
             [
                 curve.label + (f" accept={curve.accept_limit}" if figure.accept_variants else ""),
                 peak.text() if peak else "no ok run",
                 curve.saturation.text(),
-                str(len(runs)),
-                str(sum(1 for r in runs if r.status == "saturated")),
-                str(sum(1 for r in runs if r.status == "client-limited")),
-                str(sum(1 for r in runs if r.status == "failed")),
+                str(len(curve.runs)),
+                *(str(counts.get(s, 0)) for s in ("saturated", "client-limited", "failed")),
             ]
         )
-    headers = [
-        "curve",
-        "peak replies/s (measured)",
-        "saturation (requests/s)",
-        "runs",
-        "saturated",
-        "client-limited",
-        "failed",
-    ]
-    ceiling = f'<p class="note">{esc(_ceiling_note(figure))}</p>' if figure.clients else ""
-    return table(headers, rows, numeric=(3, 4, 5, 6)) + ceiling
+    return render(
+        "curve_table.html",
+        table=table(CURVE_HEADERS, rows, numeric=(3, 4, 5, 6)),
+        ceiling=_ceiling_note(figure) if figure.clients else "",
+    )
 
 
 def _ceiling_note(figure: Figure) -> str:
@@ -125,30 +132,19 @@ def _ceiling_note(figure: Figure) -> str:
     return f"{band}The clients' capacity: {figure.clients.describe()}."
 
 
-def _cost_table(figure: Figure) -> str:
-    rates = sorted({p.rate for c in figure.curves for p in c.points})
-    rows = []
-    for curve in figure.curves:
-        by_rate = {p.rate: p.metric(CPU_PER_REPLY) for p in curve.points}
-        cells = [
-            value.text(1) if (value := by_rate.get(rate)) is not None else "-" for rate in rates
+def _cost_table(figure: Figure) -> Markup:
+    rates, costs = cost_table(figure.curves)
+    rows = [
+        [
+            row.label,
+            *(value.text(1) if value is not None else "-" for value in row.cpu_per_reply),
+            f"{row.projected[1].text()} (from {row.projected[0]:,.0f})" if row.projected else "-",
         ]
-        projected = projected_capacity(curve)
-        rows.append(
-            [
-                curve.label,
-                *cells,
-                f"{projected[1].text()} (from {projected[0]:,.0f})" if projected else "-",
-            ]
-        )
+        for row in costs
+    ]
     headers = [
         "CPU µs per reply at",
         *(f"{rate:,.0f}/s" for rate in rates),
         "projected capacity, replies/s (1 / CPU per reply; not measured)",
     ]
-    return (
-        table(headers, rows, numeric=range(1, len(headers)))
-        + '<p class="note">The <i>projected</i> capacity is one CPU over the CPU per reply at the'
-        " curve's highest rate: an extrapolation (the cost per reply changes with the rate as "
-        "batching changes), never a measured peak, and never compared with one.</p>"
-    )
+    return render("cost_table.html", table=table(headers, rows, numeric=range(1, len(headers))))

@@ -10,14 +10,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from markupsafe import Markup
+
 from orchestrator.config.redact import redact_yaml
-from orchestrator.report.build import Report
-from orchestrator.report.htmlkit import esc, maybe, table
-from orchestrator.report.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.report.analysis.build import Report
+from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.report.html.kit import maybe, render, table
 from orchestrator.results.records import ServerCpu
 
+HOST_HEADERS = ["host", "role", "kernel", "OS", "CPU", "CPUs", "memory", "NICs", "httperf"]
 
-def lab_section(details: Mapping[str, Any]) -> str:
+
+def lab_section(details: Mapping[str, Any]) -> Markup:
     hosts = details.get("hosts") or {}
     rows = []
     for name, facts in sorted(hosts.items(), key=_server_first):
@@ -35,36 +39,43 @@ def lab_section(details: Mapping[str, Any]) -> str:
                 facts.get("httperf", ""),
             ]
         )
-    headers = ["host", "role", "kernel", "OS", "CPU", "CPUs", "memory", "NICs", "httperf"]
     settings = details.get("settings") or {}
     sysctls = {name: facts.get("sysctls") or {} for name, facts in hosts.items()}
-    distinct = {json.dumps(s, sort_keys=True) for s in sysctls.values()}
-    sysctl_text = (
-        json.dumps(next(iter(sysctls.values())), indent=2, sort_keys=True)
-        if len(distinct) == 1
-        else json.dumps(sysctls, indent=2, sort_keys=True)
-    )
-    return (
-        '<h2 id="lab">The lab</h2>\n'
-        + idle_counts_note(settings)
-        + table(headers, rows)
-        + "<h3>The sweep's settings</h3>"
-        + f"<pre>{esc(json.dumps(settings, indent=2, sort_keys=True))}</pre>"
-        + "<h3>Sysctls"
-        + (" (the same on every host)" if len(distinct) == 1 else " per host")
-        + f"</h3><pre>{esc(sysctl_text)}</pre>"
-        + "<h3>Workloads</h3>"
-        + f"<pre>{esc(json.dumps(_brief_workloads(details.get('workloads')), indent=2))}</pre>"
-        + "<details><summary>The lab file as run (secrets removed)</summary>"
-        + f"<pre>{esc(redact_yaml(details.get('lab_file') or ''))}"
-        + "</pre></details>"
-        + "<details><summary>The inventory (secrets removed)</summary>"
-        + f"<pre>{esc(redact_yaml(details.get('inventory') or ''))}"
-        + "</pre></details>"
+    same = len({json.dumps(s, sort_keys=True) for s in sysctls.values()}) == 1
+    return render(
+        "lab.html",
+        idle_note=idle_counts_note(settings),
+        hosts=table(HOST_HEADERS, rows),
+        settings=json.dumps(settings, indent=2, sort_keys=True),
+        same=same,
+        sysctls=json.dumps(
+            next(iter(sysctls.values())) if same else sysctls, indent=2, sort_keys=True
+        ),
+        workloads=json.dumps(_brief_workloads(details.get("workloads")), indent=2),
+        lab_file=redact_yaml(details.get("lab_file") or ""),
+        inventory=redact_yaml(details.get("inventory") or ""),
     )
 
 
-def points_section(report: Report, store_link: str | None = None) -> str:
+POINT_HEADERS = [
+    "#",
+    "point",
+    "mechanism",
+    "idle",
+    "offered/s",
+    "status",
+    "requests/s",
+    "replies/s",
+    "errors",
+    "server CPU s",
+    "server busy %",
+    "CPU µs/reply",
+    "attempts",
+    "reason",
+]
+
+
+def points_section(report: Report, store_link: str | None = None) -> Markup:
     """Every point in run order, with the CPU per reply; sortable and filterable."""
     rows, classes = [], []
     for point, metrics in zip(report.data.points, _metrics(report), strict=True):
@@ -87,32 +98,11 @@ def points_section(report: Report, store_link: str | None = None) -> str:
             ]
         )
         classes.append(point["status"])
-    headers = [
-        "#",
-        "point",
-        "mechanism",
-        "idle",
-        "offered/s",
-        "status",
-        "requests/s",
-        "replies/s",
-        "errors",
-        "server CPU s",
-        "server busy %",
-        "CPU µs/reply",
-        "attempts",
-        "reason",
-    ]
-    store = f', the store: <a href="{esc(store_link)}">{esc(store_link)}</a>' if store_link else ""
-    return (
-        '<h2 id="points">Every point</h2><p class="note">In run order; click a column\'s '
-        "header to sort by it (again to reverse), type to keep the rows that contain the text. "
-        f'Data: <a href="points.csv">points.csv</a>{store}.</p>'
-        '<p><label>Filter: <input id="point-filter" type="search" size="30"></label> '
-        '<span id="point-count" class="note"></span></p>'
-        '<div id="every-point">'
-        + table(headers, rows, numeric=(0, 3, 4, 6, 7, 8, 9, 10, 11, 12), row_classes=classes)
-        + f"</div><script>{SORT_AND_FILTER}</script>"
+    numeric = (0, 3, 4, 6, 7, 8, 9, 10, 11, 12)
+    return render(
+        "points.html",
+        store_link=store_link or "",
+        table=table(POINT_HEADERS, rows, numeric=numeric, row_classes=classes),
     )
 
 
@@ -126,64 +116,7 @@ def _metrics(report: Report) -> list[dict[str, float | None]]:
     return [point_metrics(point) for point in report.data.points]
 
 
-# Plain JavaScript, no library and no network: sort by a column (numbers as numbers, "-" and
-# blanks last), filter rows by their text.
-SORT_AND_FILTER = """
-(function () {
-  var box = document.getElementById("every-point");
-  var table = box && box.querySelector("table");
-  if (!table) { return; }
-  var body = table.tBodies[0];
-  var input = document.getElementById("point-filter");
-  var count = document.getElementById("point-count");
-  function key(cell) {
-    var text = cell.textContent.trim();
-    var number = parseFloat(text.replace(/,/g, ""));
-    if (text === "" || text === "-") { return [2, 0]; }
-    if (/^-?[0-9][0-9,]*(\\.[0-9]+)?$/.test(text) && !isNaN(number)) { return [0, number]; }
-    return [1, text.toLowerCase()];
-  }
-  function compare(a, b) {
-    if (a[0] !== b[0]) { return a[0] - b[0]; }
-    return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-  }
-  function shown() {
-    var n = 0;
-    Array.prototype.forEach.call(body.rows, function (row) {
-      if (row.style.display !== "none") { n++; }
-    });
-    count.textContent = n + " of " + body.rows.length + " points";
-  }
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
-    th.style.cursor = "pointer";
-    th.title = "sort by this column";
-    th.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (other) {
-        other.removeAttribute("aria-sort");
-      });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var order = compare(key(a.cells[column]), key(b.cells[column]));
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-  input.addEventListener("input", function () {
-    var text = input.value.toLowerCase();
-    Array.prototype.forEach.call(body.rows, function (row) {
-      row.style.display = row.textContent.toLowerCase().indexOf(text) < 0 ? "none" : "";
-    });
-    shown();
-  });
-  shown();
-})();
-"""
-
-
-def idle_counts_note(settings: Mapping[str, Any]) -> str:
+def idle_counts_note(settings: Mapping[str, Any]) -> Markup | str:
     """Why the sweep ran the idle counts it did, when one was `max` (the most the hosts' open-file
     limits allow, found by preflight): the paper's 10,000 may not bring select's and poll's
     knee within the clients' reach on a small lab, and the report says what was used instead."""
@@ -192,12 +125,11 @@ def idle_counts_note(settings: Mapping[str, Any]) -> str:
     if not experiment.get("idle_max") or not isinstance(value, int):
         return ""
     counts = sorted({*(experiment.get("idle_connections") or []), value})
-    listed = ", ".join(f"{count:,}" for count in counts)
-    return (
-        f"<p>Idle connections: {esc(listed)}. {value:,} is <code>max</code>, the most this"
-        f" lab's hosts could hold: {esc(experiment.get('idle_max_why') or '')}. With the"
-        " most, select's and poll's knee comes within the clients' reach, so the"
-        " idle-connection finding can be judged by throughput.</p>\n"
+    return render(
+        "idle_counts.html",
+        listed=", ".join(f"{count:,}" for count in counts),
+        most=f"{value:,}",
+        why=experiment.get("idle_max_why") or "",
     )
 
 

@@ -3,77 +3,83 @@
     html = table1_section(report)
 
 A CPU profile (each column ≤ 100 %, with a separate "waiting" row) when the store has each call's
-CPU time; otherwise the wall-clock table of older stores, marked as such (see `syscalls`).
+CPU time; otherwise the wall-clock table of older stores, marked as such (see `syscalls`). Every
+number comes from `analysis.syscalls`; this module formats them for `templates/table1.html`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.report.build import Report
-from orchestrator.report.data import MECHANISM_LABELS
-from orchestrator.report.htmlkit import esc, maybe, table
-from orchestrator.report.htmlpaper import paper_table1
-from orchestrator.report.pointmetrics import WAIT_CALLS
-from orchestrator.report.syscalls import CPU, NONE, NOT_PROFILED, WALL, Column, SyscallTable
+from markupsafe import Markup
+
+from orchestrator.report.analysis.build import Report
+from orchestrator.report.analysis.data import MECHANISM_LABELS
+from orchestrator.report.analysis.pointmetrics import WAIT_CALLS
+from orchestrator.report.analysis.syscalls import CPU, NONE, NOT_PROFILED, Column, SyscallTable
+from orchestrator.report.html.kit import maybe, render, table
+from orchestrator.report.html.paper import paper_table1
 
 
-def table1_section(report: Report) -> str:
+def table1_section(report: Report) -> Markup:
     """Table 1 per workload × idle count, as the paper's CPU profile where the sweep has one,
     then the paper's Table 1 beside ours."""
-    parts = [
-        '<h2 id="table1">Table 1: the server\'s CPU per system call</h2>\n<p class="note">As the '
-        "paper's Table 1 (a gprof profile): each system call's share of the server's CPU seconds "
-        "over the measurement, mean over the runs at one rate; call counts per run below. The "
-        "paper profiled at 22,000 requests/s, near saturation, apart from its throughput runs; "
-        "so does the sweep's profiling pass (<code>experiment.profile</code>): one point per "
-        "mechanism whose server times each call's CPU, which costs it about 30 % more CPU per "
-        "reply, so those points are never part of a curve. The counters cover each point's "
-        "measure phase (starting the load agents, their run, collecting their results), longer "
-        "than the httperf run itself.</p>"
-    ]
-    for item in report.tables:
-        parts.append(_table1(item))
-    if report.table1_paper is not None:
-        parts.append(paper_table1(report.table1_paper))
-    return "\n".join(parts)
-
-
-def _table1(item: SyscallTable) -> str:
-    title = (
-        f"<h3>{esc(item.workload)}, "
-        + (f"{item.idle_connections:,} idle connections" if item.idle_connections else "no idle")
-        + (f", accept-limit {esc(item.accept_limit)}" if item.accept_limit != "inf" else "")
-        + "</h3>"
+    return render(
+        "table1_section.html",
+        tables=[_table1(item) for item in report.tables],
+        paper=paper_table1(report.table1_paper) if report.table1_paper is not None else "",
     )
-    if item.rate is None or not item.columns:
-        rate = f" at {item.rate:,.0f} requests/s" if item.rate is not None else ""
-        return (
-            f'{title}<p class="notice">{esc(NOT_PROFILED.capitalize())}: no ok run{esc(rate)}'
-            f" ({esc(item.choice)}){esc(_unprofiled(item))}.</p>"
-        )
-    if item.profile == NONE:
-        return _not_timed(title, item)
+
+
+def _table1(item: SyscallTable) -> Markup:
     mechanisms = item.mechanisms
     headers = ["system call", *(_label(m) for m in mechanisms)]
+    numeric = range(1, len(headers))
+    values: dict[str, Any] = {
+        "workload": item.workload,
+        "idle": f"{item.idle_connections:,}" if item.idle_connections else "",
+        "accept": item.accept_limit if item.accept_limit != "inf" else "",
+        "not_profiled": NOT_PROFILED.capitalize(),
+        "not_profiled_plain": NOT_PROFILED,
+        "unprofiled": item.unprofiled,
+        "rate": f"{item.rate:,.0f}" if item.rate is not None else "",
+        "choice": item.choice,
+        "source": item.source,
+        "wait_calls": ", ".join(WAIT_CALLS),
+        "kind": "missing",
+    }
+    if item.rate is None or not item.columns:
+        return render("table1.html", **values)
+    calls = table(headers, _call_rows(item), numeric=numeric)
+    if item.profile == NONE:
+        return render("table1.html", **{**values, "kind": "untimed", "calls": calls})
     percent_rows = [
         [row.syscall, *(_cell(row.cells.get(m), "percent") for m in mechanisms)]
         for row in item.rows
     ]
-    total = ["all system calls", *(f"{item.total(m):.2f}" for m in mechanisms)]
-    percent_rows.append(total)
+    percent_rows.append(["all system calls", *(f"{item.total(m):.2f}" for m in mechanisms)])
     columns = item.columns
     if item.profile == CPU:
         percent_rows.append(
-            ["outside system calls", *(f"{max(0.0, 100 - item.total(m)):.2f}" for m in mechanisms)]
+            ["outside system calls", *(f"{item.outside(m):.2f}" for m in mechanisms)]
         )
         percent_rows.append(
-            [
-                "waiting (% of wall time, not CPU)",
-                *(maybe(100 * (c.waiting or 0), ".2f") for c in columns),
-            ]
+            ["waiting (% of wall time, not CPU)", *(f"{c.waiting_percent:.2f}" for c in columns)]
         )
-    extra = [
+    values["kind"] = "cpu" if item.profile == CPU else "wall"
+    return render(
+        "table1.html",
+        **values,
+        idle_count=item.idle_connections,
+        preempted=", ".join(_label(m) for m in item.preempted),
+        shares=table(headers, percent_rows, numeric=numeric),
+        extra=table(["", *headers[1:]], _extra_rows(columns), numeric=numeric),
+        calls=calls,
+    )
+
+
+def _extra_rows(columns: tuple[Column, ...]) -> list[list[str]]:
+    return [
         ["runs", *(_runs(c) for c in columns)],
         ["counters' window (s)", *(f"{c.window:.1f}" for c in columns)],
         ["server CPU utilisation over it", *(f"{c.utilisation:.0%}" for c in columns)],
@@ -87,50 +93,6 @@ def _table1(item: SyscallTable) -> str:
         ["events returned per wait", *(maybe(c.events_per_wait, ".2f") for c in columns)],
         ["events acted on", *(maybe(c.handled_share, ".1%") for c in columns)],
     ]
-    call_rows = _call_rows(item)
-    numeric = range(1, len(headers))
-    preempted = [
-        _label(m)
-        for m in mechanisms
-        if item.profile == WALL
-        and sum(
-            r.cells[m].percent or 0.0
-            for r in item.rows
-            if m in r.cells and r.syscall not in WAIT_CALLS
-        )
-        > 100
-    ]
-    warning = _profile_note(item) + (
-        f'<p class="notice">The calls that never wait add up to more than the server\'s CPU time '
-        f"for {esc(', '.join(preempted))}: the server was preempted inside them, so it did not "
-        "have its CPU to itself and these shares are not CPU time.</p>"
-        if preempted
-        else ""
-    )
-    return (
-        f"{title}<p class=note>At {item.rate:,.0f} requests/s, from the {esc(item.source)}"
-        f" ({esc(item.choice)}). Data: "
-        f"table1-{esc(item.workload)}-idle{item.idle_connections}.csv.</p>"
-        + warning
-        + table(headers, percent_rows, numeric=numeric)
-        + "<p class=note>Per run: what the server did besides the system calls.</p>"
-        + table(["", *headers[1:]], extra, numeric=numeric)
-        + "<p class=note>Calls per run (mean).</p>"
-        + table(headers, call_rows, numeric=numeric)
-    )
-
-
-def _not_timed(title: str, item: SyscallTable) -> str:
-    """A group whose servers counted their calls without timing them: no shares at all."""
-    headers = ["system call", *(_label(m) for m in item.mechanisms)]
-    return (
-        f'{title}<p class="notice">{esc(NOT_PROFILED.capitalize())}: the server counted its '
-        f"system calls at {item.rate:,.0f} requests/s but did not time them "
-        f"(<code>syscall_timing: none</code>){esc(_unprofiled(item))}, so there is no share to "
-        "show; the call counts stand.</p><p class=note>Calls per run (mean), from the "
-        f"{esc(item.source)}.</p>"
-        + table(headers, _call_rows(item), numeric=range(1, len(headers)))
-    )
 
 
 def _call_rows(item: SyscallTable) -> list[list[str]]:
@@ -140,37 +102,10 @@ def _call_rows(item: SyscallTable) -> list[list[str]]:
     ]
 
 
-def _unprofiled(item: SyscallTable) -> str:
-    """Why the profiling pass did not measure the group, when it was to."""
-    return f"; the profiling pass did not run: {item.unprofiled}" if item.unprofiled else ""
-
-
 def _runs(column: Column) -> str:
     """'2', or '1 (client-limited)' for a profiling run that was not ok."""
     others = [status for status in column.statuses if status != "ok"]
     return f"{column.runs} ({', '.join(others)})" if others else str(column.runs)
-
-
-def _profile_note(item: SyscallTable) -> str:
-    if item.profile == CPU:
-        return (
-            "<p class=note>A CPU profile: the serving thread's CPU time inside each call "
-            "(its CPU clock before and after the call), so each column sums to at most 100 %; "
-            "the rest is the server's own code. Time blocked inside the wait calls ("
-            + esc(", ".join(WAIT_CALLS))
-            + ") is not CPU time: it is the separate <i>waiting</i> row, a share of the "
-            "counters' wall-clock window.</p>"
-        )
-    return (
-        f'<p class="notice"><b>Not a CPU profile</b> ({esc(NOT_PROFILED)}'
-        f"{esc(_unprofiled(item))}): its servers timed each call by the wall clock only "
-        "(<code>syscall_timing: wall</code>, or a server older than per-call CPU timing), so a "
-        "cell is the time around the call over the server's CPU time. Wait calls ("
-        + esc(", ".join(WAIT_CALLS))
-        + ") include time blocked waiting for events, which is not CPU time: below saturation "
-        "they can exceed 100 %. <code>experiment.profile</code> adds the paper's CPU profile to "
-        "a sweep.</p>"
-    )
 
 
 def _cell(cell: Any, field: str) -> str:

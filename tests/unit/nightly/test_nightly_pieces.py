@@ -10,7 +10,7 @@ from orchestrator.nightly.nightly import (
     compared_night,
     environment_drift,
 )
-from orchestrator.report.compare import compare_sweeps
+from orchestrator.report.analysis.compare import compare_sweeps
 from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, new_sweep, sweep_with

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.claims import Finding
-from orchestrator.report.costs import COSTLIER, cost_comparisons, projected_capacity
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.findings import THRESHOLD, check_findings, idle_degradation
-from orchestrator.report.pairs import BY_COST, BY_THROUGHPUT
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.claims import Finding
+from orchestrator.report.analysis.costs import COSTLIER, cost_comparisons, projected_capacity
+from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.findings import THRESHOLD, check_findings, idle_degradation
+from orchestrator.report.analysis.pairs import BY_COST, BY_THROUGHPUT
+from orchestrator.report.analysis.stats import (
     BETTER,
     DOES_NOT_HOLD,
     HOLDS,
@@ -21,7 +21,7 @@ from orchestrator.report.stats import (
     WORSE,
     change,
 )
-from orchestrator.report.syscalls import syscall_table
+from orchestrator.report.analysis.syscalls import syscall_table
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.report.data import Curve
-from orchestrator.report.htmlnetwork import measured_rtts, network_section
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.wanfindings import measured_rtts
+from orchestrator.report.html.network import network_section
 
 
 def test_a_curve_label_carries_its_profile() -> None:

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.bars import idle_bar_data
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.layout import COST, IDLE_BARS, figures
-from orchestrator.report.panels import rows
-from orchestrator.report.pointmetrics import (
+from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.layout import COST, IDLE_BARS, figures
+from orchestrator.report.analysis.pointmetrics import (
     CONNECTION_MEDIAN,
     CPU_PER_REPLY,
     ERROR_RATE,
@@ -20,6 +18,8 @@ from orchestrator.report.pointmetrics import (
     UTILISATION,
     point_metrics,
 )
+from orchestrator.report.figures.bars import idle_bar_data
+from orchestrator.report.figures.panels import rows
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.pointmetrics import CPU_PER_REPLY, point_metrics
-from orchestrator.report.servernotes import lacking, servers_note
+from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.report.analysis.servernotes import lacking
+from orchestrator.report.html.servers import servers_note
 
 NGINX_SERVER = {"name": "nginx", "cpu_seconds": 0.5, "lacks": ["syscalls", "server_replies"]}
 
@@ -69,7 +70,7 @@ def test_cpu_per_reply_of_a_server_without_a_count_uses_the_clients_replies() ->
 
 
 def test_table1_has_no_column_for_a_server_without_syscall_counters() -> None:
-    from orchestrator.report.syscalls import syscall_table
+    from orchestrator.report.analysis.syscalls import syscall_table
 
     sweep = data(
         point("userver", "poll", 100, server={"cpu_seconds": 0.1}, status="ok"),

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.stats import (
     BETTER,
     CLAIM_VERDICTS,
     DOES_NOT_HOLD,

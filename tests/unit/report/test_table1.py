@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.build import build
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.syscalls import (
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.syscalls import (
     CPU,
     NONE,
     NOT_PROFILED,
