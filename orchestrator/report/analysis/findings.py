@@ -25,7 +25,15 @@ from orchestrator.report.analysis.claims import PAPER_WORKLOADS, ClaimParts, Fin
 from orchestrator.report.analysis.data import Curve, find_curve, peak_change
 from orchestrator.report.analysis.ordering import main_accept_limit
 from orchestrator.report.analysis.pairs import BY_COUNT, Part, judge_pair
-from orchestrator.report.analysis.stats import Change, fact, higher, lower, no_higher, no_lower
+from orchestrator.report.analysis.stats import (
+    Change,
+    Region,
+    fact,
+    higher,
+    lower,
+    no_higher,
+    no_lower,
+)
 from orchestrator.report.analysis.syscalls import Column, SyscallTable
 
 # One threshold for every claim and the idle table: mechanisms "perform as well" when not 10 %
@@ -115,12 +123,8 @@ def _comparable_without_idle(curves: Sequence[Curve]) -> Finding:
         for mechanism, curve in present.items():
             if curve is None:
                 found.note(f"{workload}: {mechanism} without idle connections not measured")
-                continue
-            found.add(
-                judge_pair(
-                    base, curve, no_lower(COMPARABLE), workload=workload, threshold=THRESHOLD
-                )
-            )
+            else:
+                _judge_each(found, base, [curve], no_lower(COMPARABLE), workload)
     return found.finding(claim, "Figures 1 and 2")
 
 
@@ -148,12 +152,7 @@ def _epoll_ctl_techniques(curves: Sequence[Curve], tables: Sequence[SyscallTable
             counted = "every technique made" if fewer else "not every technique made"
             reason = f"{counted} fewer epoll_ctl(+ctlv) calls per reply than epoll-LT"
             found.add(Part(workload, "epoll_ctl calls", BY_COUNT, fact(fewer, reason), ""))
-        for curve in techniques:
-            found.add(
-                judge_pair(
-                    base, curve, no_higher(APPRECIABLE), workload=workload, threshold=THRESHOLD
-                )
-            )
+        _judge_each(found, base, techniques, no_higher(APPRECIABLE), workload)
     return found.finding(claim, "Figures 3 and 4, Table 1")
 
 
@@ -264,6 +263,15 @@ def _accept_limit(curves: Sequence[Curve]) -> Finding:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _judge_each(
+    found: ClaimParts, base: Curve, others: Sequence[Curve], region: Region, workload: str
+) -> None:
+    """Each of `others` against `base` for a claim that their difference lies in `region`: the
+    one judging loop of the claims that compare several mechanisms with epoll-LT."""
+    for curve in others:
+        found.add(judge_pair(base, curve, region, workload=workload, threshold=THRESHOLD))
 
 
 def _workloads(curves: Sequence[Curve]) -> list[str]:
