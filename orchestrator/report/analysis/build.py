@@ -53,7 +53,7 @@ def build(data: SweepData, profile_rate: float | None = None) -> Report:
         raise TestbedError(f"sweep {data.id} has no stored point: nothing to report")
     every = curves(data)
     if profile_rate is not None:
-        measured = sorted({float(p["target_rate"]) for p in data.points})
+        measured = sorted({p.target_rate for p in data.points})
         if profile_rate not in measured:
             rates = ", ".join(f"{rate:g}" for rate in measured)
             raise TestbedError(
@@ -65,7 +65,7 @@ def build(data: SweepData, profile_rate: float | None = None) -> Report:
     # curves under WAN profiles are drawn beside them and compared in `wan`.
     base = base_network(every)
     paper = paper_curves(every)
-    on_lan = replace(data, points=tuple(p for p in data.points if p.get("network", "") == base))
+    on_lan = replace(data, points=tuple(p for p in data.points if p.network == base))
     tables = []
     groups = dict.fromkeys((c.workload, c.idle_connections) for c in paper)
     for workload, idle in groups:

@@ -40,6 +40,7 @@ from orchestrator.report.analysis.stats import (
     change,
     estimate,
 )
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import MEASURED
 from orchestrator.results.store import Store
 
@@ -67,26 +68,30 @@ class SweepData:
 
     id: str
     details: dict[str, Any]
-    points: tuple[dict[str, Any], ...]  # the throughput points: the curves, peaks, findings
+    points: tuple[StoredPoint, ...]  # the throughput points: the curves, peaks, findings
     syscalls: dict[str, dict[str, tuple[int, float]]]  # by point key, both kinds of point
     # The points of Table 1's profiling pass (`experiment.profile`): never part of a curve.
-    profile: tuple[dict[str, Any], ...] = ()
+    profile: tuple[StoredPoint, ...] = ()
 
     @classmethod
     def load(cls, store: Store, sweep_id: str) -> SweepData:
-        """The sweep's points carry "network" (their profile, "" when none was emulated) and
-        "rtts" ({client: (expected, measured) ms})."""
-        details = store.sweep_details(sweep_id)
+        """The sweep, each point with its `network` (its profile, "" when none was emulated)
+        and `rtts` ({client: (expected, measured) ms})."""
         networks = store.networks(sweep_id)
-        loaded: list[list[dict[str, Any]]] = []
-        for stored in (store.points(sweep_id), store.profile_points(sweep_id)):
-            for point in stored:
-                network = networks.get(point["key"])
-                point["network"] = network.profile if network else ""
-                point["rtts"] = dict(network.rtts) if network else {}
-            loaded.append(stored)
-        points, profile = loaded
-        return cls(sweep_id, details, tuple(points), store.syscalls(sweep_id), tuple(profile))
+
+        def with_network(point: StoredPoint) -> StoredPoint:
+            network = networks.get(point.key)
+            if network is None:
+                return point
+            return replace(point, network=network.profile, rtts=dict(network.rtts))
+
+        return cls(
+            sweep_id,
+            store.sweep_details(sweep_id),
+            tuple(with_network(p) for p in store.points(sweep_id)),
+            store.syscalls(sweep_id),
+            tuple(with_network(p) for p in store.profile_points(sweep_id)),
+        )
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -119,7 +124,7 @@ class SweepData:
         planned = self.experiment.get("repetitions")
         if isinstance(planned, int):
             return planned
-        return max((int(p["repetition"]) for p in self.points), default=0)
+        return max((p.repetition for p in self.points), default=0)
 
 
 @dataclass(frozen=True)
@@ -398,23 +403,23 @@ def runs_of(data: SweepData) -> dict[CurveKey, list[tuple[float, Run]]]:
     their target rate."""
     grouped: dict[CurveKey, list[tuple[float, Run]]] = {}
     for point in data.points:
-        if point["status"] not in DRAWN:
+        if point.status not in DRAWN:
             continue
         key = (
-            series_name(server_of(point), point["mechanism"]),
-            point["workload"],
-            int(point["idle_connections"]),
-            str(point["accept_limit"]),
-            str(point.get("network") or ""),
+            series_name(point.server_name, point.mechanism),
+            point.workload,
+            point.idle_connections,
+            point.accept_limit,
+            point.network,
         )
         run = Run(
-            key=point["key"],
-            repetition=int(point["repetition"]),
-            status=point["status"],
-            reason=point["reason"] or "",
-            target_rate=float(point["target_rate"]),
-            request_rate=_float(point.get("request_rate")),
-            reply_rate=_float(point.get("reply_rate")),
+            key=point.key,
+            repetition=point.repetition,
+            status=point.status,
+            reason=point.reason,
+            target_rate=point.target_rate,
+            request_rate=point.request_rate,
+            reply_rate=point.reply_rate,
             served=served_fraction(point),
             metrics=point_metrics(point),
         )
@@ -422,7 +427,7 @@ def runs_of(data: SweepData) -> dict[CurveKey, list[tuple[float, Run]]]:
     return grouped
 
 
-def served_fraction(point: dict[str, Any]) -> float:
+def served_fraction(point: StoredPoint | Mapping[str, Any]) -> float:
     """How much of the load offered at a point the server served (1.0: all of it).
 
     One request per connection (one-byte): replies against the target rate. httperf's own
@@ -432,31 +437,37 @@ def served_fraction(point: dict[str, Any]) -> float:
     requests sent are the offered load as long as sessions complete; a short run's sessions
     are a sample of the trace, so the target (the trace's mean) is no exact measure either.
     Served is the lower of replies against requests sent and sessions completed against
-    sessions started."""
-    reply = _float(point.get("reply_rate")) or 0.0
-    if point["workload"] != "specweb99":
-        target = float(point["target_rate"])
+    sessions started. A Mapping is a row as `run.limits` still builds it (a summary with the
+    point's workload, target rate and agents), read as a StoredPoint."""
+    if not isinstance(point, StoredPoint):
+        point = StoredPoint.from_row({**UNNAMED_ROW, **point})
+    reply = point.reply_rate or 0.0
+    if point.workload != "specweb99":
+        target = point.target_rate
         return reply / target if target > 0 else 0.0
-    request = _float(point.get("request_rate")) or 0.0
+    request = point.request_rate or 0.0
     fractions = [reply / request if request > 0 else 0.0]
-    started = completed = 0.0
-    for agent in (point.get("agents") or {}).values():
-        totals = ((agent or {}).get("load") or {}).get("totals") or {}
-        started += _float(totals.get("sessions_started")) or 0.0
-        completed += _float(totals.get("sessions_completed")) or 0.0
+    started = point.agent_total("sessions_started")
     if started > 0:
-        fractions.append(completed / started)
+        fractions.append(point.agent_total("sessions_completed") / started)
     return min(fractions)
 
 
-def server_of(point: dict[str, Any]) -> str:
+# The columns a partial row (`served_fraction`'s Mapping) lacks and does not need.
+UNNAMED_ROW: dict[str, Any] = dict(
+    sweep="", key="", seq=0, mechanism="", workload="", idle_connections=0, accept_limit="inf",
+    target_rate=0.0, repetition=0, status="", reason="", attempts=0, started_at=0.0, ended_at=0.0,
+)  # fmt: skip
+
+
+def server_of(point: StoredPoint) -> str:
     """The server a stored point measured (userver in stores from before servers)."""
-    return str(point.get("server_name") or USERVER)
+    return point.server_name
 
 
 def servers_of(data: SweepData) -> list[str]:
     """The servers a sweep measured, in the order of their first point."""
-    return list(dict.fromkeys(server_of(point) for point in data.points))
+    return list(dict.fromkeys(point.server_name for point in data.points))
 
 
 def curves(data: SweepData) -> list[Curve]:
@@ -490,7 +501,3 @@ def _mean_reply(point: RatePoint) -> float:
 
 def _by_rep(run: Run) -> int:
     return run.repetition
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

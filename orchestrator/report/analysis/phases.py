@@ -8,18 +8,18 @@ and share of the wall time, and the spread between repetitions (pure; the page l
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import PHASES
 
 
-def status_counts(points: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+def status_counts(points: Iterable[StoredPoint]) -> dict[str, int]:
     """{status: points in it}, sorted by status."""
     counts: dict[str, int] = {}
     for point in points:
-        counts[point["status"]] = counts.get(point["status"], 0) + 1
+        counts[point.status] = counts.get(point.status, 0) + 1
     return dict(sorted(counts.items()))
 
 
@@ -36,16 +36,16 @@ class PhaseTime:
 WALL = "point (wall)"
 
 
-def phase_times(points: Iterable[Mapping[str, Any]]) -> list[PhaseTime]:
+def phase_times(points: Iterable[StoredPoint]) -> list[PhaseTime]:
     """Each phase's seconds per point over the points not failed, then their wall time; [] when
     no such point recorded its phases."""
     seen: dict[str, list[float]] = {}
     walls = []
     for point in points:
-        if point["status"] == "failed" or not point.get("phases"):
+        if point.status == "failed" or not point.phases:
             continue
-        walls.append(point["ended_at"] - point["started_at"])
-        for name, seconds in point["phases"].items():
+        walls.append(point.wall_seconds)
+        for name, seconds in point.phases.items():
             seen.setdefault(name, []).append(seconds)
     if not walls:
         return []

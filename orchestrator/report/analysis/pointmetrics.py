@@ -22,8 +22,7 @@ the clients saw. Pure functions of a stored point (`Store.points`), None when it
 
 from __future__ import annotations
 
-import statistics
-from typing import Any
+from orchestrator.results.points import ServerRecord, StoredPoint
 
 CPU_PER_REPLY = "cpu_per_reply_us"
 UTILISATION = "cpu_utilisation"
@@ -48,81 +47,49 @@ LOOP_ROUNDS = "testbed_server_loop_rounds_total"
 EVENTS_FIRED = "testbed_server_events_fired_total"
 
 
-def point_metrics(point: dict[str, Any]) -> dict[str, float | None]:
+def point_metrics(point: StoredPoint) -> dict[str, float | None]:
     """Every metric above for one stored point (None: not stored or not defined)."""
-    server = point.get("server") or {}
-    cpu = _number(server.get("cpu_seconds"))
-    replies = _number(server.get("replies_total"))
-    if replies is None:
-        replies = _number(point.get("server_replies"))
-    if replies is None and "lacks" in server:  # a server without a count: the clients' count
-        replies = _number(point.get("replies"))
+    server = point.server
+    cpu = server.cpu_seconds
+    replies = server.replies_total
+    if replies is None and point.server_replies is not None:
+        replies = float(point.server_replies)
+    if replies is None and server.lacks is not None and point.replies is not None:
+        replies = float(point.replies)  # a server without a count: the clients' count
     window = window_seconds(point)
-    totals = server.get("totals") or {}
-    rounds, fired = _number(totals.get(LOOP_ROUNDS)), _number(totals.get(EVENTS_FIRED))
+    rounds, fired = server.totals.get(LOOP_ROUNDS), server.totals.get(EVENTS_FIRED)
     if not rounds:
         rounds = _wait_calls(server)
     attempted = _connections(point)
-    errors, timeouts = _number(point.get("errors_total")), _number(point.get("client_timeouts"))
+    errors, timeouts = point.errors_total, point.client_timeouts
     return {
         CPU_PER_REPLY: 1e6 * cpu / replies if cpu and replies else None,
         UTILISATION: cpu / window if cpu is not None and window else None,
         EVENTS_PER_WAIT: fired / rounds if fired is not None and rounds else None,
-        RESPONSE_TIME: _number(point.get("reply_time_ms")),
-        CONNECTION_TIME: _number(point.get("connection_time_ms")),
-        CONNECTION_MEDIAN: _median_of_medians(point),
+        RESPONSE_TIME: point.reply_time_ms,
+        CONNECTION_TIME: point.connection_time_ms,
+        CONNECTION_MEDIAN: point.connection_median,
         ERROR_RATE: errors / attempted if errors is not None and attempted else None,
         TIMEOUT_RATE: timeouts / attempted if timeouts is not None and attempted else None,
     }
 
 
-def window_seconds(point: dict[str, Any]) -> float | None:
+def window_seconds(point: StoredPoint) -> float | None:
     """How long the server's counters ran for a point: its measure phase (httperf's own
     duration for points stored without phases)."""
-    phases = point.get("phases") or {}
-    return _number(phases.get("measure")) or _number(point.get("measure_seconds"))
+    return point.window_seconds
 
 
-def _wait_calls(server: dict[str, Any]) -> float | None:
-    calls = server.get("syscalls") or {}
-    waits = [
-        _number(entry.get("calls"))
-        for name, entry in calls.items()
-        if name in WAIT_CALLS and isinstance(entry, dict)
-    ]
+def _wait_calls(server: ServerRecord) -> float | None:
+    waits = [entry.calls for name, entry in server.syscalls.items() if name in WAIT_CALLS]
     return sum(w for w in waits if w) or None
 
 
-def _connections(point: dict[str, Any]) -> float | None:
+def _connections(point: StoredPoint) -> float | None:
     """Connections httperf attempted, over the agents; the offered rate × duration without."""
-    total = 0.0
-    for agent in (point.get("agents") or {}).values():
-        totals = ((agent or {}).get("load") or {}).get("totals") or {}
-        total += _number(totals.get("connections")) or 0.0
+    total = point.agent_total("connections")
     if total > 0:
         return total
-    duration = _number(point.get("measure_seconds"))
-    rate = _number(point.get("target_rate"))
+    duration = point.measure_seconds
+    rate = point.target_rate
     return rate * duration if rate and duration else None
-
-
-def _median_of_medians(point: dict[str, Any]) -> float | None:
-    medians = []
-    for agent in (point.get("agents") or {}).values():
-        load = (agent or {}).get("load") or {}
-        own = _number((load.get("connection_time_ms") or {}).get("median"))
-        if own is not None:
-            medians.append(own)
-            continue
-        for run in load.get("runs") or []:
-            times = ((run or {}).get("result") or {}).get("connection_time") or {}
-            value = _number(times.get("median_ms"))
-            if value is not None:
-                medians.append(value)
-    return statistics.median(medians) if medians else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    return float(value) if isinstance(value, int | float) else None

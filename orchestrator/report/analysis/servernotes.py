@@ -9,7 +9,7 @@ rather than showing zeros. Its CPU comes from /proc (its process group's utime +
 
 from __future__ import annotations
 
-from orchestrator.report.analysis.data import SweepData, server_of
+from orchestrator.report.analysis.data import SweepData
 
 COLUMN_NAMES = {
     "syscalls": "system calls (Table 1)",
@@ -22,7 +22,7 @@ def lacking(data: SweepData) -> dict[str, list[str]]:
     """{server: the columns its points lack}, for servers that lack any (first point's say)."""
     found: dict[str, list[str]] = {}
     for point in data.points:
-        lacks = (point.get("server") or {}).get("lacks")
-        if isinstance(lacks, list) and server_of(point) not in found:
-            found[server_of(point)] = [str(column) for column in lacks]
+        lacks = point.server.lacks
+        if lacks is not None and point.server_name not in found:
+            found[point.server_name] = list(lacks)
     return found

@@ -39,10 +39,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from orchestrator.config.servers import USERVER
-from orchestrator.report.analysis.data import SweepData, server_of
+from orchestrator.report.analysis.data import SweepData
 from orchestrator.report.analysis.ordering import mechanism_order
 from orchestrator.report.analysis.paper import our_order
 from orchestrator.report.analysis.pointmetrics import (
@@ -51,6 +50,7 @@ from orchestrator.report.analysis.pointmetrics import (
     WAIT_CALLS,
     window_seconds,
 )
+from orchestrator.results.points import StoredPoint
 
 PAPER_ORDER = our_order()  # the paper's row order, then the calls it did not show
 INTEREST_CALLS = ("epoll_ctl", "epoll_ctlv")  # declaring interest apart from waiting
@@ -162,18 +162,18 @@ def default_rate(data: SweepData, workload: str, idle: int, accept: str) -> floa
     return common_ok_rate(_group(data.points, workload, idle, accept))
 
 
-def common_ok_rate(points: Iterable[Mapping[str, Any]], *, every_run: bool = True) -> float | None:
+def common_ok_rate(points: Iterable[StoredPoint], *, every_run: bool = True) -> float | None:
     """The highest rate at which every mechanism of `points` (stored points of one group) was
     `ok` in every run (`every_run=False`: in at least one of its runs); None when no rate
     qualifies."""
     group = list(points)
-    mechanisms = {p["mechanism"] for p in group}
+    mechanisms = {p.mechanism for p in group}
     good = []
-    for rate in sorted({float(p["target_rate"]) for p in group}):
-        at = [p for p in group if float(p["target_rate"]) == rate]
-        if {p["mechanism"] for p in at if p["status"] == "ok"} != mechanisms:
+    for rate in sorted({p.target_rate for p in group}):
+        at = [p for p in group if p.target_rate == rate]
+        if {p.mechanism for p in at if p.status == "ok"} != mechanisms:
             continue
-        if every_run and any(p["status"] != "ok" for p in at):
+        if every_run and any(p.status != "ok" for p in at):
             continue
         good.append(rate)
     return good[-1] if good else None
@@ -195,12 +195,10 @@ def syscall_table(
     if isinstance(planned, dict) and planned.get("rate") is None:
         unprofiled = str(planned.get("why") or "")
     if rate is None and passed:
-        rate = max(float(p["target_rate"]) for p in passed)
+        rate = max(p.target_rate for p in passed)
         why = planned.get("why") if isinstance(planned, dict) else None
         choice = str(why) if why else "the rate the pass ran at"
-        runs = [
-            p for p in passed if float(p["target_rate"]) == rate and p["status"] in PASS_STATUSES
-        ]
+        runs = [p for p in passed if p.target_rate == rate and p.status in PASS_STATUSES]
         return _table(data, (workload, idle, accept), rate, choice, runs, PASS)
     if rate is None:
         rate = default_rate(data, workload, idle, accept)
@@ -214,7 +212,7 @@ def syscall_table(
     runs = [
         p
         for p in _group(data.points, workload, idle, accept)
-        if rate is not None and float(p["target_rate"]) == rate and p["status"] == "ok"
+        if rate is not None and p.target_rate == rate and p.status == "ok"
     ]
     table = _table(data, (workload, idle, accept), rate, choice, runs, THROUGHPUT)
     return replace(table, unprofiled=unprofiled)
@@ -225,22 +223,22 @@ def _table(
     group: tuple[str, int, str],
     rate: float | None,
     choice: str,
-    runs: list[dict[str, Any]],
+    runs: list[StoredPoint],
     source: str,
 ) -> SyscallTable:
-    by_mechanism: dict[str, list[dict[str, Any]]] = {}
+    by_mechanism: dict[str, list[StoredPoint]] = {}
     for point in runs:
-        by_mechanism.setdefault(point["mechanism"], []).append(point)
+        by_mechanism.setdefault(point.mechanism, []).append(point)
     mechanisms = sorted(by_mechanism, key=mechanism_order)
-    profile = _profile(timing_of(p, data.syscalls.get(p["key"], {})) for p in runs)
+    profile = _profile(timing_of(p, data.syscalls.get(p.key, {})) for p in runs)
     columns = tuple(_column(data, m, by_mechanism[m], profile) for m in mechanisms)
-    names = {name for point in runs for name in data.syscalls.get(point["key"], {})}
+    names = {name for point in runs for name in data.syscalls.get(point.key, {})}
     rows = []
     for name in sorted(names, key=_row_order):
         cells = {}
         for mechanism in mechanisms:
             points = by_mechanism[mechanism]
-            made = [data.syscalls.get(p["key"], {}).get(name) for p in points]
+            made = [data.syscalls.get(p.key, {}).get(name) for p in points]
             if not any(made):
                 continue
             calls = [float(m[0]) if m else 0.0 for m in made]
@@ -263,30 +261,28 @@ def _table(
     return SyscallTable(workload, idle, accept, rate, choice, columns, tuple(rows), profile, source)
 
 
-def timing_of(
-    point: Mapping[str, Any], calls: Mapping[str, tuple[int, float]] | None = None
-) -> str:
+def timing_of(point: StoredPoint, calls: Mapping[str, tuple[int, float]] | None = None) -> str:
     """How the point's server timed its calls (CPU, WALL or NONE): what it declared
     (`info.syscall_timing`); a server from before that label by what its counters hold
     (`calls`: the point's stored (calls, seconds) per system call), UNKNOWN when they hold
     no call."""
-    server = point.get("server") or {}
-    declared = (server.get("info") or {}).get("syscall_timing")
-    if declared in (CPU, WALL, NONE):
-        return str(declared)
-    counted = server.get("syscalls") or {}
-    timed = [c for c in counted.values() if isinstance(c, dict) and c.get("calls")]
-    split = timed and all("cpu_seconds" in c and "blocked_seconds" in c for c in timed)
-    if split and any(float(c.get("cpu_seconds") or 0.0) > 0 for c in timed):
+    server = point.server
+    if server.syscall_timing in (CPU, WALL, NONE):
+        return str(server.syscall_timing)
+    timed = [entry for entry in server.syscalls.values() if entry.calls]
+    split = timed and all(
+        e.cpu_seconds is not None and e.blocked_seconds is not None for e in timed
+    )
+    if split and any((e.cpu_seconds or 0.0) > 0 for e in timed):
         return CPU
-    seconds = [float(c.get("seconds") or 0.0) for c in timed]
+    seconds = [entry.seconds for entry in timed]
     seconds += [float(s) for _, s in (calls or {}).values()]
     if not seconds:
         return UNKNOWN  # no call counted at all: it says nothing either way
     return WALL if any(s > 0 for s in seconds) else NONE
 
 
-def cpu_profiled(point: Mapping[str, Any]) -> bool:
+def cpu_profiled(point: StoredPoint) -> bool:
     """Whether the point's server timed each call's CPU apart from its blocked time, as it
     declared (a wall-timed server exports the CPU series too, at 0)."""
     return timing_of(point) == CPU
@@ -301,39 +297,38 @@ def _profile(timings: Iterable[str]) -> str:
     return CPU if found == {CPU} else WALL
 
 
-def _call_cpu(point: dict[str, Any], name: str) -> float:
-    entry = ((point.get("server") or {}).get("syscalls") or {}).get(name) or {}
-    return float(entry.get("cpu_seconds") or 0.0)
+def _call_cpu(point: StoredPoint, name: str) -> float:
+    entry = point.server.syscalls.get(name)
+    return (entry.cpu_seconds or 0.0) if entry is not None else 0.0
 
 
-def _blocked(point: dict[str, Any], waits: bool) -> float:
+def _blocked(point: StoredPoint, waits: bool) -> float:
     """Seconds blocked inside the wait calls (`waits`) or inside every other call."""
-    calls = (point.get("server") or {}).get("syscalls") or {}
     return sum(
-        float(entry.get("blocked_seconds") or 0.0)
-        for name, entry in calls.items()
-        if isinstance(entry, dict) and (name in WAIT_CALLS) == waits
+        entry.blocked_seconds or 0.0
+        for name, entry in point.server.syscalls.items()
+        if (name in WAIT_CALLS) == waits
     )
 
 
-def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profile: str) -> Column:
+def _column(data: SweepData, mechanism: str, points: list[StoredPoint], profile: str) -> Column:
     def mean(values: list[float]) -> float:
         return statistics.fmean(values) if values else 0.0
 
     cpu = [_cpu(p) for p in points]
     windows = [_window(p) for p in points]
-    totals = [(p.get("server") or {}).get("totals") or {} for p in points]
+    totals = [p.server.totals for p in points]
     rounds = mean([float(t.get(LOOP_ROUNDS, 0.0)) for t in totals])
     fired = mean([float(t.get(EVENTS_FIRED, 0.0)) for t in totals])
     handled = mean([float(t.get(EVENTS_HANDLED, 0.0)) for t in totals])
     interest = mean(
         [
-            float(sum(data.syscalls.get(p["key"], {}).get(n, (0, 0.0))[0] for n in INTEREST_CALLS))
+            float(sum(data.syscalls.get(p.key, {}).get(n, (0, 0.0))[0] for n in INTEREST_CALLS))
             for p in points
         ]
     )
     # Runs whose server counted interest-set operations (none counted: not measured, not 0).
-    counted = [(p.get("server") or {}).get("epoll_operations") for p in points]
+    counted = [p.server.epoll_operations for p in points]
     operations = [float(sum(o.values())) for o in counted if o]
     return Column(
         mechanism=mechanism,
@@ -341,7 +336,7 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
         cpu_seconds=mean(cpu),
         utilisation=sum(cpu) / sum(windows) if sum(windows) > 0 else 0.0,
         window=mean(windows),
-        replies=mean([float(p.get("server_replies") or 0) for p in points]),
+        replies=mean([float(p.server_replies or 0) for p in points]),
         interest_calls=interest,
         interest_operations=mean(operations) if operations else None,
         waits=rounds,
@@ -353,32 +348,32 @@ def _column(data: SweepData, mechanism: str, points: list[dict[str, Any]], profi
             else None
         ),
         preempted=mean([_blocked(p, waits=False) for p in points]) if profile == CPU else None,
-        statuses=tuple(sorted({str(p["status"]) for p in points})),
+        statuses=tuple(sorted({p.status for p in points})),
     )
 
 
 def _group(
-    points: Iterable[dict[str, Any]], workload: str, idle: int, accept: str
-) -> list[dict[str, Any]]:
+    points: Iterable[StoredPoint], workload: str, idle: int, accept: str
+) -> list[StoredPoint]:
     """The group's userver points: only userver counts its system calls (other servers'
     columns are named as lacking by `servernotes`, never shown as zeros)."""
     return [
         p
         for p in points
-        if server_of(p) == USERVER
-        and p["workload"] == workload
-        and int(p["idle_connections"]) == idle
-        and str(p["accept_limit"]) == accept
-        and p["status"] in ("ok", "saturated", "client-limited", "failed")
+        if p.server_name == USERVER
+        and p.workload == workload
+        and p.idle_connections == idle
+        and p.accept_limit == accept
+        and p.status in ("ok", "saturated", "client-limited", "failed")
     ]
 
 
-def _window(point: dict[str, Any]) -> float:
+def _window(point: StoredPoint) -> float:
     return window_seconds(point) or 0.0
 
 
-def _cpu(point: dict[str, Any]) -> float:
-    return float((point.get("server") or {}).get("cpu_seconds") or 0.0)
+def _cpu(point: StoredPoint) -> float:
+    return point.server.cpu_seconds or 0.0
 
 
 def _row_order(name: str) -> tuple[int, str]:

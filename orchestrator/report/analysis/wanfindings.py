@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.report.analysis.data import Curve, RatePoint, SweepData, peak_change
 from orchestrator.report.analysis.stats import Estimate, estimate
+from orchestrator.results.points import StoredPoint
 
 THRESHOLD = 0.10  # as the paper's findings: a change under 10 % is no change
 
@@ -38,16 +38,13 @@ def paper_curves(curves: Sequence[Curve]) -> list[Curve]:
     return [curve for curve in curves if curve.network == base]
 
 
-def concurrency(points: Mapping[str, Mapping[str, Any]], at: RatePoint) -> Estimate | None:
+def concurrency(points: Mapping[str, StoredPoint], at: RatePoint) -> Estimate | None:
     """Concurrent connections the agents held at once, over the ok runs at one rate."""
     values = []
     for run in at.ok:
-        agents = (points.get(run.key) or {}).get("agents") or {}
-        counts = [
-            ((agent or {}).get("load") or {}).get("max_concurrent_connections")
-            for agent in agents.values()
-        ]
-        numbers = [count for count in counts if isinstance(count, int | float)]
+        point = points.get(run.key)
+        agents = point.agents.values() if point is not None else ()
+        numbers = [n for a in agents if (n := a.max_concurrent_connections) is not None]
         if numbers:
             values.append(float(sum(numbers)))
     return estimate(values) if values else None
@@ -56,7 +53,7 @@ def concurrency(points: Mapping[str, Mapping[str, Any]], at: RatePoint) -> Estim
 def wan_statements(data: SweepData, curves: Sequence[Curve]) -> list[str]:
     """One line per curve under a WAN profile that has a LAN curve to compare with."""
     base = base_network(curves)
-    points = {point["key"]: point for point in data.points}
+    points = {point.key: point for point in data.points}
     by_identity = {_identity(curve): curve for curve in curves if curve.network == base}
     lines = []
     for curve in curves:
@@ -76,7 +73,7 @@ def wan_statements(data: SweepData, curves: Sequence[Curve]) -> list[str]:
     return lines
 
 
-def _held(points: Mapping[str, Mapping[str, Any]], curve: Curve) -> str:
+def _held(points: Mapping[str, StoredPoint], curve: Curve) -> str:
     peak = curve.peak_point
     held = concurrency(points, peak) if peak is not None else None
     return f"{held.text()} at {peak.rate:,.0f} req/s" if held and peak else "not measured"
@@ -86,13 +83,13 @@ def _identity(curve: Curve) -> tuple[str, str, int, str]:
     return (curve.mechanism, curve.workload, curve.idle_connections, curve.accept_limit)
 
 
-def measured_rtts(points: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[float]]:
+def measured_rtts(points: Iterable[StoredPoint]) -> dict[tuple[str, str], list[float]]:
     """{(profile, client): [each distinct round trip measured, ms]}; a measurement is stored
     with every point of its group, so repeats of one value are one measurement."""
     found: dict[tuple[str, str], list[float]] = {}
     for point in points:
-        for client, (_, measured) in (point.get("rtts") or {}).items():
-            values = found.setdefault((point["network"], client), [])
+        for client, (_, measured) in point.rtts.items():
+            values = found.setdefault((point.network, client), [])
             if measured is not None and measured not in values:
                 values.append(measured)
     return found
@@ -110,13 +107,13 @@ class RoundTrips:
     measurements: int
 
 
-def round_trips(points: Iterable[Mapping[str, Any]]) -> list[RoundTrips]:
+def round_trips(points: Iterable[StoredPoint]) -> list[RoundTrips]:
     """Per (profile, client), what the profile should give beside what was measured."""
     listed = list(points)
     wanted = {
-        (point["network"], client): values[0]
+        (point.network, client): values[0]
         for point in listed
-        for client, values in (point.get("rtts") or {}).items()
+        for client, values in point.rtts.items()
     }
     return [
         RoundTrips(

@@ -16,7 +16,7 @@ from orchestrator.config.redact import redact_yaml
 from orchestrator.report.analysis.build import Report
 from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
 from orchestrator.report.html.kit import maybe, render, table
-from orchestrator.results.records import ServerCpu
+from orchestrator.results.points import StoredPoint
 
 HOST_HEADERS = ["host", "role", "kernel", "OS", "CPU", "CPUs", "memory", "NICs", "httperf"]
 
@@ -81,23 +81,23 @@ def points_section(report: Report, store_link: str | None = None) -> Markup:
     for point, metrics in zip(report.data.points, _metrics(report), strict=True):
         rows.append(
             [
-                point["seq"],
-                point["key"],
-                point["mechanism"],
-                point["idle_connections"],
-                maybe(point.get("target_rate"), ",.0f"),
-                point["status"],
-                maybe(point.get("request_rate"), ",.1f"),
-                maybe(point.get("reply_rate"), ",.1f"),
-                point.get("errors_total") if point.get("errors_total") is not None else "-",
-                maybe((point.get("server") or {}).get("cpu_seconds"), ".2f"),
+                point.seq,
+                point.key,
+                point.mechanism,
+                point.idle_connections,
+                maybe(point.target_rate, ",.0f"),
+                point.status,
+                maybe(point.request_rate, ",.1f"),
+                maybe(point.reply_rate, ",.1f"),
+                point.errors_total if point.errors_total is not None else "-",
+                maybe(point.server.cpu_seconds, ".2f"),
                 _busy(point),
                 maybe(metrics.get(CPU_PER_REPLY), ".1f"),
-                point.get("attempts"),
-                point.get("reason") or "",
+                point.attempts,
+                point.reason or "",
             ]
         )
-        classes.append(point["status"])
+        classes.append(point.status)
     numeric = (0, 3, 4, 6, 7, 8, 9, 10, 11, 12)
     return render(
         "points.html",
@@ -106,9 +106,9 @@ def points_section(report: Report, store_link: str | None = None) -> Markup:
     )
 
 
-def _busy(point: Mapping[str, Any]) -> str:
+def _busy(point: StoredPoint) -> str:
     """The server's CPU over the load, in % of the cores it could use (`ServerCpu.busy`)."""
-    cpu = ServerCpu.from_server(point.get("server"))
+    cpu = point.server.cpu_use
     return f"{100 * cpu.busy:.0f}" if cpu is not None else "-"
 
 

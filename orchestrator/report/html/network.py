@@ -6,13 +6,13 @@ beside what the profile should give (in the lab section; nothing when nothing wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from markupsafe import Markup
 
 from orchestrator.report.analysis.wanfindings import RoundTrips, round_trips
 from orchestrator.report.html.kit import render, table
+from orchestrator.results.points import StoredPoint
 
 HEADERS = [
     "network profile",
@@ -22,7 +22,7 @@ HEADERS = [
 ]
 
 
-def network_section(points: Iterable[Mapping[str, Any]]) -> Markup | str:
+def network_section(points: Iterable[StoredPoint]) -> Markup | str:
     rows = [
         [trips.profile, trips.client, f"{trips.expected:.1f}", _measured(trips)]
         for trips in round_trips(points)

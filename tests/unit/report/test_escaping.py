@@ -44,8 +44,8 @@ def parsed(page: str) -> Elements:
 def hostile_sweep(store: Store, *, now: float) -> str:
     points = [P("poll", 1000, 1000.0), P("poll", 2000, None, status="failed")]
     sweep = sweep_with(store, points, lab=HOSTILE, now=now)
-    failed = [p for p in store.points(sweep) if p["status"] == "failed"]
-    store.set_verdict(sweep, failed[0]["key"], "failed", f"agent said {HOSTILE}")
+    failed = [p for p in store.points(sweep) if p.status == "failed"]
+    store.set_verdict(sweep, failed[0].key, "failed", f"agent said {HOSTILE}")
     return sweep
 
 

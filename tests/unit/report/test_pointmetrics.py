@@ -21,7 +21,7 @@ from orchestrator.report.analysis.pointmetrics import (
 from orchestrator.report.figures.bars import idle_bar_data
 from orchestrator.report.figures.panels import rows
 from orchestrator.results.store import Store
-from tests.support.report_stores import P, sweep_with
+from tests.support.report_stores import P, stored_point, sweep_with
 
 LOOP = {"testbed_server_loop_rounds_total": 100.0, "testbed_server_events_fired_total": 400.0}
 
@@ -46,12 +46,12 @@ def test_cpu_per_reply_and_utilisation_follow_the_server_counters(tmp_path: Path
     assert low[UTILISATION] == high[UTILISATION] == pytest.approx(0.05)
     assert low[EVENTS_PER_WAIT] == pytest.approx(4.0)
     assert high[EVENTS_PER_WAIT] is None  # not stored: not zero
-    without_rounds = {
-        "server": {
+    without_rounds = stored_point(
+        server={
             "totals": {"testbed_server_events_fired_total": 300.0},
             "syscalls": {"select": {"calls": 100.0}, "read": {"calls": 900.0}},
         }
-    }
+    )
     assert point_metrics(without_rounds)[EVENTS_PER_WAIT] == pytest.approx(3.0)
 
 
@@ -80,14 +80,14 @@ def test_the_connection_time_median_is_the_median_of_the_per_process_medians() -
     def run(median: float) -> dict[str, object]:
         return {"result": {"connection_time": {"median_ms": median}}}
 
-    point = {
-        "agents": {
+    point = stored_point(
+        agents={
             "client1": {"load": {"connection_time_ms": {"median": 1.0}}},
             "client2": {
                 "load": {"connection_time_ms": {"median": None}, "runs": [run(3.0), run(9.0)]}
             },
         }
-    }
+    )
     assert point_metrics(point)[CONNECTION_MEDIAN] == 3.0
 
 

@@ -23,6 +23,7 @@ from orchestrator.report.analysis.syscalls import (
     timing_of,
 )
 from orchestrator.report.write import write_report
+from orchestrator.results.points import ServerRecord, StoredPoint
 from orchestrator.results.store import Store
 from orchestrator.run.servermetrics import difference, parse
 from tests.support.report_stores import P, csv_rows, sweep_with
@@ -108,8 +109,8 @@ def test_a_cpu_timed_scrape_is_a_cpu_profile_by_its_declaration(tmp_path: Path) 
     data = SweepData.load(store, sweep)
     assert all(timing_of(p) == CPU for p in data.points)
     # Declared wall, whatever the counters hold: never a CPU profile.
-    declared_wall = {**data.points[0], "server": {**data.points[0]["server"], "info": {}}}
-    declared_wall["server"]["info"] = {"syscall_timing": "wall"}
+    counters = {**data.points[0].server.stored, "info": {"syscall_timing": "wall"}}
+    declared_wall = replace(data.points[0], server=ServerRecord.read(counters))
     assert timing_of(declared_wall) == WALL
 
 
@@ -187,7 +188,7 @@ def test_table_1_comes_from_the_profiling_pass_and_the_curves_never_see_it(
     store, sweep = with_pass(tmp_path)
     data = SweepData.load(store, sweep)
     assert len(data.points) == 6 and len(data.profile) == 2
-    assert all(p["key"].endswith("/profile") for p in data.profile)
+    assert all(p.key.endswith("/profile") for p in data.profile)
     table = syscall_table(data, "one-byte", 0, "inf")
     assert table.source == PASS and table.profiled and table.rate == 2000
     assert "chosen" in table.choice
@@ -208,7 +209,7 @@ def test_table_1_comes_from_the_profiling_pass_and_the_curves_never_see_it(
         (c.mechanism, c.peak, len(c.runs)) for c in curves(plain)
     ]
     report = build(data)
-    assert all(run.key in {p["key"] for p in data.points} for c in report.curves for run in c.runs)
+    assert all(run.key in {p.key for p in data.points} for c in report.curves for run in c.runs)
     assert [f.verdict for f in report.findings] == [f.verdict for f in build(plain).findings]
 
 
@@ -220,20 +221,18 @@ def test_a_client_limited_profiling_run_still_profiles_and_says_so(tmp_path: Pat
     assert "1 (client-limited)" in written.index.read_text()
 
 
-def _strip(stored: dict[str, object]) -> P:
+def _strip(stored: StoredPoint) -> P:
     """A stored throughput point as a `P` again (for the same sweep without its pass)."""
-    server = stored["server"]
-    assert isinstance(server, dict)
     calls = {
-        n: (int(v["calls"]), float(v["seconds"]))
-        for n, v in server.get("syscalls", {}).items()
-        if v["calls"]
+        name: (int(entry.calls), entry.seconds)
+        for name, entry in stored.server.syscalls.items()
+        if entry.calls
     }
     return P(
-        str(stored["mechanism"]),
-        float(stored["target_rate"]),  # type: ignore[arg-type]
-        stored["reply_rate"],  # type: ignore[arg-type]
-        server=server,
+        stored.mechanism,
+        stored.target_rate,
+        stored.reply_rate,
+        server=dict(stored.server.stored),
         syscalls=calls,
         window=10.0,
     )
