@@ -23,10 +23,11 @@ from typing import Any
 from orchestrator.report.analysis.build import Report, build
 from orchestrator.report.analysis.compare import Comparison
 from orchestrator.report.analysis.costs import at_top, cost_comparisons
-from orchestrator.report.analysis.data import Curve, SweepData
+from orchestrator.report.analysis.data import Curve
 from orchestrator.report.analysis.findings import THRESHOLD
 from orchestrator.report.analysis.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
 from orchestrator.report.analysis.stats import Estimate
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import NONE, NOT_PROFILED, SyscallTable
 from orchestrator.report.html.compare import comparison_page
 from orchestrator.report.html.page import report_page

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from orchestrator.errors import EXIT_USAGE, TestbedError
 from orchestrator.report.analysis.beside import Headline, Table1Beside, headlines, table1_beside
 from orchestrator.report.analysis.claims import Finding
-from orchestrator.report.analysis.data import Curve, SweepData, curves
+from orchestrator.report.analysis.data import Curve, curves
 from orchestrator.report.analysis.findings import IdleRow, check_findings, idle_degradation
 from orchestrator.report.analysis.layout import Figure, figures
 from orchestrator.report.analysis.ordering import main_accept_limit
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import SyscallTable, syscall_table
 from orchestrator.report.analysis.wanfindings import base_network, paper_curves, wan_statements
 

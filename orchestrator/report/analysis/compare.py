@@ -28,7 +28,6 @@ from orchestrator.report.analysis.data import (
     MECHANISM_LABELS,
     Curve,
     Saturation,
-    SweepData,
     curves,
     peak_change,
 )
@@ -44,6 +43,7 @@ from orchestrator.report.analysis.stats import (
     change,
     relative_text,
 )
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.store import Store
 
 DEFAULT_THRESHOLD = 0.05

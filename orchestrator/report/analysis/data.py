@@ -15,7 +15,7 @@ than 95 % of the load offered (`served_fraction`), interpolated linearly on that
 the last rate that still tracked; it is found per repetition (each is a whole curve) and then
 averaged. The peak is the highest mean reply rate over the rates, with that mean's interval.
 
-Everything here is a pure function of `SweepData`; nothing reads the store but `load`.
+Everything here is a pure function of `SweepData` (`sweep`, the one reader of the store).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from orchestrator.report.analysis.stats import (
     change,
     estimate,
 )
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import MEASURED
-from orchestrator.results.store import Store
 
 TRACKING = 0.95  # replies within 5 % of the offered rate
 # A server busy at least this share of its cores over the load is at its limit (`run.limits`
@@ -60,71 +60,6 @@ MECHANISM_LABELS = {
     "epoll-ctlv": "epoll-ctlv",
     "io_uring": "io_uring",
 }
-
-
-@dataclass(frozen=True)
-class SweepData:
-    """A sweep as stored: its recorded context, its points in run order, their syscalls."""
-
-    id: str
-    details: dict[str, Any]
-    points: tuple[StoredPoint, ...]  # the throughput points: the curves, peaks, findings
-    syscalls: dict[str, dict[str, tuple[int, float]]]  # by point key, both kinds of point
-    # The points of Table 1's profiling pass (`experiment.profile`): never part of a curve.
-    profile: tuple[StoredPoint, ...] = ()
-
-    @classmethod
-    def load(cls, store: Store, sweep_id: str) -> SweepData:
-        """The sweep, each point with its `network` (its profile, "" when none was emulated)
-        and `rtts` ({client: (expected, measured) ms})."""
-        networks = store.networks(sweep_id)
-
-        def with_network(point: StoredPoint) -> StoredPoint:
-            network = networks.get(point.key)
-            if network is None:
-                return point
-            return replace(point, network=network.profile, rtts=dict(network.rtts))
-
-        return cls(
-            sweep_id,
-            store.sweep_details(sweep_id),
-            tuple(with_network(p) for p in store.points(sweep_id)),
-            store.syscalls(sweep_id),
-            tuple(with_network(p) for p in store.profile_points(sweep_id)),
-        )
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return dict(self.details.get("settings") or {})
-
-    @property
-    def experiment(self) -> dict[str, Any]:
-        return dict(self.settings.get("experiment") or {})
-
-    @property
-    def emulated(self) -> bool | None:
-        value = self.settings.get("emulate")
-        return bool(value) if value is not None else None
-
-    @property
-    def load_engine(self) -> str:
-        """The load generator every client ran (`load: {engine: ...}`): 'httperf' or 'tbload';
-        'httperf' for a sweep recorded before there was a choice (it was the only one)."""
-        load = self.settings.get("load") or {}
-        return str(load.get("engine") or "httperf")
-
-    @property
-    def lab_kind(self) -> str | None:
-        """'emulated', 'machines' or 'physical'; None for a sweep recorded before kinds."""
-        value = self.settings.get("lab_kind")
-        return str(value) if value is not None else None
-
-    @property
-    def repetitions(self) -> int:
-        planned = self.experiment.get("repetitions")
-        if isinstance(planned, int):
-            return planned
-        return max((p.repetition for p in self.points), default=0)
 
 
 @dataclass(frozen=True)

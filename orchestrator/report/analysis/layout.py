@@ -27,12 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from orchestrator.report.analysis.data import (
-    WORKLOAD_TITLES,
-    Curve,
-    SweepData,
-    curves,
-)
+from orchestrator.report.analysis.data import WORKLOAD_TITLES, Curve, curves
 from orchestrator.report.analysis.ordering import (
     accept_order,
     group_order,
@@ -41,6 +36,7 @@ from orchestrator.report.analysis.ordering import (
 )
 from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, RESPONSE_TIME
 from orchestrator.report.analysis.reach import ClientCapacity
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.records import MEASURED
 
 THROUGHPUT, COST, CLIENT, IDLE_BARS, REPETITIONS = (

@@ -9,7 +9,7 @@ rather than showing zeros. Its CPU comes from /proc (its process group's utime +
 
 from __future__ import annotations
 
-from orchestrator.report.analysis.data import SweepData
+from orchestrator.report.analysis.sweep import SweepData
 
 COLUMN_NAMES = {
     "syscalls": "system calls (Table 1)",

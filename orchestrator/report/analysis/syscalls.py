@@ -41,7 +41,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from orchestrator.config.servers import USERVER
-from orchestrator.report.analysis.data import SweepData
 from orchestrator.report.analysis.ordering import mechanism_order
 from orchestrator.report.analysis.paper import our_order
 from orchestrator.report.analysis.pointmetrics import (
@@ -50,6 +49,7 @@ from orchestrator.report.analysis.pointmetrics import (
     WAIT_CALLS,
     window_seconds,
 )
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.points import StoredPoint
 
 PAPER_ORDER = our_order()  # the paper's row order, then the calls it did not show

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.report.analysis.data import Curve, RatePoint, SweepData, peak_change
+from orchestrator.report.analysis.data import Curve, RatePoint, peak_change
 from orchestrator.report.analysis.stats import Estimate, estimate
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.points import StoredPoint
 
 THRESHOLD = 0.10  # as the paper's findings: a change under 10 % is no change

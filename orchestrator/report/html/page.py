@@ -21,10 +21,11 @@ from markupsafe import Markup
 
 from orchestrator.report.analysis.build import Report
 from orchestrator.report.analysis.costs import at_top, cost_comparisons
-from orchestrator.report.analysis.data import MECHANISM_LABELS, Curve, SweepData
+from orchestrator.report.analysis.data import MECHANISM_LABELS, Curve
 from orchestrator.report.analysis.findings import THRESHOLD
 from orchestrator.report.analysis.phases import phase_times, spread, status_counts
 from orchestrator.report.analysis.stats import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_RUNS
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.html.figures import figures_section
 from orchestrator.report.html.kit import page, render, table, when
 from orchestrator.report.html.lab import lab_section, points_section

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from orchestrator.report.analysis.data import SweepData
 from orchestrator.report.analysis.servernotes import COLUMN_NAMES, lacking
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.html.kit import render
 
 

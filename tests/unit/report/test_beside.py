@@ -10,7 +10,7 @@ import pytest
 from orchestrator.report.analysis import paper
 from orchestrator.report.analysis.beside import CALL, NOT_MEASURED, OURS_ONLY, TOTAL, table1_beside
 from orchestrator.report.analysis.build import build
-from orchestrator.report.analysis.data import SweepData
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import NOT_PROFILED, PASS, syscall_table
 from orchestrator.report.write import write_report
 from orchestrator.results.store import Store

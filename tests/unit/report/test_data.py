@@ -9,9 +9,10 @@ import pytest
 
 from orchestrator.errors import TestbedError
 from orchestrator.report.analysis.build import build
-from orchestrator.report.analysis.data import SweepData, curves, saturation_of, served_fraction
+from orchestrator.report.analysis.data import curves, saturation_of, served_fraction
 from orchestrator.report.analysis.layout import CLIENT, COST, IDLE_BARS, REPETITIONS, figures
 from orchestrator.report.analysis.stats import estimate
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import default_rate, syscall_table
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with

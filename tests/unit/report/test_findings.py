@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.report.analysis.claims import Finding
 from orchestrator.report.analysis.costs import COSTLIER, cost_comparisons, projected_capacity
-from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.data import curves
 from orchestrator.report.analysis.findings import THRESHOLD, check_findings, idle_degradation
 from orchestrator.report.analysis.pairs import BY_COST, BY_THROUGHPUT
 from orchestrator.report.analysis.stats import (
@@ -21,6 +21,7 @@ from orchestrator.report.analysis.stats import (
     WORSE,
     change,
 )
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import syscall_table
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from orchestrator.report.analysis.build import build
 from orchestrator.report.analysis.compare import compare_sweeps
-from orchestrator.report.analysis.data import SweepData
 from orchestrator.report.analysis.layout import figures
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.html.page import report_page
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.data import curves
 from orchestrator.report.analysis.layout import COST, IDLE_BARS, figures
 from orchestrator.report.analysis.pointmetrics import (
     CONNECTION_MEDIAN,
@@ -18,6 +18,7 @@ from orchestrator.report.analysis.pointmetrics import (
     UTILISATION,
     point_metrics,
 )
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.figures.bars import idle_bar_data
 from orchestrator.report.figures.panels import rows
 from orchestrator.results.store import Store

@@ -10,7 +10,8 @@ from pathlib import Path
 from matplotlib.figure import Figure as MplFigure
 
 from orchestrator.report.analysis.build import build
-from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.figures import render as drawing
 from orchestrator.report.html.reach import reach_section
 from orchestrator.report.write import write_report

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.data import curves
 from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
 from orchestrator.report.analysis.servernotes import lacking
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.html.servers import servers_note
 from tests.support.report_stores import stored_point
 

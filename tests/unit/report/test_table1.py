@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.report.analysis.build import build
-from orchestrator.report.analysis.data import SweepData, curves
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.report.analysis.syscalls import (
     CPU,
     NONE,
