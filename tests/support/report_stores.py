@@ -7,7 +7,7 @@ import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from PIL import Image
@@ -58,6 +58,33 @@ class P:
     reply_time: float | None = None  # ms
     network: str = ""  # the network profile (WAN conditions); "" = none emulated
     profiling: bool = False  # a point of Table 1's profiling pass (stored apart)
+
+
+class Where(TypedDict, total=False):
+    """The parts of a `P` a test holds fixed while it varies the rest (`**where`)."""
+
+    status: str
+    workload: str
+    idle: int
+    accept: int | None
+    request: float | None
+    syscalls: dict[str, tuple[int, float]]
+    totals: dict[str, float]
+    sessions: tuple[int, int] | None
+    window: float | None
+    server: dict[str, Any] | None
+    agents: dict[str, Any] | None
+    errors: int
+    timeouts: int
+    reply_time: float | None
+    network: str
+    profiling: bool
+
+
+class WhereAtCost(Where, total=False):
+    """`Where`, with the server's CPU seconds held fixed too."""
+
+    cpu: float
 
 
 def sweep_with(
@@ -252,8 +279,8 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
     assert drawn == covered
 
 
-def new_sweep(store: Store, **changes: object) -> str:
-    fields: dict[str, object] = dict(
+def new_sweep(store: Store, **changes: Any) -> str:
+    fields: dict[str, Any] = dict(
         lab="unit",
         digest="abc",
         seed=1,
@@ -267,7 +294,7 @@ def new_sweep(store: Store, **changes: object) -> str:
         now=1_000_000.0,
     )
     fields.update(changes)
-    return store.create_sweep(**fields).id  # type: ignore[arg-type]
+    return store.create_sweep(**fields).id
 
 
 LT_CALLS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 from rich.console import Console
@@ -20,15 +21,15 @@ from orchestrator.report.analysis.stats import (
 from orchestrator.report.html.compare import comparison_page
 from orchestrator.report.terminal import comparison_lines, print_comparison
 from orchestrator.results.store import Store
-from tests.support.report_stores import HOSTS, P, sweep_with
+from tests.support.report_stores import HOSTS, P, Where, sweep_with
 
 RATES = (2000, 4000, 6000)
 
 
-def runs(mechanism: str, capacities: list[float], **where: object) -> list[P]:
+def runs(mechanism: str, capacities: list[float], **where: Unpack[Where]) -> list[P]:
     """One repetition per capacity: the mechanism serves every rate up to it, then plateaus."""
     return [
-        P(mechanism, rate, min(rate, capacity), rep=rep, **where)  # type: ignore[arg-type]
+        P(mechanism, rate, min(rate, capacity), rep=rep, **where)
         for rep, capacity in enumerate(capacities, start=1)
         for rate in RATES
     ]

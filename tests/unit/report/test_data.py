@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,9 @@ from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 
 
-def load(tmp_path: Path, points: list[P], **options: object) -> SweepData:
+def load(tmp_path: Path, points: list[P], **options: Any) -> SweepData:
     store = Store.open(tmp_path)
-    sweep = sweep_with(store, points, **options)  # type: ignore[arg-type]
+    sweep = sweep_with(store, points, **options)
     return SweepData.load(store, sweep)
 
 

@@ -111,7 +111,8 @@ def test_cost_figures_carry_intervals_and_idle_bars_point_the_right_way(tmp_path
     cpu_rows = [r for r in rows(cost) if r[4] == CPU_PER_REPLY]
     for row in cpu_rows:
         mean, low, high = row[6], row[7], row[8]
-        assert row[5] == 3 and low < mean < high  # type: ignore[operator]
+        assert isinstance(low, float) and isinstance(mean, float) and isinstance(high, float)
+        assert row[5] == 3 and low < mean < high
     bars = {(b.mechanism, b.measure): b for b in idle_bar_data(found["idle-degradation"])}
     assert found["idle-degradation"].kind == IDLE_BARS
     assert bars[("select", "cpu per reply")].ratio == pytest.approx(3.0)

@@ -59,8 +59,8 @@ def test_a_cpu_profile_sums_to_at_most_100_percent_per_mechanism(tmp_path: Path)
     rows = {row.syscall: row for row in table.rows}
     assert "select" in rows["select"].cells and "epoll-lt" in rows["epoll_ctl"].cells
     # Wall time around the wait call includes its blocking; CPU time inside it does not.
-    wall = captured("epoll-lt")["syscalls"]["epoll_wait"]  # type: ignore[index]
-    assert rows["epoll_wait"].cells["epoll-lt"].seconds < wall["seconds"]
+    wall = ServerRecord.read(captured("epoll-lt")).syscalls["epoll_wait"].seconds
+    assert rows["epoll_wait"].cells["epoll-lt"].seconds < wall
 
 
 def test_an_old_store_with_wall_time_only_is_marked_as_such(tmp_path: Path) -> None:
@@ -117,13 +117,12 @@ def test_a_cpu_timed_scrape_is_a_cpu_profile_by_its_declaration(tmp_path: Path) 
 
 def test_calls_counted_but_not_timed_are_not_profiled_never_zero(tmp_path: Path) -> None:
     server = captured("select-wall")
+    info, calls = server["info"], server["syscalls"]
+    assert isinstance(info, dict) and isinstance(calls, dict)
     untimed = {
         **server,
-        "info": {**server["info"], "syscall_timing": NONE},  # type: ignore[dict-item]
-        "syscalls": {
-            n: {"calls": c["calls"], "seconds": 0.0}
-            for n, c in server["syscalls"].items()  # type: ignore[attr-defined]
-        },
+        "info": {**info, "syscall_timing": NONE},
+        "syscalls": {n: {"calls": c["calls"], "seconds": 0.0} for n, c in calls.items()},
     }
     store = Store.open(tmp_path)
     sweep = sweep_with(store, [point("select", untimed)])

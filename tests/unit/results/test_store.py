@@ -86,7 +86,8 @@ def test_interrupted_points_are_not_done(tmp_path: Path) -> None:
     sweep = new_sweep(store)
     store.record_point(sweep, record("interrupted"))
     assert store.done_keys(sweep) == set()
-    assert store.resumable("unit") is not None and store.resumable("unit").id == sweep  # type: ignore[union-attr]
+    resumable = store.resumable("unit")
+    assert resumable is not None and resumable.id == sweep
     store.finish_sweep(sweep, "complete", SweepSummary(points_run=1))
     assert store.resumable("unit") is None
 
