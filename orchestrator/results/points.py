@@ -216,9 +216,11 @@ class StoredPoint:
         return row
 
     def column(self, name: str) -> Any:
-        """A scalar column of the store's `points` table by its name (the export's columns),
-        None for one it does not have (`network` comes from another table)."""
-        value = getattr(self, name, None) if name not in ("network", "rtts") else None
+        """A scalar column by its name (the export's columns), None for one it does not have;
+        `network` is None when the point carries none (it comes from another table)."""
+        if name == "network":
+            return self.network or None
+        value = getattr(self, name, None)
         return value if value is None or isinstance(value, str | int | float) else None
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from orchestrator.report.analysis.data import Curve
 from orchestrator.report.analysis.wanfindings import measured_rtts
 from orchestrator.report.html.network import network_section
+from orchestrator.results import export
 from tests.support.report_stores import stored_point
 
 
@@ -25,3 +26,10 @@ def test_round_trips_are_listed_once_per_measurement() -> None:
     html = network_section(points)
     assert "49.80–50.40 (2 measurements)" in html and "0.05" in html
     assert network_section([stored_point(network="", rtts={})]) == ""
+
+
+def test_the_reports_points_csv_names_each_points_network() -> None:
+    """The report's points.csv is export rows of the sweep's points, which carry their network
+    (SweepData.load); a point under no emulated network has an empty cell, as `export`'s."""
+    assert export.row(stored_point(network="wan-50ms"))["network"] == "wan-50ms"
+    assert export.row(stored_point(network=""))["network"] is None
