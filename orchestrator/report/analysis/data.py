@@ -48,6 +48,7 @@ TRACKING = 0.95  # replies within 5 % of the offered rate
 # A server busy at least this share of its cores over the load is at its limit (`run.limits`
 # judges points with it and says why 0.8; the report states it).
 BUSY = 0.8
+TRACKING_PERCENT, BUSY_PERCENT = 100 * TRACKING, 100 * BUSY  # as the report states them
 DRAWN = ("ok", "saturated", "client-limited", "failed")  # interrupted: listed, not drawn
 
 WORKLOAD_TITLES = {"one-byte": "one-byte workload", "specweb99": "SPECweb99-like workload"}

@@ -79,3 +79,11 @@ class SweepData:
         if isinstance(planned, int):
             return planned
         return max((p.repetition for p in self.points), default=0)
+
+
+def memory_gib(kib: Any) -> float | None:
+    """A host's memory as recorded (`memory_kib`, text or a number) in GiB; None if unreadable."""
+    try:
+        return int(kib) / 1024 / 1024
+    except (TypeError, ValueError):
+        return None

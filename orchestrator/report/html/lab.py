@@ -15,6 +15,7 @@ from markupsafe import Markup
 from orchestrator.config.redact import redact_yaml
 from orchestrator.report.analysis.build import Report
 from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.report.analysis.sweep import memory_gib
 from orchestrator.report.html.kit import maybe, render, table
 from orchestrator.results.points import StoredPoint
 
@@ -34,7 +35,7 @@ def lab_section(details: Mapping[str, Any]) -> Markup:
                 facts.get("os", ""),
                 facts.get("cpu_model", ""),
                 f"{facts.get('cpus_allowed', '?')} of {facts.get('cpus_online', '?')}",
-                _memory(facts.get("memory_kib")),
+                _memory(memory_gib(facts.get("memory_kib"))),
                 "; ".join(f"{nic} {' '.join(addresses)}" for nic, addresses in nics.items()),
                 facts.get("httperf", ""),
             ]
@@ -109,7 +110,7 @@ def points_section(report: Report, store_link: str | None = None) -> Markup:
 def _busy(point: StoredPoint) -> str:
     """The server's CPU over the load, in % of the cores it could use (`ServerCpu.busy`)."""
     cpu = point.server.cpu_use
-    return f"{100 * cpu.busy:.0f}" if cpu is not None else "-"
+    return f"{cpu.busy_percent:.0f}" if cpu is not None else "-"
 
 
 def _metrics(report: Report) -> list[dict[str, float | None]]:
@@ -138,11 +139,8 @@ def _server_first(item: tuple[str, Any]) -> tuple[bool, str]:
     return (facts.get("role") != "server", name)
 
 
-def _memory(kib: Any) -> str:
-    try:
-        return f"{int(kib) / 1024 / 1024:.1f} GiB"
-    except (TypeError, ValueError):
-        return ""
+def _memory(gib: float | None) -> str:
+    return f"{gib:.1f} GiB" if gib is not None else ""
 
 
 def _brief_workloads(workloads: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from orchestrator.report.analysis.data import BUSY, TRACKING
+from orchestrator.report.analysis.data import BUSY_PERCENT, TRACKING_PERCENT
 from orchestrator.report.analysis.reach import describe_capacity, ending_rows
 from orchestrator.report.html.kit import render, table
 
@@ -25,8 +25,8 @@ def reach_section(settings: Mapping[str, Any], knee: bool) -> Markup:
         endings = table(headers, rows)
     return render(
         "reach.html",
-        busy=f"{100 * BUSY:.0f}",
-        tracking=f"{100 * TRACKING:.0f}",
+        busy=f"{BUSY_PERCENT:.0f}",
+        tracking=f"{TRACKING_PERCENT:.0f}",
         capacity=describe_capacity(settings.get("client_capacity")),
         knee=knee,
         endings=endings,
