@@ -149,8 +149,8 @@ STATUS_COUNTS = ("ok", "saturated", "client_limited", "failed", "interrupted")
 
 def _sweep_status(store: Store, sweep: Any) -> dict[str, Any]:
     points = store.points(sweep.id) + store.profile_points(sweep.id)  # as `done` counts them
-    counts = Counter(point["status"] for point in points)
-    last = max((point["ended_at"] for point in points), default=None)
+    counts = Counter(point.status for point in points)
+    last = max((point.ended_at for point in points), default=None)
     return {
         "sweep": sweep.id,
         "kind": sweep.kind,

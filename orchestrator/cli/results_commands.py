@@ -21,7 +21,8 @@ from orchestrator.cli.conventions import (
 )
 from orchestrator.errors import EXIT_FAILURE, EXIT_USAGE, TestbedError
 from orchestrator.nightly.baseline import environment_drift
-from orchestrator.report.compare import COLUMNS, Comparison, cells, compare_sweeps, print_comparison
+from orchestrator.report.analysis.compare import COLUMNS, Comparison, cells, compare_sweeps
+from orchestrator.report.terminal import print_comparison
 from orchestrator.report.write import write_comparison, write_report
 from orchestrator.results import export
 from orchestrator.results.records import check_sweep_id

@@ -30,8 +30,9 @@ from orchestrator.nightly.alerts import alert
 from orchestrator.nightly.baseline import baseline_for, environment_drift
 from orchestrator.nightly.retention import retain
 from orchestrator.paths import log_file
-from orchestrator.report.compare import Comparison, compare_sweeps
-from orchestrator.report.stats import WORSE
+from orchestrator.report.analysis.compare import Comparison, compare_sweeps
+from orchestrator.report.analysis.stats import WORSE
+from orchestrator.report.terminal import comparison_lines
 from orchestrator.report.write import reports_directory, write_comparison
 from orchestrator.results.records import SweepSummary
 from orchestrator.results.store import Store
@@ -201,7 +202,7 @@ def _judge(lab: Lab, sweep: str, outcome: UpResult, view: NightView) -> NightRes
                 reason="no baseline yet: later nights compare with this one",
             )
         comparison = compare_sweeps(store, baseline.id, sweep, lab.nightly.threshold)
-        for line in comparison.lines():
+        for line in comparison_lines(comparison):
             view.line(line)
         view.line(f"comparison: {write_comparison(store, comparison)}")
         drift = environment_drift(store.sweep_details(baseline.id), store.sweep_details(sweep))

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.report.build import Report, build
-from orchestrator.report.compare import Comparison, comparison_page
-from orchestrator.report.costs import at_top, cost_comparisons
-from orchestrator.report.data import Curve, SweepData
-from orchestrator.report.findings import THRESHOLD
-from orchestrator.report.html import report_page
-from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
-from orchestrator.report.stats import Estimate
-from orchestrator.report.syscalls import NONE, NOT_PROFILED, SyscallTable
+from orchestrator.report.analysis.build import Report, build
+from orchestrator.report.analysis.compare import Comparison
+from orchestrator.report.analysis.costs import at_top, cost_comparisons
+from orchestrator.report.analysis.data import Curve
+from orchestrator.report.analysis.findings import THRESHOLD
+from orchestrator.report.analysis.layout import CLIENT, COST, IDLE_BARS, THROUGHPUT, Figure
+from orchestrator.report.analysis.stats import Estimate
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.analysis.syscalls import NONE, NOT_PROFILED, SyscallTable
+from orchestrator.report.html.compare import comparison_page
+from orchestrator.report.html.page import report_page
 from orchestrator.results import export
 from orchestrator.results.records import check_sweep_id
 from orchestrator.results.store import Store
@@ -121,7 +123,7 @@ def write_comparison(store: Store, comparison: Comparison, directory: Path | Non
 def write_files(report: Report, directory: Path, store_link: str | None = None) -> list[str]:
     """Every file of the report into `directory`; return their names, index.html last."""
     # matplotlib takes a second or more to import: only when drawing, not with every command.
-    from orchestrator.report import figures as drawing
+    from orchestrator.report.figures import render as drawing
 
     files: dict[str, str] = {}
     pngs: dict[str, bytes] = {}
@@ -203,7 +205,7 @@ RUN_COLUMNS = (
 
 def figure_csv(figure: Figure) -> str:
     """The data a figure draws, as CSV (its columns depend on its kind)."""
-    from orchestrator.report import bars, panels  # they import matplotlib
+    from orchestrator.report.figures import bars, panels  # they import matplotlib
 
     if figure.kind == THROUGHPUT:
         return export.csv_text(FIGURE_COLUMNS, figure_rows(figure))

@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from orchestrator.results.records import PHASES, ServerCpu
+from orchestrator.results.points import StoredPoint
+from orchestrator.results.records import PHASES
 from orchestrator.results.store import Store
 
 COLUMNS = (
@@ -62,7 +63,7 @@ def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:
         networks = store.networks(sweep)
         for point in store.points(sweep):
             values = row(point)
-            network = networks.get(point["key"])
+            network = networks.get(point.key)
             if network is not None:
                 values["network"] = network.profile
                 values["rtts_ms"] = " ".join(
@@ -74,17 +75,16 @@ def rows(store: Store, sweep_id: str | None = None) -> list[dict[str, Any]]:
     return table
 
 
-def row(point: dict[str, Any]) -> dict[str, Any]:
+def row(point: StoredPoint) -> dict[str, Any]:
     """One stored point (as `Store.points` returns it) as an export row."""
-    values = {column: point.get(column) for column in COLUMNS}
-    values["point"] = point["key"]
+    values = {column: point.column(column) for column in COLUMNS}
+    values["point"] = point.key
     for stamp in ("started_at", "ended_at"):
-        values[stamp] = _iso(point[stamp])
-    phases = point.get("phases") or {}
+        values[stamp] = _iso(point.column(stamp))
     for phase in PHASES:
-        seconds = phases.get(phase)
+        seconds = point.phases.get(phase)
         values[f"phase_{phase}_seconds"] = None if seconds is None else round(seconds, 3)
-    cpu = ServerCpu.from_server(point.get("server"))
+    cpu = point.server.cpu_use
     if cpu is not None:
         values["server_cpu_seconds"] = round(cpu.seconds, 4)
         values["server_cpu_window_seconds"] = round(cpu.window_seconds, 4)

@@ -135,6 +135,11 @@ class ServerCpu:
         saturated server shows about 1.0 here where the window shows about 0.93."""
         return self.seconds / (self.cores * min(self.window_seconds, self.load_seconds))
 
+    @property
+    def busy_percent(self) -> float:
+        """`busy` in % of the cores it could use."""
+        return 100 * self.busy
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "seconds": self.seconds,

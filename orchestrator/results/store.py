@@ -23,6 +23,7 @@ from typing import Any
 
 from orchestrator.config.plan import accept_label
 from orchestrator.errors import EXIT_USAGE, TestbedError
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import (
     FINAL_STATUSES,
     SUMMARY_FIELDS,
@@ -318,17 +319,17 @@ class Store(SweepWriter):
         )
         return {row["key"] for row in rows}
 
-    def points(self, sweep_id: str) -> list[dict[str, Any]]:
-        """Every throughput point of a sweep in run order, JSON columns decoded (not those of
-        its profiling pass: `profile_points`)."""
+    def points(self, sweep_id: str) -> list[StoredPoint]:
+        """Every throughput point of a sweep in run order, decoded (not those of its profiling
+        pass: `profile_points`)."""
         return self._points(sweep_id, THROUGHPUT)
 
-    def profile_points(self, sweep_id: str) -> list[dict[str, Any]]:
+    def profile_points(self, sweep_id: str) -> list[StoredPoint]:
         """The points of a sweep's profiling pass (Table 1's CPU profile, `experiment.profile`),
         as `points`; they never belong to the throughput curves. [] from an older store."""
         return self._points(sweep_id, PROFILE)
 
-    def _points(self, sweep_id: str, purpose: str) -> list[dict[str, Any]]:
+    def _points(self, sweep_id: str, purpose: str) -> list[StoredPoint]:
         if self._has_column("points", "purpose"):
             rows = self.db.execute(
                 "SELECT * FROM points WHERE sweep = ? AND purpose = ? ORDER BY seq",
@@ -339,15 +340,9 @@ class Store(SweepWriter):
             rows = self.db.execute(query, (sweep_id,)).fetchall()
         else:
             rows = []
-        decoded = []
-        for row in rows:
-            item = dict(row)
-            item.setdefault("server_name", "userver")  # a store from before servers were an axis
-            item.setdefault("purpose", THROUGHPUT)
-            for key in ("cooldown_left", "phases", "errors", "agents", "server"):
-                item[key] = json.loads(item[key]) if item[key] else {}
-            decoded.append(item)
-        return decoded
+        # A store from before servers were an axis, or the profiling pass, lacks those columns:
+        # `StoredPoint.from_row` gives them their declared defaults.
+        return [StoredPoint.from_row(dict(row)) for row in rows]
 
     def attempts(self, sweep_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

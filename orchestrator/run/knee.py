@@ -48,8 +48,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.plan import Point, accept_label
-from orchestrator.report.data import TRACKING
-from orchestrator.report.reach import ClientCapacity
+from orchestrator.report.analysis.data import TRACKING
+from orchestrator.report.analysis.reach import ClientCapacity
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import FINAL_STATUSES, MEASURED, PointRecord
 from orchestrator.run.limits import PointFacts
 
@@ -208,23 +209,24 @@ class Curves:
         facts = PointFacts.of_record(record)
         return self._add_facts(facts, record.point, record.status, record.reason, record.summary)
 
-    def restore(self, stored: Iterable[Mapping[str, Any]], plan: Sequence[Point] = ()) -> None:
+    def restore(self, stored: Iterable[StoredPoint], plan: Sequence[Point] = ()) -> None:
         """Replay the stored points of a sweep (store.points, in run order); `plan` gives each
         its network profile and server (a point not in it is rebuilt from its columns)."""
         planned = {point.key: point for point in plan}
-        for row in stored:
-            if row["status"] not in FINAL_STATUSES:
+        for stored_point in stored:
+            if stored_point.status not in FINAL_STATUSES:
                 continue
-            point = planned.get(str(row["key"])) or Point(
-                row["mechanism"],
-                row["workload"],
-                int(row["idle_connections"]),
-                None if row["accept_limit"] == "inf" else int(row["accept_limit"]),
-                float(row["target_rate"]),
-                int(row["repetition"]),
+            point = planned.get(stored_point.key) or Point(
+                stored_point.mechanism,
+                stored_point.workload,
+                stored_point.idle_connections,
+                None if stored_point.accept_limit == "inf" else int(stored_point.accept_limit),
+                stored_point.target_rate,
+                stored_point.repetition,
             )
+            row = stored_point.as_row()  # PointFacts.of_row reads the row as a Mapping
             facts = PointFacts.of_row(row, point)
-            self._add_facts(facts, point, row["status"], row["reason"] or "", row)
+            self._add_facts(facts, point, stored_point.status, stored_point.reason, row)
 
     def _add_facts(
         self, facts: PointFacts, point: Point, status: str, reason: str, summary: Mapping[str, Any]

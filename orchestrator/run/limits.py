@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.plan import Point
-from orchestrator.report.data import BUSY, TRACKING, served_fraction
+from orchestrator.report.analysis.data import BUSY, TRACKING, served_fraction
 from orchestrator.results.records import PointRecord, ServerCpu
 
 __all__ = [

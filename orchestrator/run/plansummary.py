@@ -204,11 +204,9 @@ def _measured_overhead(store: Store, lab: str) -> tuple[float, int, str] | None:
     """The median per-point overhead of the lab's latest sweep with finished points."""
     for sweep in reversed(store.sweeps(lab)):
         overheads = [
-            (p["ended_at"] - p["started_at"])
-            - (p.get("warmup_seconds") or 0.0)
-            - (p.get("measure_seconds") or 0.0)
+            p.wall_seconds - (p.warmup_seconds or 0.0) - (p.measure_seconds or 0.0)
             for p in store.points(sweep.id)
-            if p["status"] in FINAL_STATUSES and p["ended_at"] > p["started_at"]
+            if p.status in FINAL_STATUSES and p.ended_at > p.started_at
         ]
         overheads = [max(0.0, value) for value in overheads]
         if overheads:

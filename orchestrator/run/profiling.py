@@ -37,8 +37,8 @@ from orchestrator.config.plan import (
     profile_groups,
 )
 from orchestrator.config.servers import USERVER
-from orchestrator.report.data import server_of
-from orchestrator.report.syscalls import PROFILE_RATES, common_ok_rate, group_label
+from orchestrator.report.analysis.syscalls import PROFILE_RATES, common_ok_rate, group_label
+from orchestrator.results.points import StoredPoint
 
 AUTO_FOUND = "the highest rate at which every mechanism was ok in this sweep's throughput points"
 AUTO_SOME = (
@@ -59,14 +59,14 @@ class RateChoice:
 
 
 def choose_rates(
-    experiment: Experiment, stored: Iterable[Mapping[str, Any]]
+    experiment: Experiment, stored: Iterable[StoredPoint]
 ) -> dict[ProfileGroup, RateChoice]:
     """Each profiled group's rate (see the module docstring); `stored`: the sweep's throughput
     points as the store returns them."""
     profile = experiment.profile
     if profile is None:
         return {}
-    points = [p for p in stored if server_of(dict(p)) == USERVER and _on_own_links(p)]
+    points = [p for p in stored if p.server_name == USERVER and _on_own_links(p)]
     choices = {}
     for group in profile_groups(experiment):
         if profile.rate is not None:
@@ -76,10 +76,10 @@ def choose_rates(
         members = [
             p
             for p in points
-            if p["workload"] == workload
-            and int(p["idle_connections"]) == idle
-            and str(p["accept_limit"]) == accept_label(limit)
-            and p["mechanism"] in experiment.mechanisms
+            if p.workload == workload
+            and p.idle_connections == idle
+            and p.accept_limit == accept_label(limit)
+            and p.mechanism in experiment.mechanisms
         ]
         if (rate := common_ok_rate(members)) is not None:
             choices[group] = RateChoice(rate, AUTO_FOUND)
@@ -106,8 +106,8 @@ def rates_settings(choices: Mapping[ProfileGroup, RateChoice]) -> dict[str, dict
     }
 
 
-def _on_own_links(point: Mapping[str, Any]) -> bool:
+def _on_own_links(point: StoredPoint) -> bool:
     """Not a point of a WAN profile on the plan's `network` axis (its key ends in `/net=`):
     the pass runs on the lab's own links."""
-    key = str(point.get("key", ""))
+    key = point.key
     return "/net=" not in key or key.endswith(f"/net={LAN}")

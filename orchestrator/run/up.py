@@ -331,15 +331,15 @@ def rejudge_stored(store: Store, sweep_id: str, plan: list[Point]) -> dict[str, 
     rows = [
         row
         for row in store.points(sweep_id)
-        if row["status"] in (*MEASURED, "client-limited") and row["key"] in planned
+        if row.status in (*MEASURED, "client-limited") and row.key in planned
     ]
-    facts = [limits.PointFacts.of_row(row, planned[row["key"]]) for row in rows]
+    facts = [limits.PointFacts.of_row(row.as_row(), planned[row.key]) for row in rows]
     changed = {}
     for row, verdict in zip(rows, limits.rejudge(facts), strict=True):
         reason = verdict.evidence if verdict.status != "ok" else ""
-        if (verdict.status, reason) != (row["status"], row["reason"] or ""):
-            store.set_verdict(sweep_id, row["key"], verdict.status, reason)
-            changed[row["key"]] = (verdict.status, reason)
+        if (verdict.status, reason) != (row.status, row.reason):
+            store.set_verdict(sweep_id, row.key, verdict.status, reason)
+            changed[row.key] = (verdict.status, reason)
     return changed
 
 

@@ -23,9 +23,10 @@ import pytest
 import yaml
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.report.compare import compare_sweeps
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.stats import BETTER, CLAIM_VERDICTS, WORSE
+from orchestrator.report.analysis.compare import compare_sweeps
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.stats import BETTER, CLAIM_VERDICTS, WORSE
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.store import Store
 from tests.support.browser import Browser, Seen
 from tests.support.labfiles import REPOSITORY

@@ -34,12 +34,12 @@ def test_the_page_of_a_repeated_sweep_renders_in_chromium(tmp_path: Path) -> Non
     assert seen.console_errors == [] and seen.failed_requests == []
     pngs = sorted(directory.glob("*.png"))
     assert len(seen.images) == len(pngs) > 3
-    captions = " ".join(seen.acted["captions"])  # type: ignore[index]
+    acted = seen.acted
+    assert isinstance(acted, dict)
+    captions = " ".join(acted["captions"])
     for kind in ("CPU per reply", "response time", "peak reply rate with idle", "every run"):
         assert kind in captions, kind
     assert "the paper's beyond the paper" not in captions
-    acted = seen.acted
-    assert isinstance(acted, dict)
     before, ascending, descending = acted["before"], acted["ascending"], acted["descending"]
     assert before == sorted(before)  # run order: by "#"
     numbers = [float(x.replace(",", "")) for x in ascending if x != "-"]

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from orchestrator.config.labfile import load_lab
-from orchestrator.report.data import TRACKING, served_fraction
+from orchestrator.report.analysis.data import TRACKING, served_fraction
 from orchestrator.run.limits import BUSY, TBLOAD_REASONS
 from tests.support.labtools import orchestrate, stored_sweep
 from tests.support.sharedlab import SharedLab

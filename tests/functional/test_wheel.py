@@ -96,3 +96,18 @@ def test_the_installed_tool_knows_its_version_and_revision(venv: Path, tmp_path:
     assert done.returncode == 0, done.stderr
     revision = run("git", "-C", REPOSITORY, "rev-parse", "HEAD", cwd=tmp_path).stdout.strip()
     assert "0.1.0" in done.stdout and revision in done.stdout
+
+
+def test_the_installed_tool_renders_pages_from_its_own_templates(
+    venv: Path, tmp_path: Path
+) -> None:
+    script = (
+        "from orchestrator.report.html.kit import environment, page, render\n"
+        "print(environment().get_template('page.html').filename)\n"
+        "print(page('<t>', render('servers.html', servers=[('<b>', 'x')])))\n"
+    )
+    done = run(venv / "bin" / "python", "-c", script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    where, _, html = done.stdout.partition("\n")
+    assert Path(where).is_relative_to(venv)  # the wheel's template, not the checkout's
+    assert "<title>&lt;t&gt;</title>" in html and "<b>&lt;b&gt;</b>" in html

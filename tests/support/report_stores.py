@@ -7,12 +7,13 @@ import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from PIL import Image
 
 from orchestrator.config.plan import Point
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import PointRecord, SweepSummary
 from orchestrator.results.store import Store
 
@@ -57,6 +58,33 @@ class P:
     reply_time: float | None = None  # ms
     network: str = ""  # the network profile (WAN conditions); "" = none emulated
     profiling: bool = False  # a point of Table 1's profiling pass (stored apart)
+
+
+class Where(TypedDict, total=False):
+    """The parts of a `P` a test holds fixed while it varies the rest (`**where`)."""
+
+    status: str
+    workload: str
+    idle: int
+    accept: int | None
+    request: float | None
+    syscalls: dict[str, tuple[int, float]]
+    totals: dict[str, float]
+    sessions: tuple[int, int] | None
+    window: float | None
+    server: dict[str, Any] | None
+    agents: dict[str, Any] | None
+    errors: int
+    timeouts: int
+    reply_time: float | None
+    network: str
+    profiling: bool
+
+
+class WhereAtCost(Where, total=False):
+    """`Where`, with the server's CPU seconds held fixed too."""
+
+    cpu: float
 
 
 def sweep_with(
@@ -145,6 +173,30 @@ def record(spec: P, seq: int) -> PointRecord:
     )
 
 
+# A stored point's required columns at neutral values: `stored_point` overrides what a test needs.
+ROW: dict[str, Any] = {
+    "sweep": "unit",
+    "key": "one-byte/idle=0/accept=inf/poll/rate=1000/rep=1",
+    "seq": 0,
+    "mechanism": "poll",
+    "workload": "one-byte",
+    "idle_connections": 0,
+    "accept_limit": "inf",
+    "target_rate": 1000.0,
+    "repetition": 1,
+    "status": "ok",
+    "reason": "",
+    "attempts": 1,
+    "started_at": 1_800_000_000.0,
+    "ended_at": 1_800_000_001.0,
+}
+
+
+def stored_point(**columns: Any) -> StoredPoint:
+    """A point as the store returns it, from the columns a test names (JSON ones decoded)."""
+    return StoredPoint.from_row({**ROW, **columns})
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -177,13 +229,13 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
     """Every figure CSV row is what the stored points it names say, and so is points.csv."""
     points = store.points(sweep)
     rows = csv_rows(directory / "points.csv")  # as `orchestrate export` writes them
-    assert [row["point"] for row in rows] == [point["key"] for point in points]
+    assert [row["point"] for row in rows] == [point.key for point in points]
     for row, point in zip(rows, points, strict=True):
-        assert row["status"] == point["status"]
+        assert row["status"] == point.status
         for column in ("target_rate", "request_rate", "reply_rate"):
-            expected = point[column]
+            expected = point.column(column)
             assert (float(row[column]) if row[column] else None) == expected, (row, column)
-    by_key = {point["key"]: point for point in points}
+    by_key = {point.key: point for point in points}
     figure_csvs = sorted(directory.glob("figure-*.csv"))
     assert figure_csvs and len(figure_csvs) == len(list(directory.glob("figure-*.png")))
     covered: set[str] = set()
@@ -194,15 +246,15 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
             runs = [by_key[key] for key in row["keys"].split()]
             assert runs, row
             for run in runs:
-                assert (run["mechanism"], run["accept_limit"], run["target_rate"]) == (
+                assert (run.mechanism, run.accept_limit, run.target_rate) == (
                     row["mechanism"],
                     row["accept_limit"],
                     float(row["target_rate"]),
                 )
             # the server's own result: ok, or saturated (at its cores' limit)
-            ok = [run["reply_rate"] for run in runs if run["status"] in ("ok", "saturated")]
+            ok = [run.reply_rate for run in runs if run.status in ("ok", "saturated")]
             assert int(row["ok_runs"]) == len(ok)
-            saturated = sum(1 for run in runs if run["status"] == "saturated")
+            saturated = sum(1 for run in runs if run.status == "saturated")
             assert int(row["saturated_runs"]) == saturated
             if not ok:
                 assert row["reply_rate_mean"] == ""
@@ -216,19 +268,19 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
                     assert float(row["reply_rate_ci_high"]) == pytest.approx(mean + half, rel=1e-6)
                 else:
                     assert row["reply_rate_ci_low"] == row["reply_rate_ci_high"] == ""
-            limited = [run for run in runs if run["status"] == "client-limited"]
+            limited = [run for run in runs if run.status == "client-limited"]
             assert int(row["client_limited_runs"]) == len(limited)
             assert [float(x) for x in row["client_limited_reply_rates"].split()] == [
-                run["reply_rate"] for run in limited
+                run.reply_rate for run in limited
             ]
-            assert int(row["failed_runs"]) == sum(1 for run in runs if run["status"] == "failed")
+            assert int(row["failed_runs"]) == sum(1 for run in runs if run.status == "failed")
             covered.update(row["keys"].split())
-    drawn = {point["key"] for point in points if point["status"] != "interrupted"}
+    drawn = {point.key for point in points if point.status != "interrupted"}
     assert drawn == covered
 
 
-def new_sweep(store: Store, **changes: object) -> str:
-    fields: dict[str, object] = dict(
+def new_sweep(store: Store, **changes: Any) -> str:
+    fields: dict[str, Any] = dict(
         lab="unit",
         digest="abc",
         seed=1,
@@ -242,7 +294,7 @@ def new_sweep(store: Store, **changes: object) -> str:
         now=1_000_000.0,
     )
     fields.update(changes)
-    return store.create_sweep(**fields).id  # type: ignore[arg-type]
+    return store.create_sweep(**fields).id
 
 
 LT_CALLS = {

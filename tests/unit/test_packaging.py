@@ -52,3 +52,18 @@ def test_install_deps_installs_dev_tools_only_for_tests() -> None:
     assert re.search(r"^up: deps$", makefile, re.M)
     assert "scripts/stage install ./scripts/install-deps --dev" in makefile  # make test's first
     assert re.search(r"^check: dev-deps", makefile, re.M)
+
+
+def test_the_wheel_and_the_sdist_carry_the_report_templates() -> None:
+    """The report page is rendered from templates read as package data: each one must be
+    matched by pyproject's package-data (the wheel) and by MANIFEST.in (the sdist)."""
+    package = REPOSITORY / "orchestrator" / "report" / "html"
+    templates = sorted(p for p in (package / "templates").iterdir() if p.is_file())
+    assert {"page.html", "report.html", "table.html"} <= {p.name for p in templates}
+    setuptools = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = setuptools["package-data"]["orchestrator.report.html"]
+    for template in templates:
+        relative = template.relative_to(package)
+        assert any(relative.match(glob) for glob in globs), f"{relative} not in the wheel"
+    manifest = (REPOSITORY / "MANIFEST.in").read_text()
+    assert re.search(r"^recursive-include orchestrator/report/html/templates \*$", manifest, re.M)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.nightly.nightly import NightResult, compared_night
-from orchestrator.report.compare import compare_sweeps
+from orchestrator.report.analysis.compare import compare_sweeps
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 

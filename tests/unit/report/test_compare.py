@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 from rich.console import Console
 
-from orchestrator.report.compare import (
-    BOUNDS_ONLY,
-    cells,
-    compare_sweeps,
-    comparison_page,
-    print_comparison,
+from orchestrator.report.analysis.compare import BOUNDS_ONLY, cells, compare_sweeps
+from orchestrator.report.analysis.stats import (
+    BETTER,
+    CENSORED,
+    NO_CHANGE,
+    NOT_MEASURED,
+    WELCH,
+    WORSE,
 )
-from orchestrator.report.stats import BETTER, CENSORED, NO_CHANGE, NOT_MEASURED, WELCH, WORSE
+from orchestrator.report.html.compare import comparison_page
+from orchestrator.report.terminal import comparison_lines, print_comparison
 from orchestrator.results.store import Store
-from tests.support.report_stores import HOSTS, P, sweep_with
+from tests.support.report_stores import HOSTS, P, Where, sweep_with
 
 RATES = (2000, 4000, 6000)
 
 
-def runs(mechanism: str, capacities: list[float], **where: object) -> list[P]:
+def runs(mechanism: str, capacities: list[float], **where: Unpack[Where]) -> list[P]:
     """One repetition per capacity: the mechanism serves every rate up to it, then plateaus."""
     return [
-        P(mechanism, rate, min(rate, capacity), rep=rep, **where)  # type: ignore[arg-type]
+        P(mechanism, rate, min(rate, capacity), rep=rep, **where)
         for rep, capacity in enumerate(capacities, start=1)
         for rate in RATES
     ]
@@ -92,7 +96,7 @@ def test_the_comparison_is_shown_in_the_terminal_and_as_a_page(tmp_path: Path) -
     text = console.export_text()
     assert "significantly worse: one-byte/idle=0/select" in text
     assert f"{new} against {base}" in text
-    lines = result.lines()  # what the nightly run logs: the same, as plain lines
+    lines = comparison_lines(result)  # what the nightly run logs: the same, as plain lines
     assert lines[-1] == "significantly worse: one-byte/idle=0/select"
     assert any("select" in line and "worse" in line for line in lines[:-1])
     page = comparison_page(result)
@@ -138,7 +142,7 @@ def test_single_run_changes_are_labelled_wherever_they_are_printed(tmp_path: Pat
         "significantly worse: one-byte/idle=0/poll; "
         "worse (single runs, threshold only): one-byte/idle=0/select"
     )
-    lines = result.lines()
+    lines = comparison_lines(result)
     assert lines[-1] == summary
     [table_row] = [line for line in lines if " select " in line]
     assert "worse (single runs)" in table_row and "-40.0% (single runs)" in table_row

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.report.costs import CostComparison, at_top
-from orchestrator.report.stats import change, estimate
+from orchestrator.report.analysis.costs import CostComparison, at_top
+from orchestrator.report.analysis.stats import change, estimate
 
 
 def compared(rate: float, base: list[float], new: list[float]) -> CostComparison:

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.errors import TestbedError
-from orchestrator.report.build import build
-from orchestrator.report.data import SweepData, curves, saturation_of, served_fraction
-from orchestrator.report.layout import CLIENT, COST, IDLE_BARS, REPETITIONS, figures
-from orchestrator.report.stats import estimate
-from orchestrator.report.syscalls import default_rate, syscall_table
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.data import curves, saturation_of, served_fraction
+from orchestrator.report.analysis.layout import CLIENT, COST, IDLE_BARS, REPETITIONS, figures
+from orchestrator.report.analysis.stats import estimate
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.analysis.syscalls import default_rate, syscall_table
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 
 
-def load(tmp_path: Path, points: list[P], **options: object) -> SweepData:
+def load(tmp_path: Path, points: list[P], **options: Any) -> SweepData:
     store = Store.open(tmp_path)
-    sweep = sweep_with(store, points, **options)  # type: ignore[arg-type]
+    sweep = sweep_with(store, points, **options)
     return SweepData.load(store, sweep)
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
-from orchestrator.report.claims import Finding
-from orchestrator.report.costs import COSTLIER, cost_comparisons, projected_capacity
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.findings import THRESHOLD, check_findings, idle_degradation
-from orchestrator.report.pairs import BY_COST, BY_THROUGHPUT
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.claims import Finding
+from orchestrator.report.analysis.costs import COSTLIER, cost_comparisons, projected_capacity
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.findings import THRESHOLD, check_findings, idle_degradation
+from orchestrator.report.analysis.pairs import BY_COST, BY_THROUGHPUT
+from orchestrator.report.analysis.stats import (
     BETTER,
     DOES_NOT_HOLD,
     HOLDS,
@@ -21,27 +22,28 @@ from orchestrator.report.stats import (
     WORSE,
     change,
 )
-from orchestrator.report.syscalls import syscall_table
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.analysis.syscalls import syscall_table
 from orchestrator.results.store import Store
-from tests.support.report_stores import P, sweep_with
+from tests.support.report_stores import P, Where, WhereAtCost, sweep_with
 
 RATES = (2000, 4000, 6000)
 
 
-def curve(mechanism: str, capacity: float, reps: int = 3, **where: object) -> list[P]:
+def curve(mechanism: str, capacity: float, reps: int = 3, **where: Unpack[WhereAtCost]) -> list[P]:
     """A mechanism that serves every rate up to `capacity` and `capacity` beyond it."""
     return [
-        P(mechanism, rate, min(rate, capacity) * (1 + 0.002 * rep), rep=rep, **where)  # type: ignore[arg-type]
+        P(mechanism, rate, min(rate, capacity) * (1 + 0.002 * rep), rep=rep, **where)
         for rate in RATES
         for rep in range(1, reps + 1)
     ]
 
 
-def costly(mechanism: str, us: dict[int, float], reps: int = 3, **where: object) -> list[P]:
+def costly(mechanism: str, us: dict[int, float], reps: int = 3, **where: Unpack[Where]) -> list[P]:
     """A mechanism that serves every rate (nothing saturates) at `us[rate]` µs of CPU per reply
     (the hand-made store's server counts 5 s of replies)."""
     return [
-        P(mechanism, rate, rate, rep=rep, cpu=us[rate] * (1 + 0.01 * rep) * 5 * rate / 1e6, **where)  # type: ignore[arg-type]
+        P(mechanism, rate, rate, rep=rep, cpu=us[rate] * (1 + 0.01 * rep) * 5 * rate / 1e6, **where)
         for rate in RATES
         for rep in range(1, reps + 1)
     ]
@@ -251,11 +253,11 @@ def test_a_peak_cut_short_by_the_clients_leaves_the_claim_open(tmp_path: Path) -
     )
 
 
-def measured(mechanism: str, us: list[float], **where: object) -> list[P]:
+def measured(mechanism: str, us: list[float], **where: Unpack[Where]) -> list[P]:
     """One repetition per value of `us` (µs of CPU per reply) at every rate; nothing saturates
     (the hand-made store's server counts 5 s of replies)."""
     return [
-        P(mechanism, rate, rate, rep=rep, cpu=value * 5 * rate / 1e6, **where)  # type: ignore[arg-type]
+        P(mechanism, rate, rate, rep=rep, cpu=value * 5 * rate / 1e6, **where)
         for rate in RATES
         for rep, value in enumerate(us, start=1)
     ]
@@ -348,7 +350,7 @@ def test_intervals_inside_and_beyond_the_threshold(tmp_path: Path) -> None:
 
 
 def test_a_verdict_on_part_of_the_workloads_says_so(tmp_path: Path) -> None:
-    spec = {"workload": "specweb99"}
+    spec: Where = {"workload": "specweb99"}
     points = [
         *curve("select", 5000),
         *curve("epoll-lt", 4900),
@@ -361,7 +363,7 @@ def test_a_verdict_on_part_of_the_workloads_says_so(tmp_path: Path) -> None:
 
     # Judged on both, differently: the verdict names each.
     wide = [
-        P("select", rate, min(rate, cap), rep=rep, **spec)  # type: ignore[arg-type]
+        P("select", rate, min(rate, cap), rep=rep, **spec)
         for rate in RATES
         for rep, cap in enumerate((4200, 5600, 4900), start=1)
     ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.report.build import build
-from orchestrator.report.compare import compare_sweeps
-from orchestrator.report.data import SweepData
-from orchestrator.report.html import report_page
-from orchestrator.report.layout import figures
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.compare import compare_sweeps
+from orchestrator.report.analysis.layout import figures
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.html.page import report_page
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 

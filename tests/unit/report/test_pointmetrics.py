@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.bars import idle_bar_data
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.layout import COST, IDLE_BARS, figures
-from orchestrator.report.panels import rows
-from orchestrator.report.pointmetrics import (
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.layout import COST, IDLE_BARS, figures
+from orchestrator.report.analysis.pointmetrics import (
     CONNECTION_MEDIAN,
     CPU_PER_REPLY,
     ERROR_RATE,
@@ -20,8 +18,11 @@ from orchestrator.report.pointmetrics import (
     UTILISATION,
     point_metrics,
 )
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.figures.bars import idle_bar_data
+from orchestrator.report.figures.panels import rows
 from orchestrator.results.store import Store
-from tests.support.report_stores import P, sweep_with
+from tests.support.report_stores import P, stored_point, sweep_with
 
 LOOP = {"testbed_server_loop_rounds_total": 100.0, "testbed_server_events_fired_total": 400.0}
 
@@ -46,12 +47,12 @@ def test_cpu_per_reply_and_utilisation_follow_the_server_counters(tmp_path: Path
     assert low[UTILISATION] == high[UTILISATION] == pytest.approx(0.05)
     assert low[EVENTS_PER_WAIT] == pytest.approx(4.0)
     assert high[EVENTS_PER_WAIT] is None  # not stored: not zero
-    without_rounds = {
-        "server": {
+    without_rounds = stored_point(
+        server={
             "totals": {"testbed_server_events_fired_total": 300.0},
             "syscalls": {"select": {"calls": 100.0}, "read": {"calls": 900.0}},
         }
-    }
+    )
     assert point_metrics(without_rounds)[EVENTS_PER_WAIT] == pytest.approx(3.0)
 
 
@@ -80,14 +81,14 @@ def test_the_connection_time_median_is_the_median_of_the_per_process_medians() -
     def run(median: float) -> dict[str, object]:
         return {"result": {"connection_time": {"median_ms": median}}}
 
-    point = {
-        "agents": {
+    point = stored_point(
+        agents={
             "client1": {"load": {"connection_time_ms": {"median": 1.0}}},
             "client2": {
                 "load": {"connection_time_ms": {"median": None}, "runs": [run(3.0), run(9.0)]}
             },
         }
-    }
+    )
     assert point_metrics(point)[CONNECTION_MEDIAN] == 3.0
 
 
@@ -110,7 +111,8 @@ def test_cost_figures_carry_intervals_and_idle_bars_point_the_right_way(tmp_path
     cpu_rows = [r for r in rows(cost) if r[4] == CPU_PER_REPLY]
     for row in cpu_rows:
         mean, low, high = row[6], row[7], row[8]
-        assert row[5] == 3 and low < mean < high  # type: ignore[operator]
+        assert isinstance(low, float) and isinstance(mean, float) and isinstance(high, float)
+        assert row[5] == 3 and low < mean < high
     bars = {(b.mechanism, b.measure): b for b in idle_bar_data(found["idle-degradation"])}
     assert found["idle-degradation"].kind == IDLE_BARS
     assert bars[("select", "cpu per reply")].ratio == pytest.approx(3.0)

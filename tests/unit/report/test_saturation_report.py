@@ -9,10 +9,11 @@ from pathlib import Path
 
 from matplotlib.figure import Figure as MplFigure
 
-from orchestrator.report import figures as drawing
-from orchestrator.report.build import build
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.reach import reach_section
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.figures import render as drawing
+from orchestrator.report.html.reach import reach_section
 from orchestrator.report.write import write_report
 from orchestrator.results.records import ServerCpu
 from orchestrator.results.store import Store
@@ -109,7 +110,7 @@ def test_the_figure_draws_the_knee_and_the_clients_ceiling(tmp_path: Path) -> No
 
 
 def select_knee(report: object) -> float:
-    from orchestrator.report.build import Report
+    from orchestrator.report.analysis.build import Report
 
     assert isinstance(report, Report)
     [select] = [c for c in report.curves if c.mechanism == "select"]
@@ -144,9 +145,9 @@ def test_the_files_carry_the_knee_the_ceiling_and_the_servers_cpu(tmp_path: Path
     assert float(top["server_cpu_busy"]) == 4.51 / 4.0
     assert float(top["server_cpu_utilisation"]) == round(4.51 / 4.3, 4)
     page = (directory / "index.html").read_text()
-    assert "<tr class=saturated>" in page
+    assert '<tr class="saturated">' in page
     assert "server at 113 % of its 1 core" in page  # the ending's evidence
-    assert "Grey band: the clients&#x27; ceiling" in page
+    assert "Grey band: the clients&#39; ceiling" in page  # escaped, as every value
 
 
 def test_a_store_from_before_saturation_still_reads(tmp_path: Path) -> None:

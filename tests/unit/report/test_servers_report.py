@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.pointmetrics import CPU_PER_REPLY, point_metrics
-from orchestrator.report.servernotes import lacking, servers_note
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.pointmetrics import CPU_PER_REPLY, point_metrics
+from orchestrator.report.analysis.servernotes import lacking
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.html.servers import servers_note
+from tests.support.report_stores import stored_point
 
 NGINX_SERVER = {"name": "nginx", "cpu_seconds": 0.5, "lacks": ["syscalls", "server_replies"]}
 
@@ -30,8 +33,9 @@ def point(name: str, mechanism: str, rate: float, **extra: Any) -> dict[str, Any
     }
 
 
-def data(*points: dict[str, Any]) -> SweepData:
-    return SweepData("s", {}, points, {})
+def data(*rows: dict[str, Any]) -> SweepData:
+    """A sweep of the points stored as `rows` (a row without a column: an older store's)."""
+    return SweepData("s", {}, tuple(stored_point(**row) for row in rows), {})
 
 
 def test_userver_and_nginx_are_curves_of_one_figure_labelled_by_server() -> None:
@@ -64,12 +68,14 @@ def test_a_server_without_counters_is_said_to_lack_them_not_shown_zero() -> None
 
 
 def test_cpu_per_reply_of_a_server_without_a_count_uses_the_clients_replies() -> None:
-    metrics = point_metrics(point("nginx", "", 100, server=NGINX_SERVER, replies=1000))
+    metrics = point_metrics(
+        stored_point(**point("nginx", "", 100, server=NGINX_SERVER, replies=1000))
+    )
     assert metrics[CPU_PER_REPLY] == 1e6 * 0.5 / 1000
 
 
 def test_table1_has_no_column_for_a_server_without_syscall_counters() -> None:
-    from orchestrator.report.syscalls import syscall_table
+    from orchestrator.report.analysis.syscalls import syscall_table
 
     sweep = data(
         point("userver", "poll", 100, server={"cpu_seconds": 0.1}, status="ok"),

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from orchestrator.report.stats import (
+from orchestrator.report.analysis.stats import (
     BETTER,
     CLAIM_VERDICTS,
     DOES_NOT_HOLD,
@@ -31,10 +31,9 @@ from orchestrator.report.stats import (
     no_higher,
     no_lower,
     runs_to_decide,
-    t_cdf,
-    t_quantile,
     what_decides,
 )
+from orchestrator.report.analysis.tdist import t_cdf, t_quantile
 
 # Two-sided 95 % critical values of Student's t, from the printed tables.
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 30: 2.042}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.build import build
-from orchestrator.report.data import SweepData, curves
-from orchestrator.report.syscalls import (
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.data import curves
+from orchestrator.report.analysis.sweep import SweepData
+from orchestrator.report.analysis.syscalls import (
     CPU,
     NONE,
     NOT_PROFILED,
@@ -23,6 +24,7 @@ from orchestrator.report.syscalls import (
     timing_of,
 )
 from orchestrator.report.write import write_report
+from orchestrator.results.points import ServerRecord, StoredPoint
 from orchestrator.results.store import Store
 from orchestrator.run.servermetrics import difference, parse
 from tests.support.report_stores import P, csv_rows, sweep_with
@@ -57,8 +59,8 @@ def test_a_cpu_profile_sums_to_at_most_100_percent_per_mechanism(tmp_path: Path)
     rows = {row.syscall: row for row in table.rows}
     assert "select" in rows["select"].cells and "epoll-lt" in rows["epoll_ctl"].cells
     # Wall time around the wait call includes its blocking; CPU time inside it does not.
-    wall = captured("epoll-lt")["syscalls"]["epoll_wait"]  # type: ignore[index]
-    assert rows["epoll_wait"].cells["epoll-lt"].seconds < wall["seconds"]
+    wall = ServerRecord.read(captured("epoll-lt")).syscalls["epoll_wait"].seconds
+    assert rows["epoll_wait"].cells["epoll-lt"].seconds < wall
 
 
 def test_an_old_store_with_wall_time_only_is_marked_as_such(tmp_path: Path) -> None:
@@ -108,20 +110,19 @@ def test_a_cpu_timed_scrape_is_a_cpu_profile_by_its_declaration(tmp_path: Path) 
     data = SweepData.load(store, sweep)
     assert all(timing_of(p) == CPU for p in data.points)
     # Declared wall, whatever the counters hold: never a CPU profile.
-    declared_wall = {**data.points[0], "server": {**data.points[0]["server"], "info": {}}}
-    declared_wall["server"]["info"] = {"syscall_timing": "wall"}
+    counters = {**data.points[0].server.stored, "info": {"syscall_timing": "wall"}}
+    declared_wall = replace(data.points[0], server=ServerRecord.read(counters))
     assert timing_of(declared_wall) == WALL
 
 
 def test_calls_counted_but_not_timed_are_not_profiled_never_zero(tmp_path: Path) -> None:
     server = captured("select-wall")
+    info, calls = server["info"], server["syscalls"]
+    assert isinstance(info, dict) and isinstance(calls, dict)
     untimed = {
         **server,
-        "info": {**server["info"], "syscall_timing": NONE},  # type: ignore[dict-item]
-        "syscalls": {
-            n: {"calls": c["calls"], "seconds": 0.0}
-            for n, c in server["syscalls"].items()  # type: ignore[attr-defined]
-        },
+        "info": {**info, "syscall_timing": NONE},
+        "syscalls": {n: {"calls": c["calls"], "seconds": 0.0} for n, c in calls.items()},
     }
     store = Store.open(tmp_path)
     sweep = sweep_with(store, [point("select", untimed)])
@@ -187,7 +188,7 @@ def test_table_1_comes_from_the_profiling_pass_and_the_curves_never_see_it(
     store, sweep = with_pass(tmp_path)
     data = SweepData.load(store, sweep)
     assert len(data.points) == 6 and len(data.profile) == 2
-    assert all(p["key"].endswith("/profile") for p in data.profile)
+    assert all(p.key.endswith("/profile") for p in data.profile)
     table = syscall_table(data, "one-byte", 0, "inf")
     assert table.source == PASS and table.profiled and table.rate == 2000
     assert "chosen" in table.choice
@@ -208,7 +209,7 @@ def test_table_1_comes_from_the_profiling_pass_and_the_curves_never_see_it(
         (c.mechanism, c.peak, len(c.runs)) for c in curves(plain)
     ]
     report = build(data)
-    assert all(run.key in {p["key"] for p in data.points} for c in report.curves for run in c.runs)
+    assert all(run.key in {p.key for p in data.points} for c in report.curves for run in c.runs)
     assert [f.verdict for f in report.findings] == [f.verdict for f in build(plain).findings]
 
 
@@ -220,20 +221,18 @@ def test_a_client_limited_profiling_run_still_profiles_and_says_so(tmp_path: Pat
     assert "1 (client-limited)" in written.index.read_text()
 
 
-def _strip(stored: dict[str, object]) -> P:
+def _strip(stored: StoredPoint) -> P:
     """A stored throughput point as a `P` again (for the same sweep without its pass)."""
-    server = stored["server"]
-    assert isinstance(server, dict)
     calls = {
-        n: (int(v["calls"]), float(v["seconds"]))
-        for n, v in server.get("syscalls", {}).items()
-        if v["calls"]
+        name: (int(entry.calls), entry.seconds)
+        for name, entry in stored.server.syscalls.items()
+        if entry.calls
     }
     return P(
-        str(stored["mechanism"]),
-        float(stored["target_rate"]),  # type: ignore[arg-type]
-        stored["reply_rate"],  # type: ignore[arg-type]
-        server=server,
+        stored.mechanism,
+        stored.target_rate,
+        stored.reply_rate,
+        server=dict(stored.server.stored),
         syscalls=calls,
         window=10.0,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.report.build import build
-from orchestrator.report.data import SweepData
+from orchestrator.report.analysis.build import build
+from orchestrator.report.analysis.sweep import SweepData
 from orchestrator.results.store import Store
 from tests.support.report_stores import P, sweep_with
 

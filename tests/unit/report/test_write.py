@@ -182,12 +182,12 @@ def test_the_page_says_where_the_points_time_went(tmp_path: Path) -> None:
     section = section[: section.index("</table>")]
     assert "Time per phase" in section
     # mean and max over the points not failed; the failed one (no phase) is left out
-    assert "<td>measure</td><td class=num>6.00</td><td class=num>6.50</td>" in section
+    assert '<td>measure</td><td class="num">6.00</td><td class="num">6.50</td>' in section
     assert "point (wall)" in section
 
 
 def test_the_lab_section_says_why_it_ran_the_most_idle_connections_it_could() -> None:
-    from orchestrator.report.htmllab import idle_counts_note
+    from orchestrator.report.html.lab import idle_counts_note
 
     why = "the server's open-file hard limit, 20,000, less 1,000 <for> its own"
     settings = {

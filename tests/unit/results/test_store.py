@@ -51,10 +51,10 @@ def test_a_point_round_trips(tmp_path: Path) -> None:
     sweep = new_sweep(store)
     store.record_point(sweep, record())
     [row] = store.points(sweep)
-    assert row["key"] == POINT.key and row["status"] == "ok"
-    assert row["request_rate"] == 1999.5 and row["errors_total"] == 4
-    assert row["client_timeouts"] == 1 and row["errors"] == {"client-timo": 1, "connreset": 3}
-    assert row["cooldown_left"] == {"client1": 3} and row["accept_limit"] == "inf"
+    assert row.key == POINT.key and row.status == "ok"
+    assert row.request_rate == 1999.5 and row.errors_total == 4
+    assert row.client_timeouts == 1 and row.errors == {"client-timo": 1, "connreset": 3}
+    assert row.cooldown_left == {"client1": 3} and row.accept_limit == "inf"
     assert store.syscalls(sweep) == {POINT.key: {"epoll_wait": (120, 0.25), "read": (9990, 0.5)}}
     assert store.done_keys(sweep) == {POINT.key}
 
@@ -65,7 +65,7 @@ def test_a_points_phases_come_back_in_the_order_they_happened(tmp_path: Path) ->
     phases = {"start": 0.3, "warmup": 1.6, "measure": 5.2, "stop": 0.4, "cooldown": 2.5}
     store.record_point(sweep, dataclasses.replace(record(), phases=phases))
     [row] = store.points(sweep)
-    assert list(row["phases"]) == list(phases)  # not alphabetical: start before cooldown
+    assert list(row.phases) == list(phases)  # not alphabetical: start before cooldown
 
 
 def test_retry_replaces_the_point_but_keeps_every_attempt(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_retry_replaces_the_point_but_keeps_every_attempt(tmp_path: Path) -> Non
     store.record_point(sweep, record("failed", attempt=1))
     store.record_point(sweep, record("ok", attempt=2))
     [row] = store.points(sweep)
-    assert (row["status"], row["attempts"]) == ("ok", 2)
+    assert (row.status, row.attempts) == ("ok", 2)
     assert [(a["attempt"], a["status"]) for a in store.attempts(sweep)] == [
         (1, "failed"),
         (2, "ok"),
@@ -86,7 +86,8 @@ def test_interrupted_points_are_not_done(tmp_path: Path) -> None:
     sweep = new_sweep(store)
     store.record_point(sweep, record("interrupted"))
     assert store.done_keys(sweep) == set()
-    assert store.resumable("unit") is not None and store.resumable("unit").id == sweep  # type: ignore[union-attr]
+    resumable = store.resumable("unit")
+    assert resumable is not None and resumable.id == sweep
     store.finish_sweep(sweep, "complete", SweepSummary(points_run=1))
     assert store.resumable("unit") is None
 
@@ -105,7 +106,7 @@ def test_a_committed_point_survives_a_killed_writer(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3])
     assert result.returncode == -9
-    assert [row["key"] for row in Store.open(tmp_path).points(sweep)] == [POINT.key]
+    assert [row.key for row in Store.open(tmp_path).points(sweep)] == [POINT.key]
 
 
 def test_sweep_ids_are_unique_within_a_second(tmp_path: Path) -> None:

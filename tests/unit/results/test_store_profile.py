@@ -29,8 +29,8 @@ def test_profiling_points_are_stored_apart_from_the_throughput_points(tmp_path: 
     store = Store.open(tmp_path)
     sweep = stored(store, THROUGHPUT, PROFILING)
     assert PROFILING.key != THROUGHPUT.key and PROFILING.key.endswith("/profile")
-    assert [p["key"] for p in store.points(sweep)] == [THROUGHPUT.key]
-    assert [p["key"] for p in store.profile_points(sweep)] == [PROFILING.key]
+    assert [p.key for p in store.points(sweep)] == [THROUGHPUT.key]
+    assert [p.key for p in store.profile_points(sweep)] == [PROFILING.key]
     assert store.done_keys(sweep) == {THROUGHPUT.key, PROFILING.key}  # resume skips both
     assert [row["point"] for row in export.rows(store, sweep)] == [THROUGHPUT.key]
 
@@ -44,10 +44,10 @@ def test_a_store_from_before_the_pass_opens_read_only_and_then_gains_the_column(
     with sqlite3.connect(tmp_path / STORE_FILE) as db:
         db.execute("ALTER TABLE points DROP COLUMN purpose")  # as an earlier revision wrote it
     readonly = Store.open(tmp_path, readonly=True)
-    assert [p["key"] for p in readonly.points(sweep)] == [THROUGHPUT.key]
+    assert [p.key for p in readonly.points(sweep)] == [THROUGHPUT.key]
     assert readonly.profile_points(sweep) == []
     readonly.close()
     writable = Store.open(tmp_path)
     writable.record_point(sweep, PointRecord(PROFILING, 1, "ok", "", 1, 1.0, 2.0))
-    assert [p["key"] for p in writable.points(sweep)] == [THROUGHPUT.key]
-    assert [p["key"] for p in writable.profile_points(sweep)] == [PROFILING.key]
+    assert [p.key for p in writable.points(sweep)] == [THROUGHPUT.key]
+    assert [p.key for p in writable.profile_points(sweep)] == [PROFILING.key]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.config.plan import Point
-from orchestrator.report.reach import ClientCapacity, describe_capacity, ending_rows, reach_section
+from orchestrator.report.analysis.reach import ClientCapacity, describe_capacity, ending_rows
+from orchestrator.report.html.reach import reach_section
 from orchestrator.results.records import PointRecord, PointSummary, ServerCpu
 from orchestrator.results.store import Store
 from orchestrator.run.knee import (

@@ -213,9 +213,9 @@ def test_the_sweep_is_judged_again_at_its_end_and_the_final_verdicts_stored(
     assert list(changed) == [unknown.key]
     status, reason = changed[unknown.key]
     assert status == "saturated" and "kept up with 20,000" in reason
-    stored = {row["key"]: row for row in store.points(sweep)}
-    assert (stored[unknown.key]["status"], stored[unknown.key]["reason"]) == (status, reason)
-    assert stored[later.key]["status"] == "ok"
+    stored = {row.key: row for row in store.points(sweep)}
+    assert (stored[unknown.key].status, stored[unknown.key].reason) == (status, reason)
+    assert stored[later.key].status == "ok"
     [attempt] = [a for a in store.attempts(sweep) if a["key"] == unknown.key]
     assert attempt["status"] == "saturated"
     assert rejudge_stored(store, sweep, [unknown, later]) == {}  # final: judged once more, same

@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Experiment, ProfilePass
 from orchestrator.config.plan import expand, profile_size
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.store import Store
 from orchestrator.run import commands
 from orchestrator.run.profiling import (
@@ -40,7 +41,7 @@ def experiment(rate: float | None = None, idle: tuple[int, ...] = (0, 10000)) ->
     )
 
 
-def stored(tmp_path: Path, points: list[P]) -> list[dict[str, Any]]:
+def stored(tmp_path: Path, points: list[P]) -> list[StoredPoint]:
     store = Store.open(tmp_path)
     return store.points(sweep_with(store, points))
 
