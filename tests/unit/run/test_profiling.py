@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Experiment, ProfilePass
