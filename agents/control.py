@@ -30,7 +30,6 @@ import hmac
 import io
 import logging
 import os
-import re
 import socket
 import stat
 import sys
@@ -45,8 +44,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import MetricsHandler
 
 __all__ = [
-    "CONTROL_ID",
-    "CONTROL_ID_RULE",
     "MAX_BODY",
     "MAX_HANDLERS",
     "REQUEST_TIMEOUT_S",
@@ -62,8 +59,6 @@ WRITE_TIMEOUT_S = 10.0  # for an answer to leave (a peer that does not read)
 LINGER_S = 1.0  # after an answer to a request whose body was not read: drain, then close
 MIN_KEY_CHARS = 32
 METRICS_PATHS = ("/", "/metrics")
-CONTROL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a service's run or hold id
-CONTROL_ID_RULE = "expected 1-64 letters, digits, '.', '_' or '-'"
 Control = Callable[[str, str, str], "tuple[int, str] | None"]  # (method, path, body)
 
 _BUSY = (

@@ -1,53 +1,48 @@
-"""The load agent's JSON result (its schema is in ``agents.load``'s docstring), built from the
-processes' outputs: each parsed with ``agents.httperf`` (tbload's too, and its schedule line
-with ``agents.tbload``), merged, and judged by ``verdict`` (httperf) or ``tbload_verdict``."""
+"""The load agent's ``LoadResult`` (``agents.load.result``), built from the processes' outputs:
+each parsed with ``agents.load.httperf`` (tbload's too, and its schedule line with
+``agents.load.tbload``), merged (``agents.load.merge``), and judged by ``verdict`` (httperf) or
+``tbload_verdict``."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, replace
 
-from agents import httperf
-from agents.load_plan import HTTPERF, TBLOAD, Plan, Verdict, issued_rate, tbload_verdict, verdict
-from agents.load_runner import Proc
-from agents.tbload import Schedule, merge_schedules, parse_schedule, schedule_dict
-
-__all__ = ["SCHEMA", "build_result"]
-
-SCHEMA = "testbed.load/1"
-
-
-# Figures that come from httperf's summaries; all null when no process produced one.
-FIGURES = (
-    "test_duration_s",
-    "request_rate",
-    "session_rate",
-    "reply_rate",
-    "totals",
-    "replies_by_status",
-    "errors",
-    "connection_rate",
-    "max_concurrent_connections",
-    "connection_time_ms",
-    "reply_time_ms",
-    "reply_size_bytes",
-    "client_cpu",
-    "max_connect_burst_length",
-    "max_schedule_lag_s",
-    "schedule",
-    "client_limited",
-    "client_limited_reasons",
+from agents.load import httperf
+from agents.load.args import SPECWEB99, TBLOAD, LoadArgs
+from agents.load.merge import merge
+from agents.load.plan import Plan, Verdict, issued_rate, tbload_verdict, verdict
+from agents.load.result import (
+    ClientCpu,
+    ConnectionTime,
+    LoadResult,
+    ReplyRate,
+    ReplySize,
+    ReplyTime,
+    RequestRate,
+    Run,
+    SessionRate,
+    Totals,
 )
+from agents.load.runner import Proc
+from agents.load.tbload import Schedule, merge_schedules, parse_schedule
 
-# (parse, issued rate, asked rate) of one process
-Parsed = tuple[httperf.HttperfResult, float, float]
+__all__ = ["build_result"]
 
 
-def _cpus_of(load_plan: Plan | None) -> list[list[int]] | None:
+@dataclass(frozen=True)
+class Parsed:
+    """One process that produced a summary: its parse, its issued rate and its asked rate."""
+
+    result: httperf.HttperfResult
+    issued: float
+    asked: float
+
+
+def _cpus_of(load_plan: Plan | None) -> tuple[tuple[int, ...], ...] | None:
     if load_plan is None or not any(p.cpus for p in load_plan.processes):
         return None
-    return [list(p.cpus or ()) for p in load_plan.processes]
+    return tuple(tuple(p.cpus or ()) for p in load_plan.processes)
 
 
 def _round(x: float | None, nd: int = 3) -> float | None:
@@ -55,212 +50,233 @@ def _round(x: float | None, nd: int = 3) -> float | None:
 
 
 def _header(
-    args: argparse.Namespace,
+    args: LoadArgs,
     load_plan: Plan | None,
     procs: Sequence[Proc],
     error: str | None,
     started_at: float | None,
-) -> dict[str, Any]:
-    sessions = args.workload == "specweb99"
+) -> LoadResult:
+    """The result's first fields: what was asked and when it ran."""
+    sessions = args.workload == SPECWEB99
     late = started_at - args.start_at if started_at and args.start_at else None
-    return {
-        "schema": SCHEMA,
-        "engine": _engine(args),
-        "error": error,
-        "host": args.host,
-        "server": args.server,
-        "port": args.port,
-        "workload": args.workload,
-        "uri": None if sessions else args.uri,
-        "sessions_file": args.sessions if sessions else None,
-        "rate": args.rate,
-        "rate_unit": "sessions/s" if sessions else "requests/s",
-        "duration_s": args.duration,
-        "timeout_s": args.timeout,
-        "processes": len(load_plan.processes) if load_plan else 0,
-        "cpus": _cpus_of(load_plan),
-        "start_at": args.start_at,
-        "started_at": started_at,
-        "ended_at": max((p.ended_at or 0 for p in procs), default=None) or None,
-        "start_lateness_s": _round(late),
-    }
+    return LoadResult(
+        engine=args.engine,
+        error=error,
+        host=args.host,
+        server=args.server,
+        port=args.port,
+        workload=args.workload,
+        uri=None if sessions else args.uri,
+        sessions_file=args.sessions if sessions else None,
+        rate=args.rate,
+        rate_unit=args.rate_unit,
+        duration_s=args.duration,
+        timeout_s=args.timeout,
+        processes=len(load_plan.processes) if load_plan else 0,
+        cpus=_cpus_of(load_plan),
+        start_at=args.start_at,
+        started_at=started_at,
+        ended_at=max((p.ended_at or 0 for p in procs), default=None) or None,
+        start_lateness_s=_round(late),
+    )
 
 
-def _engine(args: argparse.Namespace) -> str:
-    return str(getattr(args, "engine", HTTPERF))
-
-
-def _run_entry(
+def _run(
     p: Proc,
     count: int,
     result: httperf.HttperfResult | None,
     issued: float | None,
     why: str | None,
     schedule: Schedule | None = None,
-) -> dict[str, Any]:
-    return {
-        "index": p.plan.index,
-        "client": f"{p.plan.index}/{count}",
-        "pid": p.popen.pid,
-        "cpus": list(p.plan.cpus) if p.plan.cpus else None,
-        "argv": p.argv,
-        "rate": p.plan.rate,
-        "count": p.plan.count,
-        "started_at": p.started_at,
-        "ended_at": p.ended_at,
-        "exit_status": p.popen.returncode,
-        "overran": p.overran,
-        "killed": p.killed,
-        "issued_rate": _round(issued),
-        "reply_rate_samples": p.reply_samples,
-        "result": httperf.to_dict(result) if result else None,
-        "schedule": schedule_dict(schedule),
-        "parse_error": why,
-        "stdout": p.out.decode(errors="replace"),
-        "stderr": p.err.decode(errors="replace"),
-    }
+) -> Run:
+    return Run(
+        index=p.plan.index,
+        client=f"{p.plan.index}/{count}",
+        pid=p.popen.pid,
+        cpus=tuple(p.plan.cpus) if p.plan.cpus else None,
+        argv=tuple(p.argv),
+        rate=p.plan.rate,
+        count=p.plan.count,
+        started_at=p.started_at,
+        ended_at=p.ended_at,
+        exit_status=p.popen.returncode,
+        overran=p.overran,
+        killed=p.killed,
+        issued_rate=_round(issued),
+        reply_rate_samples=tuple(p.reply_samples),
+        result=httperf.to_dict(result) if result else None,
+        schedule=schedule,
+        parse_error=why,
+        stdout=p.out.decode(errors="replace"),
+        stderr=p.err.decode(errors="replace"),
+    )
 
 
-def _figures(
-    args: argparse.Namespace,
+def _with_rates(
+    out: LoadResult, merged: httperf.HttperfResult, issued: float, target: float
+) -> LoadResult:
+    """How fast requests, sessions and replies went."""
+    sess, rr = merged.sessions, merged.reply_rate
+    return replace(
+        out,
+        request_rate=RequestRate(
+            _round(target), _round(merged.request_rate), None if sess else _round(issued)
+        ),
+        session_rate=None
+        if sess is None
+        else SessionRate(
+            target=out.rate,
+            issued=_round(issued),
+            min=sess.rate.min,
+            avg=_round(sess.rate.avg),
+            max=sess.rate.max,
+            stddev=_round(sess.rate.stddev),
+            samples=sess.rate.samples,
+        ),
+        reply_rate=ReplyRate(
+            min=rr.min,
+            avg=_round(rr.avg),
+            max=rr.max,
+            stddev=_round(rr.stddev),
+            samples=rr.samples,
+            total=_round(merged.reply_rate_total),
+        ),
+        connection_rate=_round(merged.connection_rate),
+    )
+
+
+def _with_counts(out: LoadResult, merged: httperf.HttperfResult) -> LoadResult:
+    """What was opened, sent, answered and failed, added over the processes."""
+    sess = merged.sessions
+    return replace(
+        out,
+        totals=Totals(
+            merged.connections,
+            merged.requests,
+            merged.replies,
+            sess.started if sess else None,
+            sess.completed if sess else None,
+        ),
+        replies_by_status=merged.status.as_dict(),
+        errors=merged.errors.as_dict(),
+        max_concurrent_connections=merged.max_concurrent_connections,
+        max_connect_burst_length=merged.max_connect_burst_length,
+    )
+
+
+def _with_times(out: LoadResult, merged: httperf.HttperfResult) -> LoadResult:
+    """How long connections and replies took, and how large replies were."""
+    ct, size = merged.connection_time, merged.reply_size
+    return replace(
+        out,
+        connection_time_ms=ConnectionTime(
+            min=ct.min_ms,
+            avg=_round(ct.avg_ms),
+            max=ct.max_ms,
+            median=ct.median_ms,
+            stddev=_round(ct.stddev_ms),
+            connect=_round(ct.connect_ms),
+        ),
+        reply_time_ms=ReplyTime(
+            _round(merged.reply_time.response_ms), _round(merged.reply_time.transfer_ms)
+        ),
+        reply_size_bytes=ReplySize(
+            _round(size.header_bytes, 1),
+            _round(size.content_bytes, 1),
+            _round(size.footer_bytes, 1),
+            _round(size.total_bytes, 1),
+        ),
+    )
+
+
+def _with_figures(
+    out: LoadResult,
+    args: LoadArgs,
     parsed: Sequence[Parsed],
     target: float,
     schedules: Sequence[Schedule] = (),
-) -> dict[str, Any]:
+) -> LoadResult:
     """The summed figures of the processes that produced a summary (and, with tbload, the
-    schedule line of each)."""
-    merged = httperf.merge([r for r, _, _ in parsed])
-    issued = sum(i for _, i, _ in parsed)
+    schedule line of each), with the client's verdict."""
+    merged = merge([p.result for p in parsed])
     v: Verdict
-    if _engine(args) == TBLOAD:
-        v = tbload_verdict([(r, s) for (r, _, _), s in zip(parsed, schedules, strict=True)])
+    if args.engine == TBLOAD:
+        v = tbload_verdict([(p.result, s) for p, s in zip(parsed, schedules, strict=True)])
     else:
-        v = verdict(parsed, args.rate, args.starved_below)
-    ct, sess, rr = merged.connection_time, merged.sessions, merged.reply_rate
-    lag = max((r.max_connect_burst_length - 1) / rate if rate else 0.0 for r, _, rate in parsed)
-    return {
-        "test_duration_s": merged.test_duration_s,
-        "request_rate": {
-            "target": _round(target),
-            "achieved": _round(merged.request_rate),
-            "issued": None if sess else _round(issued),
-        },
-        "session_rate": None
-        if sess is None
-        else {
-            "target": args.rate,
-            "issued": _round(issued),
-            "min": sess.rate.min,
-            "avg": _round(sess.rate.avg),
-            "max": sess.rate.max,
-            "stddev": _round(sess.rate.stddev),
-            "samples": sess.rate.samples,
-        },
-        "reply_rate": {
-            "min": rr.min,
-            "avg": _round(rr.avg),
-            "max": rr.max,
-            "stddev": _round(rr.stddev),
-            "samples": rr.samples,
-            "total": _round(merged.reply_rate_total),
-        },
-        "totals": {
-            "connections": merged.connections,
-            "requests": merged.requests,
-            "replies": merged.replies,
-            "sessions_started": sess.started if sess else None,
-            "sessions_completed": sess.completed if sess else None,
-        },
-        "replies_by_status": merged.status.as_dict(),
-        "errors": merged.errors.as_dict(),
-        "connection_rate": _round(merged.connection_rate),
-        "max_concurrent_connections": merged.max_concurrent_connections,
-        "connection_time_ms": {
-            "min": ct.min_ms,
-            "avg": _round(ct.avg_ms),
-            "max": ct.max_ms,
-            "median": ct.median_ms,
-            "stddev": _round(ct.stddev_ms),
-            "connect": _round(ct.connect_ms),
-        },
-        "reply_time_ms": {
-            "response": _round(merged.reply_time.response_ms),
-            "transfer": _round(merged.reply_time.transfer_ms),
-        },
-        "reply_size_bytes": {
-            "header": _round(merged.reply_size.header_bytes, 1),
-            "content": _round(merged.reply_size.content_bytes, 1),
-            "footer": _round(merged.reply_size.footer_bytes, 1),
-            "total": _round(merged.reply_size.total_bytes, 1),
-        },
-        "client_cpu": {
-            "user_s": _round(merged.cpu.user_s, 2),
-            "system_s": _round(merged.cpu.system_s, 2),
-            "per_process_pct": [r.cpu.total_pct for r, _, _ in parsed],
-            "starved_below_pct": args.starved_below,
-        },
-        "max_connect_burst_length": merged.max_connect_burst_length,
-        "max_schedule_lag_s": _round(lag, 4),
-        "schedule": schedule_dict(merge_schedules(schedules)) if schedules else None,
-        "client_limited": v.client_limited,
-        "client_limited_reasons": v.reasons,
-    }
+        v = verdict([(p.result, p.issued, p.asked) for p in parsed], args.rate, args.starved_below)
+    lag = max((p.result.max_connect_burst_length - 1) / p.asked if p.asked else 0.0 for p in parsed)
+    out = _with_rates(out, merged, sum(p.issued for p in parsed), target)
+    out = _with_times(_with_counts(out, merged), merged)
+    return replace(
+        out,
+        test_duration_s=merged.test_duration_s,
+        client_cpu=ClientCpu(
+            _round(merged.cpu.user_s, 2),
+            _round(merged.cpu.system_s, 2),
+            tuple(p.result.cpu.total_pct for p in parsed),
+            args.starved_below,
+        ),
+        max_schedule_lag_s=_round(lag, 4),
+        schedule=merge_schedules(schedules) if schedules else None,
+        client_limited=v.client_limited,
+        client_limited_reasons=tuple(v.reasons),
+    )
+
+
+def _parse(args: LoadArgs, p: Proc) -> tuple[httperf.HttperfResult | None, Schedule | None]:
+    """One process's summary (and tbload's schedule line); HttperfParseError when absent."""
+    text = p.out.decode(errors="replace")
+    result = httperf.parse(text)
+    if args.engine != TBLOAD:
+        return result, None
+    schedule = parse_schedule(text)
+    if schedule is None:
+        raise httperf.HttperfParseError(
+            "no 'tbload: schedule' line after the summary: its verdict is unknown"
+        )
+    return result, schedule
 
 
 def build_result(
-    args: argparse.Namespace,
+    args: LoadArgs,
     load_plan: Plan | None,
     procs: Sequence[Proc],
     *,
     error: str | None,
     started_at: float | None,
     warnings: Sequence[str],
-) -> dict[str, Any]:
-    """The JSON object the agent prints (``error`` None unless the run failed)."""
-    out = _header(args, load_plan, procs, error, started_at)
-    runs: list[dict[str, Any]] = []
+) -> LoadResult:
+    """The result the agent prints (``error`` None unless the run failed)."""
+    runs: list[Run] = []
     parsed: list[Parsed] = []
     schedules: list[Schedule] = []
     parse_errors: list[str] = []
-    engine = _engine(args)
     for p in procs:
-        result: httperf.HttperfResult | None = None
-        schedule: Schedule | None = None
-        why = issued = None
-        text = p.out.decode(errors="replace")
+        result = schedule = why = issued = None
         try:
-            result = httperf.parse(text)
-            if engine == TBLOAD:
-                schedule = parse_schedule(text)
-                if schedule is None:
-                    result = None
-                    raise httperf.HttperfParseError(
-                        "no 'tbload: schedule' line after the summary: its verdict is unknown"
-                    )
+            result, schedule = _parse(args, p)
         except httperf.HttperfParseError as exc:
             why = str(exc)
             stderr = p.err.decode(errors="replace").strip().splitlines()
             parse_errors.append(
-                f"{engine} {p.plan.index}: {why}" + (f" ({stderr[-1]})" if stderr else "")
+                f"{args.engine} {p.plan.index}: {why}" + (f" ({stderr[-1]})" if stderr else "")
             )
         if result is not None:
             issued = issued_rate(result, args.workload, p.plan.rate, args.timeout)
-            parsed.append((result, issued, p.plan.rate))
+            parsed.append(Parsed(result, issued, p.plan.rate))
             if schedule is not None:
                 schedules.append(schedule)
-        runs.append(_run_entry(p, len(procs), result, issued, why, schedule))
+        runs.append(_run(p, len(procs), result, issued, why, schedule))
     if parse_errors and error is None:
-        out["error"] = "; ".join(parse_errors)
+        error = "; ".join(parse_errors)
+    out = _header(args, load_plan, procs, error, started_at)
     target = load_plan.target_request_rate if load_plan else None
     if parsed and target is not None:
-        out.update(_figures(args, parsed, target, schedules))
+        out = _with_figures(out, args, parsed, target, schedules)
     else:
-        out.update(dict.fromkeys(FIGURES))
-        out["request_rate"] = {"target": target, "achieved": None, "issued": None}
-        out["client_limited_reasons"] = []
+        out = replace(out, request_rate=RequestRate(target=target))
     overran = [p.plan.index for p in procs if p.overran]
-    out["warnings"] = list(warnings) + (
-        [f"{engine} process(es) {overran} overran the run and were stopped"] if overran else []
-    )
-    out["runs"] = runs
-    return out
+    if overran:
+        why = f"{args.engine} process(es) {overran} overran the run and were stopped"
+        warnings = [*warnings, why]
+    return replace(out, warnings=tuple(warnings), runs=tuple(runs))

@@ -1,16 +1,15 @@
 """httperf 0.9.0's output, as typed data. Pure: text in, dataclasses out, no I/O.
 
-tbload (``agents.tbload``) prints the same summary, its command echoed as ``tbload --...``,
-and one line of its own after it, which ``parse`` leaves to ``agents.tbload``.
+tbload (``agents.load.tbload``) prints the same summary, its command echoed as ``tbload --...``,
+and one line of its own after it, which ``parse`` leaves to ``agents.load.tbload``.
 
 ``parse(text)`` reads what one httperf process printed (stdout, optionally with its stderr mixed
 in, as ``2>&1`` gives it) and returns an ``HttperfResult``; it raises ``HttperfParseError`` naming
 the missing line when the summary is absent or cut short (httperf killed before it printed).
 ``parse_progress(line)`` reads the ``reply-rate = X`` / ``session-rate = X`` lines that ``-v``
-prints every 5 s while running, for live metrics. ``merge(results)`` sums the results of several
-httperf processes that ran side by side (``--client I/N``) into one, as if one client had run.
-``to_dict(result)`` is the JSON form, with httperf's own names for error counters and status
-classes.
+prints every 5 s while running, for live metrics. ``agents.load.merge`` sums the results of
+several processes that ran side by side. ``to_dict(result)`` is the JSON form, with httperf's
+own names for error counters and status classes.
 
 Units are in the field names: ``_ms`` milliseconds, ``_s`` seconds, ``_bytes``; rates are per
 second. What httperf's numbers mean (from its stat/basic.c):
@@ -29,10 +28,7 @@ second. What httperf's numbers mean (from its stat/basic.c):
 
 from __future__ import annotations
 
-import math
 import re
-import statistics
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -48,10 +44,8 @@ __all__ = [
     "ReplyTime",
     "Sessions",
     "StatusClasses",
-    "merge",
     "parse",
     "parse_progress",
-    "rate_stats",
     "to_dict",
 ]
 
@@ -385,146 +379,6 @@ def parse(text: str) -> HttperfResult:
             addrunavail=n("errors2", 1),
             ftab_full=n("errors2", 2),
             other=n("errors2", 3),
-        ),
-        sessions=sessions,
-        messages=tuple(messages),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Merging processes that ran side by side
-# ---------------------------------------------------------------------------------------------
-
-
-def rate_stats(samples: Sequence[float]) -> RateStats:
-    """min/avg/max and sample standard deviation, as httperf computes them (0 when n < 2)."""
-    if not samples:
-        return RateStats(0.0, 0.0, 0.0, 0.0, 0)
-    stddev = statistics.stdev(samples) if len(samples) > 1 else 0.0
-    return RateStats(min(samples), statistics.fmean(samples), max(samples), stddev, len(samples))
-
-
-def _sum_aligned(series: Iterable[Sequence[float]]) -> tuple[float, ...]:
-    """Element-wise sum of sample series over the samples all of them have."""
-    series = list(series)
-    if not series:
-        return ()
-    length = min(len(s) for s in series)
-    return tuple(sum(s[i] for s in series) for i in range(length))
-
-
-def _weighted(pairs: Iterable[tuple[float, float]]) -> float:
-    pairs = [(v, w) for v, w in pairs if w > 0]
-    total = sum(w for _, w in pairs)
-    return sum(v * w for v, w in pairs) / total if total else 0.0
-
-
-def _lifetimes(r: HttperfResult) -> float:
-    """Connections that ended normally (the population of the connection-time figures)."""
-    return r.replies / r.replies_per_connection if r.replies_per_connection > 0 else 0.0
-
-
-def merge(results: Sequence[HttperfResult]) -> HttperfResult:
-    """Combine httperf processes that ran at the same time into one client's result.
-
-    Counts, rates and CPU add up; ``test_duration_s`` is the longest; the reply-rate (and
-    session-rate) samples are added sample by sample over the samples every process has, and
-    their statistics recomputed; connection, reply-time and size averages are weighted by how
-    many connections, requests or replies each process had; the connection-time median cannot be
-    combined and is None. ``max_concurrent_connections`` is the sum of the per-process peaks (an
-    upper bound)."""
-    if not results:
-        raise ValueError("nothing to merge")
-    if len(results) == 1:
-        return results[0]
-    rs = list(results)
-    reply_samples = _sum_aligned(r.reply_rate_samples for r in rs)
-    life = [_lifetimes(r) for r in rs]
-    ok = [(r, w) for r, w in zip(rs, life, strict=True) if w > 0]
-    ct_avg = _weighted((r.connection_time.avg_ms, w) for r, w in ok)
-    ct_var = _weighted(
-        (r.connection_time.stddev_ms**2 + r.connection_time.avg_ms**2, w) for r, w in ok
-    )
-    replies = sum(r.replies for r in rs)
-    requests = sum(r.requests for r in rs)
-    connections = sum(r.connections for r in rs)
-    conn_rate = sum(r.connection_rate for r in rs)
-    req_rate = sum(r.request_rate for r in rs)
-    sessions = None
-    with_sessions = [r.sessions for r in rs if r.sessions is not None]
-    if with_sessions:
-        session_samples = _sum_aligned(r.session_rate_samples for r in rs)
-        width = max(len(s.length_histogram) for s in with_sessions)
-        session_stats = rate_stats(session_samples)
-        sessions = Sessions(
-            rate=session_stats,
-            completed=sum(s.completed for s in with_sessions),
-            started=sum(s.started for s in with_sessions),
-            connections_per_session=_weighted(
-                (s.connections_per_session, s.started) for s in with_sessions
-            ),
-            lifetime_s=_weighted((s.lifetime_s, s.completed) for s in with_sessions),
-            failtime_s=_weighted((s.failtime_s, s.started - s.completed) for s in with_sessions),
-            length_histogram=tuple(
-                sum(s.length_histogram[i] for s in with_sessions if i < len(s.length_histogram))
-                for i in range(width)
-            ),
-        )
-    else:
-        session_samples = ()
-    messages: list[str] = []
-    for r in rs:
-        messages.extend(m for m in r.messages if m not in messages)
-    descriptors = [r.max_open_descriptors for r in rs]
-    return HttperfResult(
-        command=None,
-        max_open_descriptors=None if None in descriptors else sum(d or 0 for d in descriptors),
-        reply_rate_samples=reply_samples,
-        session_rate_samples=session_samples,
-        max_connect_burst_length=max(r.max_connect_burst_length for r in rs),
-        connections=connections,
-        requests=requests,
-        replies=replies,
-        test_duration_s=max(r.test_duration_s for r in rs),
-        connection_rate=conn_rate,
-        connection_period_ms=1e3 / conn_rate if conn_rate else 0.0,
-        max_concurrent_connections=sum(r.max_concurrent_connections for r in rs),
-        connection_time=ConnectionTime(
-            min_ms=min((r.connection_time.min_ms for r, _ in ok), default=0.0),
-            avg_ms=ct_avg,
-            max_ms=max(r.connection_time.max_ms for r in rs),
-            median_ms=None,
-            stddev_ms=math.sqrt(max(ct_var - ct_avg**2, 0.0)),
-            connect_ms=_weighted((r.connection_time.connect_ms, r.connections) for r in rs),
-        ),
-        replies_per_connection=replies / sum(life) if sum(life) else 0.0,
-        request_rate=req_rate,
-        request_period_ms=1e3 / req_rate if req_rate else 0.0,
-        request_size_bytes=_weighted((r.request_size_bytes, r.requests) for r in rs),
-        reply_rate=rate_stats(reply_samples),
-        reply_rate_total=sum(r.reply_rate_total for r in rs),
-        reply_time=ReplyTime(
-            response_ms=_weighted((r.reply_time.response_ms, r.replies) for r in rs),
-            transfer_ms=_weighted((r.reply_time.transfer_ms, r.replies) for r in rs),
-        ),
-        reply_size=ReplySize(
-            header_bytes=_weighted((r.reply_size.header_bytes, r.replies) for r in rs),
-            content_bytes=_weighted((r.reply_size.content_bytes, r.replies) for r in rs),
-            footer_bytes=_weighted((r.reply_size.footer_bytes, r.replies) for r in rs),
-            total_bytes=_weighted((r.reply_size.total_bytes, r.replies) for r in rs),
-        ),
-        status=StatusClasses(*(sum(getattr(r.status, f"s{i}xx") for r in rs) for i in range(1, 6))),
-        cpu=CpuTime(
-            user_s=sum(r.cpu.user_s for r in rs),
-            system_s=sum(r.cpu.system_s for r in rs),
-            user_pct=sum(r.cpu.user_pct for r in rs),
-            system_pct=sum(r.cpu.system_pct for r in rs),
-            total_pct=sum(r.cpu.total_pct for r in rs),
-        ),
-        net_io_kib_per_s=sum(r.net_io_kib_per_s for r in rs),
-        net_io_mbps=sum(r.net_io_mbps for r in rs),
-        errors=Errors(
-            **{k: sum(getattr(r.errors, k) for r in rs) for k in ("total", *ERROR_NAMES)}
         ),
         sessions=sessions,
         messages=tuple(messages),

@@ -1,7 +1,7 @@
 """tbload, the open-loop C load generator, against real servers: a real userver (epoll-ET) on
 127.0.0.1, a port nobody listens on, a listener that never answers, one that resets every
 connection, a userver stopped mid-run, and a private network namespace with a narrow port
-range. Every output goes through agents.httperf.parse, as the load agent reads httperf's."""
+range. Every output goes through agents.load.httperf.parse, as the load agent reads httperf's."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import httperf, workloads
+from agents import workloads
+from agents.load import httperf
 from tests.support.agents import closed_port, silent_listener
 from tests.support.userver import REPO, USERVER, Userver
 

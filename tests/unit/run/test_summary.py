@@ -1,26 +1,25 @@
-"""Summing the load agents' JSON of one point, and which client limits are worth a retry."""
+"""Summing the load agents' results of one point, and which client limits are worth a retry."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from agents.load.result import LoadResult
 from orchestrator.run.limits import behind
 from orchestrator.run.summary import near_miss, summarise
 
 
-def agent(
-    issued: float, *reasons: str, target: float = 200.0, replies: int = 800
-) -> dict[str, Any]:
-    return {
-        "client_limited": bool(reasons),
-        "client_limited_reasons": list(reasons),
-        "request_rate": {"target": target, "issued": issued, "achieved": issued},
-        "reply_rate": {"total": replies / 4},
-        "totals": {"replies": replies, "connections": replies},
-        "errors": {"client-timo": 1, "fd-unavail": 0},
-    }
+def agent(issued: float, *reasons: str, target: float = 200.0, replies: int = 800) -> LoadResult:
+    return LoadResult.from_json(
+        {
+            "client_limited": bool(reasons),
+            "client_limited_reasons": list(reasons),
+            "request_rate": {"target": target, "issued": issued, "achieved": issued},
+            "reply_rate": {"total": replies / 4},
+            "totals": {"replies": replies, "connections": replies},
+            "errors": {"client-timo": 1, "fd-unavail": 0},
+        }
+    )
 
 
 def test_rates_replies_and_errors_add_up_over_clients() -> None:
