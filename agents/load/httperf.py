@@ -265,52 +265,70 @@ def parse_progress(line: str) -> tuple[str, float] | None:
     return (m.group(1), float(m.group(2))) if m else None
 
 
-def parse(text: str) -> HttperfResult:
-    """Parse the complete output of one httperf run."""
-    found: dict[str, tuple[str, ...]] = {}
-    samples: dict[str, list[float]] = {"reply-rate": [], "session-rate": []}
-    command = None
-    descriptors = None
-    messages: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
+@dataclass
+class _Lines:
+    """What one run printed, sorted: its summary lines by name (their numbers as text), its
+    5 s samples, its command, its descriptor limit and its other messages."""
+
+    found: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(
+        default_factory=lambda: {"reply-rate": [], "session-rate": []}
+    )
+    command: str | None = None
+    descriptors: int | None = None
+    messages: list[str] = field(default_factory=list)
+
+    def read(self, line: str) -> None:
         progress = parse_progress(line)
         if progress:
-            samples[progress[0]].append(progress[1])
-            continue
+            self.samples[progress[0]].append(progress[1])
+            return
         if line.startswith(("httperf --", "tbload --")):  # tbload echoes its command alike
-            command = line
-            continue
+            self.command = line
+            return
         m = _DESCRIPTORS.match(line)
         if m:
-            descriptors = int(m.group(1))
-            continue
+            self.descriptors = int(m.group(1))
+            return
         for name, pattern in _LINES.items():
             m = pattern.match(line)
             if m:
-                found[name] = m.groups()
-                break
-        else:
-            if line.startswith("httperf") or (
-                line.startswith("tbload") and not line.startswith("tbload: schedule")
-            ):
-                messages.append(line)
+                self.found[name] = m.groups()
+                return
+        if line.startswith("httperf") or (
+            line.startswith("tbload") and not line.startswith("tbload: schedule")
+        ):
+            self.messages.append(line)
 
-    if "total" not in found:
-        raise HttperfParseError(
-            "no 'Total:' line: httperf did not print its statistics (killed, or it failed: "
-            + ("; ".join(messages) or "no message")
-            + ")"
-        )
-    missing = [n for n in _LINES if n not in found and n not in _SESSION_LINES]
-    if missing:
-        raise HttperfParseError(f"httperf summary is incomplete: no {', '.join(missing)} line")
-    has_sessions = [n for n in _SESSION_LINES if n in found]
-    if has_sessions and len(has_sessions) != len(_SESSION_LINES):
-        absent = [n for n in _SESSION_LINES if n not in found]
-        raise HttperfParseError(f"httperf session summary is incomplete: no {', '.join(absent)}")
+    def check(self) -> bool:
+        """Whether the summary has session lines; HttperfParseError naming what is missing."""
+        found = self.found
+        if "total" not in found:
+            raise HttperfParseError(
+                "no 'Total:' line: httperf did not print its statistics (killed, or it failed: "
+                + ("; ".join(self.messages) or "no message")
+                + ")"
+            )
+        missing = [n for n in _LINES if n not in found and n not in _SESSION_LINES]
+        if missing:
+            raise HttperfParseError(f"httperf summary is incomplete: no {', '.join(missing)} line")
+        has_sessions = [n for n in _SESSION_LINES if n in found]
+        if has_sessions and len(has_sessions) != len(_SESSION_LINES):
+            absent = [n for n in _SESSION_LINES if n not in found]
+            raise HttperfParseError(
+                f"httperf session summary is incomplete: no {', '.join(absent)}"
+            )
+        return bool(has_sessions)
+
+
+def parse(text: str) -> HttperfResult:
+    """Parse the complete output of one httperf run."""
+    lines = _Lines()
+    for raw in text.splitlines():
+        if raw.strip():
+            lines.read(raw.strip())
+    has_sessions = lines.check()
+    found, samples = lines.found, lines.samples
 
     def f(name: str, i: int) -> float:
         return float(found[name][i])
@@ -335,8 +353,8 @@ def parse(text: str) -> HttperfResult:
     duration = f("total", 3)
     replies = n("total", 2)
     return HttperfResult(
-        command=command,
-        max_open_descriptors=descriptors,
+        command=lines.command,
+        max_open_descriptors=lines.descriptors,
         reply_rate_samples=tuple(samples["reply-rate"]),
         session_rate_samples=tuple(samples["session-rate"]),
         max_connect_burst_length=n("burst", 0),
@@ -381,7 +399,7 @@ def parse(text: str) -> HttperfResult:
             other=n("errors2", 3),
         ),
         sessions=sessions,
-        messages=tuple(messages),
+        messages=tuple(lines.messages),
     )
 
 
