@@ -211,17 +211,19 @@ def test_open_loop_starts_on_schedule_while_the_server_is_stopped(userver: Userv
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    server = userver.proc
+    assert server is not None
     try:
         # Wait until it has replies (its first connections were served), then stop userver.
         deadline = time.monotonic() + 10
         while userver.metrics().get('testbed_server_replies_total{status="200"}', 0) < 100:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
-        userver.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        server.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
         out, err = proc.communicate(timeout=30)
     finally:
-        userver.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        server.send_signal(signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
