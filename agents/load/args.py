@@ -60,7 +60,12 @@ MAX_INSTANT_DISTANCE_S = 86_400.0  # a start instant within a day of the host's 
 
 
 class ArgsError(ValueError):
-    """A value refused; the message is one line naming the field and the value."""
+    """A value refused; the message is one line naming the field and the value, and `field`
+    names the field (a command line names its flag after it)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def shown(value: object) -> str:
@@ -87,7 +92,7 @@ class Bound:
     def check(self, value: object, text: str | None = None) -> float:
         """`value` when inside the bound (a JSON number: never a bool, NaN or infinite), else
         ArgsError naming the field and `text` (the value as given; JSON by default)."""
-        refused = ArgsError(f"{self.name} {text or shown(value)}: {self.expected()}")
+        refused = ArgsError(f"{self.name} {text or shown(value)}: {self.expected()}", self.name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise refused
         if self.integer and not isinstance(value, int):
@@ -143,32 +148,39 @@ class LoadArgs:
             PROCESSES.check(self.processes)
         if self.cpus is not None:
             if not 1 <= len(self.cpus) <= MAX_PROCESSES:
-                raise ArgsError(f"cpus {shown(list(self.cpus))}: expected 1 to {MAX_PROCESSES}")
+                raise ArgsError(
+                    f"cpus {shown(list(self.cpus))}: expected 1 to {MAX_PROCESSES}", "cpus"
+                )
             for cpu in self.cpus:
                 CPU.check(cpu)
         if self.engine not in ENGINES:
-            raise ArgsError(f"engine {shown(self.engine)}: expected one of {', '.join(ENGINES)}")
+            raise ArgsError(
+                f"engine {shown(self.engine)}: expected one of {', '.join(ENGINES)}", "engine"
+            )
         if self.workload == ONE_BYTE:
             self._one_byte()
         elif self.workload == SPECWEB99:
             self._specweb99()
         else:
             raise ArgsError(
-                f"workload {shown(self.workload)}: expected one of {', '.join(WORKLOADS)}"
+                f"workload {shown(self.workload)}: expected one of {', '.join(WORKLOADS)}",
+                "workload",
             )
 
     def _one_byte(self) -> None:
         if self.sessions or self.session_list:
-            raise ArgsError(f"sessions {shown(self.sessions)}: only for workload specweb99")
+            raise ArgsError(f"sessions {self.sessions!r}: only for workload specweb99", "sessions")
         uri = self.uri or ""
         if not uri.startswith("/") or any(c.isspace() for c in uri):
-            raise ArgsError(f"uri {shown(self.uri)}: must start with / and have no spaces")
+            raise ArgsError(f"uri {self.uri!r}: must start with / and have no spaces", "uri")
 
     def _specweb99(self) -> None:
         if self.uri:
-            raise ArgsError(f"uri {shown(self.uri)}: only for workload one-byte")
+            raise ArgsError(f"uri {self.uri!r}: only for workload one-byte", "uri")
+        if self.sessions is None and not self.session_list:
+            raise ArgsError("sessions: required with workload specweb99", "sessions")
         if not self.session_list:
-            raise ArgsError(f"sessions {shown(self.sessions)}: no session to run (specweb99)")
+            raise ArgsError(f"sessions {self.sessions!r}: holds no session", "sessions")
 
     @property
     def rate_unit(self) -> str:

@@ -60,14 +60,15 @@ def _bounded(bound: Bound) -> Callable[[str], float]:
     """An argparse type refusing a value outside `bound` with the line a run request gets."""
 
     def convert(text: str) -> float:
+        refused = argparse.ArgumentTypeError(f"{text!r}: {bound.expected()}")
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{bound.name} {text!r}: {bound.expected()}") from None
+            raise refused from None
         try:
-            return bound.check(int(value) if bound.integer and value.is_integer() else value, text)
-        except ArgsError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            return bound.check(int(value) if bound.integer and value.is_integer() else value)
+        except ArgsError:
+            raise refused from None
 
     return convert
 
@@ -186,7 +187,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[LoadArgs, Serving]:
             start_file=ns.start_file,
         )
     except ArgsError as error:
-        parser.error(str(error))
+        flag = f"argument --{error.field.replace('_', '-')}: " if error.field else ""
+        parser.error(f"{flag}{error}")
     return args, Serving(ns.metrics_address, ns.metrics_port, ns.control_key_file)
 
 

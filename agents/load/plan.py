@@ -210,7 +210,7 @@ def attempts(result: httperf.HttperfResult, workload: str) -> int:
 
 def issued_rate(result: httperf.HttperfResult, workload: str, rate: float, timeout: float) -> float:
     """Attempts per second over the estimated issue window: the test duration less the longest
-    the last attempt can have lasted (see ``agents.load``'s docstring), never shorter than the
+    the last attempt can have lasted (see ``agents/load/README.md``), never shorter than the
     planned window."""
     tried = attempts(result, workload)
     if tried == 0 or rate <= 0:

@@ -85,8 +85,8 @@ def test_a_bound_is_refused_alike_by_the_command_line_a_request_and_the_args(
 ) -> None:
     line = f"{bound.name} {text}: {bound.expected()}"
     assert request_refusal(bound.name, value) == line
-    assert f"argument {flag}: {line}" in cli_refusal(flag, text, capsys)
     assert refused(**{bound.name: value}) == line
+    assert f"argument {flag}: '{text}': {bound.expected()}" in cli_refusal(flag, text, capsys)
 
 
 def test_processes_and_cpus_have_one_bound_each(capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,7 +105,8 @@ def test_what_no_edge_should_let_through_is_refused_with_one_line() -> None:
     assert "must start with /" in refused(uri="/a b")
     assert "only for workload specweb99" in refused(sessions="/etc/shadow")
     assert "only for workload one-byte" in refused(workload="specweb99", uri="/x")
-    assert "no session to run" in refused(workload="specweb99", uri=None)
+    assert "required with workload specweb99" in refused(workload="specweb99", uri=None)
+    assert "holds no session" in refused(workload="specweb99", uri=None, sessions="/s")
     assert "expected one of httperf, tbload" in refused(engine="wrk")
     assert "expected one of one-byte, specweb99" in refused(workload="many-bytes")
     assert refused(rate=True).startswith("rate true:")  # a bool is never a number here
