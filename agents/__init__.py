@@ -1,16 +1,15 @@
 """Programs that run on lab hosts. Standard library and prometheus-client only, so they deploy
 to any host with python3 (Debian's, with python3-prometheus-client 0.16, or the project venv).
 
-- ``agents.load``: the load agent, httperf driven for this client's share of the rate.
-- ``agents.load_service``: the same runs for a whole sweep, one process told each over HTTP.
-- ``agents.idle``: the idle-connection agent, 10,000+ silent connections from one process.
-- ``agents.idle_service``: the same holds for a whole sweep, one process told each over HTTP.
-- ``agents.cooldown``: the wait for no TIME_WAIT socket between points (the load service's).
+- ``agents.load``: the load agent, httperf or tbload driven for this client's share of the rate
+  (``agents.load.service``: the same runs for a whole sweep, told each over HTTP).
+- ``agents.idle``: the idle-connection agent, 10,000+ silent connections from one process
+  (``agents.idle.service``: the same holds for a whole sweep, told each over HTTP).
 - ``agents.workloads``: the one-byte file, the SPECweb99-like file set and session traces.
-- ``agents.httperf``: the pure parser of httperf's output.
+- ``agents.nginx``: nginx as a server under test.
 
-The orchestrator imports ``agents.workloads`` alone (the workloads' constants and mean
-session length); nothing here imports the orchestrator.
+``README.md`` beside this file names every module and the pure ones the orchestrator may
+import; nothing here imports the orchestrator.
 """
 
 import os as _os

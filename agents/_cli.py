@@ -1,5 +1,6 @@
 """What the agents' command lines share: one-line argument errors (exit 2), no abbreviated
-flags, argument types that name the bad value, logging to stderr, and the metrics endpoint."""
+flags, argument types that name the bad value, and logging to stderr. Standard library only
+(the metrics endpoint is ``agents.exporter``'s)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ import logging
 import sys
 from typing import Any, NoReturn
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
-
 __all__ = [
     "ArgumentParser",
-    "PhaseGauge",
     "agent_parser",
     "control_port",
     "nonnegative_int",
@@ -21,7 +19,6 @@ __all__ = [
     "positive_int",
     "server_port",
     "setup_logging",
-    "start_metrics",
 ]
 
 
@@ -131,28 +128,3 @@ def setup_logging(name: str, host: str | None) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
-
-
-class PhaseGauge:
-    """A state set: ``<prefix>_phase{phase="..."}`` is 1 for the current phase, 0 for the others,
-    so a dashboard can show what an agent is doing and an alert can catch ``failed``."""
-
-    def __init__(self, registry: CollectorRegistry, name: str, doc: str, phases: tuple[str, ...]):
-        self._gauge = Gauge(name, doc, ["phase"], registry=registry)
-        self._phases = phases
-        self.current = ""
-
-    def set(self, phase: str) -> None:
-        if phase not in self._phases:
-            raise ValueError(f"unknown phase {phase!r}")
-        self.current = phase
-        for p in self._phases:
-            self._gauge.labels(phase=p).set(1 if p == phase else 0)
-
-
-def start_metrics(registry: CollectorRegistry, address: str, port: int) -> None:
-    """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: don't).
-    Raises OSError when the port is taken. An agent told its work over HTTP serves its metrics
-    with its control instead (``agents.control.serve``)."""
-    if port:
-        start_http_server(port, addr=address, registry=registry)

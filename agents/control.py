@@ -30,7 +30,6 @@ import hmac
 import io
 import logging
 import os
-import re
 import socket
 import stat
 import sys
@@ -45,8 +44,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import MetricsHandler
 
 __all__ = [
-    "CONTROL_ID",
-    "CONTROL_ID_RULE",
     "MAX_BODY",
     "MAX_HANDLERS",
     "REQUEST_TIMEOUT_S",
@@ -62,8 +59,6 @@ WRITE_TIMEOUT_S = 10.0  # for an answer to leave (a peer that does not read)
 LINGER_S = 1.0  # after an answer to a request whose body was not read: drain, then close
 MIN_KEY_CHARS = 32
 METRICS_PATHS = ("/", "/metrics")
-CONTROL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a service's run or hold id
-CONTROL_ID_RULE = "expected 1-64 letters, digits, '.', '_' or '-'"
 Control = Callable[[str, str, str], "tuple[int, str] | None"]  # (method, path, body)
 
 _BUSY = (
@@ -161,6 +156,119 @@ class _Server(ThreadingHTTPServer):
         )
 
 
+class _ControlHandler(MetricsHandler):
+    """A connection to a service: ``GET /metrics`` for anyone, the service's `control` for a
+    request bearing its `key` (see the module docstring). ``serve`` makes a subclass per server
+    with its registry, control, key and log."""
+
+    control: Control
+    key: bytes
+    log: logging.Logger
+    unread = False  # a body left unread: drained before the close, so no reset loses the answer
+    # An unreadable request line (TLS, binary) is answered with a status line too, not as
+    # HTTP/0.9 (a bare page a client cannot tell from an answer).
+    default_request_version = "HTTP/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        buffered: io.BufferedIOBase = self.rfile
+        raw = _DeadlineReader(self.connection, time.monotonic() + REQUEST_TIMEOUT_S)
+        self.rfile: io.BufferedIOBase = io.BufferedReader(raw)
+        buffered.close()  # the socket's own file: its reference would keep the socket open
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] in METRICS_PATHS:
+            self.connection.settimeout(WRITE_TIMEOUT_S)
+            super().do_GET()
+        else:
+            self._control("GET")
+
+    def do_PUT(self) -> None:
+        self._control("PUT")
+
+    def do_POST(self) -> None:
+        self._control("POST")
+
+    def _control(self, method: str) -> None:
+        self.unread = True
+        if not self._authorized():
+            self._reply(401, "a control request needs this service's key (Bearer)")
+            return
+        body = self._body()
+        if isinstance(body, tuple):
+            self._reply(*body)
+            return
+        try:
+            answer = self.control(method, self.path, body) or (404, "")
+        except Exception as exc:  # a bug must not take the service down with it
+            self.log.exception("control: %s %s failed", method, self.path[:100])
+            answer = (500, f"internal error: {type(exc).__name__}")
+        self._reply(*answer)
+
+    def _authorized(self) -> bool:
+        given = self.headers.get_all("Authorization") or []
+        if len(given) != 1:
+            return False
+        scheme, _, token = given[0].strip().partition(" ")
+        token_bytes = token.strip().encode("latin-1", "replace")
+        # compare_digest whatever the scheme: the time taken says nothing either way.
+        same = hmac.compare_digest(token_bytes, self.key)
+        return same and scheme.lower() == "bearer"
+
+    def _body(self) -> str | tuple[int, str]:
+        """The request's body, or the (status, line) refusing it."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            return 400, "Transfer-Encoding is not accepted: send Content-Length"
+        lengths = self.headers.get_all("Content-Length") or ["0"]
+        text = lengths[0].strip()
+        if len(lengths) != 1 or not (text.isascii() and text.isdigit()):
+            return 400, f"Content-Length {', '.join(lengths)[:40]!r}: expected one number"
+        # Its digits are counted before int() reads them: int() refuses 4,300 and more.
+        if len(text) > len(str(MAX_BODY)) or int(text) > MAX_BODY:
+            return 413, f"Content-Length {text[:20]}: a body is at most {MAX_BODY} bytes"
+        length = int(text)
+        try:
+            data = self.rfile.read(length)
+        except TimeoutError:
+            return 408, f"the request did not arrive within {REQUEST_TIMEOUT_S:g} s"
+        except OSError as exc:
+            return 400, f"the body could not be read: {exc.strerror or exc}"
+        if len(data) < length:
+            self.unread = False  # the peer closed its side: nothing left to drain
+            return 400, f"the body ended after {len(data)} of {length} bytes"
+        self.unread = False
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return 400, "the body is not UTF-8"
+
+    def _reply(self, status: int, text: str) -> None:
+        self.connection.settimeout(WRITE_TIMEOUT_S)
+        data = text.encode() if status != 204 else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if data[:1] == b"{" else "text/plain")
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="testbed agent"')
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: Any = None) -> None:
+        self.unread = True  # a malformed request: what is left of it is drained, not reset
+        self.connection.settimeout(WRITE_TIMEOUT_S)
+        super().send_error(code, message, explain)
+
+    def finish(self) -> None:
+        super().finish()
+        if self.unread:
+            _linger(self.connection)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # a request line is the peer's text; the orchestrator logs its own requests
+
+
 def serve(
     registry: CollectorRegistry,
     address: str,
@@ -172,115 +280,9 @@ def serve(
     """Serve `registry` on http://address:port/metrics and `control` beside it, with `key`
     (see the module docstring), in a daemon thread; returns the server (a test shuts it down).
     Raises OSError when the port is taken."""
-
-    class Handler(MetricsHandler.factory(registry)):  # type: ignore[misc]
-        unread = False  # a body left unread: drained before the close, so no reset loses the answer
-        # An unreadable request line (TLS, binary) is answered with a status line too, not as
-        # HTTP/0.9 (a bare page a client cannot tell from an answer).
-        default_request_version = "HTTP/1.0"
-
-        def setup(self) -> None:
-            super().setup()
-            buffered: io.BufferedIOBase = self.rfile
-            raw = _DeadlineReader(self.connection, time.monotonic() + REQUEST_TIMEOUT_S)
-            self.rfile: io.BufferedIOBase = io.BufferedReader(raw)
-            buffered.close()  # the socket's own file: its reference would keep the socket open
-
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] in METRICS_PATHS:
-                self.connection.settimeout(WRITE_TIMEOUT_S)
-                super().do_GET()
-            else:
-                self._control("GET")
-
-        def do_PUT(self) -> None:
-            self._control("PUT")
-
-        def do_POST(self) -> None:
-            self._control("POST")
-
-        def _control(self, method: str) -> None:
-            self.unread = True
-            if not self._authorized():
-                self._reply(401, "a control request needs this service's key (Bearer)")
-                return
-            body = self._body()
-            if isinstance(body, tuple):
-                self._reply(*body)
-                return
-            try:
-                answer = control(method, self.path, body) or (404, "")
-            except Exception as exc:  # a bug must not take the service down with it
-                log.exception("control: %s %s failed", method, self.path[:100])
-                answer = (500, f"internal error: {type(exc).__name__}")
-            self._reply(*answer)
-
-        def _authorized(self) -> bool:
-            given = self.headers.get_all("Authorization") or []
-            if len(given) != 1:
-                return False
-            scheme, _, token = given[0].strip().partition(" ")
-            token_bytes = token.strip().encode("latin-1", "replace")
-            # compare_digest whatever the scheme: the time taken says nothing either way.
-            same = hmac.compare_digest(token_bytes, key)
-            return same and scheme.lower() == "bearer"
-
-        def _body(self) -> str | tuple[int, str]:
-            """The request's body, or the (status, line) refusing it."""
-            if self.headers.get("Transfer-Encoding") is not None:
-                return 400, "Transfer-Encoding is not accepted: send Content-Length"
-            lengths = self.headers.get_all("Content-Length") or ["0"]
-            text = lengths[0].strip()
-            if len(lengths) != 1 or not (text.isascii() and text.isdigit()):
-                return 400, f"Content-Length {', '.join(lengths)[:40]!r}: expected one number"
-            # Its digits are counted before int() reads them: int() refuses 4,300 and more.
-            if len(text) > len(str(MAX_BODY)) or int(text) > MAX_BODY:
-                return 413, f"Content-Length {text[:20]}: a body is at most {MAX_BODY} bytes"
-            length = int(text)
-            try:
-                data = self.rfile.read(length)
-            except TimeoutError:
-                return 408, f"the request did not arrive within {REQUEST_TIMEOUT_S:g} s"
-            except OSError as exc:
-                return 400, f"the body could not be read: {exc.strerror or exc}"
-            if len(data) < length:
-                self.unread = False  # the peer closed its side: nothing left to drain
-                return 400, f"the body ended after {len(data)} of {length} bytes"
-            self.unread = False
-            try:
-                return data.decode()
-            except UnicodeDecodeError:
-                return 400, "the body is not UTF-8"
-
-        def _reply(self, status: int, text: str) -> None:
-            self.connection.settimeout(WRITE_TIMEOUT_S)
-            data = text.encode() if status != 204 else b""
-            self.send_response(status)
-            self.send_header(
-                "Content-Type", "application/json" if data[:1] == b"{" else "text/plain"
-            )
-            if status == 401:
-                self.send_header("WWW-Authenticate", 'Bearer realm="testbed agent"')
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-            self.close_connection = True
-
-        def send_error(self, code: int, message: str | None = None, explain: Any = None) -> None:
-            self.unread = True  # a malformed request: what is left of it is drained, not reset
-            self.connection.settimeout(WRITE_TIMEOUT_S)
-            super().send_error(code, message, explain)
-
-        def finish(self) -> None:
-            super().finish()
-            if self.unread:
-                _linger(self.connection)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # a request line is the peer's text; the orchestrator logs its own requests
-
-    server = _Server((address, port), Handler, MAX_HANDLERS, log)
+    attributes = {"registry": registry, "control": staticmethod(control), "key": key, "log": log}
+    handler = type("Handler", (_ControlHandler,), attributes)
+    server = _Server((address, port), handler, MAX_HANDLERS, log)
     threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
     return server
 

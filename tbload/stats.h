@@ -1,6 +1,6 @@
 /*
  * stats.h - what a run counts, and the end-of-run summary in httperf 0.9.0's exact format
- * (stat/basic.c and stat/sess_stat.c), so that agents/httperf.py parses tbload like httperf.
+ * (stat/basic.c and stat/sess_stat.c), so that agents/load/httperf.py parses tbload like httperf.
  *
  * The meanings are httperf's: `conns` are connections created (a socket that was handed to
  * connect(); those refused a descriptor are fd-unavail errors instead), `sent` requests fully

@@ -35,7 +35,7 @@ REAL_PROGRAMS = frozenset(
         "ansible-playbook", "ansible-runner", "systemd-nspawn", "mmdebstrap", "chromium",
     }
 )  # fmt: skip
-REAL_MODULES = ("agents.load", "agents.idle", "agents.nginx")  # and their _service modules
+REAL_MODULES = ("agents.load", "agents.idle", "agents.nginx")  # and their .service modules
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,7 +18,7 @@ MECHANISMS = ("select", "poll", "epoll-lt", "epoll-et", "epoll2", "epoll-ctlv", 
 SYSCALL_TIMINGS = ("wall", "cpu", "none")
 WORKLOADS = ("one-byte", "specweb99")
 HTTPERF, TBLOAD = "httperf", "tbload"
-LOAD_ENGINES = (HTTPERF, TBLOAD)  # agents.load_plan.ENGINES: the load generators the agents run
+LOAD_ENGINES = (HTTPERF, TBLOAD)  # agents.load.args.ENGINES: the load generators the agents run
 Role = Literal["server", "client"]
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from agents.load_plan import STARVED_BELOW_PCT
-from agents.load_request import LoadRequest
+from agents.load.args import STARVED_BELOW_PCT
+from agents.load.request import LoadRequest
 from orchestrator.config.model import Host, Lab, SpecWeb99
 from orchestrator.config.plan import Point, accept_label
 from orchestrator.ports import (
@@ -109,12 +109,12 @@ def server_command(lab: Lab, point: Point) -> str:
 
 
 def idle_service_command(lab: Lab, host: Host) -> str:
-    """The idle service on `host` (`agents.idle_service`), started once per sweep: each point
+    """The idle service on `host` (`agents.idle.service`), started once per sweep: each point
     tells it its share of the idle connections, held open to its own server address, at most
     the largest share any point of the plan gives a client (its descriptor limit's bound)."""
     return _line(
         host.python,
-        *("-m", "agents.idle_service"),
+        *("-m", "agents.idle.service"),
         flags={
             "--host": host.name,
             "--server": lab.server_address_for(host),
@@ -151,7 +151,7 @@ class LoadRun:
 
 
 def load_service_command(lab: Lab, host: Host) -> str:
-    """The load service on `host` (`agents.load_service`), started once per sweep: it offers
+    """The load service on `host` (`agents.load.service`), started once per sweep: it offers
     load only to the server address given here, with the lab file's load generator (`load:
     {engine: ...}`), plays only the sessions file named here, reads its instants only from the
     start file named here, and is told each run over HTTP with the key in KEY_FILE."""
@@ -166,12 +166,12 @@ def load_service_command(lab: Lab, host: Host) -> str:
         "--sessions": SESSIONS_FILE,
         "--engine": lab.load.engine,
     }
-    return _line(host.python, *("-m", "agents.load_service"), flags=flags)
+    return _line(host.python, *("-m", "agents.load.service"), flags=flags)
 
 
 def load_run_request(lab: Lab, host: Host, run_id: str, run: LoadRun) -> LoadRequest:
     """`host`'s part of load run `run_id`, as its load service takes it
-    (`agents.load_request`; the service checks it again, against its bounds)."""
+    (`agents.load.request`; the service checks it again, against its bounds)."""
     # specweb99's agent takes sessions/s: the share of requests over this client's own trace.
     sessions = run.point.workload == "specweb99"
     rate = run.share / run.session_length if sessions else run.share

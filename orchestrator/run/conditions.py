@@ -23,8 +23,9 @@ headroom.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import replace
 
+from agents.load.result import LoadResult
 from orchestrator.config.model import Host, Lab, NetworkProfile
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
@@ -112,15 +113,17 @@ class NetworkConditions:
                 found[name] = why
         return found
 
-    def mark_behind(self, loads: dict[str, dict[str, Any]]) -> None:
+    def mark_behind(self, loads: dict[str, LoadResult]) -> None:
         """Mark in the agents' results (as `limits.behind` reads them) each client whose
-        emulator fell behind during the point."""
+        emulator fell behind during the point: its result is replaced by one that says so."""
         for name, why in self.behind().items():
-            result = loads.setdefault(name, {})
-            reasons = [str(r) for r in result.get("client_limited_reasons") or []]
-            result["client_limited"] = True
-            result["client_limited_reasons"] = [*reasons, EMULATOR_BEHIND]
-            result["link_emulator"] = why
+            result = loads.get(name) or LoadResult()
+            loads[name] = replace(
+                result,
+                client_limited=True,
+                client_limited_reasons=(*result.client_limited_reasons, EMULATOR_BEHIND),
+                link_emulator=why,
+            )
 
     def clear(self) -> None:
         """Every client back to its plain link (at the sweep's end: the lab is left as found)."""

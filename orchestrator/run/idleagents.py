@@ -1,5 +1,5 @@
 """The idle connections of a sweep: one idle service per client for the whole sweep
-(`agents.idle_service`, kept by `run.services`), each point's share told to it over HTTP.
+(`agents.idle.service`, kept by `run.services`), each point's share told to it over HTTP.
 
     idle = IdleServices(lab, procs, keys, HttpIdleControl(keys))   # keys: run.controlkeys
     idle.hold("12-1", {client1: 1250, ...})   # POST /run: each opens its share in the background

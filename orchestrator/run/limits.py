@@ -72,6 +72,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agents.load.result import LoadResult
 from orchestrator.config.plan import Point
 from orchestrator.report.analysis.data import BUSY, TRACKING, served_fraction
 from orchestrator.results.records import PointRecord, ServerCpu
@@ -90,7 +91,7 @@ __all__ = [
 
 SHORTFALL = 0.99  # served less than this of the offered rate: short beyond a run's noise
 BACKLOGGED = "fd-unavail"  # what a backlogged server does to a select-based httperf
-# What a tbload agent may give as falling behind: its own verdict (agents.load_plan.tbload_verdict)
+# What a tbload agent may give as falling behind: its own verdict (agents.load.plan.tbload_verdict)
 TBLOAD_REASONS = ("behind-schedule", "fd-unavail", "addrunavail")
 # Added to an agent's reasons by `run.conditions` when the client's link emulator fell behind:
 # the link's verdict, not the engine's, so it counts whichever engine ran
@@ -124,7 +125,6 @@ class PointFacts:
 
     @classmethod
     def of_record(cls, record: PointRecord) -> PointFacts:
-        loads = {host: results.get("load") or {} for host, results in record.agents.items()}
         return cls(
             record.point.key,
             record.point.workload,
@@ -132,14 +132,12 @@ class PointFacts:
             record.point.rate,
             served(record),
             ServerCpu.from_server(record.server),
-            behind(loads),
+            behind(stored_loads(record.agents)),
         )
 
     @classmethod
     def of_row(cls, row: Mapping[str, Any], point: Point) -> PointFacts:
         """The facts of a point as `Store.points` returns it (`point`: its plan point)."""
-        agents = row.get("agents") or {}
-        loads = {host: (results or {}).get("load") or {} for host, results in agents.items()}
         return cls(
             point.key,
             point.workload,
@@ -147,7 +145,7 @@ class PointFacts:
             point.rate,
             served_fraction(dict(row)),
             ServerCpu.from_server(row.get("server")),
-            behind(loads),
+            behind(stored_loads(row.get("agents") or {})),
         )
 
 
@@ -212,16 +210,27 @@ def rejudge(sweep: Sequence[PointFacts]) -> list[Verdict]:
     return [judge(point, sweep) for point in sweep]
 
 
-def behind(loads: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def stored_loads(agents: Mapping[str, Any]) -> dict[str, LoadResult]:
+    """{client: its load agent's result} of a point's stored agent data ({client: {"load":
+    the result's JSON, "idle": ...}}), each decoded once; a client without one is left out."""
+    loads = {}
+    for host, results in agents.items():
+        stored = (results or {}).get("load")
+        if stored:
+            loads[host] = LoadResult.from_json(stored)
+    return loads
+
+
+def behind(loads: Mapping[str, LoadResult]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(client, reasons) of every load agent that said it limited the load. A tbload agent
     counts only by its own verdict (TBLOAD_REASONS) or its link emulator's (EMULATOR_BEHIND);
     any other reason it might carry is not a client limit."""
     found = []
     for host, result in sorted(loads.items()):
-        if not result.get("client_limited"):
+        if not result.client_limited:
             continue
-        reasons = tuple(str(r) for r in result.get("client_limited_reasons") or ["client-limited"])
-        if result.get("engine") == "tbload":
+        reasons = result.client_limited_reasons or ("client-limited",)
+        if result.engine == "tbload":
             reasons = tuple(r for r in reasons if r in (*TBLOAD_REASONS, EMULATOR_BEHIND))
             if not reasons:
                 continue

@@ -9,9 +9,9 @@ runs told to them over HTTP.
     finished, overran = agents.collect(on_wait)  # every agent's JSON, as {host: Finished}
     services.stop()                              # at the sweep's end
 
-The services themselves (`agents.load_service`, one per client for the sweep) are kept by
+The services themselves (`agents.load.service`, one per client for the sweep) are kept by
 `run.services`. A point costs each client one HTTP request to submit its run (`POST /run`, a
-checked request, `agents.load_request`: nothing of it reaches a shell, and it cannot name the
+checked request, `agents.load.request`: nothing of it reaches a shell, and it cannot name the
 target), one to name the instants (`PUT /start`; the start file over SSH for an agent that did
 not take it), and polls for the result (`GET /result`). Every request bears the client's
 control key (`run.controlkeys`). One run does the warm-up and the measurement. The pause after
@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from agents.load_request import LoadRequest
+from agents.load.request import LoadRequest
 from agents.workloads import mean_session_length
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
@@ -54,11 +54,11 @@ AGENT_SLACK = 20.0  # beyond the planned run and timeouts before a load agent co
 POLL = 1.0  # seconds a result request is held open: the live reply rate is reported this often
 RUN_PATIENCE = 10.0  # for a stopped run's result, or for a busy service to take a new run
 SUBMIT_TIMEOUT = 10.0  # for one control request (the service answers at once)
-COOLDOWN_MOST = 30.0  # the longest cooldown a service waits (agents.load_service's MAX_WAIT_S)
+COOLDOWN_MOST = 30.0  # the longest cooldown a service waits (agents.load.service's MAX_WAIT_S)
 
 
 class LoadControl(Protocol):
-    """The HTTP control of the clients' load services (`agents.load_service`); the sweep's unit
+    """The HTTP control of the clients' load services (`agents.load.service`); the sweep's unit
     tests replace it. Each request raises OSError when the service does not answer."""
 
     def submit(self, host: Host, request: LoadRequest) -> tuple[int, str]:

@@ -35,8 +35,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
+from agents.load.result import LoadResult
 from orchestrator.config.model import Host, Lab
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
@@ -192,10 +194,10 @@ class PointRunner:
         self.conditions.mark_behind(loads)
         window = self.clock() - read_before
         for host, result in loads.items():
-            if "warmup" in result:
-                agents[host]["warmup"] = result.pop("warmup")
-            agents[host]["load"] = result
-        record.measure_seconds = max(r.get("test_duration_s") or 0.0 for r in loads.values())
+            if result.warmup is not None:
+                agents[host]["warmup"] = result.warmup.to_json()
+            agents[host]["load"] = replace(result, warmup=None).to_json()
+        record.measure_seconds = max(r.test_duration_s or 0.0 for r in loads.values())
         record.summary = summarise(loads)
         record.agents = agents
         cores = self.server.cores_given()
@@ -277,7 +279,7 @@ class PointRunner:
         _require_all("naming the start instant", results)
         return start_at
 
-    def _collect_load(self) -> dict[str, dict[str, Any]]:
+    def _collect_load(self) -> dict[str, LoadResult]:
         """Every load agent's JSON result, reporting the live reply rate meanwhile; or
         PointFailure naming every agent that failed."""
         assert self.loads is not None

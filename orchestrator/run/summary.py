@@ -1,9 +1,10 @@
 """Summing up: the load agents' results of one point, and the points of one sweep.
 
-Pure functions. `summarise` adds up the agents' JSON of one point (see agents/load.py for its
-schema): rates add up over clients; the 5 s reply-rate samples are added sample by sample, so
-the spread is that of the total offered to the server, not of one client. `sweep_summary` says
-where a sweep's wall time went.
+Pure functions. `check_load` decodes each load agent's JSON once, into the agents' own
+`LoadResult` (agents/load/result.py states its schema); the others read its attributes.
+`summarise` adds up the results of one point: rates add up over clients; the 5 s reply-rate
+samples are added sample by sample, so the spread is that of the total offered to the server,
+not of one client. `sweep_summary` says where a sweep's wall time went.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
+from agents.load.result import LoadResult, LoadResultError
 from orchestrator.results.records import PHASES, PointRecord, PointSummary, SweepSummary
 from orchestrator.run.hostproc import Finished
 
@@ -28,74 +29,90 @@ ERROR_KINDS = (
 )
 
 
-def summarise(agents: Mapping[str, Mapping[str, Any]]) -> PointSummary:
-    """The point's figures from {host: load agent JSON}."""
-    results = [result for result in agents.values() if result]
-    errors = {kind: sum(_get(r, "errors", kind) for r in results) for kind in ERROR_KINDS}
-    replies = sum(_get(r, "totals", "replies") for r in results)
-    connections = sum(_get(r, "totals", "connections") for r in results)
+def summarise(agents: Mapping[str, LoadResult]) -> PointSummary:
+    """The point's figures from {host: load agent's result}."""
+    results = list(agents.values())
+    errors = {kind: sum(r.error_count(kind) for r in results) for kind in ERROR_KINDS}
     samples = _summed_samples(results)
     return PointSummary(
-        target_rate=sum(_get(r, "request_rate", "target") for r in results),
-        request_rate=sum(_get(r, "request_rate", "achieved") for r in results),
-        reply_rate=sum(_get(r, "reply_rate", "total") for r in results),
+        target_rate=sum(r.request_rate.target or 0.0 for r in results),
+        request_rate=sum(r.request_rate.achieved or 0.0 for r in results),
+        reply_rate=sum((r.reply_rate.total or 0.0) if r.reply_rate else 0.0 for r in results),
         reply_rate_min=min(samples) if samples else None,
         reply_rate_max=max(samples) if samples else None,
         reply_rate_stddev=statistics.pstdev(samples) if len(samples) > 1 else None,
         reply_rate_samples=len(samples),
-        replies=int(replies),
-        connections=int(connections),
-        errors={kind: int(count) for kind, count in errors.items()},
-        errors_total=int(sum(errors.values())),
-        client_timeouts=int(errors["client-timo"]),
-        reply_time_ms=_weighted(results, ("reply_time_ms", "response"), ("totals", "replies")),
+        replies=sum(r.replies for r in results),
+        connections=sum(r.connections for r in results),
+        errors=errors,
+        errors_total=sum(errors.values()),
+        client_timeouts=errors["client-timo"],
+        reply_time_ms=_weighted(
+            [(r.reply_time_ms.response if r.reply_time_ms else None, r.replies) for r in results]
+        ),
         connection_time_ms=_weighted(
-            results, ("connection_time_ms", "avg"), ("totals", "connections")
+            [
+                (r.connection_time_ms.avg if r.connection_time_ms else None, r.connections)
+                for r in results
+            ]
         ),
     )
 
 
 def check_load(
     finished: Mapping[str, Finished], name: str, limit: float, overran: bool
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """The load agents' JSON results from how each ended ({host: Finished}), and one problem
-    per agent that did not give a usable result: unreachable, overran `limit` seconds (when
-    `overran`: the run took that long), stopped, died without a result, or reported an error.
-    Results that parse are returned even beside problems."""
-    results: dict[str, dict[str, Any]] = {}
+) -> tuple[dict[str, LoadResult], list[str]]:
+    """The load agents' results from how each ended ({host: Finished}), each decoded once, and
+    one problem per agent that did not give a usable result: unreachable, overran `limit`
+    seconds (when `overran`: the run took that long), stopped, died without a result, gave one
+    that cannot be read, or reported an error. Results that decode are returned even beside
+    problems."""
+    results: dict[str, LoadResult] = {}
     problems = []
     for client, done in finished.items():
-        try:
-            parsed = json.loads(done.output) if done.output.strip() else None
-        except json.JSONDecodeError:
-            parsed = None
-        result = parsed if isinstance(parsed, dict) else None
+        result, unreadable = _decoded(done.output)
         if done.ssh_error:
             problems.append(f"{client}: {done.ssh_error}")
         elif done.exit_code is None and overran:
             problems.append(f"{client}: {name} agent overran {limit:.0f} s and was stopped")
         elif done.exit_code is None:
             problems.append(f"{client}: {name} agent: {done.reason}")
+        elif unreadable:
+            problems.append(f"{client}: {name} agent's result cannot be read: {unreadable}")
         elif result is None:
             problems.append(f"{client}: {name} agent died without a result ({done.reason})")
-        elif result.get("error"):
-            problems.append(f"{client}: {name} agent: {result['error']}")
+        elif result.error:
+            problems.append(f"{client}: {name} agent: {result.error}")
         if result is not None:
             results[client] = result
     return results, problems
 
 
-def start_lateness(results: Mapping[str, Mapping[str, Any]]) -> float:
+def _decoded(output: str) -> tuple[LoadResult | None, str]:
+    """The result an agent printed (None when it printed no JSON object), or why it cannot be
+    read (a version this orchestrator does not know, a value of the wrong type)."""
+    try:
+        parsed = json.loads(output) if output.strip() else None
+    except json.JSONDecodeError:
+        return None, ""
+    if not isinstance(parsed, dict):
+        return None, ""
+    try:
+        return LoadResult.from_json(parsed), ""
+    except LoadResultError as error:
+        return None, str(error)
+
+
+def start_lateness(results: Mapping[str, LoadResult]) -> float:
     """How late the latest agent was for the instant the orchestrator named: the warm-up's, or
     the measurement's when there was none, s. A measurement late after a warm-up is not counted:
     it was late because the warm-up's processes were ending on a busy core, which a later named
     instant does not change."""
     late = [0.0]
     for result in results.values():
-        first = result.get("warmup") or result
-        value = first.get("start_lateness_s")
-        if isinstance(value, int | float):
-            late.append(float(value))
+        first = result.warmup or result
+        if first.start_lateness_s is not None:
+            late.append(float(first.start_lateness_s))
     return max(late)
 
 
@@ -110,42 +127,32 @@ SCHEDULE_REASONS = {
 NEAR_MISS = 0.97
 
 
-def near_miss(agents: Mapping[str, Mapping[str, Any]]) -> bool:
+def near_miss(agents: Mapping[str, LoadResult]) -> bool:
     """True when every agent that limited the load only fell a little behind its schedule
     (>= 97 % of its target issued, no fd-unavail or addrunavail): a client descheduled for some
     tens of milliseconds, which a shared or busy client host does now and then. Such a point is
     worth measuring again; a clear shortfall is the clients' capacity and is not."""
-    limiting = [result for result in agents.values() if result.get("client_limited")]
+    limiting = [result for result in agents.values() if result.client_limited]
     return bool(limiting) and all(
-        set(result.get("client_limited_reasons") or ["?"]) <= SCHEDULE_REASONS
-        and _get(result, "request_rate", "issued")
-        >= NEAR_MISS * _get(result, "request_rate", "target")
+        set(result.client_limited_reasons or ["?"]) <= SCHEDULE_REASONS
+        and (result.request_rate.issued or 0.0)
+        >= NEAR_MISS * (result.request_rate.target or 0.0)
         > 0
         for result in limiting
     )
 
 
-def _get(result: Mapping[str, Any], *path: str) -> float:
-    value: Any = result
-    for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return float(value) if isinstance(value, int | float) else 0.0
+def _weighted(pairs: Sequence[tuple[float | None, int]]) -> float | None:
+    """The mean of the values, each weighted by its count (values that are missing count 0)."""
+    known = [(value or 0.0, weight) for value, weight in pairs if weight > 0]
+    total = sum(weight for _, weight in known)
+    return sum(value * weight for value, weight in known) / total if total else None
 
 
-def _weighted(
-    results: list[Mapping[str, Any]], value: tuple[str, ...], weight: tuple[str, ...]
-) -> float | None:
-    pairs = [(_get(r, *value), _get(r, *weight)) for r in results if _get(r, *weight) > 0]
-    total = sum(w for _, w in pairs)
-    return sum(v * w for v, w in pairs) / total if total else None
-
-
-def _summed_samples(results: list[Mapping[str, Any]]) -> list[float]:
+def _summed_samples(results: Sequence[LoadResult]) -> list[float]:
     """Reply-rate samples of all processes of all agents, added sample by sample."""
     series = [
-        [float(x) for x in run.get("reply_rate_samples") or []]
-        for result in results
-        for run in result.get("runs") or []
+        [float(x) for x in run.reply_rate_samples] for result in results for run in result.runs
     ]
     series = [s for s in series if s]
     if not series:

@@ -9,7 +9,7 @@ Run by `make -C tbload bench`, as root, with httperf installed (a few minutes). 
    userver (epoll-ET, the one-byte file) runs pinned to CPU 0, the client under test pinned to
    CPU 1. Both namespaces are deleted at the end, also on error or Ctrl-C.
 2. Cost: at each --rates rate, httperf and tbload in turn (--reps repetitions, order
-   alternating), each with the command line the load agent builds (agents.load_plan) for
+   alternating), each with the command line the load agent builds (agents.load.plan) for
    --duration s. Client CPU per request = the engine's own CPU time (user + system, from its
    summary's CPU line: getrusage) over the replies; beside it, CPU 1's busy time (all of it,
    softirq included, from /proc/stat) over the replies; and the server's CPU per reply, which
@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
-from agents import httperf  # noqa: E402
+from agents.load import httperf  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("userver_bench", REPO / "server/bench/bench.py")
 assert _spec and _spec.loader
@@ -121,7 +121,7 @@ class Point:
 
 
 def argv(engine: str, port: int, rate: int, conns: int) -> list[str]:
-    """The load agent's command line (agents/load_plan.py::httperf_argv), one process."""
+    """The load agent's command line (agents/load/plan.py::httperf_argv), one process."""
     binary = "httperf" if engine == "httperf" else str(TBLOAD)
     return [
         binary, "-v", "--server", ub.SERVER_ADDRS[0], "--port", str(port), "--client", "0/1",

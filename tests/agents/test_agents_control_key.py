@@ -5,13 +5,17 @@ for `--server`)."""
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from agents import idle_service, load, load_service
 from agents.control import MIN_KEY_CHARS, read_key
+from agents.idle import service as idle_service
+from agents.load import cli as load
+from agents.load import service as load_service
 from tests.support.agents import write_key
 
 KEY = "Zq0-" * 11  # 44 characters, as secrets.token_urlsafe(32) makes
@@ -66,10 +70,13 @@ def test_a_symlink_a_directory_a_missing_file_or_a_short_key_is_refused(tmp_path
     ],
 )  # fmt: skip
 def test_an_abbreviated_flag_is_refused_with_one_line(
-    parser: object, argv: str, flag: str, capsys: pytest.CaptureFixture[str]
+    parser: Callable[[], argparse.ArgumentParser],
+    argv: str,
+    flag: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as caught:
-        parser().parse_args(argv.split())  # type: ignore[operator]
+        parser().parse_args(argv.split())
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"unrecognized arguments: {flag}" in err, err

@@ -1,4 +1,4 @@
-"""The cooldown the load service runs between points (`agents.cooldown`): the kernel's own
+"""The cooldown the load service runs between points (`agents.load.cooldown`): the kernel's own
 TIME_WAIT sockets counted in a network namespace of the test's own, the same count as `ss`; the
 `ss` fallback with `ss` faked on PATH (one socket looked at while waiting, all counted once);
 and the wait itself on a fake clock, never past its maximum."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import cooldown
+from agents.load import cooldown
 from tests.support.agents import REPO, fake_ss
 
 
@@ -47,7 +47,7 @@ def test_it_never_waits_past_its_maximum() -> None:
 IN_A_NETNS = textwrap.dedent(
     """
     import json, socket, subprocess
-    from agents import cooldown
+    from agents.load import cooldown
     from tests.support.agents import make_time_wait
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     seen = {"empty": [cooldown.count_time_wait(), cooldown.any_time_wait()]}

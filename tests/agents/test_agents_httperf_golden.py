@@ -15,15 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from agents.httperf import (
+from agents.load.httperf import (
     HttperfParseError,
     HttperfResult,
-    merge,
     parse,
     parse_progress,
-    rate_stats,
     to_dict,
 )
+from agents.load.merge import merge, rate_stats
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("TESTBED_UPDATE_GOLDEN") == "1"

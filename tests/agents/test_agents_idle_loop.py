@@ -8,7 +8,7 @@ import socket
 import time
 from pathlib import Path
 
-from agents.idle import IdleAgent, Metrics
+from agents.idle.agent import IdleAgent, Metrics
 
 
 def test_agent_loop_counts_reopens_and_registers_instant_connects(tmp_path: Path) -> None:

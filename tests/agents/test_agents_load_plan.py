@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import httperf
-from agents.load_plan import (
+from agents.load import httperf
+from agents.load.plan import (
     RATE_PER_PROCESS,
     auto_processes,
     issued_rate,

@@ -1,6 +1,6 @@
 """A load service's run request and start instants, checked before anything starts: every field
 named, typed and bounded, the target never a field, each refusal one line naming the field and
-its value (`agents.load_request`; the live service answers these with 400)."""
+its value (`agents.load.request`; the live service answers these with 400)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agents.load_request import (
+from agents.load.request import (
     MAX_PROCESSES,
     MAX_RATE,
     MAX_SECONDS,

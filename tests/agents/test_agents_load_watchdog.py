@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from agents.load_plan import ProcessPlan
-from agents.load_runner import Metrics, Runner
+from agents.load.plan import ProcessPlan
+from agents.load.runner import Metrics, Runner
 
 GOLDEN = Path(__file__).parent / "golden"
 

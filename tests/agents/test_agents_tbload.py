@@ -5,7 +5,6 @@ contract says it prints."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import types
 from pathlib import Path
@@ -13,8 +12,10 @@ from typing import Any, cast
 
 import pytest
 
-from agents import httperf
-from agents.load_plan import (
+from agents.load import httperf
+from agents.load.args import LoadArgs
+from agents.load.build import build_result
+from agents.load.plan import (
     TBLOAD,
     TBLOAD_PROGRAM,
     httperf_argv,
@@ -22,11 +23,11 @@ from agents.load_plan import (
     tbload_verdict,
     verdict,
 )
-from agents.load_request import RequestError, parse_run
-from agents.load_result import build_result
-from agents.load_runner import Proc
-from agents.load_service import Fixed, LoadService
-from agents.tbload import Schedule, merge_schedules, parse_schedule
+from agents.load.request import RequestError, parse_run
+from agents.load.result import LoadResult
+from agents.load.runner import Proc
+from agents.load.service import Fixed, LoadService
+from agents.load.tbload import Schedule, merge_schedules, parse_schedule
 
 GOLDEN = Path(__file__).parent / "golden"
 KEPT = "tbload: schedule late-max-ms 0.412 late-p99-ms 0.051 late-starts 3 of 1200 kept yes"
@@ -118,15 +119,14 @@ def test_a_tbload_client_is_limited_only_by_its_own_verdict() -> None:
     ]
 
 
-def _args(engine: str) -> argparse.Namespace:
-    return argparse.Namespace(
+def _args(engine: str) -> LoadArgs:
+    return LoadArgs(
         host="client1", server="198.18.1.1", port=80, workload="one-byte", uri="/one-byte",
-        sessions=None, rate=200.0, duration=6.0, timeout=2.0, start_at=None, starved_below=90.0,
-        engine=engine,
+        rate=200.0, duration=6.0, timeout=2.0, starved_below=90.0, engine=engine,
     )  # fmt: skip
 
 
-def _result(engine: str, output: str) -> dict[str, Any]:
+def _result(engine: str, output: str) -> LoadResult:
     args = _args(engine)
     load_plan = plan(
         workload="one-byte", rate=200, duration=6, timeout=2, processes=None, cpus=None,
@@ -142,22 +142,23 @@ def _result(engine: str, output: str) -> dict[str, Any]:
 
 def test_the_result_says_which_engine_ran_and_carries_its_schedule() -> None:
     out = _result(TBLOAD, tbload_output("one-byte-1sample", BEHIND))
-    assert out["engine"] == TBLOAD and out["error"] is None
-    assert out["totals"]["replies"] == 1200
-    assert out["schedule"] == {
+    assert out.engine == TBLOAD and out.error is None
+    assert out.replies == 1200
+    assert out.schedule == Schedule(84.0, 31.5, 240, 1200, kept=False)
+    assert out.to_json()["schedule"] == {
         "late_max_ms": 84.0, "late_p99_ms": 31.5, "late_starts": 240, "starts": 1200,
         "kept": False,
     }  # fmt: skip
-    assert out["runs"][0]["schedule"]["kept"] is False
-    assert (out["client_limited"], out["client_limited_reasons"]) == (True, ["behind-schedule"])
+    assert out.runs[0].schedule is not None and out.runs[0].schedule.kept is False
+    assert (out.client_limited, out.client_limited_reasons) == (True, ("behind-schedule",))
     httperf_out = _result("httperf", (GOLDEN / "one-byte-1sample.txt").read_text())
-    assert httperf_out["engine"] == "httperf" and httperf_out["schedule"] is None
+    assert httperf_out.engine == "httperf" and httperf_out.schedule is None
 
 
 def test_a_tbload_summary_without_its_schedule_line_is_a_parse_error() -> None:
     out = _result(TBLOAD, tbload_output("one-byte-1sample", schedule=None))
-    assert out["error"] is not None and "tbload: schedule" in out["error"]
-    assert out["client_limited"] is None
+    assert out.error is not None and "tbload: schedule" in out.error
+    assert out.client_limited is None
 
 
 def test_no_run_request_can_choose_the_engine() -> None:

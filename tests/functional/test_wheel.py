@@ -88,7 +88,7 @@ def test_the_installed_tool_finds_playbooks_and_staged_sources(venv: Path, tmp_p
         names = server.getnames()
         assert "server/main.c" in names and "server/Makefile" in names
     with tarfile.open(stage / "agents.tar") as agents:
-        assert "agents/load.py" in agents.getnames()
+        assert "agents/load/__main__.py" in agents.getnames()
 
 
 def test_the_installed_tool_knows_its_version_and_revision(venv: Path, tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ from the packages below it, so the layering cannot silently decay.
 
 (`version` asks git through `local` and finds the checkout through `paths`: a level of its own.)
 
-Packages on one level do not import each other. `agents` is below everything (the orchestrator
-may use its pure parts; it never imports the orchestrator).
+Packages on one level do not import each other. `agents` is below everything: it never imports
+the orchestrator, and the orchestrator imports only its pure modules (AGENTS_PURE: standard
+library only, no process started), never an agent's processes, exporter or HTTP control.
 """
 
 from __future__ import annotations
@@ -88,6 +89,87 @@ def test_the_layering_test_sees_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("from orchestrator.run.sweep import SweepRunner\n")
     (target,) = imports_of(bad) - {"orchestrator.run.sweep.SweepRunner"}
     assert LEVEL_OF[unit_of(target)] < LEVEL_OF["config"]
+
+
+# The agents' modules the orchestrator may import (packages count: importing a module imports
+# them). Each imports only the others and the standard library.
+AGENTS = ROOT / "agents"
+AGENTS_PURE = frozenset(
+    {
+        "agents",
+        "agents._cli",
+        "agents.ids",
+        "agents.workloads",
+        "agents.load",
+        "agents.load.args",
+        "agents.load.request",
+        "agents.load.result",
+        "agents.load.tbload",
+    }
+)
+
+
+def agent_module(name: str) -> bool:
+    """Whether `name` is a module or package of the agents' tree."""
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, top-level or inside functions: `from a.b import c` is
+    a.b.c when that is a module of the agents' tree, else a.b."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if agent_module(name) else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def impure_agents_imports(path: Path) -> set[str]:
+    """The agents' modules `path` imports that are not on the orchestrator's list."""
+    return {
+        name
+        for name in imported_modules(path)
+        if name.split(".")[0] == "agents" and name not in AGENTS_PURE
+    }
+
+
+def test_the_orchestrator_imports_only_the_agents_pure_modules() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in module_files()
+        for name in sorted(impure_agents_imports(path))
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_agents_pure_modules_need_only_each_other_and_the_standard_library() -> None:
+    allowed = set(sys.stdlib_module_names) | {"__future__"}
+    for name in sorted(AGENTS_PURE):
+        path = ROOT.joinpath(*name.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        outside = {
+            module
+            for module in imported_modules(path)
+            if module.split(".")[0] not in allowed and module not in AGENTS_PURE
+        }
+        assert not outside, f"{name} imports {sorted(outside)}"
+
+
+def test_the_agents_rule_fails_on_an_import_of_an_agents_process_module(tmp_path: Path) -> None:
+    """The check itself can fail: an orchestrator module importing the load agent's process
+    runner (or the whole httperf parser through its package) is caught; its result is not."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from agents.load.runner import Runner\n"
+        "from agents.load import httperf\n"
+        "from agents.load.result import LoadResult\n"
+    )
+    assert impure_agents_imports(bad) == {"agents.load.runner", "agents.load.httperf"}
 
 
 def test_agents_never_import_the_orchestrator() -> None:

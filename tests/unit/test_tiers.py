@@ -18,8 +18,8 @@ from tests.conftest import real_part
         (["/usr/sbin/nginx", "-c", "x.conf"], "nginx"),
         (["taskset", "-c", "0", "/opt/testbed/server/build/userver"], "userver"),
         (
-            [sys.executable, "-m", "agents.load_service", "--port", "1"],
-            "python -m agents.load_service",
+            [sys.executable, "-m", "agents.load.service", "--port", "1"],
+            "python -m agents.load.service",
         ),
         (["unshare", "--net", "python3", "-m", "agents.idle"], "python -m agents.idle"),
         (["ip", "netns", "exec", "tb-server", "true"], "ip netns"),

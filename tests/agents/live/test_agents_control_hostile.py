@@ -41,7 +41,7 @@ WRONG_KEYS: list[dict[str, str]] = [
 class LoadService(AgentService):
     def __init__(self, server_port: int, log: Path) -> None:
         argv = ["--server", "127.0.0.1", "--port", str(server_port), "--host", "client1"]
-        super().__init__("load_service", [*argv, "--start-file", str(log.parent / "go")], log)
+        super().__init__("load.service", [*argv, "--start-file", str(log.parent / "go")], log)
 
     def good(self) -> None:
         """A request it must answer as it always does."""
@@ -51,7 +51,7 @@ class LoadService(AgentService):
 class IdleService(AgentService):
     def __init__(self, server_port: int, log: Path) -> None:
         argv = ["--server", "127.0.0.1", "--port", str(server_port), "--host", "client5"]
-        super().__init__("idle_service", [*argv, "--max-connections", "1000"], log)
+        super().__init__("idle.service", [*argv, "--max-connections", "1000"], log)
 
     def good(self) -> None:
         assert self.ask("GET", "/hold") == (204, "")

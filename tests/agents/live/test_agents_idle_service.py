@@ -49,11 +49,11 @@ KEYS = [
 
 
 class Service(AgentService):
-    """A running `python3 -m agents.idle_service` and its HTTP control."""
+    """A running `python3 -m agents.idle.service` and its HTTP control."""
 
     def __init__(self, server_port: int, log: Path) -> None:
         argv = f"--server 127.0.0.1 --port {server_port} --host client5".split()
-        super().__init__("idle_service", argv, log)
+        super().__init__("idle.service", argv, log)
 
     def run(self, hold_id: str, connections: int) -> tuple[int, str]:
         return self.ask("POST", "/run", json.dumps({"id": hold_id, "connections": connections}))
@@ -217,14 +217,14 @@ def test_sigterm_closes_the_hold_under_way_and_ends_the_service(
 
 def test_the_service_needs_its_port_and_its_server() -> None:
     done = run_module(
-        "agents.idle_service",
+        "agents.idle.service",
         ["--server", "127.0.0.1", "--port", "80", "--metrics-port", "0"],
         timeout=30,
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "--metrics-port" in done.stderr
     done = run_module(
-        "agents.idle_service",
+        "agents.idle.service",
         [
             "--server",
             "no-such-host.invalid",

@@ -20,12 +20,12 @@ from tests.support.agents import REPO, AgentService, Nginx, make_time_wait
 
 
 class Service(AgentService):
-    """A running `python3 -m agents.load_service` and its HTTP control."""
+    """A running `python3 -m agents.load.service` and its HTTP control."""
 
     def __init__(self, server_port: int, log: Path) -> None:
         self.start_file = log.parent / "load.start"
         argv = f"--server 127.0.0.1 --port {server_port} --host client1".split()
-        super().__init__("load_service", [*argv, "--start-file", str(self.start_file)], log)
+        super().__init__("load.service", [*argv, "--start-file", str(self.start_file)], log)
 
     def submit(self, run_id: str, run: dict[str, Any]) -> tuple[int, str]:
         return self.ask("POST", "/run", json.dumps({"id": run_id, **run}))
@@ -128,7 +128,7 @@ def test_the_service_needs_its_port() -> None:
     argv = ["--server", "127.0.0.1", "--port", "80", "--metrics-port", "0"]
     argv += ["--control-key-file", "/nonexistent", "--start-file", "/nonexistent"]
     done = subprocess.run(
-        [sys.executable, "-m", "agents.load_service", *argv],
+        [sys.executable, "-m", "agents.load.service", *argv],
         cwd=REPO,
         capture_output=True,
         text=True,

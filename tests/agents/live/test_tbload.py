@@ -1,7 +1,7 @@
 """tbload, the open-loop C load generator, against real servers: a real userver (epoll-ET) on
 127.0.0.1, a port nobody listens on, a listener that never answers, one that resets every
 connection, a userver stopped mid-run, and a private network namespace with a narrow port
-range. Every output goes through agents.httperf.parse, as the load agent reads httperf's."""
+range. Every output goes through agents.load.httperf.parse, as the load agent reads httperf's."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import httperf, workloads
+from agents import workloads
+from agents.load import httperf
 from tests.support.agents import closed_port, silent_listener
 from tests.support.userver import REPO, USERVER, Userver
 
@@ -210,17 +211,19 @@ def test_open_loop_starts_on_schedule_while_the_server_is_stopped(userver: Userv
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    server = userver.proc
+    assert server is not None
     try:
         # Wait until it has replies (its first connections were served), then stop userver.
         deadline = time.monotonic() + 10
         while userver.metrics().get('testbed_server_replies_total{status="200"}', 0) < 100:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
-        userver.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        server.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
         out, err = proc.communicate(timeout=30)
     finally:
-        userver.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        server.send_signal(signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.load_plan import ENGINES
+from agents.load.args import ENGINES
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import LOAD_ENGINES
 from orchestrator.config.plan import plan_digest

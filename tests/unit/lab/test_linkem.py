@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agents.load.result import LoadResult
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Host, NetworkProfile
 from orchestrator.config.plan import Point
@@ -149,14 +150,14 @@ def test_a_client_whose_emulator_fell_behind_is_marked_behind(tmp_path: Path) ->
     conditions = NetworkConditions(lab, FakeRemote(), shaper=BehindLinks(), measure=measure)
     point = Point("select", "one-byte", 0, None, 100.0, 1, "wan")
     conditions.enter(point, PointRecord(point, 0, "failed", "", 1, 0.0, 0.0))
-    loads: dict[str, dict[str, object]] = {"client1": {"client_limited": False}, "client2": {}}
+    loads = {"client1": LoadResult(client_limited=False), "client2": LoadResult()}
     conditions.mark_behind(loads)
-    assert loads["client1"]["client_limited"] is True
-    assert loads["client1"]["client_limited_reasons"] == [EMULATOR_BEHIND]
-    assert loads["client1"]["link_emulator"] == (
-        "link emulator behind: 7 packets refused (queue full)"
-    )
-    assert loads["client2"] == {}  # 3 of 5,000 late, 6 µs on average: within the tolerance
+    assert loads["client1"].client_limited is True
+    assert loads["client1"].client_limited_reasons == (EMULATOR_BEHIND,)
+    assert loads["client1"].link_emulator == "link emulator behind: 7 packets refused (queue full)"
+    stored = loads["client1"].to_json()  # what the point stores: the orchestrator's mark with it
+    assert stored["client_limited_reasons"] == [EMULATOR_BEHIND] and stored["link_emulator"]
+    assert loads["client2"] == LoadResult()  # 3 of 5,000 late, 6 µs on average: within tolerance
 
 
 def test_a_chosen_emulator_is_taken_as_is_and_auto_waits_until_needed(tmp_path: Path) -> None:

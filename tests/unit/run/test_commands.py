@@ -59,7 +59,7 @@ def test_a_real_lab_pins_the_server_with_taskset(lab: Lab) -> None:
 
 def test_a_client_loads_its_own_server_address(lab: Lab) -> None:
     words = shlex.split(commands.load_service_command(lab, lab.host("client5")))
-    assert words[:3] == ["/usr/bin/python3", "-m", "agents.load_service"]
+    assert words[:3] == ["/usr/bin/python3", "-m", "agents.load.service"]
     assert words[words.index("--server") + 1] == "198.18.2.1"  # subnet b, never the other NIC
     assert words[words.index("--metrics-address") + 1] == lab.host("client5").management
     # what no run may say is fixed on the service's command line: files, and the key's file
@@ -93,7 +93,7 @@ def test_shared_client_cpus_turn_the_starvation_check_off(lab: Lab) -> None:
 
 def test_idle_connections_go_to_the_client_s_server_address(lab: Lab) -> None:
     words = shlex.split(commands.idle_service_command(lab, lab.host("client2")))
-    assert words[:3] == ["/usr/bin/python3", "-m", "agents.idle_service"]
+    assert words[:3] == ["/usr/bin/python3", "-m", "agents.idle.service"]
     assert words[words.index("--server") + 1] == "198.18.1.1"
     assert words[words.index("--metrics-port") + 1] == "9182"
     assert words[words.index("--control-key-file") + 1] == commands.KEY_FILE

@@ -5,8 +5,7 @@ headroom. The same rule as httperf's (`test_limits`), on an engine that never sp
 
 from __future__ import annotations
 
-from typing import Any
-
+from agents.load.result import LoadResult
 from orchestrator.results.records import ServerCpu
 from orchestrator.run.knee import SATURATED, Outcome, curve_end
 from orchestrator.run.limits import (
@@ -21,24 +20,22 @@ from orchestrator.run.limits import (
 CLIENTS_8 = [f"client{n}" for n in range(1, 9)]
 
 
-def tbload(reasons: list[str] | None = None, engine: str = "tbload") -> dict[str, Any]:
+def tbload(reasons: list[str] | None = None, engine: str = "tbload") -> LoadResult:
     """One agent's result as far as the rule reads it."""
-    return {
-        "engine": engine,
-        "client_limited": bool(reasons),
-        "client_limited_reasons": reasons or [],
-    }
+    return LoadResult(
+        engine=engine, client_limited=bool(reasons), client_limited_reasons=tuple(reasons or ())
+    )
 
 
 def point(
-    rate: float, served: float, cpu_seconds: float, loads: dict[str, dict[str, Any]]
+    rate: float, served: float, cpu_seconds: float, loads: dict[str, LoadResult]
 ) -> PointFacts:
     key = f"one-byte/idle=0/accept=inf/epoll-et/rate={rate:g}/rep=1"
     cpu = ServerCpu(cpu_seconds, 4.3, 4.0, 1, 1)
     return PointFacts(key, "one-byte", "", rate, served / rate, cpu, behind(loads))
 
 
-def on_time() -> dict[str, dict[str, Any]]:
+def on_time() -> dict[str, LoadResult]:
     return {host: tbload() for host in CLIENTS_8}
 
 

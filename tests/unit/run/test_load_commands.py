@@ -6,7 +6,7 @@ import dataclasses
 import json
 import shlex
 
-from agents.load_request import LoadRequest, parse_run
+from agents.load.request import LoadRequest, parse_run
 from orchestrator.config.model import TBLOAD, LoadGenerator
 from orchestrator.config.plan import expand
 from orchestrator.run import commands

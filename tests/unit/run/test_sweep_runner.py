@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from agents.load_request import LoadRequest
+from agents.load.request import LoadRequest
+from agents.load.result import LoadResult
 from orchestrator.config.model import Host, Lab, ProfilePass
 from orchestrator.config.plan import Point, expand
 from orchestrator.errors import TestbedError
@@ -92,7 +93,7 @@ class FakeHosts(FakeRemote, HostProcesses):
     def start_many(self, name: str, commands: dict[Host, str]) -> dict[str, CommandResult]:
         self.calls.append(f"start_many {name}")
         for command in commands.values():
-            assert f"agents.{name}_service" in command
+            assert f"agents.{name}.service" in command
             self.service_commands.append(command)
         return {
             h.name: CommandResult(h.name, c, 0, "1", "", None, 0.1) for h, c in commands.items()
@@ -497,17 +498,20 @@ def test_agent_results_are_checked_one_problem_per_agent() -> None:
 
 
 def test_start_lateness_is_the_latest_agents_for_the_named_instant() -> None:
+    def decoded(result: dict[str, Any]) -> LoadResult:
+        return LoadResult.from_json(result)
+
     early = agent_result()
     late = agent_result()
     late["warmup"]["start_lateness_s"] = 0.4
-    assert start_lateness({"a": early}) == 0.0
-    assert start_lateness({"a": early, "b": late}) == 0.4
-    assert start_lateness({"a": {"start_lateness_s": None}}) == 0.0
+    assert start_lateness({"a": decoded(early)}) == 0.0
+    assert start_lateness({"a": decoded(early), "b": decoded(late)}) == 0.4
+    assert start_lateness({"a": decoded({"start_lateness_s": None})}) == 0.0
     # After a warm-up, the warm-up's start was the named instant; without one, the measurement's.
     late_measurement = agent_result()
     late_measurement["start_lateness_s"] = 0.3
-    assert start_lateness({"a": late_measurement}) == 0.0
-    assert start_lateness({"a": {"start_lateness_s": 0.3}}) == 0.3
+    assert start_lateness({"a": decoded(late_measurement)}) == 0.0
+    assert start_lateness({"a": decoded({"start_lateness_s": 0.3})}) == 0.3
 
 
 # Every faked point serves 8 x 194 = 1,551 replies/s, whatever it is offered.

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
 
-from agents import httperf
-from agents._cli import PhaseGauge
-from agents.load_plan import ProcessPlan
+from agents.exporter import PhaseGauge
+from agents.load import httperf
+from agents.load.plan import ProcessPlan
 
 __all__ = ["KILL_GRACE_S", "PHASES", "Metrics", "Proc", "Runner"]
 

@@ -1,16 +1,15 @@
 """httperf 0.9.0's output, as typed data. Pure: text in, dataclasses out, no I/O.
 
-tbload (``agents.tbload``) prints the same summary, its command echoed as ``tbload --...``,
-and one line of its own after it, which ``parse`` leaves to ``agents.tbload``.
+tbload (``agents.load.tbload``) prints the same summary, its command echoed as ``tbload --...``,
+and one line of its own after it, which ``parse`` leaves to ``agents.load.tbload``.
 
 ``parse(text)`` reads what one httperf process printed (stdout, optionally with its stderr mixed
 in, as ``2>&1`` gives it) and returns an ``HttperfResult``; it raises ``HttperfParseError`` naming
 the missing line when the summary is absent or cut short (httperf killed before it printed).
 ``parse_progress(line)`` reads the ``reply-rate = X`` / ``session-rate = X`` lines that ``-v``
-prints every 5 s while running, for live metrics. ``merge(results)`` sums the results of several
-httperf processes that ran side by side (``--client I/N``) into one, as if one client had run.
-``to_dict(result)`` is the JSON form, with httperf's own names for error counters and status
-classes.
+prints every 5 s while running, for live metrics. ``agents.load.merge`` sums the results of
+several processes that ran side by side. ``to_dict(result)`` is the JSON form, with httperf's
+own names for error counters and status classes.
 
 Units are in the field names: ``_ms`` milliseconds, ``_s`` seconds, ``_bytes``; rates are per
 second. What httperf's numbers mean (from its stat/basic.c):
@@ -29,10 +28,7 @@ second. What httperf's numbers mean (from its stat/basic.c):
 
 from __future__ import annotations
 
-import math
 import re
-import statistics
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -48,10 +44,8 @@ __all__ = [
     "ReplyTime",
     "Sessions",
     "StatusClasses",
-    "merge",
     "parse",
     "parse_progress",
-    "rate_stats",
     "to_dict",
 ]
 
@@ -271,52 +265,70 @@ def parse_progress(line: str) -> tuple[str, float] | None:
     return (m.group(1), float(m.group(2))) if m else None
 
 
-def parse(text: str) -> HttperfResult:
-    """Parse the complete output of one httperf run."""
-    found: dict[str, tuple[str, ...]] = {}
-    samples: dict[str, list[float]] = {"reply-rate": [], "session-rate": []}
-    command = None
-    descriptors = None
-    messages: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
+@dataclass
+class _Lines:
+    """What one run printed, sorted: its summary lines by name (their numbers as text), its
+    5 s samples, its command, its descriptor limit and its other messages."""
+
+    found: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(
+        default_factory=lambda: {"reply-rate": [], "session-rate": []}
+    )
+    command: str | None = None
+    descriptors: int | None = None
+    messages: list[str] = field(default_factory=list)
+
+    def read(self, line: str) -> None:
         progress = parse_progress(line)
         if progress:
-            samples[progress[0]].append(progress[1])
-            continue
+            self.samples[progress[0]].append(progress[1])
+            return
         if line.startswith(("httperf --", "tbload --")):  # tbload echoes its command alike
-            command = line
-            continue
+            self.command = line
+            return
         m = _DESCRIPTORS.match(line)
         if m:
-            descriptors = int(m.group(1))
-            continue
+            self.descriptors = int(m.group(1))
+            return
         for name, pattern in _LINES.items():
             m = pattern.match(line)
             if m:
-                found[name] = m.groups()
-                break
-        else:
-            if line.startswith("httperf") or (
-                line.startswith("tbload") and not line.startswith("tbload: schedule")
-            ):
-                messages.append(line)
+                self.found[name] = m.groups()
+                return
+        if line.startswith("httperf") or (
+            line.startswith("tbload") and not line.startswith("tbload: schedule")
+        ):
+            self.messages.append(line)
 
-    if "total" not in found:
-        raise HttperfParseError(
-            "no 'Total:' line: httperf did not print its statistics (killed, or it failed: "
-            + ("; ".join(messages) or "no message")
-            + ")"
-        )
-    missing = [n for n in _LINES if n not in found and n not in _SESSION_LINES]
-    if missing:
-        raise HttperfParseError(f"httperf summary is incomplete: no {', '.join(missing)} line")
-    has_sessions = [n for n in _SESSION_LINES if n in found]
-    if has_sessions and len(has_sessions) != len(_SESSION_LINES):
-        absent = [n for n in _SESSION_LINES if n not in found]
-        raise HttperfParseError(f"httperf session summary is incomplete: no {', '.join(absent)}")
+    def check(self) -> bool:
+        """Whether the summary has session lines; HttperfParseError naming what is missing."""
+        found = self.found
+        if "total" not in found:
+            raise HttperfParseError(
+                "no 'Total:' line: httperf did not print its statistics (killed, or it failed: "
+                + ("; ".join(self.messages) or "no message")
+                + ")"
+            )
+        missing = [n for n in _LINES if n not in found and n not in _SESSION_LINES]
+        if missing:
+            raise HttperfParseError(f"httperf summary is incomplete: no {', '.join(missing)} line")
+        has_sessions = [n for n in _SESSION_LINES if n in found]
+        if has_sessions and len(has_sessions) != len(_SESSION_LINES):
+            absent = [n for n in _SESSION_LINES if n not in found]
+            raise HttperfParseError(
+                f"httperf session summary is incomplete: no {', '.join(absent)}"
+            )
+        return bool(has_sessions)
+
+
+def parse(text: str) -> HttperfResult:
+    """Parse the complete output of one httperf run."""
+    lines = _Lines()
+    for raw in text.splitlines():
+        if raw.strip():
+            lines.read(raw.strip())
+    has_sessions = lines.check()
+    found, samples = lines.found, lines.samples
 
     def f(name: str, i: int) -> float:
         return float(found[name][i])
@@ -341,8 +353,8 @@ def parse(text: str) -> HttperfResult:
     duration = f("total", 3)
     replies = n("total", 2)
     return HttperfResult(
-        command=command,
-        max_open_descriptors=descriptors,
+        command=lines.command,
+        max_open_descriptors=lines.descriptors,
         reply_rate_samples=tuple(samples["reply-rate"]),
         session_rate_samples=tuple(samples["session-rate"]),
         max_connect_burst_length=n("burst", 0),
@@ -387,147 +399,7 @@ def parse(text: str) -> HttperfResult:
             other=n("errors2", 3),
         ),
         sessions=sessions,
-        messages=tuple(messages),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Merging processes that ran side by side
-# ---------------------------------------------------------------------------------------------
-
-
-def rate_stats(samples: Sequence[float]) -> RateStats:
-    """min/avg/max and sample standard deviation, as httperf computes them (0 when n < 2)."""
-    if not samples:
-        return RateStats(0.0, 0.0, 0.0, 0.0, 0)
-    stddev = statistics.stdev(samples) if len(samples) > 1 else 0.0
-    return RateStats(min(samples), statistics.fmean(samples), max(samples), stddev, len(samples))
-
-
-def _sum_aligned(series: Iterable[Sequence[float]]) -> tuple[float, ...]:
-    """Element-wise sum of sample series over the samples all of them have."""
-    series = list(series)
-    if not series:
-        return ()
-    length = min(len(s) for s in series)
-    return tuple(sum(s[i] for s in series) for i in range(length))
-
-
-def _weighted(pairs: Iterable[tuple[float, float]]) -> float:
-    pairs = [(v, w) for v, w in pairs if w > 0]
-    total = sum(w for _, w in pairs)
-    return sum(v * w for v, w in pairs) / total if total else 0.0
-
-
-def _lifetimes(r: HttperfResult) -> float:
-    """Connections that ended normally (the population of the connection-time figures)."""
-    return r.replies / r.replies_per_connection if r.replies_per_connection > 0 else 0.0
-
-
-def merge(results: Sequence[HttperfResult]) -> HttperfResult:
-    """Combine httperf processes that ran at the same time into one client's result.
-
-    Counts, rates and CPU add up; ``test_duration_s`` is the longest; the reply-rate (and
-    session-rate) samples are added sample by sample over the samples every process has, and
-    their statistics recomputed; connection, reply-time and size averages are weighted by how
-    many connections, requests or replies each process had; the connection-time median cannot be
-    combined and is None. ``max_concurrent_connections`` is the sum of the per-process peaks (an
-    upper bound)."""
-    if not results:
-        raise ValueError("nothing to merge")
-    if len(results) == 1:
-        return results[0]
-    rs = list(results)
-    reply_samples = _sum_aligned(r.reply_rate_samples for r in rs)
-    life = [_lifetimes(r) for r in rs]
-    ok = [(r, w) for r, w in zip(rs, life, strict=True) if w > 0]
-    ct_avg = _weighted((r.connection_time.avg_ms, w) for r, w in ok)
-    ct_var = _weighted(
-        (r.connection_time.stddev_ms**2 + r.connection_time.avg_ms**2, w) for r, w in ok
-    )
-    replies = sum(r.replies for r in rs)
-    requests = sum(r.requests for r in rs)
-    connections = sum(r.connections for r in rs)
-    conn_rate = sum(r.connection_rate for r in rs)
-    req_rate = sum(r.request_rate for r in rs)
-    sessions = None
-    with_sessions = [r.sessions for r in rs if r.sessions is not None]
-    if with_sessions:
-        session_samples = _sum_aligned(r.session_rate_samples for r in rs)
-        width = max(len(s.length_histogram) for s in with_sessions)
-        session_stats = rate_stats(session_samples)
-        sessions = Sessions(
-            rate=session_stats,
-            completed=sum(s.completed for s in with_sessions),
-            started=sum(s.started for s in with_sessions),
-            connections_per_session=_weighted(
-                (s.connections_per_session, s.started) for s in with_sessions
-            ),
-            lifetime_s=_weighted((s.lifetime_s, s.completed) for s in with_sessions),
-            failtime_s=_weighted((s.failtime_s, s.started - s.completed) for s in with_sessions),
-            length_histogram=tuple(
-                sum(s.length_histogram[i] for s in with_sessions if i < len(s.length_histogram))
-                for i in range(width)
-            ),
-        )
-    else:
-        session_samples = ()
-    messages: list[str] = []
-    for r in rs:
-        messages.extend(m for m in r.messages if m not in messages)
-    descriptors = [r.max_open_descriptors for r in rs]
-    return HttperfResult(
-        command=None,
-        max_open_descriptors=None if None in descriptors else sum(d or 0 for d in descriptors),
-        reply_rate_samples=reply_samples,
-        session_rate_samples=session_samples,
-        max_connect_burst_length=max(r.max_connect_burst_length for r in rs),
-        connections=connections,
-        requests=requests,
-        replies=replies,
-        test_duration_s=max(r.test_duration_s for r in rs),
-        connection_rate=conn_rate,
-        connection_period_ms=1e3 / conn_rate if conn_rate else 0.0,
-        max_concurrent_connections=sum(r.max_concurrent_connections for r in rs),
-        connection_time=ConnectionTime(
-            min_ms=min((r.connection_time.min_ms for r, _ in ok), default=0.0),
-            avg_ms=ct_avg,
-            max_ms=max(r.connection_time.max_ms for r in rs),
-            median_ms=None,
-            stddev_ms=math.sqrt(max(ct_var - ct_avg**2, 0.0)),
-            connect_ms=_weighted((r.connection_time.connect_ms, r.connections) for r in rs),
-        ),
-        replies_per_connection=replies / sum(life) if sum(life) else 0.0,
-        request_rate=req_rate,
-        request_period_ms=1e3 / req_rate if req_rate else 0.0,
-        request_size_bytes=_weighted((r.request_size_bytes, r.requests) for r in rs),
-        reply_rate=rate_stats(reply_samples),
-        reply_rate_total=sum(r.reply_rate_total for r in rs),
-        reply_time=ReplyTime(
-            response_ms=_weighted((r.reply_time.response_ms, r.replies) for r in rs),
-            transfer_ms=_weighted((r.reply_time.transfer_ms, r.replies) for r in rs),
-        ),
-        reply_size=ReplySize(
-            header_bytes=_weighted((r.reply_size.header_bytes, r.replies) for r in rs),
-            content_bytes=_weighted((r.reply_size.content_bytes, r.replies) for r in rs),
-            footer_bytes=_weighted((r.reply_size.footer_bytes, r.replies) for r in rs),
-            total_bytes=_weighted((r.reply_size.total_bytes, r.replies) for r in rs),
-        ),
-        status=StatusClasses(*(sum(getattr(r.status, f"s{i}xx") for r in rs) for i in range(1, 6))),
-        cpu=CpuTime(
-            user_s=sum(r.cpu.user_s for r in rs),
-            system_s=sum(r.cpu.system_s for r in rs),
-            user_pct=sum(r.cpu.user_pct for r in rs),
-            system_pct=sum(r.cpu.system_pct for r in rs),
-            total_pct=sum(r.cpu.total_pct for r in rs),
-        ),
-        net_io_kib_per_s=sum(r.net_io_kib_per_s for r in rs),
-        net_io_mbps=sum(r.net_io_mbps for r in rs),
-        errors=Errors(
-            **{k: sum(getattr(r.errors, k) for r in rs) for k in ("total", *ERROR_NAMES)}
-        ),
-        sessions=sessions,
-        messages=tuple(messages),
+        messages=tuple(lines.messages),
     )
 
 

@@ -2,7 +2,7 @@
 
 Usage (run on a lab host from its deploy directory, once per sweep)::
 
-    python3 -m agents.load_service --server ADDR --port P --control-key-file FILE
+    python3 -m agents.load.service --server ADDR --port P --control-key-file FILE
         --start-file FILE [--sessions FILE] [--engine httperf|tbload]
         [--metrics-address A] [--metrics-port 9181] [--host NAME]
 
@@ -21,7 +21,7 @@ stale one is never read), and the key every control request must bear
 The control, on the metrics port (the same server that serves ``/metrics``; every request but
 ``GET /metrics`` needs ``Authorization: Bearer <key>``, else 401: ``agents.control``)::
 
-    POST /run     a run request, ``agents.load_request``'s JSON object: {"id": "12-1",
+    POST /run     a run request, ``agents.load.request``'s JSON object: {"id": "12-1",
                   "workload": "one-byte", "rate": 625, "duration": 20, "timeout": 2, ...}
                   202: accepted, the run plans and waits for its instants
                   400: one line naming the field and its value (unknown, fixed at start, out
@@ -30,13 +30,14 @@ The control, on the metrics port (the same server that serves ``/metrics``; ever
     PUT /start    START MEASURE (Unix times, within a day of now), as in a start file
                   204: taken; 400: not such a line; 409: no run is waiting
     GET /result?id=12-1&wait=S
-                  200: {"exit_status": 0 | 1, "result": <agents.load's JSON>} once the run ended
+                  200: {"exit_status": 0 | 1, "result": <agents.load.result's JSON>} once the
+                  run ended
                   204: not within S seconds (0 to 30); 404: no such run; 400: S not seconds
     POST /stop    204: the run under way stops as SIGTERM stops a one-shot agent (its partial
                   result is then collected as usual)
     GET /cooldown?max=S
                   200: {"waited_s": W, "left": N} once this host holds no TIME_WAIT socket,
-                  or after S seconds (0 to 30) with N left (``agents.cooldown``): the pause
+                  or after S seconds (0 to 30) with N left (``agents.load.cooldown``): the pause
                   between points, without an SSH session per point; 400: S not seconds
 
 Runs happen one at a time, in the main thread (httperf's processes and their watchdog are the
@@ -62,16 +63,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agents._cli import agent_parser, setup_logging
 from agents.control import read_key, serve
-from agents.cooldown import cool_down
-from agents.load import StartSignal, engine_program, run
-from agents.load_plan import ENGINES, HTTPERF, read_sessions
-from agents.load_request import LoadRequest, RequestError, parse_run
-from agents.load_runner import Metrics
+from agents.load.args import ENGINES, HTTPERF, ONE_BYTE, SPECWEB99, ArgsError, LoadArgs
+from agents.load.cooldown import cool_down
+from agents.load.plan import read_sessions
+from agents.load.request import LoadRequest, RequestError, parse_run
+from agents.load.result import LoadResult
+from agents.load.run import engine_program, run
+from agents.load.runner import Metrics
+from agents.load.start import StartSignal
 from agents.workloads import ONE_BYTE_URI
 
 __all__ = ["Fixed", "LoadService", "main"]
@@ -99,10 +102,10 @@ class Job:
     """One run: its arguments, its control, and once ended its result."""
 
     id: str
-    args: argparse.Namespace
+    args: LoadArgs
     control: StartSignal = field(default_factory=StartSignal)
     done: threading.Event = field(default_factory=threading.Event)
-    result: dict[str, Any] | None = None
+    result: LoadResult | None = None
     exit_status: int | None = None
 
 
@@ -168,44 +171,42 @@ class LoadService:
             self.jobs.put(self._current)
         return 202, ""
 
-    def arguments(self, request: LoadRequest) -> argparse.Namespace:
-        """`request` with what the service fixed, as ``agents.load.run`` takes it; RequestError
-        for what only this host can refuse (its CPUs, its sessions file)."""
-        cpu_list = list(request.cpus) if request.cpus is not None else None
-        if cpu_list is not None:
+    def arguments(self, request: LoadRequest) -> LoadArgs:
+        """`request` with what the service fixed, as ``agents.load.run.run`` takes it;
+        RequestError for what only this host can refuse (its CPUs, its sessions file)."""
+        if request.cpus is not None:
             allowed = os.sched_getaffinity(0)
-            missing = [cpu for cpu in cpu_list if cpu not in allowed]
+            missing = [cpu for cpu in request.cpus if cpu not in allowed]
             if missing:
                 raise RequestError(
-                    f"cpus {json.dumps(cpu_list)[:40]}: CPU(s) {missing[:8]} are not this"
-                    f" service's (allowed: {sorted(allowed)[:64]})"
+                    f"cpus {json.dumps(list(request.cpus))[:40]}: CPU(s) {missing[:8]} are not"
+                    f" this service's (allowed: {sorted(allowed)[:64]})"
                 )
-        sessions: list[tuple[str, ...]] = []
-        if request.workload == "specweb99":
-            sessions = self._sessions()
+        specweb99 = request.workload == SPECWEB99
         fixed = self.fixed
-        return argparse.Namespace(
-            server=fixed.server,
-            port=fixed.port,
-            host=fixed.host,
-            workload=request.workload,
-            rate=request.rate,
-            duration=request.duration,
-            timeout=request.timeout,
-            warmup=request.warmup,
-            uri=ONE_BYTE_URI if request.workload == "one-byte" else None,
-            sessions=fixed.sessions if request.workload == "specweb99" else None,
-            session_list=sessions,
-            start_at=None,
-            measure_at=None,
-            start_file=fixed.start_file,
-            processes=request.processes,
-            cpu_list=cpu_list,
-            starved_below=request.starved_below,
-            engine=fixed.engine,
-        )
+        try:
+            return LoadArgs(
+                server=fixed.server,
+                port=fixed.port,
+                workload=request.workload,
+                rate=request.rate,
+                duration=request.duration,
+                timeout=request.timeout,
+                uri=ONE_BYTE_URI if request.workload == ONE_BYTE else None,
+                sessions=fixed.sessions if specweb99 else None,
+                session_list=self._sessions() if specweb99 else (),
+                warmup=request.warmup,
+                processes=request.processes,
+                cpus=request.cpus,
+                starved_below=request.starved_below,
+                engine=fixed.engine,
+                host=fixed.host,
+                start_file=fixed.start_file,
+            )
+        except ArgsError as error:  # the request was checked against the same bounds
+            raise RequestError(str(error)) from None
 
-    def _sessions(self) -> list[tuple[str, ...]]:
+    def _sessions(self) -> tuple[tuple[str, ...], ...]:
         where = self.fixed.sessions
         if where is None:
             raise RequestError('workload "specweb99": this service was started without --sessions')
@@ -216,7 +217,7 @@ class LoadService:
             raise RequestError(f'workload "specweb99": cannot read {where!r}: {reason}') from None
         if not found:
             raise RequestError(f'workload "specweb99": {where!r} holds no session')
-        return found
+        return tuple(found)
 
     def result(self, run_id: str, wait: float) -> tuple[int, str]:
         with self._lock:
@@ -227,7 +228,8 @@ class LoadService:
             return 404, f"no run {run_id[:64]!r}"
         if not job.done.wait(wait):
             return 204, ""
-        return 200, json.dumps({"exit_status": job.exit_status, "result": job.result})
+        result = job.result.to_json() if job.result is not None else None
+        return 200, json.dumps({"exit_status": job.exit_status, "result": result})
 
     def stop_current(self, why: str) -> None:
         job = self._current
@@ -247,7 +249,7 @@ class LoadService:
                 result, status = run(job.args, metrics, job.control, signals=False)
             except Exception as exc:  # the run fails, saying so; the service goes on
                 log.exception("run %s failed", job.id)
-                result, status = {"error": f"run {job.id} failed: {exc!r}"[:300]}, 1
+                result, status = LoadResult(error=f"run {job.id} failed: {exc!r}"[:300]), 1
             with self._lock:
                 job.result, job.exit_status = result, status
                 job.done.set()
@@ -271,7 +273,7 @@ def _seconds(query: dict[str, list[str]], name: str) -> float | str:
 
 def _parser() -> argparse.ArgumentParser:
     p = agent_parser(
-        "python3 -m agents.load_service",
+        "python3 -m agents.load.service",
         "Serve load runs for a whole sweep: each told over HTTP, each offering this client's"
         " share of the load with httperf.",
         metrics_port=9181,

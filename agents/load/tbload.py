@@ -1,7 +1,7 @@
 """tbload's own line after its httperf-format summary, as typed data. Pure: text in, data out.
 
 tbload (``tbload/`` at the top of the project, C, epoll) prints httperf 0.9.0's summary exactly,
-so ``agents.httperf.parse`` reads its figures unchanged, then one line of its own::
+so ``agents.load.httperf.parse`` reads its figures unchanged, then one line of its own::
 
     tbload: schedule late-max-ms 0.412 late-p99-ms 0.051 late-starts 3 of 80000 kept yes
 
@@ -11,7 +11,7 @@ largest and the 99th percentile lateness. ``kept no`` is tbload's verdict that i
 the load it was asked to: more than 1 % of its starts were over 10 ms late, or it left planned
 connections unstarted (out of descriptors or local ports). Unlike httperf, which spins a core
 and whose CPU share is what shows it fell behind, tbload sleeps between starts: its own verdict
-is the only sign of a client limit it gives (``agents.load_plan.tbload_verdict``).
+is the only sign of a client limit it gives (``agents.load.plan.tbload_verdict``).
 
     schedule = parse_schedule(text)      # None when the line is absent
     merge_schedules([a, b])              # several processes side by side, as one client

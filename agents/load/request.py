@@ -36,8 +36,27 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from agents.control import CONTROL_ID, CONTROL_ID_RULE
-from agents.load_plan import STARVED_BELOW_PCT
+from agents.ids import CONTROL_ID, CONTROL_ID_RULE
+from agents.load.args import (
+    CPU,
+    DURATION,
+    MAX_CPU,
+    MAX_INSTANT_DISTANCE_S,
+    MAX_PROCESSES,
+    MAX_RATE,
+    MAX_SECONDS,
+    MAX_TIMEOUT,
+    PROCESSES,
+    RATE,
+    STARVED_BELOW,
+    STARVED_BELOW_PCT,
+    TIMEOUT,
+    WARMUP,
+    WORKLOADS,
+    ArgsError,
+    Bound,
+    shown,
+)
 
 __all__ = [
     "MAX_CPU",
@@ -51,18 +70,11 @@ __all__ = [
     "parse_run",
 ]
 
-MAX_RATE = 1_000_000.0  # per client; httperf does about 10,000/s per process
-MAX_SECONDS = 86_400.0  # a run or a warm-up of a day at most (the lab file's own bound)
-MAX_TIMEOUT = 3_600.0
-MAX_PROCESSES = 64  # httperf processes of one run (each spins a core)
-MAX_CPU = 4095
-MAX_INSTANT_DISTANCE_S = 86_400.0  # a start instant within a day of the host's clock
-WORKLOADS = ("one-byte", "specweb99")
 REQUIRED = ("id", "workload", "rate", "duration", "timeout")
 FIXED = ("server", "port", "sessions", "start_file", "host", "engine")
 
 
-class RequestError(ValueError):
+class RequestError(ArgsError):
     """A request refused; the message is one line naming the field and its value."""
 
 
@@ -96,12 +108,6 @@ class LoadRequest:
         )
 
 
-def _show(value: Any) -> str:
-    """A value as JSON, cut short: the one line stays one short line."""
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _refuse_constant(name: str) -> Any:
     raise RequestError(f"{name} is not a JSON number a run takes")
 
@@ -115,14 +121,11 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _number(request: dict[str, Any], name: str, low: float, high: float, *, zero: bool) -> float:
-    value = request[name]
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = number and math.isfinite(value) and value <= high
-    if not (ok and (low <= value if zero else low < value)):
-        lowest = f"from {low:g}" if zero else f"> {low:g}"
-        raise RequestError(f"{name} {_show(value)}: expected a number {lowest} to {high:g}")
-    return float(value)
+def _number(request: dict[str, Any], bound: Bound) -> float:
+    try:
+        return float(bound.check(request[bound.name]))
+    except ArgsError as error:
+        raise RequestError(str(error)) from None
 
 
 def parse_run(body: str) -> LoadRequest:
@@ -147,22 +150,22 @@ def parse_run(body: str) -> LoadRequest:
         raise RequestError(f"field {missing[0]!r}: required")
     run_id = request["id"]
     if not isinstance(run_id, str) or not CONTROL_ID.fullmatch(run_id):
-        raise RequestError(f"id {_show(run_id)}: {CONTROL_ID_RULE}")
+        raise RequestError(f"id {shown(run_id)}: {CONTROL_ID_RULE}")
     workload = request["workload"]
     if workload not in WORKLOADS:
-        raise RequestError(f"workload {_show(workload)}: expected one of {', '.join(WORKLOADS)}")
+        raise RequestError(f"workload {shown(workload)}: expected one of {', '.join(WORKLOADS)}")
     request.setdefault("warmup", 0)
     request.setdefault("starved_below", STARVED_BELOW_PCT)
     return LoadRequest(
         id=run_id,
         workload=workload,
-        rate=_number(request, "rate", 0, MAX_RATE, zero=False),
-        duration=_number(request, "duration", 0, MAX_SECONDS, zero=False),
-        timeout=_number(request, "timeout", 0, MAX_TIMEOUT, zero=False),
-        warmup=_number(request, "warmup", 0, MAX_SECONDS, zero=True),
+        rate=_number(request, RATE),
+        duration=_number(request, DURATION),
+        timeout=_number(request, TIMEOUT),
+        warmup=_number(request, WARMUP),
         processes=_processes(request.get("processes", "auto")),
         cpus=_cpus(request.get("cpus")),
-        starved_below=_number(request, "starved_below", 0, 100, zero=True),
+        starved_below=_number(request, STARVED_BELOW),
     )
 
 
@@ -172,24 +175,32 @@ _FIELDS = (*REQUIRED, "warmup", "processes", "cpus", "starved_below")
 def _processes(value: Any) -> int | None:
     if value == "auto":
         return None
-    if type(value) is not int or not 1 <= value <= MAX_PROCESSES:
-        raise RequestError(
-            f'processes {_show(value)}: expected "auto" or an integer from 1 to {MAX_PROCESSES}'
-        )
-    return value
+    try:
+        return int(PROCESSES.check(value))
+    except ArgsError:
+        integers = PROCESSES.expected().removeprefix("expected ")
+        raise RequestError(f'processes {shown(value)}: expected "auto" or {integers}') from None
 
 
 def _cpus(value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
     ok = isinstance(value, list) and 1 <= len(value) <= MAX_PROCESSES
-    ok = ok and all(type(cpu) is int and 0 <= cpu <= MAX_CPU for cpu in value)
+    ok = ok and all(_within(CPU, cpu) for cpu in value)
     if not ok:
         raise RequestError(
-            f"cpus {_show(value)}: expected null or a list of 1 to {MAX_PROCESSES} CPU numbers"
+            f"cpus {shown(value)}: expected null or a list of 1 to {MAX_PROCESSES} CPU numbers"
             f" from 0 to {MAX_CPU}"
         )
     return tuple(value)
+
+
+def _within(bound: Bound, value: Any) -> bool:
+    try:
+        bound.check(value)
+    except ArgsError:
+        return False
+    return True
 
 
 def parse_instants(text: str, now: float) -> tuple[float, float | None]:

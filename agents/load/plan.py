@@ -1,6 +1,6 @@
 """The load agent's decisions, pure: how many load-generator processes (httperf or tbload)
 carry a share, with which rates, counts, CPUs and sessions; how fast a process really issued its
-connections; whether the client limited the run. ``agents.load``'s docstring says why each rule
+connections; whether the client limited the run. ``agents/load/README.md`` says why each rule
 is what it is."""
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import httperf
-from agents.tbload import Schedule
+from agents.load import httperf
+from agents.load.args import ENGINES, HTTPERF, STARVED_BELOW_PCT, TBLOAD
+from agents.load.tbload import Schedule
 from agents.workloads import MAX_SESSIONS_PER_HTTPERF
 
 __all__ = [
     "ENGINES",
     "HTTPERF",
+    "STARVED_BELOW_PCT",
     "TBLOAD",
     "TBLOAD_PROGRAM",
     "Plan",
@@ -34,15 +36,12 @@ __all__ = [
     "verdict",
 ]
 
-HTTPERF, TBLOAD = "httperf", "tbload"
-ENGINES = (HTTPERF, TBLOAD)  # the load generators an agent can run (fixed when it starts)
 TBLOAD_PROGRAM = "tbload/tbload"  # relative to the deploy directory, where provisioning builds it
 RATE_PER_PROCESS = 10_000.0  # requests/s one httperf process is asked to carry at most
 # requests/s one tbload process is asked to carry at most: it holds any number of descriptors
 # (epoll) and sleeps between starts, so one per client is the rule; past this, one per core.
 TBLOAD_RATE_PER_PROCESS = 50_000.0
 FDS_PER_PROCESS = 1_000  # descriptors planned per httperf process (select(): 1,024 minus slack)
-STARVED_BELOW_PCT = 90.0
 RATE_TOLERANCE = 0.99
 
 
@@ -211,7 +210,7 @@ def attempts(result: httperf.HttperfResult, workload: str) -> int:
 
 def issued_rate(result: httperf.HttperfResult, workload: str, rate: float, timeout: float) -> float:
     """Attempts per second over the estimated issue window: the test duration less the longest
-    the last attempt can have lasted (see ``agents.load``'s docstring), never shorter than the
+    the last attempt can have lasted (see ``agents/load/README.md``), never shorter than the
     planned window."""
     tried = attempts(result, workload)
     if tried == 0 or rate <= 0:

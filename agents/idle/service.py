@@ -2,7 +2,7 @@
 
 Usage (run on a lab host from its deploy directory, once per sweep)::
 
-    python3 -m agents.idle_service --server ADDR --port P --control-key-file FILE
+    python3 -m agents.idle.service --server ADDR --port P --control-key-file FILE
         [--max-connections N] [--metrics-address A] [--metrics-port 9182] [--host NAME]
 
 Why: a one-shot ``agents.idle`` per point cost every client an SSH session and a Python
@@ -63,8 +63,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agents._cli import agent_parser, positive_int, setup_logging
-from agents.control import CONTROL_ID, CONTROL_ID_RULE, read_key, serve
-from agents.idle import FD_SLACK, IdleAgent, Metrics, raise_nofile, report
+from agents.control import read_key, serve
+from agents.idle.agent import FD_SLACK, IdleAgent, raise_nofile
+from agents.idle.metrics import Metrics
+from agents.idle.report import report
+from agents.ids import CONTROL_ID, CONTROL_ID_RULE
 
 __all__ = ["Hold", "IdleService", "main"]
 
@@ -307,7 +310,7 @@ def _parse_run(body: str, most: int) -> tuple[str, int] | str:
 
 def _parser() -> argparse.ArgumentParser:
     p = agent_parser(
-        "python3 -m agents.idle_service",
+        "python3 -m agents.idle.service",
         "Serve idle-connection holds for a whole sweep: each told over HTTP, each holding this"
         " client's share of the idle connections until told to stop.",
         metrics_port=9182,
