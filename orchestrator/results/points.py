@@ -7,8 +7,8 @@
 
 Old stores read too: a column a store does not have takes the default its schema declares
 (`server_name` userver, `purpose` throughput), JSON columns that are empty read as {}. The agent
-JSON is read in one place, `read_agent`: its `load` part stays a Mapping until the load agent's
-own `LoadResult` types it.
+JSON is read in one place, `read_agent`: its `load` part is the load agent's own versioned
+`LoadResult`, decoded once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from agents.load.result import LoadResult, LoadResultError
 from orchestrator.config.servers import USERVER
 from orchestrator.results.records import ServerCpu
 from orchestrator.results.schema import THROUGHPUT
@@ -43,32 +44,35 @@ def _numbers(value: Any) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AgentRecord:
-    """What one host's agents returned for a point, as stored. `load` is the load agent's JSON
-    result (a Mapping until `agents.load.result.LoadResult` types it, in `read_agent`)."""
+    """What one host's agents returned for a point, as stored. `load` is the load agent's result
+    (None when the host stored none, or one this orchestrator cannot read: `load_error` says
+    why, and the report shows the point without that agent's figures)."""
 
-    load: Mapping[str, Any] = field(default_factory=dict)
+    load: LoadResult | None = None
     stored: Mapping[str, Any] = field(default_factory=dict)  # the whole record, as stored
+    load_error: str | None = None
 
     def total(self, name: str) -> float | None:
         """One of the load agent's totals (connections, sessions_started, ...)."""
-        totals = self.load.get("totals")
-        return number(totals.get(name)) if isinstance(totals, Mapping) else None
+        totals = self.load.totals if self.load else None
+        return number(getattr(totals, name, None)) if totals else None
 
     @property
     def max_concurrent_connections(self) -> float | None:
-        return number(self.load.get("max_concurrent_connections"))
+        return number(self.load.max_concurrent_connections) if self.load else None
 
     @property
     def connection_medians(self) -> list[float]:
         """The median connection time the agent reported (ms), or each of its httperf runs'
         when it reported none of its own."""
-        own = self.load.get("connection_time_ms")
-        if isinstance(own, Mapping) and (median := number(own.get("median"))) is not None:
+        if self.load is None:
+            return []
+        own = self.load.connection_time_ms
+        if own is not None and (median := number(own.median)) is not None:
             return [median]
         found = []
-        for run in self.load.get("runs") or []:
-            result = run.get("result") if isinstance(run, Mapping) else None
-            times = result.get("connection_time") if isinstance(result, Mapping) else None
+        for run in self.load.runs:
+            times = run.result.get("connection_time") if run.result else None
             if isinstance(times, Mapping) and (value := number(times.get("median_ms"))) is not None:
                 found.append(value)
         return found
@@ -79,7 +83,12 @@ def read_agent(stored: Any) -> AgentRecord:
     if not isinstance(stored, Mapping):
         return AgentRecord()
     load = stored.get("load")
-    return AgentRecord(load if isinstance(load, Mapping) else {}, stored)
+    if not load:
+        return AgentRecord(None, stored)
+    try:
+        return AgentRecord(LoadResult.from_json(load), stored)
+    except LoadResultError as error:
+        return AgentRecord(None, stored, str(error))
 
 
 @dataclass(frozen=True)
@@ -204,16 +213,6 @@ class StoredPoint:
         values["network"] = values.get("network") or ""
         values["rtts"] = {host: tuple(pair) for host, pair in (values.get("rtts") or {}).items()}
         return cls(**values)
-
-    def as_row(self) -> dict[str, Any]:
-        """The point as the store's decoded row (agents and server as stored), for a reader that
-        still takes a Mapping (`run.limits.PointFacts.of_row`) until it reads StoredPoint."""
-        row = {f.name: getattr(self, f.name) for f in fields(self)}
-        row["agents"] = {host: dict(agent.stored) for host, agent in self.agents.items()}
-        row["server"] = dict(self.server.stored)
-        for name in ("cooldown_left", "phases", "errors", "rtts"):
-            row[name] = dict(row[name])
-        return row
 
     def column(self, name: str) -> Any:
         """A scalar column by its name (the export's columns), None for one it does not have;

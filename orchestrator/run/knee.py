@@ -43,7 +43,7 @@ also written to the sweep's settings (`settings()`) for the report and `up`'s su
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +207,8 @@ class Curves:
         if record.status == "interrupted":
             return None
         facts = PointFacts.of_record(record)
-        return self._add_facts(facts, record.point, record.status, record.reason, record.summary)
+        issued = _float(record.summary.get("request_rate"))
+        return self._add_facts(facts, record.point, record.status, record.reason, issued)
 
     def restore(self, stored: Iterable[StoredPoint], plan: Sequence[Point] = ()) -> None:
         """Replay the stored points of a sweep (store.points, in run order); `plan` gives each
@@ -224,16 +225,15 @@ class Curves:
                 stored_point.target_rate,
                 stored_point.repetition,
             )
-            row = stored_point.as_row()  # PointFacts.of_row reads the row as a Mapping
-            facts = PointFacts.of_row(row, point)
-            self._add_facts(facts, point, stored_point.status, stored_point.reason, row)
+            facts = PointFacts.of_stored(stored_point, point)
+            status, reason = stored_point.status, stored_point.reason
+            self._add_facts(facts, point, status, reason, stored_point.request_rate)
 
     def _add_facts(
-        self, facts: PointFacts, point: Point, status: str, reason: str, summary: Mapping[str, Any]
+        self, facts: PointFacts, point: Point, status: str, reason: str, issued: float | None
     ) -> Ending | None:
         if status != "failed":
             self.facts.append(facts)
-        issued = _float(summary.get("request_rate"))
         evidence = reason if status != "ok" else ""
         return self.add(
             point, status, facts.served, issued, kept_up=facts.kept_up, evidence=evidence

@@ -1,7 +1,7 @@
 """Who limited a point: the server at its cores' limit, the clients, or neither. One pure rule,
 and the evidence that decided it, as text.
 
-    facts = PointFacts.of_record(record)            # or PointFacts.of_row(stored, point)
+    facts = PointFacts.of_record(record)            # or PointFacts.of_stored(stored, point)
     verdict = judge(facts, sweep)                   # sweep: the other points' facts
     verdict.status, verdict.decided_by, verdict.evidence
 
@@ -75,6 +75,7 @@ from typing import Any
 from agents.load.result import LoadResult
 from orchestrator.config.plan import Point
 from orchestrator.report.analysis.data import BUSY, TRACKING, served_fraction
+from orchestrator.results.points import StoredPoint
 from orchestrator.results.records import PointRecord, ServerCpu
 
 __all__ = [
@@ -136,16 +137,17 @@ class PointFacts:
         )
 
     @classmethod
-    def of_row(cls, row: Mapping[str, Any], point: Point) -> PointFacts:
+    def of_stored(cls, stored: StoredPoint, point: Point) -> PointFacts:
         """The facts of a point as `Store.points` returns it (`point`: its plan point)."""
+        loads = {host: agent.load for host, agent in stored.agents.items() if agent.load}
         return cls(
             point.key,
             point.workload,
             point.network,
             point.rate,
-            served_fraction(dict(row)),
-            ServerCpu.from_server(row.get("server")),
-            behind(stored_loads(row.get("agents") or {})),
+            served_fraction(stored),
+            stored.server.cpu_use,
+            behind(loads),
         )
 
 

@@ -333,7 +333,7 @@ def rejudge_stored(store: Store, sweep_id: str, plan: list[Point]) -> dict[str, 
         for row in store.points(sweep_id)
         if row.status in (*MEASURED, "client-limited") and row.key in planned
     ]
-    facts = [limits.PointFacts.of_row(row.as_row(), planned[row.key]) for row in rows]
+    facts = [limits.PointFacts.of_stored(row, planned[row.key]) for row in rows]
     changed = {}
     for row, verdict in zip(rows, limits.rejudge(facts), strict=True):
         reason = verdict.evidence if verdict.status != "ok" else ""
