@@ -29,11 +29,15 @@ class Clock:
 
 
 def test_it_waits_until_no_socket_is_left_and_then_counts_once() -> None:
-    clock, looks, counts = Clock(), [True, True, True, False], []
-    waited, left = cooldown.cool_down(
-        5.0, lambda: looks.pop(0), lambda: counts.append(1) or 0, clock, clock.sleep
-    )
-    assert (waited, left) == (pytest.approx(3 * cooldown.LOOK_EVERY), 0)
+    clock, looks = Clock(), [True, True, True, False]
+    counts: list[int] = []
+
+    def count() -> int:
+        counts.append(1)
+        return 0
+
+    waited, left = cooldown.cool_down(5.0, lambda: looks.pop(0), count, clock, clock.sleep)
+    assert waited == pytest.approx(3 * cooldown.LOOK_EVERY) and left == 0
     assert looks == [] and counts == [1]
 
 

@@ -8,7 +8,8 @@ import socket
 import time
 from pathlib import Path
 
-from agents.idle.agent import IdleAgent, Metrics
+from agents.idle.agent import IdleAgent
+from agents.idle.metrics import Metrics
 
 
 def test_agent_loop_counts_reopens_and_registers_instant_connects(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from orchestrator.config.plan import Point
 from orchestrator.results.points import StoredPoint
-from orchestrator.results.records import PointRecord, SweepSummary
+from orchestrator.results.records import PointRecord, PointSummary, SweepSummary
 from orchestrator.results.store import Store
 
 HOSTS = {
@@ -146,6 +146,16 @@ def record(spec: P, seq: int) -> PointRecord:
                 "load": {"totals": {"sessions_started": started, "sessions_completed": completed}}
             }
         }
+    summary: PointSummary = {
+        "request_rate": spec.rate if spec.request is None else spec.request,
+        "errors_total": spec.errors,
+        "client_timeouts": spec.timeouts,
+        "reply_time_ms": spec.reply_time,
+        "errors": {},
+        "server_replies": int((spec.reply or 0) * 5),
+    }
+    if spec.reply is not None:  # no reply rate: the key is absent, as the store reads it
+        summary["reply_rate"] = spec.reply
     return PointRecord(
         point=point,
         seq=seq,
@@ -156,15 +166,7 @@ def record(spec: P, seq: int) -> PointRecord:
         ended_at=1_800_000_000.5 + seq,
         measure_seconds=5.0,
         phases={"measure": spec.window} if spec.window is not None else {},
-        summary={
-            "request_rate": spec.rate if spec.request is None else spec.request,
-            "reply_rate": spec.reply,
-            "errors_total": spec.errors,
-            "client_timeouts": spec.timeouts,
-            "reply_time_ms": spec.reply_time,
-            "errors": {},
-            "server_replies": int((spec.reply or 0) * 5),
-        },
+        summary=summary,
         agents=agents,
         server=spec.server or {"cpu_seconds": spec.cpu, "totals": spec.totals},
         syscalls=spec.syscalls,
@@ -209,6 +211,8 @@ def assert_png_drawn(path: Path) -> None:
     with Image.open(path) as image:
         grey = image.convert("L")
         low, high = grey.getextrema()
+        # one band: each extreme is a number, not a (low, high) pair per band
+        assert not isinstance(low, tuple) and not isinstance(high, tuple), (low, high)
         assert grey.size[0] >= 400 and grey.size[1] >= 300, f"{path.name}: {grey.size}"
         assert high - low > 100, f"{path.name}: blank ({low}..{high})"
         histogram = grey.histogram()
@@ -252,7 +256,9 @@ def assert_figures_match_store(directory: Path, store: Store, sweep: str) -> Non
                     float(row["target_rate"]),
                 )
             # the server's own result: ok, or saturated (at its cores' limit)
-            ok = [run.reply_rate for run in runs if run.status in ("ok", "saturated")]
+            measured = [run for run in runs if run.status in ("ok", "saturated")]
+            ok = [run.reply_rate for run in measured if run.reply_rate is not None]
+            assert len(ok) == len(measured), row  # every measured run has its reply rate
             assert int(row["ok_runs"]) == len(ok)
             saturated = sum(1 for run in runs if run.status == "saturated")
             assert int(row["saturated_runs"]) == saturated

@@ -126,7 +126,9 @@ def errors(tmp: Path) -> dict[str, str]:
         "errors-connrefused": run(
             httperf(
                 "--port",
-                str(closed_port(), "--uri", "/"),
+                str(closed_port()),
+                "--uri",
+                "/",
                 "--rate",
                 "100",
                 "--num-conns",
@@ -140,7 +142,9 @@ def errors(tmp: Path) -> dict[str, str]:
         out["errors-client-timo"] = run(
             httperf(
                 "--port",
-                str(port, "--uri", "/"),
+                str(port),
+                "--uri",
+                "/",
                 "--rate",
                 "50",
                 "--num-conns",
@@ -153,7 +157,9 @@ def errors(tmp: Path) -> dict[str, str]:
         out["errors-fd-unavail"] = run(
             httperf(
                 "--port",
-                str(port, "--uri", "/"),
+                str(port),
+                "--uri",
+                "/",
                 "--rate",
                 "1000",
                 "--num-conns",

@@ -74,7 +74,9 @@ def test_error_and_timeout_rates_are_per_connection_attempted(tmp_path: Path) ->
     assert with_totals[ERROR_RATE] == pytest.approx(0.05)
     assert with_totals[TIMEOUT_RATE] == pytest.approx(0.01)
     assert without[ERROR_RATE] == pytest.approx(50 / (1000 * 5.0))
-    assert 0 <= with_totals[TIMEOUT_RATE] <= with_totals[ERROR_RATE]
+    timeouts, errors = with_totals[TIMEOUT_RATE], with_totals[ERROR_RATE]
+    assert timeouts is not None and errors is not None
+    assert 0 <= timeouts <= errors
 
 
 def test_the_connection_time_median_is_the_median_of_the_per_process_medians() -> None:

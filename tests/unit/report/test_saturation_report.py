@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.patches import Rectangle
 
 from orchestrator.report.analysis.build import build
 from orchestrator.report.analysis.data import curves
@@ -92,7 +94,9 @@ def test_the_figure_draws_the_knee_and_the_clients_ceiling(tmp_path: Path) -> No
     canvas = MplFigure()
     drawing._throughput(canvas, figure)
     axes = canvas.axes[0]
-    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    drawn_legend = axes.get_legend()
+    assert drawn_legend is not None
+    legend = [text.get_text() for text in drawn_legend.get_texts()]
     assert any(t.startswith("select (knee ") for t in legend), legend
     assert "epoll-ET" in legend  # no knee of its own
     for label in (
@@ -103,9 +107,10 @@ def test_the_figure_draws_the_knee_and_the_clients_ceiling(tmp_path: Path) -> No
     ):
         assert label in legend, legend
     knee = select_knee(report)
-    verticals = [line.get_xdata()[0] for line in axes.get_lines() if _vertical(line)]
+    verticals = [_xs(line)[0] for line in axes.get_lines() if _vertical(line)]
     assert verticals == [knee]  # one knee line, select's
     [band] = axes.patches  # the clients' ceiling, the only patch drawn on the axes
+    assert isinstance(band, Rectangle)  # axvspan's band
     assert (band.get_x(), band.get_x() + band.get_width()) == (21000.0, 23000.0)
 
 
@@ -122,8 +127,16 @@ def _vertical(line: object) -> bool:
     from matplotlib.lines import Line2D
 
     assert isinstance(line, Line2D)
-    xs = list(line.get_xdata())
+    xs = _xs(line)
     return len(xs) == 2 and xs[0] == xs[1]
+
+
+def _xs(line: object) -> list[float]:
+    """A drawn line's x coordinates (matplotlib types them as any array-like)."""
+    from matplotlib.lines import Line2D
+
+    assert isinstance(line, Line2D)
+    return [float(x) for x in np.asarray(line.get_xdata(), dtype=float)]
 
 
 def test_the_files_carry_the_knee_the_ceiling_and_the_servers_cpu(tmp_path: Path) -> None:

@@ -60,7 +60,8 @@ def test_a_cpu_profile_sums_to_at_most_100_percent_per_mechanism(tmp_path: Path)
     assert "select" in rows["select"].cells and "epoll-lt" in rows["epoll_ctl"].cells
     # Wall time around the wait call includes its blocking; CPU time inside it does not.
     wall = ServerRecord.read(captured("epoll-lt")).syscalls["epoll_wait"].seconds
-    assert rows["epoll_wait"].cells["epoll-lt"].seconds < wall
+    waited = rows["epoll_wait"].cells["epoll-lt"].seconds
+    assert waited is not None and waited < wall
 
 
 def test_an_old_store_with_wall_time_only_is_marked_as_such(tmp_path: Path) -> None:
@@ -94,7 +95,8 @@ def test_a_wall_timed_scrape_is_not_presented_as_a_cpu_profile(tmp_path: Path) -
     table = syscall_table(data, "one-byte", 0, "inf")
     assert table.profile == WALL and not table.profiled
     rows = {row.syscall: row for row in table.rows}
-    assert rows["select"].cells["select"].percent > 0  # wall time, not the CPU series' zeros
+    percent = rows["select"].cells["select"].percent
+    assert percent is not None and percent > 0  # wall time, not the CPU series' zeros
     assert table.columns[0].waiting is None  # no "waiting" row built from zeros
     written = write_report(store, sweep, directory=tmp_path / "reports")
     page = written.index.read_text()

@@ -7,19 +7,20 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
 from orchestrator.config.plan import Point
 from orchestrator.errors import TestbedError
-from orchestrator.results.records import PointRecord, SweepSummary
+from orchestrator.results.records import PointRecord, PointSummary, SweepSummary
 from orchestrator.results.store import Store
 from tests.support.report_stores import new_sweep
 
 POINT = Point("epoll-et", "one-byte", 0, None, 2000.0, 1)
 
 
-def record(status: str = "ok", attempt: int = 1, **summary: object) -> PointRecord:
+def record(status: str = "ok", attempt: int = 1, **summary: Unpack[PointSummary]) -> PointRecord:
     return PointRecord(
         point=POINT,
         seq=0,
