@@ -9,7 +9,7 @@
 
 A hold opens connections to the server's address for that client, retrying until the server
 listens, so it can be told at the same moment the server is started. The sweep then waits on
-the server's own count (`SweepRunner._open_idle`), as it did with one-shot agents.
+the server's own count (`PointRunner._open_idle`), as it did with one-shot agents.
 """
 
 from __future__ import annotations
