@@ -63,8 +63,7 @@ def wan_statements(data: SweepData, curves: Sequence[Curve]) -> list[str]:
             continue
         where = f"{curve.workload}, {curve.idle_connections} idle, accept={curve.accept_limit}"
         change = peak_change(lan, curve, THRESHOLD)
-        peak = curve.peak.text() if curve.peak else "no ok run"
-        lan_peak = lan.peak.text() if lan.peak else "no ok run"
+        peak, lan_peak = peak_text(curve), peak_text(lan)
         lines.append(
             f"{curve.label} ({where}): peak {peak} against {lan_peak} on {base or 'the LAN'}"
             f" ({change.text() if change else 'not measured'});"
@@ -72,6 +71,33 @@ def wan_statements(data: SweepData, curves: Sequence[Curve]) -> list[str]:
             f" against {_held(points, lan)}"
         )
     return lines
+
+
+def clients_stopped_at(curve: Curve) -> float | None:
+    """The lowest rate above the curve's peak at which its clients, not its server, were the
+    limit (client-limited runs, and no run there that the server's CPU judged saturated): the
+    peak is then a lower bound of what the server can do under that profile. None otherwise."""
+    top = curve.peak_point
+    if top is None:
+        return None
+    above = [point for point in curve.points if point.rate > top.rate]
+    if any(point.with_status("saturated") for point in above):
+        return None
+    limited = [point.rate for point in above if point.with_status("client-limited")]
+    return min(limited, default=None)
+
+
+def peak_text(curve: Curve) -> str:
+    """'2,950 ± 40 (n=3)', or 'at least …' with where the clients stopped it."""
+    if curve.peak is None:
+        return "no ok run"
+    stopped = clients_stopped_at(curve)
+    if stopped is None:
+        return curve.peak.text()
+    return (
+        f"at least {curve.peak.text()} (client-limited from {stopped:,.0f} req/s, the server"
+        " having headroom: a bound of this lab's load generators, not of the server)"
+    )
 
 
 def _held(points: Mapping[str, StoredPoint], curve: Curve) -> str:
