@@ -144,7 +144,10 @@ def test_provisioning_the_provisioned_lab_again_changes_nothing(
     lab = load_lab(path)
     assert os.access(Path(lab.server.directory) / "server" / "userver", os.X_OK)
     for client in lab.clients:
-        assert (Path(client.directory) / "agents" / "load.py").is_file()
+        agents = Path(client.directory) / "agents"
+        assert (agents / "load" / "__main__.py").is_file()  # python3 -m agents.load
+        assert (agents / "idle" / "__main__.py").is_file()
+        assert not (agents / "load.py").exists()  # the flat tree of before is gone
     # the namespaced kernel parameters were set inside each host, not on this machine
     namespace = naming.namespace(lab.name, lab.clients[0].name)
     port_range = subprocess.run(
