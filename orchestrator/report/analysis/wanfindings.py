@@ -8,7 +8,10 @@
 A WAN round trip keeps each connection open longer, so at the same request rate the server
 holds more connections at once: the load agents' `max_concurrent_connections` (httperf's
 "<=N concurrent connections", summed over the agents) says how many. Each statement gives the
-peak reply rate against the LAN curve's, as a change with its 95 % CI (`data.peak_change`).
+peak reply rate against the LAN curve's, as a change with its 95 % CI (`data.peak_change`). A
+peak the clients cut short (client-limited above it, the server never saturated there) is
+stated as "at least" that (`peak_text`): on this machine's emulated lab, epoll's WAN peaks read
+as worse than select's, when it was the load generators that stopped them.
 """
 
 from __future__ import annotations
