@@ -1,22 +1,16 @@
 """An emulated host's CPUs: the ones this machine has, and the taskset that pins to them."""
 
+import dataclasses
+
 from orchestrator.config.model import Host
 from orchestrator.lab.cpus import taskset_prefix, usable_cpus
+from tests.support.labfiles import default_lab
+
+CLIENT = default_lab().host("client1")
 
 
 def host(cpus: tuple[int, ...]) -> Host:
-    return Host(
-        name="client1",
-        role="client",
-        management="198.18.0.11",
-        ssh_port=22,
-        ssh_user="root",
-        ssh_key=None,
-        cpus=cpus,
-        directory="/opt/testbed",
-        python="/usr/bin/python3",
-        nics=(),
-    )
+    return dataclasses.replace(CLIENT, cpus=cpus)
 
 
 def test_only_the_cpus_this_machine_has_are_used() -> None:
