@@ -555,7 +555,7 @@ int engine_run(const struct config *cfg, struct stats *st, struct lag *lag,
         /* The schedule wakes the loop on the first 1 ms tick at or after the next due time:
          * the starts of a tick go out together, so the loop (and, on a virtual machine, the
          * timer and the interrupts of each start's packets) wakes once per tick, not once per
-         * start, for at most 1 ms of lateness, far under the 10 ms that counts as late. */
+         * start, for at most 1 ms of lateness, far under the 10 ms or more that counts as late. */
         double wake = next_sample;
         double tick = e->t0 + ceil((due - e->t0) / TICK_S) * TICK_S;
         if (started < cfg->count && tick < wake) wake = tick;

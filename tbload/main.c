@@ -60,8 +60,9 @@ static void usage(FILE *f)
             "                           (IP_BIND_ADDRESS_NO_PORT: ports per 4-tuple)\n"
             "  -h, --help               this text\n\n"
             "After httperf's summary, one line: tbload: schedule late-max-ms X late-p99-ms Y\n"
-            "late-starts K of N kept yes|no (late: started > 10 ms after its due time; kept no\n"
-            "when over 1 %% of starts were late or the run ended with starts left).\n"
+            "late-bound-ms B late-starts K of N kept yes|no (late: started more than B ms\n"
+            "after its due time, B = 1 %% of the schedule's span (count / rate), at least 10;\n"
+            "kept no when over 1 %% of starts were late or the run ended with starts left).\n"
             "Exit status: 0 a run (errors are counted, not fatal), 1 a system failure, 2 bad\n"
             "arguments.\n");
 }
@@ -341,6 +342,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tbload: out of memory\n");
         return 1;
     }
+    lag_init(&lag, (double)c.count / c.rate);
     uint64_t unstarted = 0;
     int rc = engine_run(&c, &st, &lag, &stop, &unstarted);
     if (rc == 0) {

@@ -43,11 +43,21 @@ double sched_next(struct sched *s)
     return t;
 }
 
+void lag_init(struct lag *l, double span_s)
+{
+    l->bound_s = fmax(LATE_MIN_S, LATE_SHARE * span_s);
+}
+
+double lag_bound(const struct lag *l)
+{
+    return l->bound_s > LATE_MIN_S ? l->bound_s : LATE_MIN_S;
+}
+
 void lag_add(struct lag *l, double late_s)
 {
     if (late_s < 0) late_s = 0;
     l->starts++;
-    if (late_s > LATE_S) l->late++;
+    if (late_s > lag_bound(l)) l->late++;
     if (late_s > l->max_s) l->max_s = late_s;
     double us = late_s * 1e6;
     if (us < LAG_FINE_BINS * 10.0) {

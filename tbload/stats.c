@@ -198,8 +198,9 @@ void stats_print(const struct stats *s, FILE *out)
 
 void stats_print_schedule(const struct lag *l, uint64_t unstarted, FILE *out)
 {
-    fprintf(out, "tbload: schedule late-max-ms %.1f late-p99-ms %.1f late-starts %llu of %llu "
-            "kept %s\n",
-            1e3 * l->max_s, 1e3 * lag_quantile(l, 0.99), (unsigned long long)l->late,
+    fprintf(out, "tbload: schedule late-max-ms %.1f late-p99-ms %.1f late-bound-ms %.1f "
+            "late-starts %llu of %llu kept %s\n",
+            1e3 * l->max_s, 1e3 * lag_quantile(l, 0.99), 1e3 * lag_bound(l),
+            (unsigned long long)l->late,
             (unsigned long long)l->starts, lag_kept(l, unstarted) ? "yes" : "no");
 }

@@ -90,8 +90,8 @@ void stats_sample(struct stats *s, double elapsed_s, int verbose, FILE *out);
 /* The summary, from "Maximum connect burst length" to the session lines. */
 void stats_print(const struct stats *s, FILE *out);
 
-/* The verdict line: "tbload: schedule late-max-ms X late-p99-ms Y late-starts K of N kept
- * yes|no". */
+/* The verdict line: "tbload: schedule late-max-ms X late-p99-ms Y late-bound-ms B late-starts K
+ * of N kept yes|no". */
 void stats_print_schedule(const struct lag *l, uint64_t unstarted, FILE *out);
 
 #endif

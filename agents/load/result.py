@@ -37,7 +37,8 @@ Schema (version 1; ``agents.load.build`` makes it from the processes' outputs)::
       "client_cpu": {"user_s", "system_s", "per_process_pct": [...],
                      "starved_below_pct": 90.0},
       "max_connect_burst_length": 3, "max_schedule_lag_s": 0.001,
-      "schedule": {"late_max_ms", "late_p99_ms", "late_starts", "starts", "kept"} | null,
+      "schedule": {"late_max_ms", "late_p99_ms", "late_starts", "starts", "kept",
+                   "late_bound_ms"} | null,
                                                          # tbload's own line; null with httperf
       "client_limited": false, "client_limited_reasons": [],
       "warnings": ["..."],

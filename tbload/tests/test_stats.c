@@ -159,10 +159,10 @@ static void schedule_line(void)
     stats_print_schedule(&lg, 0, out);
     stats_print_schedule(&lg, 7, out);
     fclose(out);
-    CHECK(strcmp(buf, "tbload: schedule late-max-ms 34.5 late-p99-ms 0.5 late-starts 1 of 100 "
-                      "kept yes\n"
-                      "tbload: schedule late-max-ms 34.5 late-p99-ms 0.5 late-starts 1 of 100 "
-                      "kept no\n") == 0);
+    CHECK(strcmp(buf, "tbload: schedule late-max-ms 34.5 late-p99-ms 0.5 late-bound-ms 10.0 "
+                      "late-starts 1 of 100 kept yes\n"
+                      "tbload: schedule late-max-ms 34.5 late-p99-ms 0.5 late-bound-ms 10.0 "
+                      "late-starts 1 of 100 kept no\n") == 0);
     free(buf);
 }
 

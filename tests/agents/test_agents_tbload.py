@@ -30,8 +30,13 @@ from agents.load.service import Fixed, LoadService
 from agents.load.tbload import Schedule, merge_schedules, parse_schedule
 
 GOLDEN = Path(__file__).parent / "golden"
+# Lines as tbload printed them before the bound was part of them (it was 10 ms), and after.
 KEPT = "tbload: schedule late-max-ms 0.412 late-p99-ms 0.051 late-starts 3 of 1200 kept yes"
 BEHIND = "tbload: schedule late-max-ms 84.000 late-p99-ms 31.5 late-starts 240 of 1200 kept no"
+BOUNDED = (
+    "tbload: schedule late-max-ms 25.3 late-p99-ms 14.9 late-bound-ms 45.0 late-starts 0 of 8400"
+    " kept yes"
+)
 
 
 def tbload_output(golden: str, schedule: str | None = KEPT) -> str:
@@ -51,6 +56,14 @@ def test_the_schedule_line_parses_and_its_absence_is_none() -> None:
     assert parse_schedule(BEHIND) == Schedule(84.0, 31.5, 240, 1200, False)
     assert parse_schedule(tbload_output("one-byte-1sample", schedule=None)) is None
     assert parse_schedule("tbload: schedule late-max-ms x late-p99-ms 1 late-starts 1 of 2") is None
+
+
+def test_the_late_bound_is_read_from_the_line_and_is_10_ms_on_older_lines() -> None:
+    kept = parse_schedule(BOUNDED)
+    assert kept == Schedule(25.3, 14.9, 0, 8400, True, late_bound_ms=45.0)
+    assert parse_schedule(KEPT) == Schedule(0.412, 0.051, 3, 1200, True, late_bound_ms=10.0)
+    assert kept is not None
+    assert merge_schedules([kept, Schedule(0.4, 0.05, 3, 1200, True)]).late_bound_ms == 45.0
 
 
 def test_tbloads_summary_parses_unchanged_as_httperfs() -> None:
@@ -147,8 +160,12 @@ def test_the_result_says_which_engine_ran_and_carries_its_schedule() -> None:
     assert out.schedule == Schedule(84.0, 31.5, 240, 1200, kept=False)
     assert out.to_json()["schedule"] == {
         "late_max_ms": 84.0, "late_p99_ms": 31.5, "late_starts": 240, "starts": 1200,
-        "kept": False,
+        "kept": False, "late_bound_ms": 10.0,
     }  # fmt: skip
+    # A result stored before the bound was recorded reads back with the bound of its day.
+    stored = out.to_json()
+    del stored["schedule"]["late_bound_ms"]
+    assert LoadResult.from_json(stored).schedule == out.schedule
     assert out.runs[0].schedule is not None and out.runs[0].schedule.kept is False
     assert (out.client_limited, out.client_limited_reasons) == (True, ("behind-schedule",))
     httperf_out = _result("httperf", (GOLDEN / "one-byte-1sample.txt").read_text())
