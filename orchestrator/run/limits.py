@@ -31,6 +31,19 @@ neither its CPU share nor a backlogged server's open connections make it fall be
 at its core's limit that served less than offered is saturated with every tbload client
 keeping its schedule (the usual case: the knee shows as the server's alone); a tbload client
 that said `kept no` or ran out of ports while the server had headroom is the clients' limit.
+A tbload client behind its schedule is behind of its own making (it neither waits for replies
+nor, on schedule alone, for the server's backlog: OWN_LAG), so it started fewer connections per
+second than offered and the share of the offered rate served says nothing of the server. What
+the server was sent is then the pace the clients really started connections at: each one's
+starts over their planned span plus its latest start's lateness (`started_rate`). When every
+client that fell behind fell behind that way and the server's reply rate kept TRACKING of that
+pace (`PointFacts.pace`), the server kept up with what it was sent: client-limited, however busy
+it was. A server past its knee answers every connection too, in the end, but at a slower pace
+(its backlog drains after the starts end). Measured on the emulated lab (2026-12-07): epoll-ET
+at 20,000, the clients' shared core gave out, their starts lagged up to 0.7 s, 16,800/s
+started and 16,833/s replied with the server at 81 % of its core (the rule above alone called
+it saturated); epoll-ET with its CPU capped at 0.4 core at 14,000, starts lagged at most 68 ms,
+13,800/s started and 9,969/s replied: saturated.
 
 Evidence from the same sweep: the highest rate the same clients kept up with (no agent fell
 behind) at another point of the same workload and network profile. It is quoted in every
@@ -81,17 +94,22 @@ from orchestrator.results.records import PointRecord, ServerCpu
 __all__ = [
     "BUSY",
     "EMULATOR_BEHIND",
+    "OWN_LAG",
     "TBLOAD_REASONS",
     "PointFacts",
     "Verdict",
     "behind",
     "judge",
+    "pace",
     "rejudge",
     "served",
+    "started_rate",
 ]
 
 SHORTFALL = 0.99  # served less than this of the offered rate: short beyond a run's noise
 BACKLOGGED = "fd-unavail"  # what a backlogged server does to a select-based httperf
+# A lag no server can cause: tbload behind its schedule (it never waits for replies)
+OWN_LAG = ("behind-schedule",)
 # What a tbload agent may give as falling behind: its own verdict (agents.load.plan.tbload_verdict)
 TBLOAD_REASONS = ("behind-schedule", "fd-unavail", "addrunavail")
 # Added to an agent's reasons by `run.conditions` when the client's link emulator fell behind:
@@ -118,6 +136,9 @@ class PointFacts:
     served: float
     cpu: ServerCpu | None
     behind: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (client, its reasons)
+    # The reply rate over the pace the clients really started connections at (tbload, one
+    # request per connection; None: httperf, sessions, or unknown)
+    pace: float | None = None
 
     @property
     def kept_up(self) -> bool:
@@ -126,6 +147,7 @@ class PointFacts:
 
     @classmethod
     def of_record(cls, record: PointRecord) -> PointFacts:
+        loads = stored_loads(record.agents)
         return cls(
             record.point.key,
             record.point.workload,
@@ -133,7 +155,8 @@ class PointFacts:
             record.point.rate,
             served(record),
             ServerCpu.from_server(record.server),
-            behind(stored_loads(record.agents)),
+            behind(loads),
+            pace(record.point.workload, loads),
         )
 
     @classmethod
@@ -148,6 +171,7 @@ class PointFacts:
             served_fraction(stored),
             stored.server.cpu_use,
             behind(loads),
+            pace(point.workload, loads),
         )
 
 
@@ -169,6 +193,14 @@ def judge(point: PointFacts, sweep: Sequence[PointFacts] = ()) -> Verdict:
     short = point.served < TRACKING
     backlogged = any(BACKLOGGED in reasons for _, reasons in point.behind)
     blamed = bool(point.behind) and (backlogged or point.served < SHORTFALL)
+    if _kept_up_with_what_it_was_sent(point):
+        return Verdict(
+            "client-limited",
+            CLIENTS,
+            f"{_cpu_text(cpu)}, replied at {100 * (point.pace or 0):.1f} % of the pace the"
+            f" clients started connections at ({served_text}: they started fewer);"
+            f" {_behind_text(point.behind)}; {_delivered_text(point, _delivered(point, sweep))}",
+        )
     if cpu is not None and cpu.busy >= BUSY and (short or blamed):
         clients = (
             f"; {_behind_text(point.behind)}: the result of its backlog"
@@ -206,6 +238,13 @@ def judge(point: PointFacts, sweep: Sequence[PointFacts] = ()) -> Verdict:
     )
 
 
+def _kept_up_with_what_it_was_sent(point: PointFacts) -> bool:
+    """Every client that fell behind did so of its own making (OWN_LAG), and the server
+    replied at the pace they did start connections at: the offered rate never reached it."""
+    own = bool(point.behind) and all(set(r) <= set(OWN_LAG) for _, r in point.behind)
+    return own and point.pace is not None and point.pace >= TRACKING
+
+
 def rejudge(sweep: Sequence[PointFacts]) -> list[Verdict]:
     """Every point of a sweep judged again with the whole sweep's evidence, in order: an online
     verdict saw only the points run before it (the plan runs its groups in a random order)."""
@@ -238,6 +277,30 @@ def behind(loads: Mapping[str, LoadResult]) -> tuple[tuple[str, tuple[str, ...]]
                 continue
         found.append((host, reasons))
     return tuple(found)
+
+
+def started_rate(load: LoadResult) -> float | None:
+    """The pace a tbload agent really started connections at: its schedule's starts over their
+    planned span (starts / its target rate) plus its latest start's lateness, so never above
+    the truth; None without a schedule or a target."""
+    schedule, target = load.schedule, load.request_rate.target
+    if schedule is None or not target or schedule.starts == 0:
+        return None
+    return schedule.starts / (schedule.starts / target + schedule.late_max_ms / 1000)
+
+
+def pace(workload: str, loads: Mapping[str, LoadResult]) -> float | None:
+    """The agents' reply rates summed over their started rates summed (`started_rate`): one
+    request per connection only (a session's start is a session); None when an agent's start
+    rate is unknown (httperf: it does not say when each start was made)."""
+    if workload == "specweb99" or not loads:
+        return None
+    started = [started_rate(load) for load in loads.values()]
+    if any(rate is None for rate in started):
+        return None
+    total = sum(rate or 0.0 for rate in started)
+    replied = sum(load.reply_rate.total or 0.0 for load in loads.values() if load.reply_rate)
+    return replied / total if total > 0 else None
 
 
 def served(record: PointRecord) -> float:
@@ -284,6 +347,9 @@ def _cpu_text(cpu: ServerCpu | None) -> str:
         return "server CPU unknown"
     cores = f"{cpu.cores} core" + ("s" if cpu.cores != 1 else "")
     given = f" (of {cpu.cores_given} given)" if cpu.cores_given != cpu.cores else ""
+    if cpu.limit is not None and cpu.limit < cpu.cores:
+        cores = f"CPU cap of {cpu.limit:g} core" + ("s" if cpu.limit > 1 else "")
+        given = f" (on {cpu.cores_given} given)"
     return (
         f"server at {_percent(cpu.busy)} of its {cores}{given} over the"
         f" {cpu.load_seconds:g} s load ({cpu.seconds:.2f} CPU s)"
