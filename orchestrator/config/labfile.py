@@ -25,6 +25,7 @@ from orchestrator.config.model import (
     Monitoring,
     Nightly,
     PrometheusSettings,
+    ServerCpuLimit,
 )
 from orchestrator.config.network import check_network_use, parse_network
 from orchestrator.config.routes import RouteSource, check_route_overlap, machine_routes
@@ -50,6 +51,7 @@ LAB_KEYS = (
     "network",
     "servers",
     "load",
+    "server_cpu",
 )
 
 
@@ -89,12 +91,14 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
     nightly = _nightly(checker, top.get("nightly", {}))
     network = parse_network(checker, top.get("network", {}))
     load = _load(checker, top.get("load", {}))
+    server_cpu = _server_cpu(checker, top.get("server_cpu", {}))
     inventory_path = _inventory_path(checker, top.get("inventory"), path.parent)
     if checker.problems:
         raise ConfigError(checker.problems)
     assert name is not None and emulate is not None and experiment is not None
     assert monitoring is not None and results is not None and inventory_path is not None
     assert nightly is not None and network is not None and load is not None
+    assert server_cpu is not None
 
     inventory = Checker(YamlDocument.load(inventory_path, "inventory"))
     lab = lab_from_inventory(
@@ -109,8 +113,9 @@ def load_lab(path: Path, routes: RouteSource = machine_routes) -> Lab:
         results=results,
         nightly=nightly,
     )
-    lab = dataclasses.replace(lab, network=network, load=load)
+    lab = dataclasses.replace(lab, network=network, load=load, server_cpu=server_cpu)
     check_network_use(checker, lab)
+    _check_server_cpu(checker, lab)
     if checker.problems:
         raise ConfigError(checker.problems)
     if lab.built_here:
@@ -192,6 +197,34 @@ def _monitoring(checker: Checker, value: Any) -> Monitoring | None:
             url=grafana_url, token_env=token_env, folder=folder, prometheus_url=seen_from_grafana
         ),
     )
+
+
+def _server_cpu(checker: Checker, value: Any) -> ServerCpuLimit | None:
+    """`server_cpu`: `{limit: 0.4}`, the server's CPU capped at that many cores (not capped by
+    default)."""
+    section = checker.mapping(("server_cpu",), value, ("limit",))
+    if section is None:
+        return None
+    if section.get("limit") is None:
+        return ServerCpuLimit()
+    path = ("server_cpu", "limit")
+    limit = checker.positive_number(path, section["limit"], maximum=1024)
+    if limit is not None and limit < ServerCpuLimit.MINIMUM:
+        checker.fail(path, limit, f"expected at least {ServerCpuLimit.MINIMUM:g} of a core")
+        return None
+    return ServerCpuLimit(limit) if limit is not None else None
+
+
+def _check_server_cpu(checker: Checker, lab: Lab) -> None:
+    """A cap above the server's pinned CPUs would cap nothing: said, not ignored."""
+    limit, cpus = lab.server_cpu.limit, lab.server.cpus
+    if limit is not None and cpus and limit > len(cpus):
+        checker.fail(
+            ("server_cpu", "limit"),
+            limit,
+            f"more than the server's {len(cpus)} pinned CPU{'s' if len(cpus) > 1 else ''}"
+            f" ({','.join(map(str, cpus))}): it would cap nothing",
+        )
 
 
 def _load(checker: Checker, value: Any) -> LoadGenerator | None:

@@ -236,6 +236,23 @@ class LoadGenerator:
 
 
 @dataclass(frozen=True)
+class ServerCpuLimit:
+    """The lab file's `server_cpu:` section: the server's CPU capped at `limit` cores (a share
+    of one, or more), by the kernel's CPU bandwidth control (a cgroup's quota per period,
+    `lab.cpucap`); None: not capped. It emulates a server slower than its clients, as the
+    paper's was (one CPU against eight dual-CPU clients) and a 2-core machine's is not (one core
+    each): the server's knee then lies within the clients' reach."""
+
+    limit: float | None = None
+    PERIOD_US = 10_000  # short, so a capped server is held back in 10 ms steps, not 100 ms
+    MINIMUM = 0.1  # the kernel's smallest quota is 1 ms: a tenth of the period
+
+    @property
+    def quota_us(self) -> int | None:
+        return None if self.limit is None else round(self.limit * self.PERIOD_US)
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     url: str | None  # an external Prometheus; None: the orchestrator starts Debian's
     port: int
@@ -294,6 +311,7 @@ class Lab:
     machines: bool = False  # hosts are booted containers on this machine (`emulate: machines`)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     load: LoadGenerator = field(default_factory=LoadGenerator)
+    server_cpu: ServerCpuLimit = field(default_factory=ServerCpuLimit)
 
     @property
     def built_here(self) -> bool:

@@ -229,5 +229,7 @@ def plan_digest(lab: Lab) -> str:
         document["network"] = asdict(lab.network)
     if lab.load.engine != HTTPERF:  # another load generator measures other points; a sweep
         document["load"] = asdict(lab.load)  # from before the choice (httperf's) still resumes
+    if lab.server_cpu.limit is not None:  # a capped server measures other points
+        document["server_cpu"] = asdict(lab.server_cpu)
     text = json.dumps(document, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -26,6 +26,7 @@ from pathlib import Path
 from orchestrator import local
 from orchestrator.config.model import Host, Lab
 from orchestrator.errors import TestbedError
+from orchestrator.lab.cpucap import remove_group
 from orchestrator.lab.cpus import machine_cpus, taskset_prefix, usable_cpus
 from orchestrator.lab.outline import LabBuilder, Warn
 from orchestrator.lab.sshd import new_key, sshd_config
@@ -62,7 +63,8 @@ class EmulatedLab(LabBuilder):
     def down(self) -> None:
         """Remove every namespace, process, bridge and file of the lab; fine if none exist."""
         _require_root()
-        self.network.down()
+        self.network.down()  # its processes end with their namespaces
+        remove_group(self.lab)
         shutil.rmtree(self.state, ignore_errors=True)
 
     def describe(self) -> dict[str, object]:

@@ -52,6 +52,7 @@ COLUMNS = (
     "server_cpu_cores",
     "server_cpu_utilisation",  # over the counters' window, per core it could use
     "server_cpu_busy",  # over the load's own duration, per core it could use
+    "server_cpu_limit",  # the cap on its CPU in cores (`server_cpu.limit`); empty: none
 )
 
 
@@ -91,6 +92,7 @@ def row(point: StoredPoint) -> dict[str, Any]:
         values["server_cpu_cores"] = cpu.cores
         values["server_cpu_utilisation"] = round(cpu.utilisation, 4)
         values["server_cpu_busy"] = round(cpu.busy, 4)
+        values["server_cpu_limit"] = cpu.limit
     return values
 
 

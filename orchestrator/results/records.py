@@ -115,25 +115,32 @@ class ServerCpu:
     counters' window, the load's own duration (the counters are read just before it starts and
     after the agents' results, so the window is a little longer), the cores it was given (the
     pinned CPUs, or the host's CPU count) and those it could use (a single-threaded server
-    such as userver: one of them)."""
+    such as userver: one of them), and the cap on its CPU in cores (`server_cpu.limit`;
+    None: not capped). Its use is judged against the smaller of the cores and the cap."""
 
     seconds: float
     window_seconds: float
     load_seconds: float
     cores_given: int
     cores: int
+    limit: float | None = None
+
+    @property
+    def capacity(self) -> float:
+        """The cores' worth of CPU it could use: its cores, or its cap when lower."""
+        return min(self.cores, self.limit) if self.limit else float(self.cores)
 
     @property
     def utilisation(self) -> float:
         """CPU seconds over the counters' window, per core it could use (1.0: all of them)."""
-        return self.seconds / (self.cores * self.window_seconds)
+        return self.seconds / (self.capacity * self.window_seconds)
 
     @property
     def busy(self) -> float:
         """CPU seconds over the load's own duration (or the window, if shorter), per core it
         could use: a server idles outside the load unless its backlog keeps it working, so a
         saturated server shows about 1.0 here where the window shows about 0.93."""
-        return self.seconds / (self.cores * min(self.window_seconds, self.load_seconds))
+        return self.seconds / (self.capacity * min(self.window_seconds, self.load_seconds))
 
     @property
     def busy_percent(self) -> float:
@@ -141,7 +148,7 @@ class ServerCpu:
         return 100 * self.busy
 
     def as_dict(self) -> dict[str, float | int]:
-        return {
+        out: dict[str, float | int] = {
             "seconds": self.seconds,
             "window_seconds": self.window_seconds,
             "load_seconds": self.load_seconds,
@@ -150,6 +157,9 @@ class ServerCpu:
             "utilisation": self.utilisation,
             "busy": self.busy,
         }
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
 
     @classmethod
     def from_server(cls, server: Mapping[str, Any] | None) -> ServerCpu | None:
@@ -165,6 +175,7 @@ class ServerCpu:
                 float(stored["load_seconds"]),
                 int(stored["cores_given"]),
                 int(stored["cores"]),
+                float(stored["limit"]) if stored.get("limit") is not None else None,
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -22,6 +22,7 @@ from agents.load.args import STARVED_BELOW_PCT
 from agents.load.request import LoadRequest
 from orchestrator.config.model import Host, Lab, SpecWeb99
 from orchestrator.config.plan import Point, accept_label
+from orchestrator.lab.cpucap import cap_words
 from orchestrator.ports import (
     IDLE_METRICS_PORT,
     LOAD_METRICS_PORT,
@@ -51,6 +52,12 @@ def pin_words(lab: Lab, host: Host) -> list[str]:
     if host.cpus and not lab.emulate:
         return ["taskset", "-c", ",".join(map(str, host.cpus))]
     return []
+
+
+def server_words(lab: Lab) -> list[str]:
+    """What goes before the server's own command line: its CPU cap (`lab.cpucap`), then its
+    pinning."""
+    return [*cap_words(lab), *pin_words(lab, lab.server)]
 
 
 def in_directory(host: Host, command: str) -> str:
@@ -94,7 +101,7 @@ def server_command(lab: Lab, point: Point) -> str:
     Table 1's profiling pass times each call's CPU (`--syscall-timing cpu`)."""
     server = lab.server
     return _line(
-        *pin_words(lab, server),
+        *server_words(lab),
         USERVER,
         flags={
             "--mechanism": point.mechanism,

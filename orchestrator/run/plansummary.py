@@ -54,6 +54,7 @@ class PlanSummary:
     profile_per_point_seconds: float = 0.0
     profile_rate: str = ""  # how its rate is chosen, as a phrase
     engine: str = "httperf"  # the clients' load generator (`load: {engine: ...}`)
+    server_cpu_limit: float | None = None  # the server's CPU cap in cores (`server_cpu`)
 
     @property
     def estimated_seconds(self) -> float:
@@ -102,6 +103,10 @@ class PlanSummary:
             values = ", ".join(f"{value} ({n})" for value, n in counter.items())
             lines.append(f"  {name}: {values}")
         lines.append(f"  load generator: {self.engine} on every client")
+        if self.server_cpu_limit is not None:
+            lines.append(
+                f"  server CPU: capped at {self.server_cpu_limit:g} of a core (`server_cpu`)"
+            )
         if self.idle_note:
             lines.append(f"  {self.idle_note}")
         if self.profile_points:
@@ -197,6 +202,7 @@ def plan_summary(lab: Lab, new: bool = False) -> PlanSummary:
             else "each group at the highest rate every mechanism was ok"
         ),
         engine=lab.load.engine,
+        server_cpu_limit=lab.server_cpu.limit,
     )
 
 

@@ -201,7 +201,10 @@ class PointRunner:
         record.summary = summarise(loads)
         record.agents = agents
         cores = self.server.cores_given()
-        cpu = cpu_use(before, after, window, self.experiment.duration, cores, self.server.spec)
+        limit = self.lab.server_cpu.limit
+        cpu = cpu_use(
+            before, after, window, self.experiment.duration, cores, self.server.spec, limit
+        )
         self.server.record(record, servermetrics.difference(before, after), cpu)
         verdict = limits.judge(limits.PointFacts.of_record(record), evidence)
         record.status = verdict.status

@@ -27,7 +27,7 @@ from orchestrator.lab.remote import Remote
 from orchestrator.ports import SERVER_PORT
 from orchestrator.results.records import PointRecord, ServerCpu
 from orchestrator.run import commands
-from orchestrator.run.commands import DOCROOT, RUN_DIR, pin_words
+from orchestrator.run.commands import DOCROOT, RUN_DIR, server_words
 from orchestrator.run.servermetrics import ServerCounters
 
 CounterReader = Callable[[Host], ServerCounters]
@@ -55,10 +55,10 @@ def template_values(lab: Lab, point: Point) -> dict[str, str]:
 
 
 def server_command(lab: Lab, spec: ServerSpec, point: Point) -> str:
-    """`spec`'s command for `point`, pinned to the server's CPUs like userver (real hosts)."""
+    """`spec`'s command for `point`, capped and pinned like userver (`commands.server_words`)."""
     assert spec.command is not None, "a builtin server is started by commands.server_command"
     rendered = render(spec.command, template_values(lab, point))
-    words = pin_words(lab, lab.server)
+    words = server_words(lab)
     return f"{shlex.join(words)} {rendered}" if words else rendered
 
 
@@ -180,15 +180,18 @@ def cpu_use(
     load: float,
     given: int | None,
     spec: ServerSpec,
+    limit: float | None = None,
 ) -> ServerCpu | None:
     """How busy the server was between two counter reads `window` seconds apart, around a load
-    of `load` seconds, on `given` cores; None when its CPU or its cores are unknown."""
+    of `load` seconds, on `given` cores capped at `limit` cores (None: not capped); None when
+    its CPU or its cores are unknown."""
     if CPU_COUNTER not in before.totals or CPU_COUNTER not in after.totals:
         return None
     if not given or window <= 0 or load <= 0:
         return None
     seconds = after.totals[CPU_COUNTER] - before.totals[CPU_COUNTER]
-    return ServerCpu(max(0.0, seconds), window, load, given, usable_cores(spec, given))
+    cores = usable_cores(spec, given)
+    return ServerCpu(max(0.0, seconds), window, load, given, cores, limit)
 
 
 class ServerUnderTest:

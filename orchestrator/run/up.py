@@ -399,6 +399,7 @@ def _settings(lab: Lab) -> dict[str, Any]:
         "lab_kind": lab.kind,
         "client_starvation_check": not clients_share_cpus(lab),
         "load": {"engine": lab.load.engine},  # the load generator every client ran
+        "server_cpu": {"limit": lab.server_cpu.limit},  # the server's CPU cap in cores, or None
         "subnets": {name: str(network) for name, network in lab.subnets.items()},
     }
 

@@ -12,6 +12,7 @@ import yaml
 
 from orchestrator.config.labfile import load_lab
 from orchestrator.config.model import Lab
+from orchestrator.errors import ConfigError
 from orchestrator.lab.preflight import idle_max
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -24,6 +25,19 @@ def resolved(lab: Lab, hard_nofile: int = HARD_NOFILE) -> Lab:
     found = idle_max(hard_nofile, [hard_nofile] * len(lab.clients))
     experiment = lab.experiment.with_idle_max(found.value, found.why)
     return dataclasses.replace(lab, experiment=experiment)
+
+
+def the_one_problem(path: Path) -> str:
+    """The one line a bad lab file at `path` is refused with (exit status 2), checked to name
+    the file; anything else fails the test."""
+    try:
+        load_lab(path, routes=list)
+    except ConfigError as refused:
+        assert refused.exit_code == 2
+        [line] = refused.problems
+        assert line.startswith(f"{path}:"), line
+        return line
+    raise AssertionError(f"{path} was accepted")
 
 
 def default_lab(routes: Callable[[], list[Any]] = list) -> Lab:

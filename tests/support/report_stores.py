@@ -98,9 +98,11 @@ def sweep_with(
     revision: str = "deadbeef",
     now: float = 1_800_000_000.0,
     load_engine: str | None = None,
+    server_cpu_limit: float | None = None,
 ) -> str:
     """A complete sweep holding `points`; returns its id. `load_engine`: the load generator
-    its settings record (None: none, as a sweep from before the choice)."""
+    its settings record (None: none, as a sweep from before the choice); `server_cpu_limit`:
+    the cap on the server's CPU they record (None: none)."""
     points = list(points)
     settings: dict[str, Any] = {
         "emulate": emulate,
@@ -108,6 +110,8 @@ def sweep_with(
     }
     if load_engine is not None:
         settings["load"] = {"engine": load_engine}
+    if server_cpu_limit is not None:
+        settings["server_cpu"] = {"limit": server_cpu_limit}
     sweep = store.create_sweep(
         lab=lab,
         digest="digest",

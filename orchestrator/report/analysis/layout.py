@@ -66,6 +66,7 @@ class Figure:
     kind: str = THROUGHPUT
     clients: ClientCapacity | None = None  # THROUGHPUT: the clients' ceiling, drawn beside
     engine: str = ""  # the load generator that produced the load ("": not said)
+    server_cpu_limit: float | None = None  # the server's CPU cap in cores (None: not capped)
 
     @property
     def stem(self) -> str:
@@ -79,7 +80,11 @@ class Figure:
     @property
     def caption_source(self) -> str:
         source = f"the paper's {self.paper}" if self.paper else "beyond the paper"
-        return f"{source}; load by {self.engine}" if self.engine else source
+        if self.engine:
+            source += f"; load by {self.engine}"
+        if self.server_cpu_limit is not None:
+            source += f"; server CPU capped at {self.server_cpu_limit:g} core"
+        return source
 
     @property
     def runs_per_point(self) -> int:
@@ -94,11 +99,11 @@ def figures(data: SweepData) -> list[Figure]:
     """The paper's figures for this sweep, in the paper's order, then those beyond it."""
     every = curves(data)
     found = [*paper_figures(every), *_numbered_beyond(every, data.repetitions)]
-    engine = data.load_engine
+    engine, cap = data.load_engine, data.server_cpu_limit
     return [
-        replace(f, engine=engine, clients=client_capacity(data, f.workload))
+        replace(f, engine=engine, server_cpu_limit=cap, clients=client_capacity(data, f.workload))
         if f.kind == THROUGHPUT
-        else replace(f, engine=engine)
+        else replace(f, engine=engine, server_cpu_limit=cap)
         for f in found
     ]
 

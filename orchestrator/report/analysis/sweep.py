@@ -68,6 +68,13 @@ class SweepData:
         return str(load.get("engine") or "httperf")
 
     @property
+    def server_cpu_limit(self) -> float | None:
+        """The cap on the server's CPU in cores (`server_cpu: {limit: ...}`); None: not capped,
+        or recorded before caps."""
+        limit = (self.settings.get("server_cpu") or {}).get("limit")
+        return float(limit) if limit is not None else None
+
+    @property
     def lab_kind(self) -> str | None:
         """'emulated', 'machines' or 'physical'; None for a sweep recorded before kinds."""
         value = self.settings.get("lab_kind")

@@ -111,6 +111,7 @@ def _header(data: SweepData) -> dict[str, Any]:
         "kind": kind,
         "engine": data.load_engine,
         "engine_note": LOAD_ENGINES.get(data.load_engine, ""),
+        "server_cpu_limit": data.server_cpu_limit,
     }
 
 

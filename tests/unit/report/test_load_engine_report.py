@@ -1,5 +1,6 @@
 """The report and `compare` say which load generator produced a sweep's load: the page, every
-figure's caption, and a note when two compared sweeps used different ones."""
+figure's caption, and a note when two compared sweeps used different ones; and the page and
+every caption say when the server's CPU was capped (`server_cpu`)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,22 @@ def test_compare_flags_sweeps_whose_loads_came_from_different_engines(tmp_path: 
     assert note.startswith(f"different load generators: httperf in {httperf}, tbload in {tbload}")
     same = compare_sweeps(store, tbload, sweep_with(store, POINTS, load_engine="tbload"))
     assert not [n for n in same.notes if "load generators" in n]
+
+
+def test_the_page_and_every_caption_say_the_servers_cpu_was_capped(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    data = SweepData.load(
+        store, sweep_with(store, POINTS, load_engine="tbload", server_cpu_limit=0.4)
+    )
+    assert data.server_cpu_limit == 0.4
+    drawn = figures(data)
+    assert drawn and all(
+        f.caption_source.endswith("; load by tbload; server CPU capped at 0.4 core") for f in drawn
+    )
+    page = report_page(build(data), {}, [])
+    assert "capped at 0.4 of a core" in page
+    # not capped, or recorded before caps: neither says so
+    whole = SweepData.load(store, sweep_with(store, POINTS, load_engine="tbload"))
+    assert whole.server_cpu_limit is None
+    assert "capped" not in report_page(build(whole), {}, [])
+    assert not any("capped" in f.caption_source for f in figures(whole))

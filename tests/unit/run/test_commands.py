@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.config.model import Lab
+from orchestrator.config.model import Lab, ServerCpuLimit
 from orchestrator.config.plan import Point
+from orchestrator.lab.cpucap import CAP_SCRIPT
 from orchestrator.run import commands
 from orchestrator.run.commands import LoadRun
 from tests.support.agents import fake_ss
@@ -55,6 +56,16 @@ def test_a_profiling_sweep_asks_the_server_for_each_call_s_cpu_time(lab: Lab) ->
 def test_a_real_lab_pins_the_server_with_taskset(lab: Lab) -> None:
     real = dataclasses.replace(lab, emulate=False)
     assert commands.server_command(real, POINT).startswith("taskset -c 0 server/userver ")
+
+
+def test_a_capped_server_starts_in_its_labs_cgroup_then_pinned(lab: Lab) -> None:
+    capped = dataclasses.replace(lab, emulate=False, server_cpu=ServerCpuLimit(0.4))
+    words = shlex.split(commands.server_command(capped, POINT))
+    assert words[:3] == ["sh", "-c", CAP_SCRIPT]
+    # $0, then the cgroup, the quota and the period in us: 4 ms of every 10 ms
+    assert words[3:7] == ["cpucap", f"testbed-{lab.name}-server", "4000", "10000"]
+    assert words[7:11] == ["taskset", "-c", "0", "server/userver"]
+    assert commands.server_words(lab) == []  # not capped, emulated: nothing before it
 
 
 def test_a_client_loads_its_own_server_address(lab: Lab) -> None:

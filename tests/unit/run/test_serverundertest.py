@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.model import Lab
+from orchestrator.config.model import Lab, ServerCpuLimit
 from orchestrator.config.plan import Point
 from orchestrator.config.servers import ServerSpec
 from orchestrator.errors import TestbedError
+from orchestrator.results.records import ServerCpu
 from orchestrator.run import serverundertest
 from orchestrator.run.hostproc import RemoteProcesses
 from tests.support.fakes import FakeRemote
@@ -42,6 +43,39 @@ def test_a_real_host_pins_the_server_like_userver() -> None:
     assert serverundertest.server_command(lab_with(spec, emulate=False), spec, point) == (
         "taskset -c 0 my-server 8080"
     )
+
+
+def test_a_capped_server_of_any_kind_starts_in_the_labs_cgroup() -> None:
+    spec = ServerSpec("mine", builtin=None, command="my-server {port}")
+    point = Point("", "one-byte", 0, None, 100.0, 1, server="mine")
+    lab = dataclasses.replace(lab_with(spec, emulate=False), server_cpu=ServerCpuLimit(0.25))
+    words = shlex.split(serverundertest.server_command(lab, spec, point))
+    assert words[3:] == [
+        "cpucap", f"testbed-{lab.name}-server", "2500", "10000",
+        "taskset", "-c", "0", "my-server", "8080",
+    ]  # fmt: skip
+
+
+def test_a_capped_servers_cpu_is_judged_against_its_cap() -> None:
+    from orchestrator.run.servermetrics import difference
+
+    before = serverundertest.proc_counters(serverundertest.GroupCpu(1.0, 1, 0, 0), "nginx")
+    after = serverundertest.proc_counters(serverundertest.GroupCpu(2.6, 1, 0, 0), "nginx")
+    assert difference(before, after)["cpu_seconds"] == pytest.approx(1.6)
+    spec = ServerSpec("nginx", builtin=None, command="nginx")
+    whole = serverundertest.cpu_use(before, after, 4.3, 4.0, 1, spec)
+    capped = serverundertest.cpu_use(before, after, 4.3, 4.0, 1, spec, limit=0.4)
+    assert whole is not None and capped is not None
+    assert whole.busy == pytest.approx(0.4) and capped.busy == pytest.approx(1.0)
+    # stored and read back; a point stored before caps reads as not capped
+    stored = capped.as_dict()
+    assert stored["limit"] == 0.4 and ServerCpu.from_server({"cpu_use": stored}) == capped
+    assert (
+        "limit" not in whole.as_dict()
+        and ServerCpu.from_server({"cpu_use": whole.as_dict()}) == whole
+    )
+    # a cap above the cores it could use caps nothing it could reach
+    assert dataclasses.replace(capped, limit=3.0).capacity == 1
 
 
 def test_a_hostile_directory_stays_one_word() -> None:
