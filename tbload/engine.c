@@ -6,7 +6,8 @@
  * server, not the client, closes first and keeps the TIME_WAIT: the client's ports stay free.
  * In session mode one struct conn carries a whole session: the next request goes out when the
  * reply before it is complete, on the same connection, or on a new one when the server closed
- * it (httperf's --max-connections 1).
+ * it (httperf's --max-connections 1). --num-calls N does the same with N requests for one URI,
+ * and the client closes after the last reply.
  *
  * Timeouts: every deadline is "now + timeout" when set, and now never decreases, so appending
  * to a list keeps it sorted: the earliest deadline is the list's head, and setting, resetting
@@ -347,9 +348,11 @@ static void reply_complete(struct engine *e, struct conn *c, double now)
     c->conn_replies++;
     c->sess_replies++;
     c->next_req++;
-    int more = e->cfg->log && c->next_req < e->cfg->log->len[c->sess];
+    const struct config *cfg = e->cfg;
+    size_t calls = cfg->log ? cfg->log->len[c->sess] : (cfg->calls ? cfg->calls : 1);
+    int more = c->next_req < calls;
     if (!more) c->sess_done = 1;
-    if (e->cfg->client_close && !e->cfg->log) {
+    if (!more && cfg->client_close && !cfg->log) {
         done(e, c, now); /* httperf's way: the client closes, and keeps the TIME_WAIT */
     } else if (r->close) { /* wait for the server's FIN, then close (and reconnect for the rest) */
         c->state = C_DRAINING;

@@ -31,6 +31,8 @@ struct config {
     struct sesslog *log;  /* session mode when not NULL: session k replays log session k % n */
     int client_close;     /* one-request mode: no "Connection: close"; the client closes after
                              the reply, as httperf does (the server reads its FIN) */
+    unsigned calls;       /* one-request mode: requests per connection, one after another
+                             (httperf's --num-calls; over 1 implies client_close); 0 means 1 */
     int verbose;          /* print the 5 s samples */
     unsigned client_id, clients; /* --client i/n: the samples' phase, as httperf */
 };

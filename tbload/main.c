@@ -44,7 +44,9 @@ static void usage(FILE *f)
             "  --rate R                 connections (sessions) started per second (required)\n"
             "  --uri U                  one request per connection: GET U, Connection: close\n"
             "  --num-conns N            connections to start\n"
-            "  --num-calls 1            requests per connection (only 1)\n"
+            "  --num-calls N            requests per connection, one after another on a\n"
+            "                           keep-alive connection the client closes after the\n"
+            "                           last reply (default 1; over 1 implies --client-close)\n"
             "  --wsesslog N,0,FILE      N sessions replaying FILE's sessions in turn, each on a\n"
             "                           keep-alive connection, requests one after another\n"
             "  --max-connections 1      connections per session at a time (only 1)\n"
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
             c.count = whole("--num-conns", optarg, 1, 1ULL << 40);
             have_conns = 1;
             break;
-        case O_NUM_CALLS: whole("--num-calls", optarg, 1, 1); break;
+        case O_NUM_CALLS: c.calls = (unsigned)whole("--num-calls", optarg, 1, 1000000); break;
         case O_WSESSLOG: sessfile = wsesslog(optarg, &sessions); break;
         case O_MAX_CONNS: whole("--max-connections", optarg, 1, 1); break;
         case O_POISSON: c.poisson = 1; break;
@@ -272,6 +274,11 @@ int main(int argc, char **argv)
                         "--wsesslog\n");
         return 2;
     }
+    if (sessfile && c.calls > 1) {
+        fprintf(stderr, "tbload: --num-calls over 1 is for --num-conns, not --wsesslog\n");
+        return 2;
+    }
+    if (c.calls > 1) c.client_close = 1; /* keep-alive until the last reply, as httperf */
     if (sessfile && (have_conns || have_uri)) {
         fprintf(stderr, "tbload: --wsesslog does not go with --num-conns or --uri\n");
         return 2;
@@ -328,7 +335,8 @@ int main(int argc, char **argv)
     if (c.log)
         printf(" --wsesslog=%llu,0.000,%s\n", (unsigned long long)c.count, sessfile);
     else
-        printf(" --num-conns=%llu --num-calls=1\n", (unsigned long long)c.count);
+        printf(" --num-conns=%llu --num-calls=%u\n", (unsigned long long)c.count,
+               c.calls ? c.calls : 1);
     printf("httperf: maximum number of open descriptors = %llu\n",
            (unsigned long long)rl.rlim_cur);
     fflush(stdout);

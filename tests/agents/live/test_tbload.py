@@ -24,7 +24,7 @@ from tests.support.userver import REPO, USERVER, Userver
 
 TBLOAD = REPO / "tbload" / "tbload"
 SCHEDULE = re.compile(
-    r"^tbload: schedule late-max-ms ([\d.]+) late-p99-ms ([\d.]+) "
+    r"^tbload: schedule late-max-ms ([\d.]+) late-p99-ms ([\d.]+) late-bound-ms [\d.]+ "
     r"late-starts (\d+) of (\d+) kept (yes|no)$",
     re.M,
 )
@@ -92,7 +92,24 @@ def test_bounded_run_gets_every_reply_and_parses_as_httperf(userver: Userver) ->
     assert r.connection_rate == pytest.approx(1000, rel=0.35)
     assert r.cpu.user_s + r.cpu.system_s < r.test_duration_s  # it does not spin a core
     assert int(sched.group(4)) == 2000
+    assert " late-bound-ms 20.0 " in text  # 1 % of the schedule's 2 s span
     assert served(userver, 2000) == 2000
+
+
+def test_several_calls_per_connection_go_one_after_another_then_the_client_closes(
+    userver: Userver,
+) -> None:
+    r, sched, text = tbload(
+        "--server", "127.0.0.1", "--port", str(userver.port), "--timeout", "2",
+        "--rate", "500", "--uri", "/one-byte", "--num-conns", "500", "--num-calls", "5",
+    )  # fmt: skip
+    assert "--num-conns=500 --num-calls=5" in text.splitlines()[0]
+    assert (r.connections, r.requests, r.replies) == (500, 2500, 2500)
+    assert r.replies_per_connection == 5.0 and r.errors.total == 0
+    # keep-alive: no "Connection: close" (the client closes after the fifth reply)
+    assert r.request_size_bytes == len("GET /one-byte HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert int(sched.group(4)) == 500
+    assert served(userver, 2500) == 2500
 
 
 def test_poisson_starts_get_every_reply(userver: Userver) -> None:
@@ -266,7 +283,8 @@ def test_sigint_ends_early_with_the_summary(userver: Userver) -> None:
         (["--rate", "10", "--uri", "/"], "--num-conns or --wsesslog"),
         (["--num-conns", "5", "--uri", "/"], "--rate is required"),
         (["--rate", "0", "--num-conns", "5"], "--rate: bad value '0'"),
-        (["--rate", "1", "--num-conns", "5", "--num-calls", "2"], "--num-calls: bad value '2'"),
+        (["--rate", "1", "--num-conns", "5", "--num-calls", "0"], "--num-calls: bad value '0'"),
+        (["--rate", "1", "--wsesslog", "5,0,/x", "--num-calls", "2"], "not --wsesslog"),
         (["--rate", "1", "--num-conns", "5", "--bogus"], "unknown option '--bogus'"),
         (["--rate", "1", "--num-conns", "5", "--timeout"], "--timeout needs a value"),
         (["--rate", "1", "--wsesslog", "5,2,/x"], "think time"),
