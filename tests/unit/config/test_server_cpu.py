@@ -46,3 +46,12 @@ def test_a_bad_server_cpu_section_is_one_line_naming_file_field_and_value(
 ) -> None:
     path = write_lab(tmp_path, lab_changes={"server_cpu": server_cpu})
     assert expected in the_one_problem(path)
+
+
+def test_knee_yml_caps_the_server_and_drives_it_with_tbload() -> None:
+    knee = load_lab(REPOSITORY / "knee.yml", routes=list)
+    assert (knee.server_cpu.limit, knee.load.engine) == (0.4, "tbload")
+    assert knee.experiment.idle_connections == (0,)
+    assert set(knee.experiment.mechanisms) == {"select", "poll", "epoll-lt", "epoll-et", "epoll2"}
+    # its own points: a sweep of lab.yml is never resumed under it
+    assert plan_digest(knee) != plan_digest(load_lab(REPOSITORY / "lab.yml", routes=list))
