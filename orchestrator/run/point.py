@@ -59,7 +59,7 @@ from orchestrator.run.loadagents import (
     clients_share_cpus,
 )
 from orchestrator.run.observe import PhaseTimer, SweepObserver
-from orchestrator.run.serverundertest import ServerUnderTest, cpu_use
+from orchestrator.run.serverundertest import ServerUnderTest
 from orchestrator.run.services import ServiceFailure
 from orchestrator.run.summary import check_load, near_miss, start_lateness, summarise
 
@@ -200,11 +200,7 @@ class PointRunner:
         record.measure_seconds = max(r.test_duration_s or 0.0 for r in loads.values())
         record.summary = summarise(loads)
         record.agents = agents
-        cores = self.server.cores_given()
-        limit = self.lab.server_cpu.limit
-        cpu = cpu_use(
-            before, after, window, self.experiment.duration, cores, self.server.spec, limit
-        )
+        cpu = self.server.cpu_use(before, after, window, self.experiment.duration)
         self.server.record(record, servermetrics.difference(before, after), cpu)
         verdict = limits.judge(limits.PointFacts.of_record(record), evidence)
         record.status = verdict.status

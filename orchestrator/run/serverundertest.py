@@ -3,7 +3,7 @@
     command = server_command(lab, spec, point)      # the template rendered, values shlex-quoted
     wait_ready(probe, alive, clock, sleep, timeout) # until TCP connect + GET answers, or failure
     cpu = parse_group_cpu(text)                     # utime+stime of the server's process group
-    use = cpu_use(before, after, window, load, given, spec)  # how busy over a measurement
+    use = cpu_use(before, after, window, load, given, spec, limit)  # how busy, under a cap
 
 A server without the testbed's metrics endpoint cannot count its replies, connections or system
 calls; the sweep still measures replies, errors and response times at the clients, and the
@@ -212,6 +212,14 @@ class ServerUnderTest:
             text = result.stdout.strip() if result.ok else ""
             self.given = int(text) if text.isdigit() and int(text) > 0 else 0
         return self.given or None
+
+    def cpu_use(
+        self, before: ServerCounters, after: ServerCounters, window: float, load: float
+    ) -> ServerCpu | None:
+        """How busy the current server was between two counter reads (`cpu_use`), on the
+        cores it was given and under the lab's cap on its CPU."""
+        limit = self.lab.server_cpu.limit
+        return cpu_use(before, after, window, load, self.cores_given(), self.spec, limit)
 
     def select(self, point: Point) -> str:
         """Make `point`'s server the current one; its start command."""
